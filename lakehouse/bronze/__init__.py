@@ -1,0 +1,1 @@
+"""Bronze: raw landing records plus ingestion metadata, loaded with COPY INTO semantics."""

@@ -1,0 +1,240 @@
+"""Turn the bytes of one landing file into good records and quarantined ones, with reasons.
+
+Pure Python, no Spark: bronze calls `parse_file` inside a UDF, one file per call, and tests call it directly.
+Rules:
+- a file-level problem (empty, not UTF-8, not JSON, an object where an array is expected, a CSV missing a
+  column) quarantines what cannot be read, with its reason; whatever can still be read is kept (records
+  before a truncation point, the rows of a CSV around a bad row);
+- a record that fails its JSON Schema, or repeats a key already seen in the same file, is quarantined
+  alone; its neighbours load;
+- a UTF-8 byte-order mark is removed and noted; unknown extra fields are kept (bronze keeps the raw record)
+  and noted, so a new field in an API never loses data.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+UTF8_BOM = b"\xef\xbb\xbf"
+MAX_RAW_CHARS = 100_000  # a quarantined blob is kept whole up to this size, then cut (and the cut noted)
+MAX_ERRORS_IN_REASON = 3
+
+
+@dataclass(frozen=True)
+class EntityFormat:
+    """What a landing file of an entity looks like: `json` (an array of objects) or `csv` (a header row)."""
+
+    kind: str  # "json" or "csv"
+    schema_json: str  # the JSON Schema text every record must satisfy
+    key_fields: tuple[str, ...]  # dotted paths of the natural key, for duplicate detection within a file
+    csv_required: tuple[tuple[str, ...], ...] = ()  # per required column: the accepted header names
+
+
+@dataclass
+class ParsedFile:
+    """The outcome of parsing one file."""
+
+    records: list[tuple[int, str]] = field(default_factory=list)  # (record index, compact JSON text)
+    quarantined: list[tuple[int | None, str, str]] = field(default_factory=list)  # (index, raw, reason)
+    notes: list[str] = field(default_factory=list)
+
+
+@lru_cache(maxsize=16)
+def _validator(schema_json: str) -> Draft202012Validator:
+    schema = json.loads(schema_json)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+@lru_cache(maxsize=16)
+def _known_fields(schema_json: str) -> frozenset[str]:
+    return frozenset(json.loads(schema_json).get("properties", {}))
+
+
+def _clip(text: str) -> str:
+    if len(text) <= MAX_RAW_CHARS:
+        return text
+    return text[:MAX_RAW_CHARS] + f"... [cut: {len(text) - MAX_RAW_CHARS} more characters]"
+
+
+def _dig(record: dict[str, Any], dotted: str) -> Any:
+    value: Any = record
+    for part in dotted.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _schema_reason(record: Any, fmt: EntityFormat) -> str | None:
+    errors = sorted(_validator(fmt.schema_json).iter_errors(record), key=lambda e: list(e.absolute_path))
+    if not errors:
+        return None
+    parts = []
+    for error in errors[:MAX_ERRORS_IN_REASON]:
+        where = "/".join(str(p) for p in error.absolute_path) or "record"
+        parts.append(f"{where}: {error.message}")
+    more = f" (+{len(errors) - MAX_ERRORS_IN_REASON} more)" if len(errors) > MAX_ERRORS_IN_REASON else ""
+    return "schema: " + "; ".join(parts) + more
+
+
+def _accept_records(items: list[tuple[int, Any, str]], fmt: EntityFormat, out: ParsedFile) -> None:
+    """Validate records, catch in-file duplicate keys, and note unknown fields."""
+    seen: dict[tuple[Any, ...], int] = {}
+    unknown: set[str] = set()
+    known = _known_fields(fmt.schema_json)
+    for index, record, raw in items:
+        if not isinstance(record, dict):
+            out.quarantined.append(
+                (index, _clip(raw), f"record is not a JSON object (got {type(record).__name__})")
+            )
+            continue
+        reason = _schema_reason(record, fmt)
+        if reason:
+            out.quarantined.append((index, _clip(raw), reason))
+            continue
+        key = tuple(_dig(record, f) for f in fmt.key_fields)
+        if key in seen:
+            out.quarantined.append(
+                (
+                    index,
+                    _clip(raw),
+                    f"duplicate key {dict(zip(fmt.key_fields, key, strict=True))} "
+                    f"within the file (first at record {seen[key]})",
+                )
+            )
+            continue
+        seen[key] = index
+        if known:
+            unknown.update(k for k in record if k not in known)
+        out.records.append((index, json.dumps(record, ensure_ascii=False, separators=(",", ":"))))
+    if unknown:
+        out.notes.append("unknown fields kept: " + ", ".join(sorted(unknown)))
+
+
+def _salvage_json_array(text: str) -> tuple[list[tuple[int, Any, str]], str | None, str]:
+    """Read array elements one by one; returns (elements, error reason, unread tail) for broken arrays."""
+    decoder = json.JSONDecoder()
+    items: list[tuple[int, Any, str]] = []
+    pos = text.index("[") + 1
+    length = len(text)
+    while True:
+        while pos < length and text[pos] in " \t\r\n":
+            pos += 1
+        if pos < length and text[pos] == "]":
+            return items, None, ""
+        try:
+            value, end = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            return (
+                items,
+                f"invalid JSON at character {exc.pos} ({exc.msg}); file truncated or corrupt",
+                text[pos:],
+            )
+        items.append((len(items), value, text[pos:end]))
+        pos = end
+        while pos < length and text[pos] in " \t\r\n":
+            pos += 1
+        if pos < length and text[pos] == ",":
+            pos += 1
+        elif pos < length and text[pos] == "]":
+            return items, None, ""
+        else:
+            where = "end of file" if pos >= length else f"character {pos}"
+            return (
+                items,
+                f"invalid JSON at {where}: expected ',' or ']'; file truncated or corrupt",
+                text[pos:],
+            )
+
+
+def _parse_json(text: str, fmt: EntityFormat, out: ParsedFile) -> None:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if text.lstrip().startswith("["):
+            items, reason, tail = _salvage_json_array(text)
+            _accept_records(items, fmt, out)
+            if reason:
+                out.quarantined.append((None, _clip(tail), reason))
+        else:
+            out.quarantined.append((None, _clip(text), f"invalid JSON: {exc.msg} at character {exc.pos}"))
+        return
+    if not isinstance(document, list):
+        out.quarantined.append(
+            (None, _clip(text), f"expected a JSON array of records, got a JSON {type(document).__name__}")
+        )
+        return
+    _accept_records(
+        [(i, item, json.dumps(item, ensure_ascii=False)) for i, item in enumerate(document)], fmt, out
+    )
+
+
+def _parse_csv(text: str, fmt: EntityFormat, out: ParsedFile) -> None:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        out.quarantined.append((None, "", "CSV has no header row"))
+        return
+    header = [h.strip() for h in header]
+    missing = [names[0] for names in fmt.csv_required if not any(n in header for n in names)]
+    if missing:
+        out.quarantined.append((None, _clip(text), f"CSV is missing required columns: {', '.join(missing)}"))
+        return
+    items: list[tuple[int, Any, str]] = []
+    for index, row in enumerate(reader):
+        raw = ",".join(row)
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            out.quarantined.append(
+                (index, _clip(raw), f"CSV row has {len(row)} fields, header has {len(header)}")
+            )
+            continue
+        items.append((index, dict(zip(header, row, strict=True)), raw))
+    _accept_records(items, fmt, out)
+
+
+def parse_file(data: bytes, fmt: EntityFormat) -> ParsedFile:
+    """Parse one landing file. Never raises on bad content: problems become quarantine entries."""
+    out = ParsedFile()
+    if data.startswith(UTF8_BOM):
+        data = data[len(UTF8_BOM) :]
+        out.notes.append("UTF-8 byte-order mark removed")
+    if not data.strip():
+        out.quarantined.append((None, "", "empty file"))
+        return out
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = data[exc.start : exc.start + 1].hex()
+        raw = data.decode("utf-8", errors="backslashreplace")
+        out.quarantined.append(
+            (None, _clip(raw), f"not valid UTF-8: byte 0x{bad} at offset {exc.start} ({exc.reason})")
+        )
+        return out
+    if fmt.kind == "json":
+        _parse_json(text, fmt, out)
+    elif fmt.kind == "csv":
+        _parse_csv(text, fmt, out)
+    else:
+        raise ValueError(f"unknown landing format {fmt.kind!r}")
+    return out
+
+
+def parse_for_spark(content: bytes | bytearray | None, fmt: EntityFormat) -> dict[str, Any]:
+    """`parse_file` shaped for Spark's UDF return type (records, rejects, notes)."""
+    parsed = parse_file(bytes(content or b""), fmt)
+    return {
+        "records": [{"idx": i, "record": r} for i, r in parsed.records],
+        "rejects": [{"idx": i, "raw": raw, "reason": reason} for i, raw, reason in parsed.quarantined],
+        "notes": parsed.notes,
+    }

@@ -1,0 +1,182 @@
+"""Settings, loaded from `conf/<env>.toml` with environment overrides and injected everywhere.
+
+Nothing here is global: `load_settings()` returns a frozen `Settings` that jobs pass down. Secrets never
+live in `conf/`; credentials come from the environment or a token file outside the repository.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CONF_DIR = REPO_ROOT / "conf"
+SCHEMAS_DIR = REPO_ROOT / "schemas"
+DEFAULT_ENV = "local"
+
+
+class ConfigError(ValueError):
+    """A settings file or override is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """How the local session is built (ignored under spark-submit and on Databricks)."""
+
+    master: str = "local[2]"
+    app_name: str = "fitness-lakehouse"
+    shuffle_partitions: int = 8
+    ui_enabled: bool = True
+    driver_memory: str = "4g"
+    extra_conf: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """Where S3 lives: AWS by default, or an S3-compatible endpoint (path-style addressing)."""
+
+    endpoint_url: str | None = None
+    path_style: bool = False
+    region: str = "us-east-1"
+
+
+@dataclass(frozen=True)
+class SampleSettings:
+    """Size and shape of the generated demo data set; the same seed gives the same bytes."""
+
+    seed: int = 42
+    start_date: date = date(2021, 1, 1)
+    end_date: date = date(2024, 12, 31)
+    athlete_ids: tuple[int, ...] = (1021301,)
+    dog_era_start: date = date(2023, 6, 1)
+    fitbit_user_id: str = "7QXKBZ"
+    fitbit_days: int = 21
+    fitbit_timezone: str = "Europe/Amsterdam"
+    mapmyrun_workouts: int = 240
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a job needs to know about where data lives and how to run."""
+
+    env: str
+    landing_root: str
+    tables_root: str
+    catalog: str | None = None
+    spark: SparkSettings = field(default_factory=SparkSettings)
+    s3: S3Settings = field(default_factory=S3Settings)
+    sample: SampleSettings = field(default_factory=SampleSettings)
+    schemas_dir: Path = SCHEMAS_DIR
+
+    def with_roots(self, landing_root: str | None = None, tables_root: str | None = None) -> Settings:
+        """A copy with other landing or table roots (for tests and one-off runs)."""
+        return replace(
+            self,
+            landing_root=landing_root or self.landing_root,
+            tables_root=tables_root or self.tables_root,
+        )
+
+
+def _resolve_root(value: str, base: Path) -> str:
+    """Resolve a relative local path against `base`; URIs (s3://, s3a://, dbfs:/ ...) pass through."""
+    if "://" in value or value.startswith("dbfs:"):
+        return value.rstrip("/")
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        path = base / path
+    return str(path.resolve())
+
+
+def _as_date(value: Any, key: str) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise ConfigError(f"{key}: expected a date like 2024-05-01, got {value!r}") from exc
+
+
+def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    value = raw.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    return value
+
+
+def _build(raw: dict[str, Any], env: str, base: Path, environ: dict[str, str]) -> Settings:
+    paths = _section(raw, "paths")
+    root = environ.get("LAKEHOUSE_ROOT") or paths.get("root", "data")
+    landing = environ.get("LAKEHOUSE_LANDING_ROOT") or paths.get("landing") or f"{root.rstrip('/')}/landing"
+    tables = environ.get("LAKEHOUSE_TABLES_ROOT") or paths.get("tables") or f"{root.rstrip('/')}/tables"
+
+    spark_raw = _section(raw, "spark")
+    spark = SparkSettings(
+        master=environ.get("LAKEHOUSE_SPARK_MASTER") or spark_raw.get("master", "local[2]"),
+        app_name=spark_raw.get("app_name", "fitness-lakehouse"),
+        shuffle_partitions=int(spark_raw.get("shuffle_partitions", 8)),
+        ui_enabled=bool(spark_raw.get("ui_enabled", True)),
+        driver_memory=str(spark_raw.get("driver_memory", "4g")),
+        extra_conf={str(k): str(v) for k, v in _section(spark_raw, "conf").items()},
+    )
+
+    s3_raw = _section(raw, "s3")
+    s3 = S3Settings(
+        endpoint_url=environ.get("LAKEHOUSE_S3_ENDPOINT_URL") or s3_raw.get("endpoint_url") or None,
+        path_style=bool(s3_raw.get("path_style", False)) or environ.get("LAKEHOUSE_S3_PATH_STYLE") == "1",
+        region=environ.get("AWS_DEFAULT_REGION") or s3_raw.get("region", "us-east-1"),
+    )
+
+    sample_raw = _section(raw, "sample")
+    defaults = SampleSettings()
+    sample = SampleSettings(
+        seed=int(sample_raw.get("seed", defaults.seed)),
+        start_date=_as_date(sample_raw.get("start_date", defaults.start_date), "sample.start_date"),
+        end_date=_as_date(sample_raw.get("end_date", defaults.end_date), "sample.end_date"),
+        athlete_ids=tuple(int(a) for a in sample_raw.get("athlete_ids", defaults.athlete_ids)),
+        dog_era_start=_as_date(
+            sample_raw.get("dog_era_start", defaults.dog_era_start), "sample.dog_era_start"
+        ),
+        fitbit_user_id=str(sample_raw.get("fitbit_user_id", defaults.fitbit_user_id)),
+        fitbit_days=int(sample_raw.get("fitbit_days", defaults.fitbit_days)),
+        fitbit_timezone=str(sample_raw.get("fitbit_timezone", defaults.fitbit_timezone)),
+        mapmyrun_workouts=int(sample_raw.get("mapmyrun_workouts", defaults.mapmyrun_workouts)),
+    )
+    if sample.end_date < sample.start_date:
+        raise ConfigError("sample.end_date is before sample.start_date")
+
+    catalog = environ.get("LAKEHOUSE_CATALOG") or raw.get("catalog") or None
+    return Settings(
+        env=env,
+        landing_root=_resolve_root(landing, base),
+        tables_root=_resolve_root(tables, base),
+        catalog=catalog,
+        spark=spark,
+        s3=s3,
+        sample=sample,
+    )
+
+
+def load_settings(
+    env: str | None = None,
+    conf_dir: Path = CONF_DIR,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """Read `conf/<env>.toml` (env defaults to $LAKEHOUSE_ENV or "local"), then apply LAKEHOUSE_* overrides.
+
+    Example: `load_settings("test", environ={"LAKEHOUSE_ROOT": "/tmp/lake"})`.
+    """
+    environ = dict(os.environ) if environ is None else environ
+    env = env or environ.get("LAKEHOUSE_ENV") or DEFAULT_ENV
+    path = conf_dir / f"{env}.toml"
+    if not path.is_file():
+        known = sorted(p.stem for p in conf_dir.glob("*.toml"))
+        raise ConfigError(f"no settings for env {env!r}: {path} does not exist (known: {', '.join(known)})")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    return _build(raw, env, REPO_ROOT, environ)

@@ -1,0 +1,121 @@
+"""The one SparkSession factory: local with cached Delta jars, spark-submit as given, Databricks as is.
+
+- On Databricks (`DATABRICKS_RUNTIME_VERSION` set) Delta is built in: the running session is returned and
+  nothing is added.
+- Under spark-submit (the JVM already exists; `PYSPARK_GATEWAY_PORT` is set) the session takes what
+  spark-submit provided (`spark-submit.sh` passes the Delta packages and settings).
+- Otherwise a local session is built: the jars resolved by `scripts/setup.sh` through Maven
+  (`.cache/jvm/classpath.txt`), Delta's SQL extension and catalog, and the s3a settings.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from lakehouse.config import REPO_ROOT, S3Settings, Settings
+
+CLASSPATH_FILE = REPO_ROOT / ".cache" / "jvm" / "classpath.txt"
+DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
+DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+
+
+class MissingJarsError(RuntimeError):
+    """The Delta / s3a jars have not been resolved yet."""
+
+
+def running_on_databricks() -> bool:
+    """True inside a Databricks runtime."""
+    return "DATABRICKS_RUNTIME_VERSION" in os.environ
+
+
+def running_under_spark_submit() -> bool:
+    """True when spark-submit (or a notebook kernel with a live JVM) started this Python process."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def cached_jars(classpath_file: Path = CLASSPATH_FILE) -> list[str]:
+    """The jar paths resolved by setup, with a helpful error when setup has not run."""
+    if not classpath_file.is_file():
+        raise MissingJarsError(
+            f"{classpath_file} is missing: run `bash scripts/setup.sh` once to fetch the Delta and s3a jars "
+            "from Maven Central"
+        )
+    jars = [j for j in classpath_file.read_text(encoding="utf-8").strip().split(os.pathsep) if j]
+    missing = [j for j in jars if not Path(j).is_file()]
+    if missing or not jars:
+        raise MissingJarsError(
+            f"jars listed in {classpath_file} are missing ({', '.join(missing[:2]) or 'empty list'}): "
+            "run `bash scripts/setup.sh` again"
+        )
+    return jars
+
+
+def s3a_conf(s3: S3Settings) -> dict[str, str]:
+    """Hadoop s3a settings for an S3-compatible endpoint; credentials come from the usual AWS chain."""
+    conf = {
+        "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "spark.hadoop.fs.s3a.path.style.access": str(s3.path_style).lower(),
+        "spark.hadoop.fs.s3a.endpoint.region": s3.region,
+        "spark.hadoop.fs.s3a.aws.credentials.provider": (
+            "software.amazon.awssdk.auth.credentials.EnvironmentVariableCredentialsProvider,"
+            "software.amazon.awssdk.auth.credentials.ProfileCredentialsProvider,"
+            "software.amazon.awssdk.auth.credentials.InstanceProfileCredentialsProvider"
+        ),
+    }
+    if s3.endpoint_url:
+        conf["spark.hadoop.fs.s3a.endpoint"] = s3.endpoint_url
+        conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(s3.endpoint_url.startswith("https")).lower()
+    return conf
+
+
+def local_conf(settings: Settings, jars: list[str]) -> dict[str, str]:
+    """Every setting of a local session, as a plain dict (easy to inspect and test)."""
+    spark = settings.spark
+    conf = {
+        "spark.master": spark.master,
+        "spark.app.name": spark.app_name,
+        "spark.jars": ",".join(jars),
+        "spark.sql.extensions": DELTA_EXTENSION,
+        "spark.sql.catalog.spark_catalog": DELTA_CATALOG,
+        "spark.sql.shuffle.partitions": str(spark.shuffle_partitions),
+        "spark.default.parallelism": str(spark.shuffle_partitions),
+        "spark.ui.enabled": str(spark.ui_enabled).lower(),
+        "spark.driver.memory": spark.driver_memory,
+        "spark.sql.session.timeZone": "UTC",
+        # Python workers run the same interpreter (and virtual environment) as the driver.
+        "spark.pyspark.python": sys.executable,
+        "spark.pyspark.driver.python": sys.executable,
+        "spark.sql.warehouse.dir": str(Path(settings.tables_root.removeprefix("file://")) / "_warehouse")
+        if "://" not in settings.tables_root
+        else settings.tables_root + "/_warehouse",
+        # Few partitions for Delta's own log replay: these tables are small per commit.
+        "spark.databricks.delta.snapshotPartitions": "2",
+        "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        "spark.sql.sources.partitionOverwriteMode": "dynamic",
+        # Delta's MERGE and the idempotent txnAppId writes need no retention games locally.
+        "spark.databricks.delta.retentionDurationCheck.enabled": "true",
+    }
+    conf.update(s3a_conf(settings.s3))
+    conf.update(spark.extra_conf)
+    return conf
+
+
+def get_spark(settings: Settings) -> SparkSession:
+    """The SparkSession for `settings`: Databricks' own, spark-submit's, or a local Delta-enabled one."""
+    if running_on_databricks():
+        return SparkSession.builder.getOrCreate()
+    if running_under_spark_submit():
+        builder = SparkSession.builder.appName(settings.spark.app_name)
+        for key, value in s3a_conf(settings.s3).items():
+            builder = builder.config(key, value)
+        return builder.getOrCreate()
+    builder = SparkSession.builder
+    for key, value in local_conf(settings, cached_jars()).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark

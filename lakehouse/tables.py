@@ -1,0 +1,107 @@
+"""Where each Delta table lives, and the few I/O helpers every layer shares.
+
+By default a table is a path: `<tables_root>/<layer>/<name>`. With a `catalog` setting (Databricks Unity
+Catalog, or any metastore) tables are addressed by name as `<catalog>.<layer>.<name>` instead. Layers are
+`bronze`, `silver`, `gold` and `ops` (ledgers, check results, run state).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+
+from lakehouse.config import Settings
+from lakehouse.storage import spark_uri
+
+LAYERS = ("bronze", "silver", "gold", "ops")
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """One Delta table: its layer and name, and where it is stored or registered."""
+
+    layer: str
+    name: str
+    location: str  # a path or URI Spark can read
+    catalog_name: str | None = None  # catalog.schema.table when a catalog is configured
+
+    @property
+    def label(self) -> str:
+        """A short, human name like `silver.strava_activities`."""
+        return f"{self.layer}.{self.name}"
+
+
+class Tables:
+    """Resolves table names to `TableRef`s for one `Settings`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def ref(self, layer: str, name: str) -> TableRef:
+        """The table `layer.name`."""
+        if layer not in LAYERS:
+            raise ValueError(f"unknown layer {layer!r}; expected one of {LAYERS}")
+        location = f"{spark_uri(self.settings.tables_root)}/{layer}/{name}"
+        catalog_name = f"{self.settings.catalog}.{layer}.{name}" if self.settings.catalog else None
+        return TableRef(layer, name, location, catalog_name)
+
+
+def table_exists(spark: SparkSession, ref: TableRef) -> bool:
+    """Whether the Delta table exists yet."""
+    if ref.catalog_name:
+        return spark.catalog.tableExists(ref.catalog_name)
+    return DeltaTable.isDeltaTable(spark, ref.location)
+
+
+def read_table(spark: SparkSession, ref: TableRef) -> DataFrame:
+    """The current version of the table."""
+    if ref.catalog_name:
+        return spark.read.table(ref.catalog_name)
+    return spark.read.format("delta").load(ref.location)
+
+
+def delta_table(spark: SparkSession, ref: TableRef) -> DeltaTable:
+    """The `DeltaTable` handle (for MERGE, history, vacuum)."""
+    if ref.catalog_name:
+        return DeltaTable.forName(spark, ref.catalog_name)
+    return DeltaTable.forPath(spark, ref.location)
+
+
+def append(
+    df: DataFrame,
+    ref: TableRef,
+    *,
+    partition_by: tuple[str, ...] = (),
+    txn: tuple[str, int] | None = None,
+) -> None:
+    """Append `df`; with `txn=(app_id, version)` the write is idempotent (Delta skips a version it has seen)."""
+    writer = df.write.format("delta").mode("append")
+    if partition_by:
+        writer = writer.partitionBy(*partition_by)
+    if txn is not None:
+        writer = writer.option("txnAppId", txn[0]).option("txnVersion", str(txn[1]))
+    if ref.catalog_name:
+        writer.saveAsTable(ref.catalog_name)
+    else:
+        writer.save(ref.location)
+
+
+def overwrite(df: DataFrame, ref: TableRef, *, partition_by: tuple[str, ...] = ()) -> None:
+    """Replace the table's content (schema changes allowed), as one Delta commit."""
+    writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+    if partition_by:
+        writer = writer.partitionBy(*partition_by)
+    if ref.catalog_name:
+        writer.saveAsTable(ref.catalog_name)
+    else:
+        writer.save(ref.location)
+
+
+def create_if_missing(
+    spark: SparkSession, ref: TableRef, empty: DataFrame, partition_by: tuple[str, ...] = ()
+) -> None:
+    """Create an empty table with `empty`'s schema unless it already exists."""
+    if not table_exists(spark, ref):
+        append(empty.limit(0), ref, partition_by=partition_by)
