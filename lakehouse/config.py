@@ -70,6 +70,7 @@ class Settings:
     spark: SparkSettings = field(default_factory=SparkSettings)
     s3: S3Settings = field(default_factory=S3Settings)
     sample: SampleSettings = field(default_factory=SampleSettings)
+    fitbit_timezone: str = "UTC"  # the Fitbit user's time zone (Fitbit reports local wall time)
     schemas_dir: Path = SCHEMAS_DIR
 
     def with_roots(self, landing_root: str | None = None, tables_root: str | None = None) -> Settings:
@@ -149,6 +150,7 @@ def _build(raw: dict[str, Any], env: str, base: Path, environ: dict[str, str]) -
         raise ConfigError("sample.end_date is before sample.start_date")
 
     catalog = environ.get("LAKEHOUSE_CATALOG") or raw.get("catalog") or None
+    fitbit_raw = _section(raw, "fitbit")
     return Settings(
         env=env,
         landing_root=_resolve_root(landing, base),
@@ -157,6 +159,7 @@ def _build(raw: dict[str, Any], env: str, base: Path, environ: dict[str, str]) -
         spark=spark,
         s3=s3,
         sample=sample,
+        fitbit_timezone=str(fitbit_raw.get("timezone", "UTC")),
     )
 
 

@@ -84,6 +84,7 @@ def local_conf(settings: Settings, jars: list[str]) -> dict[str, str]:
         "spark.sql.shuffle.partitions": str(spark.shuffle_partitions),
         "spark.default.parallelism": str(spark.shuffle_partitions),
         "spark.ui.enabled": str(spark.ui_enabled).lower(),
+        "spark.ui.showConsoleProgress": "false",
         "spark.driver.memory": spark.driver_memory,
         "spark.sql.session.timeZone": "UTC",
         # Python workers run the same interpreter (and virtual environment) as the driver.

@@ -1,0 +1,1 @@
+"""Gold: business entities and metrics, as Delta tables anyone can query."""

@@ -1,0 +1,1 @@
+"""Silver: typed, unit-normalised, deduplicated tables, kept current with idempotent MERGEs."""

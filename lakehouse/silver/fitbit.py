@@ -1,0 +1,210 @@
+"""silver.fitbit_intraday and silver.fitbit_daily: Fitbit's intraday series in long form, and daily summaries.
+
+fitbit_intraday
+    Grain: one row per user per metric per timestamp. Keys: (`user_id`, `metric`, `ts_local`).
+    Values in SI units: heart rate bpm, steps, calories kcal, distance m, elevation m, floors.
+    Partitioned by `month` (YYYY-MM of the local date) so a MERGE touches only the months it changes.
+fitbit_daily
+    Grain: one row per user per metric per day. Keys: (`user_id`, `metric`, `date`).
+    The day's total (steps, calories, distance m, elevation m, floors), and for heart rate the resting
+    heart rate and the minutes and calories in each heart-rate zone.
+
+Fitbit's times are the user's local wall time; `ts_utc` converts them with the user's time zone (the
+envelope's `timezone` when ingestion recorded one, else the configured default).
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from lakehouse.silver.merge import latest_per_key, with_row_hash
+
+INTRADAY_NAME = "fitbit_intraday"
+DAILY_NAME = "fitbit_daily"
+BRONZE_TABLE = "fitbit_intraday"
+INTRADAY_KEYS = ("user_id", "metric", "ts_local")
+DAILY_KEYS = ("user_id", "metric", "date")
+INTRADAY_PARTITION_BY = ("month",)
+
+# Fitbit resource -> (metric name, factor to SI): distance comes in km, elevation in m (metric locale).
+METRICS: dict[str, tuple[str, float]] = {
+    "heart": ("heart_rate_bpm", 1.0),
+    "steps": ("steps", 1.0),
+    "calories": ("calories_kcal", 1.0),
+    "distance": ("distance_m", 1000.0),
+    "elevation": ("elevation_m", 1.0),
+    "floors": ("floors", 1.0),
+}
+
+ENVELOPE_SCHEMA = T.StructType(
+    [
+        T.StructField("user_id", T.StringType()),
+        T.StructField("resource", T.StringType()),
+        T.StructField("date", T.StringType()),
+        T.StructField("detail_level", T.StringType()),
+        T.StructField("timezone", T.StringType()),
+        # Values are kept as JSON text and parsed per resource below.
+        T.StructField("response", T.MapType(T.StringType(), T.StringType())),
+    ]
+)
+INTRADAY_SCHEMA = T.StructType(
+    [
+        T.StructField(
+            "dataset",
+            T.ArrayType(
+                T.StructType(
+                    [
+                        T.StructField("time", T.StringType()),
+                        T.StructField("value", T.DoubleType()),
+                        T.StructField("level", T.IntegerType()),
+                        T.StructField("mets", T.DoubleType()),
+                    ]
+                )
+            ),
+        ),
+        T.StructField("datasetInterval", T.IntegerType()),
+        T.StructField("datasetType", T.StringType()),
+    ]
+)
+ZONE_TYPE = T.StructType(
+    [
+        T.StructField("name", T.StringType()),
+        T.StructField("min", T.IntegerType()),
+        T.StructField("max", T.IntegerType()),
+        T.StructField("minutes", T.IntegerType()),
+        T.StructField("caloriesOut", T.DoubleType()),
+    ]
+)
+DAILY_SCHEMA = T.ArrayType(
+    T.StructType(
+        [
+            T.StructField("dateTime", T.StringType()),
+            # A string for steps etc. ("7796"), an object for heart rate: kept as text, parsed below.
+            T.StructField("value", T.StringType()),
+        ]
+    )
+)
+HEART_VALUE_SCHEMA = T.StructType(
+    [
+        T.StructField("restingHeartRate", T.IntegerType()),
+        T.StructField("heartRateZones", T.ArrayType(ZONE_TYPE)),
+    ]
+)
+
+
+def _metric_map() -> tuple[Column, Column]:
+    names = F.create_map(*[x for r, (m, _) in METRICS.items() for x in (F.lit(r), F.lit(m))])
+    factors = F.create_map(*[x for r, (_, f) in METRICS.items() for x in (F.lit(r), F.lit(f))])
+    return names, factors
+
+
+def _envelopes(bronze: DataFrame, default_timezone: str) -> DataFrame:
+    names, factors = _metric_map()
+    return bronze.select(
+        F.from_json(F.col("record"), ENVELOPE_SCHEMA).alias("e"),
+        "_source_file",
+        "_batch_id",
+        "_record_index",
+        "_ingested_at",
+    ).select(
+        F.col("e.user_id").alias("user_id"),
+        F.col("e.resource").alias("resource"),
+        F.try_element_at(names, F.col("e.resource")).alias("metric"),
+        F.try_element_at(factors, F.col("e.resource")).alias("factor"),
+        F.to_date(F.col("e.date")).alias("date"),
+        F.coalesce(F.col("e.timezone"), F.lit(default_timezone)).alias("timezone"),
+        F.col("e.response").alias("response"),
+        "_source_file",
+        "_batch_id",
+        "_record_index",
+        "_ingested_at",
+    )
+
+
+def intraday_to_silver(bronze: DataFrame, default_timezone: str) -> DataFrame:
+    """Bronze day envelopes -> one row per (user, metric, local timestamp), latest ingestion winning."""
+    days = _envelopes(bronze, default_timezone)
+    series = days.select(
+        "*",
+        F.from_json(
+            F.try_element_at(
+                F.col("response"), F.concat(F.lit("activities-"), F.col("resource"), F.lit("-intraday"))
+            ),
+            INTRADAY_SCHEMA,
+        ).alias("intraday"),
+    )
+    points = series.select(
+        "user_id",
+        "metric",
+        "factor",
+        "date",
+        "timezone",
+        "_source_file",
+        "_batch_id",
+        "_record_index",
+        "_ingested_at",
+        F.col("intraday.datasetInterval").alias("interval"),
+        F.col("intraday.datasetType").alias("interval_unit"),
+        F.explode(F.col("intraday.dataset")).alias("p"),
+    )
+    clock = F.when(F.length(F.col("p.time")) == 5, F.concat(F.col("p.time"), F.lit(":00"))).otherwise(
+        F.col("p.time")
+    )
+    ts_local = F.to_timestamp_ntz(F.concat(F.col("date").cast("string"), F.lit(" "), clock))
+    typed = points.select(
+        "user_id",
+        "metric",
+        ts_local.alias("ts_local"),
+        F.to_utc_timestamp(ts_local.cast("timestamp"), F.col("timezone")).alias("ts_utc"),
+        "date",
+        F.date_format(F.col("date"), "yyyy-MM").alias("month"),
+        (F.col("p.value") * F.col("factor")).alias("value"),
+        F.col("p.level").alias("activity_level"),
+        F.col("p.mets").alias("mets"),
+        (F.col("interval") * F.when(F.col("interval_unit") == "second", 1).otherwise(60)).alias("interval_s"),
+        "_source_file",
+        "_batch_id",
+        "_record_index",
+        "_ingested_at",
+    )
+    return with_row_hash(latest_per_key(typed, INTRADAY_KEYS).drop("_record_index"))
+
+
+def daily_to_silver(bronze: DataFrame, default_timezone: str) -> DataFrame:
+    """Bronze day envelopes -> one row per (user, metric, day): total, resting heart rate, zone minutes."""
+    days = _envelopes(bronze, default_timezone)
+    summary = days.select(
+        "*",
+        F.from_json(F.col("response")[F.concat(F.lit("activities-"), F.col("resource"))], DAILY_SCHEMA)[
+            0
+        ].alias("day"),
+    )
+    heart = F.from_json(F.col("day.value"), HEART_VALUE_SCHEMA)
+    is_heart = F.col("resource") == "heart"
+    typed = summary.select(
+        "user_id",
+        "metric",
+        "date",
+        F.when(~is_heart, F.col("day.value").try_cast("double") * F.col("factor")).alias("total"),
+        F.when(is_heart, heart["restingHeartRate"]).alias("resting_heart_rate_bpm"),
+        F.when(
+            is_heart,
+            F.transform(
+                heart["heartRateZones"],
+                lambda z: F.struct(
+                    z["name"].alias("zone"),
+                    z["min"].alias("min_bpm"),
+                    z["max"].alias("max_bpm"),
+                    z["minutes"].alias("minutes"),
+                    z["caloriesOut"].alias("calories_kcal"),
+                ),
+            ),
+        ).alias("heart_rate_zones"),
+        "_source_file",
+        "_batch_id",
+        "_record_index",
+        "_ingested_at",
+    )
+    return with_row_hash(latest_per_key(typed, DAILY_KEYS).drop("_record_index"))

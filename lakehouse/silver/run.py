@@ -1,0 +1,157 @@
+"""Run the silver stage: each silver table takes the bronze batches it has not seen yet and MERGEs them.
+
+Progress is kept per silver table in `ops.silver_progress` (the highest bronze batch merged). It is written
+after the MERGE; a crash in between re-merges the same batches, which changes nothing (the MERGE only
+updates rows whose content differs and is not older).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from lakehouse.config import Settings
+from lakehouse.silver import fitbit, mapmyrun_workouts, strava_activities
+from lakehouse.silver.merge import merge_upsert
+from lakehouse.tables import Tables, append, create_if_missing, read_table, table_exists
+
+PROGRESS_TABLE = ("ops", "silver_progress")
+PROGRESS_SCHEMA = T.StructType(
+    [
+        T.StructField("silver_table", T.StringType(), False),
+        T.StructField("bronze_table", T.StringType(), False),
+        T.StructField("last_bronze_batch", T.LongType(), False),
+        T.StructField("rows_in", T.LongType()),
+        T.StructField("rows_inserted", T.LongType()),
+        T.StructField("rows_updated", T.LongType()),
+        T.StructField("run_id", T.StringType()),
+        T.StructField("merged_at", T.TimestampType()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class SilverSpec:
+    """One silver table: its bronze source, keys, partitioning and transform."""
+
+    name: str
+    bronze_table: str
+    keys: tuple[str, ...]
+    partition_by: tuple[str, ...]
+    build: Callable[[DataFrame, Settings], DataFrame]
+
+
+@dataclass
+class SilverResult:
+    """What one silver MERGE did."""
+
+    table: str
+    rows_in: int = 0
+    rows_out: int = 0
+    inserted: int = 0
+    updated: int = 0
+    bronze_batches: str = ""
+    seconds: float = 0.0
+
+
+SPECS: tuple[SilverSpec, ...] = (
+    SilverSpec(
+        strava_activities.NAME,
+        strava_activities.BRONZE_TABLE,
+        strava_activities.KEYS,
+        strava_activities.PARTITION_BY,
+        lambda df, _settings: strava_activities.to_silver(df),
+    ),
+    SilverSpec(
+        fitbit.INTRADAY_NAME,
+        fitbit.BRONZE_TABLE,
+        fitbit.INTRADAY_KEYS,
+        fitbit.INTRADAY_PARTITION_BY,
+        lambda df, settings: fitbit.intraday_to_silver(df, settings.fitbit_timezone),
+    ),
+    SilverSpec(
+        fitbit.DAILY_NAME,
+        fitbit.BRONZE_TABLE,
+        fitbit.DAILY_KEYS,
+        (),
+        lambda df, settings: fitbit.daily_to_silver(df, settings.fitbit_timezone),
+    ),
+    SilverSpec(
+        mapmyrun_workouts.NAME,
+        mapmyrun_workouts.BRONZE_TABLE,
+        mapmyrun_workouts.KEYS,
+        (),
+        lambda df, _settings: mapmyrun_workouts.to_silver(df),
+    ),
+)
+
+
+def _last_merged_batch(spark: SparkSession, tables: Tables, name: str) -> int:
+    progress = tables.ref(*PROGRESS_TABLE)
+    create_if_missing(spark, progress, spark.createDataFrame([], PROGRESS_SCHEMA))
+    row = (
+        read_table(spark, progress)
+        .where(F.col("silver_table") == name)
+        .agg(F.max("last_bronze_batch"))
+        .first()
+    )
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def run_silver_table(spark: SparkSession, settings: Settings, spec: SilverSpec, run_id: str) -> SilverResult:
+    """MERGE the bronze batches this silver table has not seen yet."""
+    started = time.monotonic()
+    tables = Tables(settings)
+    result = SilverResult(table=spec.name)
+    source = tables.ref("bronze", spec.bronze_table)
+    if not table_exists(spark, source):
+        result.seconds = time.monotonic() - started
+        return result
+    last = _last_merged_batch(spark, tables, spec.name)
+    bronze = read_table(spark, source).where(F.col("_batch_id") > last)
+    stats = bronze.agg(F.count(F.lit(1)).alias("rows"), F.max("_batch_id").alias("upto")).first()
+    if not stats or not stats["rows"]:
+        result.seconds = time.monotonic() - started
+        return result
+    upto = int(stats["upto"])
+    # Pin the batch range read now, so a bronze load committing meanwhile is left for the next run.
+    updates = spec.build(bronze.where(F.col("_batch_id") <= upto), settings).persist()
+    try:
+        counts = merge_upsert(spark, tables.ref("silver", spec.name), updates, spec.keys, spec.partition_by)
+        result.rows_out = updates.count()
+    finally:
+        updates.unpersist()
+    result.rows_in = int(stats["rows"])
+    result.inserted, result.updated = counts["inserted"], counts["updated"]
+    result.bronze_batches = f"{last + 1}..{upto}"
+    append(
+        spark.createDataFrame(
+            [
+                (
+                    spec.name,
+                    spec.bronze_table,
+                    upto,
+                    result.rows_in,
+                    result.inserted,
+                    result.updated,
+                    run_id,
+                    datetime.now(UTC),
+                )
+            ],
+            PROGRESS_SCHEMA,
+        ),
+        tables.ref(*PROGRESS_TABLE),
+    )
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def run_silver(spark: SparkSession, settings: Settings, run_id: str) -> list[SilverResult]:
+    """Every silver table, in order."""
+    return [run_silver_table(spark, settings, spec, run_id) for spec in SPECS]

@@ -1,0 +1,136 @@
+"""silver.strava_activities: Strava activities, typed and in SI units.
+
+Grain: one row per athlete per activity. Keys: (`athlete_id`, `activity_id`).
+Source: bronze.strava_activities (SummaryActivity JSON). The same activity pulled again (kudos keep
+changing after upload) replaces the older version; the latest ingestion wins.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from lakehouse.silver.merge import latest_per_key, with_row_hash
+
+NAME = "strava_activities"
+BRONZE_TABLE = "strava_activities"
+KEYS = ("athlete_id", "activity_id")
+PARTITION_BY: tuple[str, ...] = ()
+
+# The fields silver reads from the raw SummaryActivity; every other key stays in bronze's raw record.
+RECORD_SCHEMA = T.StructType(
+    [
+        T.StructField("id", T.LongType()),
+        T.StructField("athlete", T.StructType([T.StructField("id", T.LongType())])),
+        T.StructField("name", T.StringType()),
+        T.StructField("type", T.StringType()),
+        T.StructField("sport_type", T.StringType()),
+        T.StructField("workout_type", T.IntegerType()),
+        T.StructField("start_date", T.StringType()),
+        T.StructField("start_date_local", T.StringType()),
+        T.StructField("timezone", T.StringType()),
+        T.StructField("utc_offset", T.DoubleType()),
+        T.StructField("distance", T.DoubleType()),
+        T.StructField("moving_time", T.LongType()),
+        T.StructField("elapsed_time", T.LongType()),
+        T.StructField("total_elevation_gain", T.DoubleType()),
+        T.StructField("elev_high", T.DoubleType()),
+        T.StructField("elev_low", T.DoubleType()),
+        T.StructField("average_speed", T.DoubleType()),
+        T.StructField("max_speed", T.DoubleType()),
+        T.StructField("has_heartrate", T.BooleanType()),
+        T.StructField("average_heartrate", T.DoubleType()),
+        T.StructField("max_heartrate", T.DoubleType()),
+        T.StructField("average_cadence", T.DoubleType()),
+        T.StructField("average_watts", T.DoubleType()),
+        T.StructField("kilojoules", T.DoubleType()),
+        T.StructField("suffer_score", T.DoubleType()),
+        T.StructField("kudos_count", T.IntegerType()),
+        T.StructField("comment_count", T.IntegerType()),
+        T.StructField("achievement_count", T.IntegerType()),
+        T.StructField("pr_count", T.IntegerType()),
+        T.StructField("athlete_count", T.IntegerType()),
+        T.StructField("total_photo_count", T.IntegerType()),
+        T.StructField("trainer", T.BooleanType()),
+        T.StructField("commute", T.BooleanType()),
+        T.StructField("manual", T.BooleanType()),
+        T.StructField("private", T.BooleanType()),
+        T.StructField("visibility", T.StringType()),
+        T.StructField("gear_id", T.StringType()),
+        T.StructField("device_name", T.StringType()),
+        T.StructField("start_latlng", T.ArrayType(T.DoubleType())),
+        T.StructField("end_latlng", T.ArrayType(T.DoubleType())),
+        T.StructField("map", T.StructType([T.StructField("summary_polyline", T.StringType())])),
+    ]
+)
+
+UTC_PATTERN = "yyyy-MM-dd'T'HH:mm:ss'Z'"
+
+
+def _latlng(column: str, index: int) -> F.Column:
+    """Element `index` of a [lat, lng] pair, null when Strava sent `[]` (no GPS)."""
+    return F.when(F.size(F.col(column)) == 2, F.col(column)[index])
+
+
+def to_silver(bronze: DataFrame) -> DataFrame:
+    """Bronze rows -> one typed row per (athlete, activity), latest ingestion winning."""
+    parsed = bronze.select(
+        F.from_json(F.col("record"), RECORD_SCHEMA).alias("a"),
+        "_source_file",
+        "_batch_id",
+        "_record_index",
+        "_ingested_at",
+    ).select("a.*", "_source_file", "_batch_id", "_record_index", "_ingested_at")
+    typed = parsed.select(
+        F.col("athlete.id").alias("athlete_id"),
+        F.col("id").alias("activity_id"),
+        F.col("name"),
+        F.coalesce(F.col("sport_type"), F.col("type")).alias("sport_type"),
+        F.col("type").alias("activity_type"),
+        F.col("workout_type"),
+        F.to_timestamp(F.col("start_date"), UTC_PATTERN).alias("start_time_utc"),
+        # Strava writes local wall time with a misleading `Z`: it is a timestamp without a time zone.
+        F.to_timestamp_ntz(F.col("start_date_local"), F.lit(UTC_PATTERN)).alias("start_time_local"),
+        F.to_date(F.to_timestamp_ntz(F.col("start_date_local"), F.lit(UTC_PATTERN))).alias("activity_date"),
+        F.nullif(F.regexp_extract(F.col("timezone"), r"\)\s*(\S+)\s*$", 1), F.lit("")).alias("timezone"),
+        F.col("utc_offset").cast("int").alias("utc_offset_s"),
+        F.col("distance").alias("distance_m"),
+        F.col("moving_time").alias("moving_time_s"),
+        F.col("elapsed_time").alias("elapsed_time_s"),
+        F.col("total_elevation_gain").alias("elevation_gain_m"),
+        F.col("elev_high").alias("elevation_high_m"),
+        F.col("elev_low").alias("elevation_low_m"),
+        F.col("average_speed").alias("average_speed_mps"),
+        F.col("max_speed").alias("max_speed_mps"),
+        F.coalesce(F.col("has_heartrate"), F.col("average_heartrate").isNotNull()).alias("has_heartrate"),
+        F.col("average_heartrate").alias("average_heartrate_bpm"),
+        F.col("max_heartrate").alias("max_heartrate_bpm"),
+        F.col("average_cadence"),
+        F.col("average_watts").alias("average_watts_w"),
+        F.col("kilojoules").alias("energy_kj"),
+        F.col("suffer_score"),
+        F.coalesce(F.col("kudos_count"), F.lit(0)).alias("kudos_count"),
+        F.col("comment_count"),
+        F.col("achievement_count"),
+        F.col("pr_count"),
+        F.col("athlete_count"),
+        F.col("total_photo_count").alias("photo_count"),
+        F.col("trainer"),
+        F.col("commute"),
+        F.col("manual"),
+        F.col("private"),
+        F.col("visibility"),
+        F.col("gear_id"),
+        F.col("device_name"),
+        _latlng("start_latlng", 0).alias("start_lat"),
+        _latlng("start_latlng", 1).alias("start_lng"),
+        _latlng("end_latlng", 0).alias("end_lat"),
+        _latlng("end_latlng", 1).alias("end_lng"),
+        F.nullif(F.col("map.summary_polyline"), F.lit("")).alias("summary_polyline"),
+        "_source_file",
+        "_batch_id",
+        "_record_index",
+        "_ingested_at",
+    )
+    return with_row_hash(latest_per_key(typed, KEYS).drop("_record_index"))
