@@ -8,15 +8,27 @@ from __future__ import annotations
 
 import os
 import tomllib
+from importlib import resources
+from importlib.resources.abc import Traversable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-CONF_DIR = REPO_ROOT / "conf"
-SCHEMAS_DIR = REPO_ROOT / "schemas"
 DEFAULT_ENV = "local"
+
+
+def _beside_or_packaged(folder: str) -> Traversable:
+    """`<checkout>/<folder>`, or the copy packed inside the library zip that spark-submit.sh ships."""
+    beside = REPO_ROOT / folder
+    if beside.is_dir():
+        return beside
+    return resources.files("lakehouse") / f"_{folder}"
+
+
+CONF_DIR = _beside_or_packaged("conf")
+SCHEMAS_DIR = _beside_or_packaged("schemas")
 
 
 class ConfigError(ValueError):
@@ -71,7 +83,7 @@ class Settings:
     s3: S3Settings = field(default_factory=S3Settings)
     sample: SampleSettings = field(default_factory=SampleSettings)
     fitbit_timezone: str = "UTC"  # the Fitbit user's time zone (Fitbit reports local wall time)
-    schemas_dir: Path = SCHEMAS_DIR
+    schemas_dir: Traversable = SCHEMAS_DIR
 
     def with_roots(self, landing_root: str | None = None, tables_root: str | None = None) -> Settings:
         """A copy with other landing or table roots (for tests and one-off runs)."""
@@ -165,7 +177,7 @@ def _build(raw: dict[str, Any], env: str, base: Path, environ: dict[str, str]) -
 
 def load_settings(
     env: str | None = None,
-    conf_dir: Path = CONF_DIR,
+    conf_dir: Traversable = CONF_DIR,
     environ: dict[str, str] | None = None,
 ) -> Settings:
     """Read `conf/<env>.toml` (env defaults to $LAKEHOUSE_ENV or "local"), then apply LAKEHOUSE_* overrides.
@@ -176,10 +188,12 @@ def load_settings(
     env = env or environ.get("LAKEHOUSE_ENV") or DEFAULT_ENV
     path = conf_dir / f"{env}.toml"
     if not path.is_file():
-        known = sorted(p.stem for p in conf_dir.glob("*.toml"))
+        known = sorted(p.name.removesuffix(".toml") for p in conf_dir.iterdir() if p.name.endswith(".toml"))
         raise ConfigError(f"no settings for env {env!r}: {path} does not exist (known: {', '.join(known)})")
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
-    return _build(raw, env, REPO_ROOT, environ)
+    # Relative paths are relative to the checkout, or to the working directory when run from a zip.
+    base = REPO_ROOT if (REPO_ROOT / "conf").is_dir() else Path.cwd()
+    return _build(raw, env, base, environ)

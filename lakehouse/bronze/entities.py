@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources.abc import Traversable
 
 from lakehouse.bronze.parse import EntityFormat
 
@@ -20,7 +20,7 @@ class BronzeEntity:
     key_fields: tuple[str, ...]  # natural key, for duplicate detection within a file
     csv_required: tuple[tuple[str, ...], ...] = ()
 
-    def format(self, schemas_dir: Path) -> EntityFormat:
+    def format(self, schemas_dir: Traversable) -> EntityFormat:
         """The parsing rules, with the JSON Schema text read from `schemas_dir`."""
         schema_json = (schemas_dir / self.schema_file).read_text(encoding="utf-8")
         return EntityFormat(self.kind, schema_json, self.key_fields, self.csv_required)

@@ -246,7 +246,9 @@ class ApiClient:
                 f"{endpoint} answered {status} after {self.http.max_retries} retries; try again later"
             )
         if status >= 400:
-            raise ApiRequestError(f"{endpoint} answered {status} ({self.error_summary(response)})", status=status)
+            raise ApiRequestError(
+                f"{endpoint} answered {status} ({self.error_summary(response)})", status=status
+            )
 
     def _send(
         self, endpoint: str, params: dict[str, object], path_params: dict[str, object]

@@ -100,7 +100,12 @@ class TokenManager:
 
     def secrets(self) -> list[Secret | None]:
         """Every secret this manager knows, for redaction."""
-        return [self.tokens.refresh_token, self.tokens.access_token, self.bootstrap, self.client.client_secret]
+        return [
+            self.tokens.refresh_token,
+            self.tokens.access_token,
+            self.bootstrap,
+            self.client.client_secret,
+        ]
 
     def _expiring(self) -> bool:
         if not self.tokens.access_token or self.tokens.expires_at is None:
@@ -122,7 +127,11 @@ class TokenManager:
         except ReauthorizationRequiredError:
             if not self.bootstrap or self.bootstrap == self.tokens.refresh_token:
                 raise
-            log.info("stored %s refresh token refused; trying %s", self.client.source, self.client.refresh_token_env)
+            log.info(
+                "stored %s refresh token refused; trying %s",
+                self.client.source,
+                self.client.refresh_token_env,
+            )
             self._refresh_with(self.bootstrap)
 
     def _post(self, refresh_token: Secret) -> requests.Response:
@@ -134,11 +143,15 @@ class TokenManager:
             data |= {"client_id": self.client.client_id, "client_secret": self.client.client_secret.reveal()}
         started_at, started = self.clock.now(), time.monotonic()
         try:
-            response = self.session.post(self.client.token_url, data=data, auth=auth, timeout=self.http.timeout)
+            response = self.session.post(
+                self.client.token_url, data=data, auth=auth, timeout=self.http.timeout
+            )
         except requests.RequestException as exc:
             self._record(started_at, started, None, "network_error", error=type(exc).__name__)
             raise NetworkError(f"{self.client.source} token refresh failed: {type(exc).__name__}") from exc
-        outcome = "ok" if response.ok else ("refused" if response.status_code in REFUSED_STATUSES else "error")
+        outcome = (
+            "ok" if response.ok else ("refused" if response.status_code in REFUSED_STATUSES else "error")
+        )
         self._record(started_at, started, response.status_code, outcome, headers=response.headers)
         return response
 
@@ -168,14 +181,21 @@ class TokenManager:
         if response.status_code in REFUSED_STATUSES:
             raise ReauthorizationRequiredError(self._refusal_message(response))
         if response.status_code >= 500:
-            raise ServerUnavailableError(f"{self.client.source} token endpoint answered {response.status_code}")
+            raise ServerUnavailableError(
+                f"{self.client.source} token endpoint answered {response.status_code}"
+            )
         if not response.ok:
             raise ApiRequestError(
-                f"{self.client.source} token endpoint answered {response.status_code}", status=response.status_code
+                f"{self.client.source} token endpoint answered {response.status_code}",
+                status=response.status_code,
             )
         self.tokens = self._parse(response, refresh_token)
         self.token_file.save(self.tokens)
-        log.info("%s access token refreshed; the refresh token is stored in %s", self.client.source, self.token_file.path)
+        log.info(
+            "%s access token refreshed; the refresh token is stored in %s",
+            self.client.source,
+            self.token_file.path,
+        )
 
     def _refusal_message(self, response: requests.Response) -> str:
         try:
@@ -199,7 +219,9 @@ class TokenManager:
             body = response.json()
             access = str(body["access_token"])
         except (ValueError, KeyError, TypeError):
-            raise MalformedResponseError(f"{self.client.source} token answer is not the expected JSON") from None
+            raise MalformedResponseError(
+                f"{self.client.source} token answer is not the expected JSON"
+            ) from None
         if "expires_at" in body:
             expires_at = int(body["expires_at"])
         else:

@@ -17,7 +17,7 @@ def format_duration(seconds: float | None) -> str:
     """`2d 3h`, `3h 05m`, `12m 30s`, `45s`; `?` when unknown."""
     if seconds is None:
         return "?"
-    seconds = max(int(round(seconds)), 0)
+    seconds = max(round(seconds), 0)
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)

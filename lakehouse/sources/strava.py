@@ -63,7 +63,16 @@ MAX_PER_PAGE = 200
 DEFAULT_OVERLAP = timedelta(days=7)
 DEFAULT_CHECKPOINT_PAGES = 25  # land and move the cursor every 25 pages (5,000 activities)
 DEFAULT_CHECKPOINT_EXTRAS = 200  # ... and every 200 detail/stream calls
-DEFAULT_STREAM_KEYS = ("time", "latlng", "distance", "altitude", "heartrate", "velocity_smooth", "cadence", "watts")
+DEFAULT_STREAM_KEYS = (
+    "time",
+    "latlng",
+    "distance",
+    "altitude",
+    "heartrate",
+    "velocity_smooth",
+    "cadence",
+    "watts",
+)
 BEFORE_MARGIN = timedelta(days=1)  # `before` of a new pass: tomorrow, so clock skew cannot hide today
 HISTORY_FLOOR = datetime(2009, 1, 1, tzinfo=UTC)  # Strava's start: the time-left estimate of a first sync
 
@@ -122,7 +131,8 @@ def strava_error_summary(response: requests.Response) -> str:
     try:
         body = response.json()
         errors = ", ".join(
-            f"{e.get('resource', '')}.{e.get('field', '')} {e.get('code', '')}" for e in body.get("errors", [])
+            f"{e.get('resource', '')}.{e.get('field', '')} {e.get('code', '')}"
+            for e in body.get("errors", [])
         )
         return f"{body.get('message', '')}: {errors}".strip(": ")
     except (ValueError, AttributeError, TypeError):
@@ -179,7 +189,9 @@ def streams_by_type(body: Any) -> dict[str, Any]:
     raise MalformedResponseError("streams answer is neither a StreamSet object nor a stream array")
 
 
-def _new_pass(state: Mapping[str, Any], settings: StravaSettings, now: datetime, full_refresh: bool) -> dict[str, Any]:
+def _new_pass(
+    state: Mapping[str, Any], settings: StravaSettings, now: datetime, full_refresh: bool
+) -> dict[str, Any]:
     watermark = state.get("watermark")
     after = 0
     if watermark and not full_refresh:
@@ -232,7 +244,9 @@ class _StravaRun:
     # ---- the list -------------------------------------------------------------------------------------
     def list_activities(self) -> None:
         """Page through the current pass until an empty page, landing every `checkpoint_pages` pages."""
-        pass_ = self.state.get("pass") or _new_pass(self.state, self.settings, self.clock.now(), self.full_refresh)
+        pass_ = self.state.get("pass") or _new_pass(
+            self.state, self.settings, self.clock.now(), self.full_refresh
+        )
         pass_["runs"] += 1
         self.state["pass"] = pass_
         window = {"after": pass_["after"], "before": pass_["before"], "per_page": self.settings.per_page}
@@ -275,7 +289,9 @@ class _StravaRun:
 
     def _track_order(self, start: int, activity_id: int) -> None:
         if self.min_epoch is not None and start > self.min_epoch and self.ordered:
-            log.warning("the activity list is not newest-first; an interrupted pass will restart from its top")
+            log.warning(
+                "the activity list is not newest-first; an interrupted pass will restart from its top"
+            )
             self.ordered = False
         if self.top_epoch is None:
             self.top_epoch = start
@@ -372,7 +388,9 @@ class _StravaRun:
             else:
                 params = {"keys": ",".join(self.settings.stream_keys), "key_by_type": "true"}
                 body = self.client.get_json(STREAMS_ENDPOINT, params, path_params={"id": entry["id"]})
-                self.batches.add(ENTITY_STREAMS, month, {"activity_id": entry["id"], "streams": streams_by_type(body)})
+                self.batches.add(
+                    ENTITY_STREAMS, month, {"activity_id": entry["id"], "streams": streams_by_type(body)}
+                )
         except ApiRequestError as error:
             if error.status != 404:
                 raise
@@ -398,7 +416,10 @@ class _StravaRun:
     def _show(self, phase: str, calls_left: int | None) -> None:
         eta = None
         if calls_left is not None:
-            eta = self.limiter.seconds_for_calls(calls_left) + calls_left * self.client.ledger.mean_duration_seconds()
+            eta = (
+                self.limiter.seconds_for_calls(calls_left)
+                + calls_left * self.client.ledger.mean_duration_seconds()
+            )
         landed = self.batches.landed.get(ENTITY_ACTIVITIES, 0) + self.batches.pending(ENTITY_ACTIVITIES)
         self.progress.show(
             f"strava · {phase} · {landed:,} activities · {self.client.ledger.calls:,} calls · "
@@ -454,13 +475,16 @@ def sync_strava(
     state = load_state(landing.store, SOURCE)
     if (wait_until := _not_yet(state, clock.now(), force)) is not None:
         report.stopped_reason, report.resume_at = NOT_YET, wait_until
-        report.message = f"strava: the previous run stopped ({state.get('stopped_reason')}); run after {iso_utc(wait_until)}"
+        previous = state.get("stopped_reason")
+        report.message = f"strava: the previous run stopped ({previous}); run after {iso_utc(wait_until)}"
         return report
     ledger = CallLedger(SOURCE, run_id, clock)
     client, auth, limiter = open_strava_client(settings, ledger=ledger, clock=clock, session=session)
     if state.get("rate_limit"):
         limiter.restore(state["rate_limit"])
-    run = _StravaRun(settings, landing, client, limiter, state, report, ProgressLine(progress), clock, full_refresh)
+    run = _StravaRun(
+        settings, landing, client, limiter, state, report, ProgressLine(progress), clock, full_refresh
+    )
     try:
         run.list_activities()
         run.fetch_extras()

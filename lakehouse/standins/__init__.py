@@ -1,3 +1,3 @@
-"""Local stand-in servers for the Strava and Fitbit APIs: the same client code runs against them or the real ones."""
+"""Local stand-ins for the Strava and Fitbit APIs: the same client code talks to them or to the real ones."""
 
 from __future__ import annotations

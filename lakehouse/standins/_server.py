@@ -55,6 +55,7 @@ def json_reply(status: int, payload: Any, headers: dict[str, str] | None = None)
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like the real APIs
+    disable_nagle_algorithm = True  # headers and body go out in separate writes: no 40 ms delayed-ACK stalls
     server: _Server
 
     def do_GET(self) -> None:
@@ -128,7 +129,9 @@ class StandinServer:
         """Bind to a free port and serve in the background."""
         self._server = _Server((LOOPBACK, 0), _Handler)
         self._server.standin = self
-        self._thread = threading.Thread(target=self._server.serve_forever, name=type(self).__name__, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=type(self).__name__, daemon=True
+        )
         self._thread.start()
         return self
 

@@ -52,7 +52,10 @@ RATE_LIMIT_EXCEEDED = {
     "message": "Rate Limit Exceeded",
     "errors": [{"resource": "Application", "field": "rate limit", "code": "exceeded"}],
 }
-INVALID_CLIENT = {"message": "Bad Request", "errors": [{"resource": "Application", "field": "client_id", "code": "invalid"}]}
+INVALID_CLIENT = {
+    "message": "Bad Request",
+    "errors": [{"resource": "Application", "field": "client_id", "code": "invalid"}],
+}
 INVALID_REFRESH_TOKEN = {
     "message": "Bad Request",
     "errors": [{"resource": "RefreshToken", "field": "refresh_token", "code": "invalid"}],
@@ -77,7 +80,7 @@ class StravaLimits:
 
 @dataclass
 class StravaFaults:
-    """Switches for bad days; page faults count down per answer (`ALWAYS` never runs out). Mutable mid-test."""
+    """Fault switches; page faults count down per answer (`ALWAYS` never runs out). Mutable mid-test."""
 
     rate_limit_storm_after_calls: int | None = None  # after this many API calls ...
     rate_limit_storm_length: int = 0  # ... this many answers are 429
@@ -112,8 +115,9 @@ def _take(counts: dict[int, int], key: int) -> bool:
 
 def load_recorded_pages(path: Path | str) -> dict[int, RecordedReply]:
     """The `GET /athlete/activities?page=N` answers of a VCR cassette, by page number."""
-    import yaml  # a test dependency; only replay mode needs it
     from urllib.parse import parse_qs, urlsplit
+
+    import yaml  # a test dependency; only replay mode needs it
 
     cassette = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     pages: dict[int, RecordedReply] = {}
@@ -259,12 +263,9 @@ class StravaStandin(StandinServer):
         self.access_token_ttl = access_token_ttl
         self.streams_rate_headers = streams_rate_headers
         self.recorded_pages = dict(recorded_pages) if recorded_pages is not None else None
-        self.activities = sorted(
-            (dict(a) for a in activities),
-            key=lambda a: (epoch_seconds(parse_iso_utc(a["start_date"])), int(a["id"])),
-            reverse=True,
-        )
-        self._by_id = {int(a["id"]): a for a in self.activities}
+        self.activities: list[dict[str, Any]] = []
+        self._by_id: dict[int, dict[str, Any]] = {}
+        self.add_activities(activities)
         self._details = {int(k): dict(v) for k, v in (details or {}).items()}
         self._streams = {int(k): dict(v) for k, v in (streams or {}).items()}
         self._refresh_tokens = {refresh_token}
@@ -277,9 +278,20 @@ class StravaStandin(StandinServer):
 
     @classmethod
     def from_recording(cls, path: Path | str, **kwargs: Any) -> StravaStandin:
-        """Serve the recorded list pages of a cassette as recorded (headers included), whatever the filters."""
+        """Serve a cassette's recorded list pages as recorded (headers included), whatever the filters."""
         pages = load_recorded_pages(path)
         return cls(activities_of_recording(pages), recorded_pages=pages, **kwargs)
+
+    def add_activities(self, activities: Iterable[Mapping[str, Any]]) -> None:
+        """New uploads (kept newest first); an activity with a known id replaces the old version."""
+        with self.lock:
+            merged = {**self._by_id, **{int(a["id"]): dict(a) for a in activities}}
+            self.activities = sorted(
+                merged.values(),
+                key=lambda a: (epoch_seconds(parse_iso_utc(a["start_date"])), int(a["id"])),
+                reverse=True,
+            )
+            self._by_id = {int(a["id"]): a for a in self.activities}
 
     @property
     def refresh_token(self) -> str:

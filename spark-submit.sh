@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Run a job with spark-submit, locally or on a cluster, unchanged:
+#   ./spark-submit.sh jobs/pipeline.py --stage bronze
+#   SPARK_MASTER=spark://host:7077 ./spark-submit.sh jobs/pipeline.py --env cluster
+#   SPARK_MASTER=yarn DEPLOY_MODE=cluster ./spark-submit.sh jobs/pipeline.py --env cluster
+# The library (with its JSON Schemas and conf/) is shipped as a zip with --py-files. Delta's and s3a's jars
+# come from the Maven cache made by scripts/setup.sh when it exists, else through --packages.
+# Executors also need the Python packages in pyproject.toml (jsonschema above all): install them on the
+# cluster's nodes, or ship a packed environment with --archives (see the README).
+set -euo pipefail
+cd "$(dirname "$0")"
+[ $# -ge 1 ] || { echo "usage: $0 jobs/<job>.py [job arguments]" >&2; exit 2; }
+
+SPARK_SUBMIT=${SPARK_HOME:+$SPARK_HOME/bin/spark-submit}
+SPARK_SUBMIT=${SPARK_SUBMIT:-.venv/bin/spark-submit}
+[ -x "$SPARK_SUBMIT" ] || { echo "spark-submit not found: run scripts/setup.sh or set SPARK_HOME" >&2; exit 2; }
+PYTHON=${PYSPARK_PYTHON:-$PWD/.venv/bin/python}
+
+# The library as a zip: lakehouse/ plus schemas/ and conf/ inside it (found there when not beside it).
+mkdir -p .cache/dist
+zip_file=.cache/dist/lakehouse.zip
+"$PYTHON" - "$zip_file" <<'PY'
+import pathlib, sys, zipfile
+out = pathlib.Path(sys.argv[1])
+with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+    for path in sorted(pathlib.Path("lakehouse").rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            z.write(path, path.as_posix())
+    for folder, inside in (("schemas", "lakehouse/_schemas"), ("conf", "lakehouse/_conf")):
+        for path in sorted(pathlib.Path(folder).glob("*")):
+            z.write(path, f"{inside}/{path.name}")
+    for path in sorted(pathlib.Path("jobs").glob("*.py")):
+        z.write(path, path.as_posix())
+PY
+
+delta_version=$("$PYTHON" -c 'import importlib.metadata as m; print(m.version("delta-spark"))' 2>/dev/null || echo 4.0.1)
+jar_args=()
+if [ -f .cache/jvm/classpath.txt ] && [ -z "${USE_PACKAGES:-}" ]; then
+  jar_args=(--jars "$(tr ':' ',' < .cache/jvm/classpath.txt)")
+else
+  jar_args=(--packages "io.delta:delta-spark_2.13:${delta_version},org.apache.hadoop:hadoop-aws:${HADOOP_VERSION:-3.4.1}")
+fi
+
+exec env PYSPARK_PYTHON="$PYTHON" "$SPARK_SUBMIT" \
+  --master "${SPARK_MASTER:-local[2]}" \
+  --deploy-mode "${DEPLOY_MODE:-client}" \
+  --name "fitness-lakehouse:$(basename "$1" .py)" \
+  "${jar_args[@]}" \
+  --py-files "$zip_file" \
+  --conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension \
+  --conf spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog \
+  --conf spark.sql.session.timeZone=UTC \
+  --conf spark.ui.showConsoleProgress=false \
+  ${SPARK_SUBMIT_EXTRA:-} \
+  "$@"
