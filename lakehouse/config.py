@@ -72,6 +72,20 @@ class SampleSettings:
 
 
 @dataclass(frozen=True)
+class AnalyticsSettings:
+    """Constants of the gold analytics (METRICS.md): physiology, targets, the era's event date."""
+
+    event_date: date = date(2023, 6, 1)  # the before/after pivot ("the Choco effect")
+    hr_max: float = 190.0
+    hr_rest: float = 60.0  # used on days without a Fitbit resting heart rate
+    threshold_hr: float = 170.0  # lactate threshold heart rate, for TRIMP(100)
+    trimp_k: float = 1.92  # Banister's k: 1.92 men, 1.67 women
+    ctl_days: int = 42
+    atl_days: int = 7
+    weekly_target: float = 4.0  # workouts per week for a full consistency frequency score
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a job needs to know about where data lives and how to run."""
 
@@ -82,7 +96,9 @@ class Settings:
     spark: SparkSettings = field(default_factory=SparkSettings)
     s3: S3Settings = field(default_factory=S3Settings)
     sample: SampleSettings = field(default_factory=SampleSettings)
+    analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
     fitbit_timezone: str = "UTC"  # the Fitbit user's time zone (Fitbit reports local wall time)
+    mapmyrun_athlete_id: int | None = None  # whose MapMyRun export it is (a Strava athlete id), for workouts
     schemas_dir: Traversable = SCHEMAS_DIR
 
     def with_roots(self, landing_root: str | None = None, tables_root: str | None = None) -> Settings:
@@ -161,6 +177,25 @@ def _build(raw: dict[str, Any], env: str, base: Path, environ: dict[str, str]) -
     if sample.end_date < sample.start_date:
         raise ConfigError("sample.end_date is before sample.start_date")
 
+    analytics_raw = _section(raw, "analytics")
+    base_analytics = AnalyticsSettings()
+    analytics = AnalyticsSettings(
+        event_date=_as_date(
+            analytics_raw.get("event_date", base_analytics.event_date), "analytics.event_date"
+        ),
+        **{
+            name: type(getattr(base_analytics, name))(analytics_raw.get(name, getattr(base_analytics, name)))
+            for name in (
+                "hr_max",
+                "hr_rest",
+                "threshold_hr",
+                "trimp_k",
+                "ctl_days",
+                "atl_days",
+                "weekly_target",
+            )
+        },
+    )
     catalog = environ.get("LAKEHOUSE_CATALOG") or raw.get("catalog") or None
     fitbit_raw = _section(raw, "fitbit")
     return Settings(
@@ -171,7 +206,9 @@ def _build(raw: dict[str, Any], env: str, base: Path, environ: dict[str, str]) -
         spark=spark,
         s3=s3,
         sample=sample,
+        analytics=analytics,
         fitbit_timezone=str(fitbit_raw.get("timezone", "UTC")),
+        mapmyrun_athlete_id=_section(raw, "identity").get("mapmyrun_athlete_id"),
     )
 
 

@@ -64,3 +64,31 @@ def merge_upsert(
         "inserted": int(om.get("numTargetRowsInserted", 0)),
         "updated": int(om.get("numTargetRowsUpdated", 0)),
     }
+
+
+def merge_replace(
+    spark: SparkSession, target: TableRef, rows: DataFrame, keys: Sequence[str]
+) -> dict[str, int]:
+    """Make the target hold exactly `rows` (a derived table): insert, update changed, delete vanished keys.
+
+    Unchanged rows are not rewritten, so a re-run with the same input changes no row.
+    """
+    if not table_exists(spark, target):
+        append(rows, target)
+        return {"inserted": rows.count(), "updated": 0, "deleted": 0}
+    condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+    (
+        delta_table(spark, target)
+        .alias("t")
+        .merge(rows.alias("s"), condition)
+        .whenMatchedUpdateAll(condition="s._row_hash <> t._row_hash")
+        .whenNotMatchedInsertAll()
+        .whenNotMatchedBySourceDelete()
+        .execute()
+    )
+    om = delta_table(spark, target).history(1).select("operationMetrics").collect()[0][0] or {}
+    return {
+        "inserted": int(om.get("numTargetRowsInserted", 0)),
+        "updated": int(om.get("numTargetRowsUpdated", 0)),
+        "deleted": int(om.get("numTargetRowsDeleted", 0)),
+    }

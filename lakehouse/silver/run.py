@@ -17,8 +17,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakehouse.config import Settings
-from lakehouse.silver import fitbit, mapmyrun_workouts, strava_activities
-from lakehouse.silver.merge import merge_upsert
+from lakehouse.silver import fitbit, mapmyrun_workouts, strava_activities, workouts
+from lakehouse.silver.merge import merge_replace, merge_upsert
 from lakehouse.tables import Tables, append, create_if_missing, read_table, table_exists
 
 PROGRESS_TABLE = ("ops", "silver_progress")
@@ -152,6 +152,34 @@ def run_silver_table(spark: SparkSession, settings: Settings, spec: SilverSpec, 
     return result
 
 
+def run_workouts(spark: SparkSession, settings: Settings) -> SilverResult:
+    """silver.workouts, conformed from the per-source silver tables (recomputed, MERGEd without churn)."""
+    started = time.monotonic()
+    tables = Tables(settings)
+    result = SilverResult(table=workouts.NAME)
+    strava = tables.ref("silver", strava_activities.NAME)
+    mapmyrun = tables.ref("silver", mapmyrun_workouts.NAME)
+    if not (table_exists(spark, strava) and table_exists(spark, mapmyrun)):
+        result.seconds = time.monotonic() - started
+        return result
+    rows = workouts.conform(
+        read_table(spark, strava), read_table(spark, mapmyrun), settings.mapmyrun_athlete_id
+    ).persist()
+    try:
+        counts = merge_replace(spark, tables.ref("silver", workouts.NAME), rows, workouts.KEYS)
+        result.rows_in = result.rows_out = rows.count()
+    finally:
+        rows.unpersist()
+    result.inserted, result.updated = counts["inserted"], counts["updated"] + counts.get("deleted", 0)
+    result.seconds = time.monotonic() - started
+    return result
+
+
 def run_silver(spark: SparkSession, settings: Settings, run_id: str) -> list[SilverResult]:
-    """Every silver table, in order."""
-    return [run_silver_table(spark, settings, spec, run_id) for spec in SPECS]
+    """Every silver table, in order: the per-source MERGEs, then the conformed workouts."""
+    results = [run_silver_table(spark, settings, spec, run_id) for spec in SPECS]
+    if any(r.rows_in for r in results) or not table_exists(
+        spark, Tables(settings).ref("silver", workouts.NAME)
+    ):
+        results.append(run_workouts(spark, settings))
+    return results

@@ -1,0 +1,237 @@
+"""gold.activity_training_load and gold.training_load_daily: TRIMP per workout, fitness and fatigue per day.
+
+activity_training_load
+    Grain: one row per workout with a start time. Keys: (`workout_id`).
+    Banister TRIMP from the Fitbit heart-rate samples inside the workout's time window when they cover at
+    least `MIN_FITBIT_COVERAGE` of it (sum over samples of minutes x HRR x 0.64 x e^(k HRR)), else from the
+    workout's average heart rate (duration x HRR_avg x 0.64 x e^(k HRR_avg)), else none. HRR uses the day's
+    Fitbit resting heart rate when there is one. TRIMP(100) = 100 x TRIMP / TRIMP of 60 min at threshold
+    HR (about hrTSS). Minutes in each Fitbit heart-rate zone (that day's zone bounds) from the same samples.
+training_load_daily
+    Grain: one row per athlete per calendar day, from the first workout to the last (rest days load 0).
+    Keys: (`athlete_id`, `date`). load = the day's TRIMP(100);
+    CTL_d = load_d (1 - e^(-1/42)) + CTL_(d-1) e^(-1/42); ATL likewise over 7 days;
+    TSB_d = CTL_d - ATL_d (this table's convention: end-of-day form; GoldenCheetah shows the previous day's);
+    ramp rate = CTL_d - CTL_(d-7); ACWR = 7-day mean load / 28-day mean load;
+    monotony = 7-day mean load / its population standard deviation; strain = 7-day load x monotony.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from lakehouse.config import AnalyticsSettings
+
+ACTIVITY_NAME = "activity_training_load"
+ACTIVITY_KEYS = ("workout_id",)
+DAILY_NAME = "training_load_daily"
+DAILY_KEYS = ("athlete_id", "date")
+BANISTER_A = 0.64
+MIN_FITBIT_COVERAGE = 0.5
+ACWR_SWEET_SPOT = (0.8, 1.3)
+ACWR_DANGER = 1.5
+ZONES = {
+    "Out of Range": "out_of_range_min",
+    "Fat Burn": "fat_burn_min",
+    "Cardio": "cardio_min",
+    "Peak": "peak_min",
+}
+
+PMC_TYPE = T.ArrayType(
+    T.StructType(
+        [
+            T.StructField("date", T.DateType()),
+            T.StructField("ctl", T.DoubleType()),
+            T.StructField("atl", T.DoubleType()),
+        ]
+    )
+)
+
+
+def _hrr(hr: Column, rest: Column, params: AnalyticsSettings) -> Column:
+    """Heart-rate reserve fraction, clipped to 0..1."""
+    return F.greatest(F.lit(0.0), F.least(F.lit(1.0), (hr - rest) / (F.lit(params.hr_max) - rest)))
+
+
+def _banister(minutes: Column, hrr: Column, params: AnalyticsSettings) -> Column:
+    return minutes * hrr * BANISTER_A * F.exp(F.lit(params.trimp_k) * hrr)
+
+
+def threshold_hour_trimp(params: AnalyticsSettings) -> float:
+    """TRIMP of 60 minutes at threshold heart rate with the default resting HR (the TRIMP(100) unit)."""
+    hrr = (params.threshold_hr - params.hr_rest) / (params.hr_max - params.hr_rest)
+    return 60 * hrr * BANISTER_A * math.exp(params.trimp_k * hrr)
+
+
+def activity_load(
+    workouts: DataFrame, heart_rate: DataFrame, fitbit_daily: DataFrame, params: AnalyticsSettings
+) -> DataFrame:
+    """silver.workouts + Fitbit heart rate (silver.fitbit_intraday rows of heart_rate_bpm) + daily -> TRIMP."""
+    timed = workouts.where(F.col("start_time_utc").isNotNull()).select(
+        "workout_id", "athlete_id", "sport", "workout_date", "start_time_utc",
+        (F.col("start_time_utc") + F.make_interval(secs=F.coalesce("elapsed_s", "duration_s"))).alias("end_time_utc"),
+        (F.col("duration_s") / 60).alias("duration_min"),
+        "avg_heart_rate_bpm",
+    )  # fmt: skip
+    resting = fitbit_daily.where(F.col("metric") == "heart_rate_bpm").select(
+        F.col("date").alias("workout_date"),
+        F.col("resting_heart_rate_bpm").cast("double").alias("rest_fitbit"),
+    )
+    bounds = fitbit_daily.where(F.col("metric") == "heart_rate_bpm").select(
+        F.col("date").alias("zone_date"), F.explode("heart_rate_zones").alias("z")
+    )
+    # Samples inside each workout window; the UTC day join keeps the range join small.
+    windows = timed.select(
+        "workout_id", "workout_date", "start_time_utc", "end_time_utc",
+        F.explode(F.sequence(F.to_date("start_time_utc"), F.to_date("end_time_utc"))).alias("utc_day"),
+    )  # fmt: skip
+    samples = heart_rate.select(
+        F.col("ts_utc"), F.to_date("ts_utc").alias("utc_day"), F.col("ts_local"), F.col("value").alias("hr"),
+        F.col("interval_s"),
+    )  # fmt: skip
+    inside = windows.join(samples, on="utc_day", how="inner").where(
+        (F.col("ts_utc") >= F.col("start_time_utc")) & (F.col("ts_utc") < F.col("end_time_utc"))
+    )
+    with_rest = inside.join(resting, on="workout_date", how="left").withColumn(
+        "rest", F.coalesce("rest_fitbit", F.lit(params.hr_rest))
+    )
+    zoned = with_rest.join(
+        bounds,
+        on=(F.col("zone_date") == F.to_date("ts_local"))
+        & (F.col("hr") >= F.col("z.min"))
+        & (F.col("hr") < F.col("z.max")),
+        how="left",
+    )
+    per_workout = zoned.groupBy("workout_id").agg(
+        F.count(F.lit(1)).alias("hr_samples"),
+        F.sum(F.col("interval_s") / 60).alias("covered_min"),
+        F.sum(_banister(F.col("interval_s") / 60, _hrr(F.col("hr"), F.col("rest"), params), params)).alias("trimp_fitbit"),
+        F.avg("hr").alias("fitbit_avg_hr"),
+        *[F.sum(F.when(F.col("z.name") == zone, F.col("interval_s") / 60).otherwise(0.0)).alias(col)
+          for zone, col in ZONES.items()],
+    )  # fmt: skip
+    joined = (
+        timed.join(per_workout, on="workout_id", how="left")
+        .join(resting, on="workout_date", how="left")
+        .withColumn("rest", F.coalesce("rest_fitbit", F.lit(params.hr_rest)))
+    )
+    use_fitbit = F.coalesce(F.col("covered_min") / F.col("duration_min") >= MIN_FITBIT_COVERAGE, F.lit(False))
+    from_average = _banister(
+        F.col("duration_min"), _hrr(F.col("avg_heart_rate_bpm"), F.col("rest"), params), params
+    )
+    trimp = F.when(use_fitbit, F.col("trimp_fitbit")).when(
+        F.col("avg_heart_rate_bpm").isNotNull(), from_average
+    )
+    source = (
+        F.when(use_fitbit, F.lit("fitbit")).when(F.col("avg_heart_rate_bpm").isNotNull(), F.lit("activity"))
+        .otherwise(F.lit("none"))
+    )  # fmt: skip
+    unit = threshold_hour_trimp(params)
+    return joined.select(
+        "workout_id", "athlete_id", "sport", "workout_date",
+        F.round("duration_min", 2).alias("duration_min"),
+        source.alias("hr_source"),
+        F.coalesce("hr_samples", F.lit(0)).cast("long").alias("hr_samples"),
+        F.round(F.when(use_fitbit, F.col("fitbit_avg_hr")).otherwise(F.col("avg_heart_rate_bpm")), 1).alias("avg_hr"),
+        F.col("rest").alias("resting_hr"),
+        F.round(trimp, 3).alias("trimp"),
+        F.round(trimp / unit * 100, 3).alias("trimp100"),
+        *[F.when(use_fitbit, F.round(col, 2)).alias(col) for col in ZONES.values()],
+    )  # fmt: skip
+
+
+def daily_load(activity_loads: DataFrame, until: date | None = None) -> DataFrame:
+    """Per athlete, every calendar day from the first workout to the last (or `until`): the day's load."""
+    per_day = activity_loads.groupBy("athlete_id", F.col("workout_date").alias("date")).agg(
+        F.sum(F.coalesce("trimp100", F.lit(0.0))).alias("load")
+    )
+    end = F.greatest(F.max("date"), F.lit(until)) if until else F.max("date")
+    spine = (
+        per_day.groupBy("athlete_id")
+        .agg(F.min("date").alias("first"), end.alias("last"))
+        .select("athlete_id", F.explode(F.sequence("first", "last")).alias("date"))
+    )
+    return spine.join(per_day, on=["athlete_id", "date"], how="left").select(
+        "athlete_id", "date", F.coalesce("load", F.lit(0.0)).alias("load")
+    )
+
+
+def _pmc_udf(ctl_days: int, atl_days: int):  # noqa: ANN202 - a Spark UDF
+    ctl_decay, atl_decay = math.exp(-1 / ctl_days), math.exp(-1 / atl_days)
+
+    def recur(days: list, ctl0: float | None, atl0: float | None) -> list[tuple[date, float, float]]:
+        ctl, atl = ctl0 or 0.0, atl0 or 0.0
+        out = []
+        for day in sorted(days, key=lambda d: d["date"]):
+            ctl = day["load"] * (1 - ctl_decay) + ctl * ctl_decay
+            atl = day["load"] * (1 - atl_decay) + atl * atl_decay
+            out.append((day["date"], ctl, atl))
+        return out
+
+    return F.udf(recur, PMC_TYPE)
+
+
+def performance_management(
+    daily: DataFrame, params: AnalyticsSettings, history: DataFrame | None = None, start: date | None = None
+) -> DataFrame:
+    """Daily loads -> CTL, ATL, TSB, ramp rate, ACWR, monotony and strain per (athlete, day).
+
+    Incremental form: with `start` and `history` (the stored athlete_id, date, ctl, atl of the days before
+    `start`), only days from `start` on are returned, continuing the recurrence from the day before exactly
+    as a full computation would; `daily` must then reach back at least 27 days before `start`.
+    """
+    if start is None:
+        grouped = daily.groupBy("athlete_id").agg(F.collect_list(F.struct("date", "load")).alias("days"))
+        grouped = grouped.withColumn("ctl0", F.lit(None).cast("double")).withColumn(
+            "atl0", F.lit(None).cast("double")
+        )
+    else:
+        if history is None:
+            raise ValueError("an incremental computation (start=...) needs the stored history")
+        seeds = history.where(F.col("date") == F.date_sub(F.lit(start), 1)).select(
+            "athlete_id", F.col("ctl").alias("ctl0"), F.col("atl").alias("atl0")
+        )
+        grouped = (
+            daily.where(F.col("date") >= F.lit(start))
+            .groupBy("athlete_id")
+            .agg(F.collect_list(F.struct("date", "load")).alias("days"))
+            .join(seeds, on="athlete_id", how="left")
+        )
+    pmc = grouped.select(
+        "athlete_id", F.explode(_pmc_udf(params.ctl_days, params.atl_days)("days", "ctl0", "atl0")).alias("p")
+    ).select("athlete_id", "p.date", "p.ctl", "p.atl")
+    if start is not None and history is not None:
+        pmc = pmc.unionByName(
+            history.where(F.col("date") < F.lit(start)).select("athlete_id", "date", "ctl", "atl")
+        )
+    by_day = Window.partitionBy("athlete_id").orderBy("date")
+    last7, last28 = by_day.rowsBetween(-6, 0), by_day.rowsBetween(-27, 0)
+    rolling = daily.select(
+        "athlete_id", "date", "load",
+        F.avg("load").over(last7).alias("acute"),
+        F.avg("load").over(last28).alias("chronic"),
+        F.stddev_pop("load").over(last7).alias("std7"),
+        F.sum("load").over(last7).alias("week_load"),
+    )  # fmt: skip
+    joined = rolling.join(pmc, on=["athlete_id", "date"], how="inner")
+    monotony = F.when(F.col("std7") > 0, F.col("acute") / F.col("std7"))
+    acwr = F.when(F.col("chronic") > 0, F.col("acute") / F.col("chronic"))
+    out = joined.select(
+        "athlete_id", "date",
+        F.round("load", 3).alias("load"),
+        F.col("ctl"), F.col("atl"),
+        F.round(F.col("ctl") - F.col("atl"), 4).alias("tsb"),
+        F.round(F.col("ctl") - F.lag("ctl", 7).over(by_day), 4).alias("ramp_rate"),
+        F.round(acwr, 4).alias("acwr"),
+        F.when(acwr.isNull(), None).when(acwr < ACWR_SWEET_SPOT[0], "low")
+        .when(acwr <= ACWR_SWEET_SPOT[1], "sweet_spot").when(acwr < ACWR_DANGER, "caution")
+        .otherwise("danger").alias("acwr_zone"),
+        F.round(monotony, 4).alias("monotony"),
+        F.round(F.col("week_load") * monotony, 3).alias("strain"),
+    )  # fmt: skip
+    return out if start is None else out.where(F.col("date") >= F.lit(start))
