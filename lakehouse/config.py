@@ -86,6 +86,22 @@ class AnalyticsSettings:
 
 
 @dataclass(frozen=True)
+class RaceSettings:
+    """The Tour de France race data: what the race job generates, and how the stream treats late points."""
+
+    seed: int = 2024
+    riders: int = 88  # riders with telemetry (about half the peloton)
+    stages: tuple[int, ...] = tuple(range(1, 22))  # stages `jobs.race` builds by default: the full Tour
+    distance_scale: float = 1.0  # 1.0 = real stage lengths; smaller shortens every stage (demo, tests)
+    pipeline_stages: tuple[int, ...] = (3, 4, 7)  # the small race the main job builds
+    pipeline_distance_scale: float = 0.1
+    file_seconds: int = 600  # race seconds of telemetry per landed file
+    max_file_rows: int = 250_000  # larger windows are split, so files stay bounded
+    watermark_minutes: float = 30.0  # the stream drops points arriving later than this behind the newest
+    trigger_seconds: float = 1.0  # processing-time trigger of the live stream
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a job needs to know about where data lives and how to run."""
 
@@ -97,6 +113,7 @@ class Settings:
     s3: S3Settings = field(default_factory=S3Settings)
     sample: SampleSettings = field(default_factory=SampleSettings)
     analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
+    race: RaceSettings = field(default_factory=RaceSettings)
     fitbit_timezone: str = "UTC"  # the Fitbit user's time zone (Fitbit reports local wall time)
     mapmyrun_athlete_id: int | None = None  # whose MapMyRun export it is (a Strava athlete id), for workouts
     schemas_dir: Traversable = SCHEMAS_DIR
@@ -134,6 +151,29 @@ def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ConfigError(f"[{name}] must be a table")
     return value
+
+
+def _race_settings(raw: dict[str, Any]) -> RaceSettings:
+    """The `[race]` section; every key is optional."""
+    d = RaceSettings()
+    race = RaceSettings(
+        seed=int(raw.get("seed", d.seed)),
+        riders=int(raw.get("riders", d.riders)),
+        stages=tuple(int(s) for s in raw.get("stages", d.stages)),
+        distance_scale=float(raw.get("distance_scale", d.distance_scale)),
+        pipeline_stages=tuple(int(s) for s in raw.get("pipeline_stages", d.pipeline_stages)),
+        pipeline_distance_scale=float(raw.get("pipeline_distance_scale", d.pipeline_distance_scale)),
+        file_seconds=int(raw.get("file_seconds", d.file_seconds)),
+        max_file_rows=int(raw.get("max_file_rows", d.max_file_rows)),
+        watermark_minutes=float(raw.get("watermark_minutes", d.watermark_minutes)),
+        trigger_seconds=float(raw.get("trigger_seconds", d.trigger_seconds)),
+    )
+    bad = [s for s in (*race.stages, *race.pipeline_stages) if not 1 <= s <= 21]
+    if bad:
+        raise ConfigError(f"race stages must be 1..21, got {bad}")
+    if race.riders < 1 or race.distance_scale <= 0 or race.pipeline_distance_scale <= 0:
+        raise ConfigError("race.riders and the race distance scales must be positive")
+    return race
 
 
 def _build(raw: dict[str, Any], env: str, base: Path, environ: dict[str, str]) -> Settings:
@@ -196,6 +236,7 @@ def _build(raw: dict[str, Any], env: str, base: Path, environ: dict[str, str]) -
             )
         },
     )
+    race = _race_settings(_section(raw, "race"))
     catalog = environ.get("LAKEHOUSE_CATALOG") or raw.get("catalog") or None
     fitbit_raw = _section(raw, "fitbit")
     return Settings(
@@ -207,6 +248,7 @@ def _build(raw: dict[str, Any], env: str, base: Path, environ: dict[str, str]) -
         s3=s3,
         sample=sample,
         analytics=analytics,
+        race=race,
         fitbit_timezone=str(fitbit_raw.get("timezone", "UTC")),
         mapmyrun_athlete_id=_section(raw, "identity").get("mapmyrun_athlete_id"),
     )

@@ -1,0 +1,404 @@
+"""Bronze for the race: reference files through the shared loader, telemetry through Spark's CSV reader.
+
+- `bronze.race_athletes`, `bronze.race_routes`, `bronze.race_start_lists`: the shared COPY INTO loader
+  (`lakehouse.bronze.loader`) with the entities below: JSON Schema per row, the raw row as JSON text.
+- `bronze.race_telemetry`: telemetry files are big, so Spark reads them itself (CSV, every column as text,
+  by position) and `validate_telemetry` types them or gives a reason. Same guarantees as the shared loader,
+  on the same ledger (`ops.bronze_load_ledger`, table `race_telemetry`): each file loaded once (a file is
+  known by path, size and modification time), a plan committed before the data, idempotent appends
+  (`txnAppId` = `bronze:race_telemetry`, `txnVersion` = ledger batch), an interrupted load resumed as
+  planned; bad rows go to `bronze.quarantine` with a reason. Loads go in batches of bounded size.
+
+Grain of `bronze.race_telemetry`: one row per valid line of a landed telemetry file per load, as recorded
+(duplicates and late points kept). Keys: none unique; (`rider_id`, `ts`) repeats for duplicate sends.
+Partitioned by `stage_date` (from the landing folder `date=YYYY-MM-DD`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from lakehouse.bronze.entities import BronzeEntity
+from lakehouse.bronze.loader import (
+    LEDGER_SCHEMA,
+    LEDGER_TABLE,
+    PARTITION_COLUMN,
+    QUARANTINE_SCHEMA,
+    QUARANTINE_TABLE,
+    _FilePlan,
+    _ledger_state,
+    _plan_rows,
+    _write_ledger_plan,
+)
+from lakehouse.config import Settings
+from lakehouse.race.landing import ATHLETES_PREFIX, STAGES_PREFIX, START_LISTS_PREFIX, TELEMETRY_PREFIX
+from lakehouse.storage import open_store, spark_uri
+from lakehouse.tables import TableRef, Tables, append, create_if_missing
+
+TELEMETRY_TABLE = "race_telemetry"
+STAGE_DATE = "stage_date"
+MAX_BATCH_BYTES = 512 * 1024 * 1024  # one ledger batch reads at most this much CSV
+TIMESTAMP_FORMAT = "yyyy-MM-dd'T'HH:mm:ss[.SSS]X"
+CORRUPT = "_corrupt_record"
+
+ATHLETES = BronzeEntity(
+    table="race_athletes",
+    landing_prefix=ATHLETES_PREFIX,
+    file_glob="*.csv",
+    kind="csv",
+    schema_file="race_athlete.schema.json",
+    key_fields=("rider_id",),
+    csv_required=tuple((c,) for c in ("rider_id", "name", "team", "nationality", "birth_date")),
+)
+ROUTES = BronzeEntity(
+    table="race_routes",
+    landing_prefix=STAGES_PREFIX,
+    file_glob="*.csv",
+    kind="csv",
+    schema_file="race_route_point.schema.json",
+    key_fields=("stage", "point"),
+    csv_required=tuple(
+        (c,) for c in ("stage", "stage_date", "stage_kind", "start_time", "point", "lat", "lon", "distance_m")
+    ),
+)
+START_LISTS = BronzeEntity(
+    table="race_start_lists",
+    landing_prefix=START_LISTS_PREFIX,
+    file_glob="*.csv",
+    kind="csv",
+    schema_file="race_start_list.schema.json",
+    key_fields=("stage", "rider_id"),
+    csv_required=(("stage",), ("rider_id",), ("start_time",)),
+)
+REFERENCE_ENTITIES = (ATHLETES, ROUTES, START_LISTS)
+
+RAW_COLUMNS = (
+    "rider_id", "timestamp", "lat", "lon", "altitude_m", "speed_mps", "heart_rate", "power_w", "cadence_rpm",
+)  # fmt: skip
+RAW_SCHEMA = T.StructType(
+    [T.StructField(c, T.StringType()) for c in RAW_COLUMNS] + [T.StructField(CORRUPT, T.StringType())]
+)
+BRONZE_SCHEMA = T.StructType(
+    [
+        T.StructField("rider_id", T.IntegerType()),
+        T.StructField("ts", T.TimestampType()),
+        T.StructField("lat", T.DoubleType()),
+        T.StructField("lon", T.DoubleType()),
+        T.StructField("altitude_m", T.DoubleType()),
+        T.StructField("speed_mps", T.DoubleType()),
+        T.StructField("heart_rate", T.IntegerType()),
+        T.StructField("power_w", T.IntegerType()),
+        T.StructField("cadence_rpm", T.IntegerType()),
+        T.StructField("_source_file", T.StringType()),
+        T.StructField("_batch_id", T.LongType()),
+        T.StructField("_run_id", T.StringType()),
+        T.StructField("_ingested_at", T.TimestampType()),
+        T.StructField(STAGE_DATE, T.DateType()),
+    ]
+)
+# (column, type, lowest, highest): optional measurements are null when empty, rejected when unreadable
+OPTIONAL_MEASURES = (
+    ("altitude_m", "double", -500.0, 9000.0),
+    ("speed_mps", "double", 0.0, 40.0),
+    ("heart_rate", "int", 20.0, 250.0),
+    ("power_w", "int", 0.0, 3000.0),
+    ("cadence_rpm", "int", 0.0, 250.0),
+)
+
+
+def _blank(column: str) -> Column:
+    return F.nullif(F.trim(F.col(column)), F.lit(""))
+
+
+def landing_key(path: Column) -> Column:
+    """A telemetry file's URI -> its key under the landing root (what the ledger and lineage record)."""
+    return F.concat(F.lit(TELEMETRY_PREFIX), F.substring_index(path, f"/{TELEMETRY_PREFIX}", -1))
+
+
+def validate_telemetry(raw: DataFrame) -> DataFrame:
+    """Raw text rows (+ `_source_file`) -> typed rows with `_reject_reason` (null when the row is good).
+
+    Required: an integer rider id, an ISO 8601 UTC timestamp on the file's stage date (its `date=` folder),
+    latitude and longitude in range. Optional measurements may be empty; when present they must be numbers
+    in a plausible range. A line with the wrong number of fields is rejected whole.
+    """
+    rider = _blank("rider_id").try_cast("int")
+    ts = F.try_to_timestamp(_blank("timestamp"), F.lit(TIMESTAMP_FORMAT))
+    lat = _blank("lat").try_cast("double")
+    lon = _blank("lon").try_cast("double")
+    folder_date = F.regexp_extract(F.col("_source_file"), r"date=(\d{4}-\d{2}-\d{2})/", 1)
+    stage_date = F.to_date(F.try_to_timestamp(F.nullif(folder_date, F.lit("")), F.lit("yyyy-MM-dd")))
+    checks: list[tuple[Column, Column]] = [
+        (F.col(CORRUPT).isNotNull(), F.lit("malformed CSV line (wrong number of fields)")),
+        (stage_date.isNull(), F.lit("file is not under a date=YYYY-MM-DD folder")),
+        (rider.isNull(), F.concat(F.lit("rider_id is missing or not an integer: "), _shown("rider_id"))),
+        (ts.isNull(), F.concat(F.lit("timestamp is missing or not ISO 8601: "), _shown("timestamp"))),
+        (
+            F.to_date(ts) != stage_date,
+            F.concat(F.lit("timestamp is not on the file's stage date "), stage_date.cast("string")),
+        ),
+        (
+            lat.isNull() | (F.abs(lat) > 90),
+            F.concat(F.lit("lat is missing, not a number or out of range: "), _shown("lat")),
+        ),
+        (
+            lon.isNull() | (F.abs(lon) > 180),
+            F.concat(F.lit("lon is missing, not a number or out of range: "), _shown("lon")),
+        ),
+    ]
+    typed = {}
+    for column, kind, low, high in OPTIONAL_MEASURES:
+        value = _blank(column).try_cast("double").try_cast(kind)
+        typed[column] = value
+        bad = _blank(column).isNotNull() & (value.isNull() | (value < low) | (value > high))
+        checks.append(
+            (bad, F.concat(F.lit(f"{column} is not a number in {low:g}..{high:g}: "), _shown(column)))
+        )
+    reason: Column = F.lit(None).cast("string")
+    for failed, why in reversed(checks):
+        reason = F.when(failed, why).otherwise(reason)
+    return raw.select(
+        rider.alias("rider_id"),
+        ts.alias("ts"),
+        lat.alias("lat"),
+        lon.alias("lon"),
+        *[typed[c].alias(c) for c, *_ in OPTIONAL_MEASURES],
+        F.col("_source_file"),
+        stage_date.alias(STAGE_DATE),
+        reason.alias("_reject_reason"),
+        F.coalesce(
+            F.col(CORRUPT), F.concat_ws(",", *[F.coalesce(F.col(c), F.lit("")) for c in RAW_COLUMNS])
+        ).alias("_raw"),
+    )
+
+
+def _shown(column: str) -> Column:
+    return F.coalesce(F.concat(F.lit("'"), F.substring(F.col(column), 1, 40), F.lit("'")), F.lit("(empty)"))
+
+
+def bronze_telemetry_rows(
+    validated: DataFrame, batch_id: Column, run_id: str, ingested_at: Column
+) -> DataFrame:
+    """The good rows as bronze rows (typed device fields + lineage), in `BRONZE_SCHEMA` order."""
+    return validated.where(F.col("_reject_reason").isNull()).select(
+        "rider_id", "ts", "lat", "lon", "altitude_m", "speed_mps", "heart_rate", "power_w", "cadence_rpm",
+        "_source_file",
+        batch_id.cast("long").alias("_batch_id"),
+        F.lit(run_id).alias("_run_id"),
+        ingested_at.cast("timestamp").alias("_ingested_at"),
+        STAGE_DATE,
+    )  # fmt: skip
+
+
+def quarantine_telemetry_rows(
+    validated: DataFrame, batch_id: Column, run_id: str, ingested_at: Column
+) -> DataFrame:
+    """The rejected rows for `bronze.quarantine`, each with its reason."""
+    return validated.where(F.col("_reject_reason").isNotNull()).select(
+        F.lit(TELEMETRY_TABLE).alias("_table"),
+        F.col("_source_file"),
+        F.lit(None).cast("string").alias("_file_hash"),
+        F.lit(None).cast("int").alias("_record_index"),
+        F.col("_raw").alias("raw"),
+        F.col("_reject_reason").alias("reason"),
+        batch_id.cast("long").alias("_batch_id"),
+        F.lit(run_id).alias("_run_id"),
+        ingested_at.cast("timestamp").alias("_ingested_at"),
+        F.to_date(ingested_at.cast("timestamp")).alias(PARTITION_COLUMN),
+    )
+
+
+def read_telemetry_csv(spark: SparkSession, uris: list[str]) -> DataFrame:
+    """Telemetry CSV files, every column as text, with the file's key as `_source_file`."""
+    return (
+        spark.read.schema(RAW_SCHEMA)
+        .option("header", True)
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", CORRUPT)
+        .csv(uris)
+        .withColumn("_source_file", landing_key(F.col("_metadata.file_path")))
+    )
+
+
+def ensure_telemetry_tables(spark: SparkSession, settings: Settings) -> tuple[TableRef, TableRef, TableRef]:
+    """(bronze.race_telemetry, bronze.quarantine, ops.bronze_load_ledger), created if missing."""
+    tables = Tables(settings)
+    target = tables.ref("bronze", TELEMETRY_TABLE)
+    quarantine = tables.ref(*QUARANTINE_TABLE)
+    ledger = tables.ref(*LEDGER_TABLE)
+    create_if_missing(spark, ledger, spark.createDataFrame([], LEDGER_SCHEMA))
+    create_if_missing(spark, quarantine, spark.createDataFrame([], QUARANTINE_SCHEMA), (PARTITION_COLUMN,))
+    create_if_missing(spark, target, spark.createDataFrame([], BRONZE_SCHEMA), (STAGE_DATE,))
+    return target, quarantine, ledger
+
+
+@dataclass
+class TelemetryLoadResult:
+    """What one telemetry bronze load did."""
+
+    files_seen: int = 0
+    files_loaded: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    batches: list[int] = field(default_factory=list)
+    resumed: bool = False
+    seconds: float = 0.0
+
+
+@dataclass
+class TelemetryHooks:
+    """Test seams: called between the steps of a batch (fault injection)."""
+
+    after_bronze_write: Callable[[], None] | None = None
+
+
+def _chunks(files: list[dict[str, object]], max_bytes: int) -> list[list[dict[str, object]]]:
+    out: list[list[dict[str, object]]] = [[]]
+    size = 0
+    for f in files:
+        if out[-1] and size + int(f["size"]) > max_bytes:  # type: ignore[call-overload]
+            out.append([])
+            size = 0
+        out[-1].append(f)
+        size += int(f["size"])  # type: ignore[call-overload]
+    return [c for c in out if c]
+
+
+def _load_batch(
+    spark: SparkSession,
+    settings: Settings,
+    refs: tuple[TableRef, TableRef, TableRef],
+    plans: list[_FilePlan],
+    batch_id: int,
+    run_id: str,
+    ingested_at: datetime,
+    hooks: TelemetryHooks,
+) -> tuple[int, int]:
+    target, quarantine, ledger = refs
+    base = spark_uri(settings.landing_root).rstrip("/")
+    validated = validate_telemetry(read_telemetry_csv(spark, [f"{base}/{p.path}" for p in plans])).persist()
+    try:
+        stamp = F.lit(ingested_at)
+        append(
+            bronze_telemetry_rows(validated, F.lit(batch_id), run_id, stamp),
+            target,
+            partition_by=(STAGE_DATE,),
+            txn=(f"bronze:{TELEMETRY_TABLE}", batch_id),
+        )
+        if hooks.after_bronze_write:
+            hooks.after_bronze_write()
+        append(
+            quarantine_telemetry_rows(validated, F.lit(batch_id), run_id, stamp),
+            quarantine,
+            partition_by=(PARTITION_COLUMN,),
+            txn=(f"quarantine:{TELEMETRY_TABLE}", batch_id),
+        )
+        counts = {
+            (r["_source_file"], r["good"]): r["n"]
+            for r in validated.groupBy("_source_file", F.col("_reject_reason").isNull().alias("good"))
+            .agg(F.count(F.lit(1)).alias("n"))
+            .collect()
+        }
+    finally:
+        validated.unpersist()
+    done = [
+        _FilePlan(p.path, p.size, p.mtime, p.file_hash, p.action, counts.get((p.path, True), 0),
+                  counts.get((p.path, False), 0), p.notes)
+        for p in plans
+    ]  # fmt: skip
+    append(
+        spark.createDataFrame(
+            _plan_rows(TELEMETRY_TABLE, batch_id, "committed", done, run_id, ingested_at), LEDGER_SCHEMA
+        ),
+        ledger,
+    )
+    return sum(p.records_loaded for p in done), sum(p.records_quarantined for p in done)
+
+
+def list_telemetry_files(settings: Settings) -> list[dict[str, object]]:
+    """Every telemetry CSV in the landing zone (key, size, mtime); hidden files are not data."""
+    store = open_store(settings.landing_root, settings.s3)
+    return [
+        {"path": info.key, "size": info.size, "mtime": info.mtime}
+        for info in store.list_files(TELEMETRY_PREFIX)
+        if info.key.endswith(".csv") and not info.key.rsplit("/", 1)[-1].startswith((".", "_"))
+    ]
+
+
+def load_telemetry(
+    spark: SparkSession,
+    settings: Settings,
+    *,
+    run_id: str,
+    max_batch_bytes: int = MAX_BATCH_BYTES,
+    hooks: TelemetryHooks | None = None,
+) -> TelemetryLoadResult:
+    """Load new telemetry files into `bronze.race_telemetry`, exactly once, resuming an interrupted batch."""
+    started = time.monotonic()
+    hooks = hooks or TelemetryHooks()
+    refs = ensure_telemetry_tables(spark, settings)
+    result = TelemetryLoadResult()
+    files = list_telemetry_files(settings)
+    result.files_seen = len(files)
+    latest, pending, max_batch = _ledger_state(spark, refs[2], TELEMETRY_TABLE)
+    if pending:
+        result.resumed = True
+        first = pending[0]
+        plans = [
+            _FilePlan(r["file_path"], r["file_size"], r["file_mtime"], r["file_hash"], r["action"], 0, 0, "")
+            for r in pending
+        ]
+        loaded, rejected = _load_batch(
+            spark, settings, refs, plans, first["batch_id"], first["run_id"], first["ingested_at"], hooks
+        )
+        result.batches.append(first["batch_id"])
+        result.files_loaded += len(plans)
+        result.rows_loaded += loaded
+        result.rows_quarantined += rejected
+        latest, _, max_batch = _ledger_state(spark, refs[2], TELEMETRY_TABLE)
+
+    def known(f: dict[str, object]) -> bool:
+        row = latest.get(f["path"])
+        return bool(
+            row is not None
+            and row["file_size"] == f["size"]
+            and round(row["file_mtime"].timestamp()) == round(f["mtime"].timestamp())  # type: ignore[attr-defined]
+        )
+
+    todo = [f for f in files if not known(f)]
+    for chunk in _chunks(todo, max_batch_bytes):
+        max_batch += 1
+        ingested_at = datetime.now(UTC).replace(microsecond=0)
+        plans = [
+            _FilePlan(
+                str(f["path"]),
+                int(f["size"]),  # type: ignore[call-overload]
+                f["mtime"],  # type: ignore[arg-type]
+                None,  # type: ignore[arg-type]  # identity is path + size + time; hashing would read twice
+                "changed" if f["path"] in latest else "new",
+                0,
+                0,
+                "",
+            )
+            for f in chunk
+        ]
+        _write_ledger_plan(
+            spark,
+            refs[2],
+            _plan_rows(TELEMETRY_TABLE, max_batch, "planned", plans, run_id, ingested_at),
+            run_id,
+        )
+        loaded, rejected = _load_batch(spark, settings, refs, plans, max_batch, run_id, ingested_at, hooks)
+        result.batches.append(max_batch)
+        result.files_loaded += len(plans)
+        result.rows_loaded += loaded
+        result.rows_quarantined += rejected
+    result.seconds = time.monotonic() - started
+    return result
