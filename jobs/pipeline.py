@@ -113,12 +113,21 @@ def silver(spark: SparkSession, settings: Settings, run_id: str) -> list[Summary
     ]
 
 
-def gold(spark: SparkSession, settings: Settings) -> list[SummaryRow]:
-    """Rebuild gold from silver."""
-    progress("gold: building")
+def gold(spark: SparkSession, settings: Settings, run_id: str, full: bool) -> list[SummaryRow]:
+    """Build gold from silver (only what changed, unless `full`)."""
+    progress("gold: building" + (" (full recompute)" if full else ""))
     return [
-        SummaryRow("gold", f"gold.{r.table}", None, r.rows_in, r.rows_out, None, r.seconds)
-        for r in run_gold(spark, settings)
+        SummaryRow(
+            "gold",
+            f"gold.{r.table}",
+            None,
+            None,
+            r.rows_out,
+            None,
+            r.seconds,
+            ", ".join(x for x in (r.mode if r.mode != "full" else "", r.note) if x),
+        )
+        for r in run_gold(spark, settings, run_id, full=full)
     ]
 
 
@@ -157,7 +166,11 @@ def format_summary(rows: Sequence[SummaryRow]) -> str:
 
 
 def run(
-    settings: Settings, stages: Sequence[str], force: bool = False, spark: SparkSession | None = None
+    settings: Settings,
+    stages: Sequence[str],
+    force: bool = False,
+    spark: SparkSession | None = None,
+    full_gold: bool = False,
 ) -> list[SummaryRow]:
     """Run the given stages in pipeline order; returns the summary rows."""
     run_id = new_run_id()
@@ -172,18 +185,17 @@ def run(
         if "silver" in stages:
             rows += silver(spark, settings, run_id)
         if "gold" in stages:
-            rows += gold(spark, settings)
+            rows += gold(spark, settings, run_id, full_gold)
     return rows
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command-line arguments."""
     parser = argparse.ArgumentParser(prog="pipeline", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--env", default=None, help="settings file conf/<env>.toml (default: $LAKEHOUSE_ENV or local)"
-    )
+    parser.add_argument("--env", default=None, help="settings file conf/<env>.toml (default: $LAKEHOUSE_ENV or local)")
     parser.add_argument("--stage", choices=(*STAGES, "all"), default="all", help="run one stage alone")
     parser.add_argument("--force", action="store_true", help="bronze: reload every landing file")
+    parser.add_argument("--full-gold", action="store_true", help="gold: recompute everything, not just what changed")
     return parser.parse_args(argv)
 
 
@@ -198,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stages = STAGES if args.stage == "all" else (args.stage,)
     started = time.monotonic()
     try:
-        rows = run(settings, stages, force=args.force)
+        rows = run(settings, stages, force=args.force, full_gold=args.full_gold)
     except Exception as exc:  # one clear line for the operator; the traceback is Spark's log business
         first_line = (str(exc).strip().splitlines() or [""])[0]
         print(

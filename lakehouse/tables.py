@@ -55,11 +55,40 @@ def table_exists(spark: SparkSession, ref: TableRef) -> bool:
     return DeltaTable.isDeltaTable(spark, ref.location)
 
 
-def read_table(spark: SparkSession, ref: TableRef) -> DataFrame:
-    """The current version of the table."""
+def read_table(spark: SparkSession, ref: TableRef, version: int | None = None) -> DataFrame:
+    """The table as of `version` (default: the current version)."""
+    reader = spark.read.format("delta")
+    if version is not None:
+        reader = reader.option("versionAsOf", version)
     if ref.catalog_name:
-        return spark.read.table(ref.catalog_name)
-    return spark.read.format("delta").load(ref.location)
+        return reader.table(ref.catalog_name)
+    return reader.load(ref.location)
+
+
+def table_version(spark: SparkSession, ref: TableRef) -> int:
+    """The table's current Delta version."""
+    return int(delta_table(spark, ref).history(1).select("version").first()[0])
+
+
+def read_changes(spark: SparkSession, ref: TableRef, start: int, end: int) -> DataFrame:
+    """Delta's change data feed from version `start` to `end` (inclusive): rows with `_change_type`."""
+    reader = (
+        spark.read.format("delta")
+        .option("readChangeFeed", "true")
+        .option("startingVersion", start)
+        .option("endingVersion", end)
+    )
+    return reader.table(ref.catalog_name) if ref.catalog_name else reader.load(ref.location)
+
+
+def sql_name(ref: TableRef) -> str:
+    """How SQL names the table: its catalog name, or delta.`<location>`."""
+    return ref.catalog_name or f"delta.`{ref.location}`"
+
+
+def enable_change_feed(spark: SparkSession, ref: TableRef) -> None:
+    """Turn on Delta's change data feed (gold reads it to recompute only what changed)."""
+    spark.sql(f"ALTER TABLE {sql_name(ref)} SET TBLPROPERTIES (delta.enableChangeDataFeed = true)")
 
 
 def delta_table(spark: SparkSession, ref: TableRef) -> DeltaTable:
@@ -83,9 +112,16 @@ def append(
     if txn is not None:
         writer = writer.option("txnAppId", txn[0]).option("txnVersion", str(txn[1]))
     if ref.catalog_name:
+        ensure_schema(df.sparkSession, ref)
         writer.saveAsTable(ref.catalog_name)
     else:
         writer.save(ref.location)
+
+
+def ensure_schema(spark: SparkSession, ref: TableRef) -> None:
+    """In catalog mode, create the layer's schema (`<catalog>.<layer>`) if it does not exist."""
+    if ref.catalog_name:
+        spark.sql(f"CREATE SCHEMA IF NOT EXISTS {ref.catalog_name.rsplit('.', 1)[0]}")
 
 
 def overwrite(df: DataFrame, ref: TableRef, *, partition_by: tuple[str, ...] = ()) -> None:
@@ -94,14 +130,13 @@ def overwrite(df: DataFrame, ref: TableRef, *, partition_by: tuple[str, ...] = (
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     if ref.catalog_name:
+        ensure_schema(df.sparkSession, ref)
         writer.saveAsTable(ref.catalog_name)
     else:
         writer.save(ref.location)
 
 
-def create_if_missing(
-    spark: SparkSession, ref: TableRef, empty: DataFrame, partition_by: tuple[str, ...] = ()
-) -> None:
+def create_if_missing(spark: SparkSession, ref: TableRef, empty: DataFrame, partition_by: tuple[str, ...] = ()) -> None:
     """Create an empty table with `empty`'s schema unless it already exists."""
     if not table_exists(spark, ref):
         append(empty.limit(0), ref, partition_by=partition_by)

@@ -36,12 +36,12 @@ def summarise(activities: DataFrame) -> DataFrame:
         F.round(F.col("distance_m") / 1000, 3).alias("distance_km"),
         F.round(F.col("moving_time_s") / 3600, 3).alias("moving_time_h"),
         F.round(F.coalesce(F.col("elevation_gain_m"), F.lit(0.0)), 1).alias("elevation_gain_m"),
-        F.round(
-            F.when(F.col("moving_time_s") > 0, F.col("distance_m") / F.col("moving_time_s") * 3.6), 3
-        ).alias("mean_speed_kmh"),
-        F.round(
-            F.when(F.col("distance_m") > 0, (F.col("moving_time_s") / 60) / (F.col("distance_m") / 1000)), 3
-        ).alias("mean_pace_min_per_km"),
+        F.round(F.when(F.col("moving_time_s") > 0, F.col("distance_m") / F.col("moving_time_s") * 3.6), 3).alias(
+            "mean_speed_kmh"
+        ),
+        F.round(F.when(F.col("distance_m") > 0, (F.col("moving_time_s") / 60) / (F.col("distance_m") / 1000)), 3).alias(
+            "mean_pace_min_per_km"
+        ),
         F.col("kudos").cast("long").alias("kudos"),
         F.round(F.col("kudos") / F.col("activities"), 2).alias("kudos_per_activity"),
     )

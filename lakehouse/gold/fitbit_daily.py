@@ -48,9 +48,6 @@ def zone_minutes(daily: DataFrame) -> DataFrame:
     return pivoted.select(
         "user_id",
         "date",
-        *[
-            F.coalesce(F.col(f"`{zone}`"), F.lit(0)).cast("int").alias(col)
-            for zone, col in ZONE_COLUMNS.items()
-        ],
+        *[F.coalesce(F.col(f"`{zone}`"), F.lit(0)).cast("int").alias(col) for zone, col in ZONE_COLUMNS.items()],
         "resting_heart_rate_bpm",
     )

@@ -1,15 +1,96 @@
-"""Run the gold stage: rebuild each gold table from silver."""
+"""Run the gold stage: build every gold table from silver, recomputing only what new data can change.
+
+Incremental where it matters (METRICS.md, issue "Analytics"):
+- `activity_summary_monthly` recomputes the (athlete, month) pairs that Delta's change data feed of
+  silver.strava_activities shows touched, before and after images both;
+- `fitbit_daily_summary` recomputes the touched days;
+- `activity_training_load` and `training_load_daily` recompute from the earliest changed day onwards,
+  continuing the CTL/ATL recurrence from the stored values of the day before.
+Tables whose every row depends on all the data (k-means labels, z-scores, trends, streaks) are recomputed
+whole, and MERGEd so that unchanged rows are not rewritten. `ops.gold_progress` records which silver
+version each gold table reflects; with no change since, a table is skipped. An incremental run ends equal to
+a full recompute (a test checks it).
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from lakehouse.config import Settings
-from lakehouse.gold import activity_summary_monthly
-from lakehouse.tables import Tables, overwrite, read_table, table_exists
+from lakehouse.gold import (
+    activity_summary_monthly,
+    anomalies,
+    consistency,
+    fitbit_daily,
+    kudos_prediction,
+    kudos_weekly,
+    streaks,
+    training_load,
+    trends,
+    workout_classification,
+)
+from lakehouse.silver.merge import merge_replace, with_row_hash
+from lakehouse.tables import (
+    TableRef,
+    Tables,
+    append,
+    create_if_missing,
+    read_changes,
+    read_table,
+    table_exists,
+    table_version,
+)
+
+PROGRESS_TABLE = ("ops", "gold_progress")
+PROGRESS_SCHEMA = T.StructType(
+    [
+        T.StructField("gold_table", T.StringType(), False),
+        T.StructField("source_table", T.StringType(), False),
+        T.StructField("source_version", T.LongType(), False),
+        T.StructField("mode", T.StringType()),
+        T.StructField("run_id", T.StringType()),
+        T.StructField("built_at", T.TimestampType()),
+    ]
+)
+REGISTRY_TABLE = ("ops", "model_registry")
+REGISTRY_SCHEMA = T.StructType(
+    [
+        T.StructField("model_name", T.StringType(), False),
+        T.StructField("athlete_id", T.LongType()),
+        T.StructField("model_version", T.StringType(), False),
+        T.StructField("data_table", T.StringType()),
+        T.StructField("data_version", T.LongType()),
+        T.StructField("path", T.StringType()),
+        T.StructField("n_train", T.LongType()),
+        T.StructField("metadata", T.StringType()),
+        T.StructField("trained_at", T.TimestampType()),
+    ]
+)
+KUDOS_RUNS_SCHEMA = T.StructType(
+    [
+        T.StructField("model_version", T.StringType(), False),
+        T.StructField("run_id", T.StringType()),
+        T.StructField("trained_at", T.TimestampType()),
+        T.StructField("data_version", T.LongType()),
+        T.StructField("activities", T.LongType()),
+        T.StructField("activity_ids_hash", T.StringType()),
+        T.StructField("n_train", T.LongType()),
+        T.StructField("n_test", T.LongType()),
+        T.StructField("mae", T.DoubleType()),
+        T.StructField("rmse", T.DoubleType()),
+        T.StructField("baseline_mae", T.DoubleType()),
+        T.StructField("baseline_rmse", T.DoubleType()),
+        T.StructField("model_path", T.StringType()),
+    ]
+)
+SILVER_SOURCES = ("strava_activities", "workouts", "fitbit_intraday", "fitbit_daily")
 
 
 @dataclass
@@ -20,27 +101,338 @@ class GoldResult:
     rows_in: int = 0
     rows_out: int = 0
     seconds: float = 0.0
+    mode: str = "full"  # full | incremental | unchanged | no input
+    note: str = ""
 
 
-def build_activity_summary_monthly(spark: SparkSession, settings: Settings) -> GoldResult:
-    """gold.activity_summary_monthly from silver.strava_activities (full rebuild, one commit)."""
-    started = time.monotonic()
+@dataclass
+class GoldContext:
+    """What every gold build needs: the session, settings, table refs and the pinned silver versions."""
+
+    spark: SparkSession
+    settings: Settings
+    run_id: str
+    tables: Tables
+    versions: dict[str, int] = field(default_factory=dict)
+    full: bool = False
+
+    def silver(self, name: str) -> DataFrame:
+        """A silver table at the version pinned for this run."""
+        return read_table(self.spark, self.tables.ref("silver", name), self.versions[name])
+
+    def gold_ref(self, name: str, layer: str = "gold") -> TableRef:
+        """A gold (or ops) table."""
+        return self.tables.ref(layer, name)
+
+
+def _progress(ctx: GoldContext) -> dict[tuple[str, str], int]:
+    ref = ctx.tables.ref(*PROGRESS_TABLE)
+    create_if_missing(ctx.spark, ref, ctx.spark.createDataFrame([], PROGRESS_SCHEMA))
+    rows = read_table(ctx.spark, ref).groupBy("gold_table", "source_table").agg(F.max("source_version")).collect()
+    return {(r[0], r[1]): int(r[2]) for r in rows}
+
+
+def _record(ctx: GoldContext, built: list[tuple[str, Sequence[str], str]]) -> None:
+    """One commit for the whole run: which silver version each gold table now reflects."""
+    now = datetime.now(UTC)
+    rows = [(gold, s, ctx.versions[s], mode, ctx.run_id, now) for gold, sources, mode in built for s in sources]
+    if rows:
+        append(ctx.spark.createDataFrame(rows, PROGRESS_SCHEMA), ctx.tables.ref(*PROGRESS_TABLE))
+
+
+def _changes(ctx: GoldContext, done: dict[tuple[str, str], int], gold: str, source: str) -> DataFrame | None:
+    """Rows of `source` that changed since `gold` was last built (None: rebuild everything)."""
+    last = done.get((gold, source))
+    if last is None or ctx.full:
+        return None
+    if last >= ctx.versions[source]:
+        return ctx.silver(source).limit(0)
+    try:
+        return read_changes(ctx.spark, ctx.tables.ref("silver", source), last + 1, ctx.versions[source])
+    except Exception:  # the change feed may not reach back that far (vacuumed, or enabled later): rebuild
+        return None
+
+
+def _merge(ctx: GoldContext, name: str, rows: DataFrame, keys: Sequence[str], scope: str | None = None) -> int:
+    """MERGE rows into gold.<name> (scope limits deletes); returns the row count written or kept."""
+    rows = with_row_hash(rows).persist()
+    try:
+        merge_replace(ctx.spark, ctx.gold_ref(name), rows, keys, scope)
+        return rows.count()
+    finally:
+        rows.unpersist()
+
+
+def _sql_list(values: Sequence[object]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+def build_activity_summary_monthly(ctx: GoldContext, done: dict[tuple[str, str], int]) -> GoldResult:
+    """Monthly summary, recomputing only the touched (athlete, month) pairs."""
+    name = activity_summary_monthly.NAME
+    activities = ctx.silver("strava_activities")
+    changes = _changes(ctx, done, name, "strava_activities")
+    if changes is None or not table_exists(ctx.spark, ctx.gold_ref(name)):
+        rows = activity_summary_monthly.summarise(activities)
+        out = _merge(ctx, name, rows, activity_summary_monthly.KEYS)
+        return GoldResult(name, rows_out=out, mode="full")
+    months = sorted({str(r[0]) for r in changes.select(F.trunc("activity_date", "month")).distinct().collect() if r[0]})
+    if not months:
+        return GoldResult(name, mode="unchanged")
+    scope = f"t.month IN ({_sql_list(months)})"
+    touched = activities.where(F.trunc("activity_date", "month").isin([date.fromisoformat(m) for m in months]))
+    out = _merge(ctx, name, activity_summary_monthly.summarise(touched), activity_summary_monthly.KEYS, scope)
+    return GoldResult(name, rows_out=out, mode="incremental", note=f"{len(months)} month(s) recomputed")
+
+
+def build_fitbit_daily_summary(ctx: GoldContext, done: dict[tuple[str, str], int]) -> GoldResult:
+    """Fitbit per day and metric, recomputing only the touched days."""
+    name = fitbit_daily.SUMMARY_NAME
+    intraday = ctx.silver("fitbit_intraday")
+    changes = _changes(ctx, done, name, "fitbit_intraday")
+    if changes is None or not table_exists(ctx.spark, ctx.gold_ref(name)):
+        return GoldResult(name, rows_out=_merge(ctx, name, fitbit_daily.daily_summary(intraday),
+                                                fitbit_daily.SUMMARY_KEYS), mode="full")  # fmt: skip
+    days = sorted({r[0] for r in changes.select("date").distinct().collect() if r[0]})
+    if not days:
+        return GoldResult(name, mode="unchanged")
+    scope = f"t.date IN ({_sql_list(days)})"
+    # The month partition column prunes the read to the touched months.
+    months = sorted({d.strftime("%Y-%m") for d in days})
+    touched = intraday.where(F.col("month").isin(months) & F.col("date").isin(days))
+    out = _merge(ctx, name, fitbit_daily.daily_summary(touched), fitbit_daily.SUMMARY_KEYS, scope)
+    return GoldResult(name, rows_out=out, mode="incremental", note=f"{len(days)} day(s) recomputed")
+
+
+def build_training_load(ctx: GoldContext, done: dict[tuple[str, str], int]) -> list[GoldResult]:
+    """TRIMP per workout and the daily fitness/fatigue series, from the earliest changed day onwards."""
+    params = ctx.settings.analytics
+    sources = ("workouts", "fitbit_intraday", "fitbit_daily")
+    workouts = ctx.silver("workouts")
+    heart = ctx.silver("fitbit_intraday").where(F.col("metric") == "heart_rate_bpm")
+    daily_fitbit = ctx.silver("fitbit_daily")
+    act_ref, day_ref = ctx.gold_ref(training_load.ACTIVITY_NAME), ctx.gold_ref(training_load.DAILY_NAME)
+    earliest: date | None = None
+    incremental = table_exists(ctx.spark, act_ref) and table_exists(ctx.spark, day_ref)
+    for source, column in (
+        ("workouts", "workout_date"),
+        ("fitbit_intraday", "date"),
+        ("fitbit_daily", "date"),
+    ):
+        changes = _changes(ctx, done, training_load.DAILY_NAME, source)
+        if changes is None:
+            incremental = False
+            break
+        first = changes.agg(F.min(column)).first()[0]
+        earliest = first if earliest is None or (first and first < earliest) else earliest
+    if incremental and earliest is None:
+        return [GoldResult(training_load.ACTIVITY_NAME, mode="unchanged"),
+                GoldResult(training_load.DAILY_NAME, mode="unchanged")]  # fmt: skip
+    if not incremental:
+        loads = training_load.activity_load(workouts, heart, daily_fitbit, params)
+        n_act = _merge(ctx, training_load.ACTIVITY_NAME, loads, training_load.ACTIVITY_KEYS)
+        stored = read_table(ctx.spark, act_ref)
+        pmc = training_load.performance_management(training_load.daily_load(stored), params)
+        n_day = _merge(ctx, training_load.DAILY_NAME, pmc, training_load.DAILY_KEYS)
+        return [GoldResult(training_load.ACTIVITY_NAME, rows_out=n_act, mode="full"),
+                GoldResult(training_load.DAILY_NAME, rows_out=n_day, mode="full")]  # fmt: skip
+    assert earliest is not None
+    # A UTC workout can fall on the previous local day: start one day early.
+    start = earliest - timedelta(days=1)
+    recent = workouts.where(F.col("workout_date") >= F.lit(start))
+    loads = training_load.activity_load(recent, heart.where(F.col("date") >= F.lit(start - timedelta(days=1))),
+                                        daily_fitbit.where(F.col("date") >= F.lit(start)), params)  # fmt: skip
+    n_act = _merge(ctx, training_load.ACTIVITY_NAME, loads, training_load.ACTIVITY_KEYS,
+                   scope=f"t.workout_date >= DATE'{start.isoformat()}'")  # fmt: skip
+    stored_loads = read_table(ctx.spark, act_ref)
+    daily = training_load.daily_load(stored_loads).where(F.col("date") >= F.lit(start - timedelta(days=28)))
+    history = read_table(ctx.spark, day_ref).where(F.col("date") < F.lit(start))
+    pmc = training_load.performance_management(daily, params, history=history, start=start)
+    n_day = _merge(ctx, training_load.DAILY_NAME, pmc, training_load.DAILY_KEYS,
+                   scope=f"t.date >= DATE'{start.isoformat()}'")  # fmt: skip
+    note = f"from {start.isoformat()}"
+    del sources
+    return [GoldResult(training_load.ACTIVITY_NAME, rows_out=n_act, mode="incremental", note=note),
+            GoldResult(training_load.DAILY_NAME, rows_out=n_day, mode="incremental", note=note)]  # fmt: skip
+
+
+def _kmeans_model(
+    ctx: GoldContext, athlete_id: int, data: DataFrame
+) -> tuple[workout_classification.TrainedModel, str]:
+    """The k-means model for this athlete and this silver.workouts version: loaded if saved, else trained."""
+    from pyspark.ml import PipelineModel
+
+    version = ctx.versions["workouts"]
+    path = f"{ctx.tables.settings.tables_root}/models/workout_kmeans/athlete={athlete_id}/data_version={version}"
+    registry = ctx.tables.ref(*REGISTRY_TABLE)
+    create_if_missing(ctx.spark, registry, ctx.spark.createDataFrame([], REGISTRY_SCHEMA))
+    known = (
+        read_table(ctx.spark, registry)
+        .where((F.col("model_name") == "workout_kmeans") & (F.col("athlete_id") == athlete_id)
+               & (F.col("data_version") == version))
+        .select("path").first()
+    )  # fmt: skip
+    plausible = workout_classification.plausible(data)
+    if known:
+        return workout_classification.describe(PipelineModel.load(known[0]), plausible), known[0]
+    trained = workout_classification.train(plausible)
+    trained.model.write().overwrite().save(path)
+    append(
+        ctx.spark.createDataFrame(
+            [("workout_kmeans", athlete_id, f"{athlete_id}-{version}", "silver.workouts", version, path,
+              plausible.count(), workout_classification.metadata(trained), datetime.now(UTC))],
+            REGISTRY_SCHEMA,
+        ),
+        registry,
+    )  # fmt: skip
+    return trained, path
+
+
+def build_classification(ctx: GoldContext) -> GoldResult:
+    """k-means labels per athlete (or the era / threshold fallbacks), with the model's data version."""
+    name = workout_classification.NAME
+    feats = workout_classification.features(ctx.silver("workouts")).persist()
+    try:
+        athletes = [r[0] for r in feats.select("athlete_id").distinct().collect()]
+        parts = []
+        for athlete_id in athletes:
+            mine = feats.where(F.col("athlete_id").eqNullSafe(athlete_id))
+            n = mine.count()
+            if n < workout_classification.MIN_WORKOUTS:
+                part = workout_classification.era_defaults(mine, ctx.settings.analytics.event_date)
+                model_path = None
+            elif workout_classification.can_cluster(mine):
+                trained, model_path = _kmeans_model(ctx, athlete_id, mine)
+                part = workout_classification.classify(mine, trained)
+            else:
+                part = workout_classification.pace_thresholds(mine)
+                model_path = None
+            parts.append(part.withColumn("data_version", F.lit(ctx.versions["workouts"]).cast("long"))
+                         .withColumn("model_path", F.lit(model_path).cast("string")))  # fmt: skip
+        if not parts:
+            return GoldResult(name, mode="no input")
+        rows = parts[0]
+        for part in parts[1:]:
+            rows = rows.unionByName(part)
+        return GoldResult(name, rows_out=_merge(ctx, name, rows, workout_classification.KEYS))
+    finally:
+        feats.unpersist()
+
+
+def build_kudos_prediction(ctx: GoldContext) -> list[GoldResult]:
+    """Retrain the kudos model when new activities landed; record its held-out error; predict every activity."""
+    activities = ctx.silver("strava_activities")
+    feats = kudos_prediction.features(activities).persist()
+    try:
+        ids = feats.agg(F.count(F.lit(1)), F.sha2(F.concat_ws(",", F.sort_array(F.collect_list(
+            F.concat_ws(":", "athlete_id", "activity_id")))), 256)).first()  # fmt: skip
+        n, ids_hash = int(ids[0]), ids[1]
+        runs_ref = ctx.gold_ref(kudos_prediction.RUNS_NAME, "ops")
+        create_if_missing(ctx.spark, runs_ref, ctx.spark.createDataFrame([], KUDOS_RUNS_SCHEMA))
+        if n < kudos_prediction.MIN_ACTIVITIES:
+            return [GoldResult(kudos_prediction.PREDICTIONS_NAME, mode="no input",
+                               note=f"needs {kudos_prediction.MIN_ACTIVITIES} activities")]  # fmt: skip
+        latest = read_table(ctx.spark, runs_ref).orderBy(F.col("trained_at").desc()).first()
+        if (
+            latest
+            and latest["activity_ids_hash"] == ids_hash
+            and table_exists(ctx.spark, ctx.gold_ref(kudos_prediction.PREDICTIONS_NAME))
+        ):
+            return [GoldResult(kudos_prediction.PREDICTIONS_NAME, mode="unchanged", note="no new activities")]
+        train, test = kudos_prediction.split(feats)
+        model = kudos_prediction.pipeline().fit(train)
+        evaluation = kudos_prediction.evaluate(model, train, test)
+        version = f"{ctx.versions['strava_activities']}-{ids_hash[:8]}"
+        path = f"{ctx.tables.settings.tables_root}/models/kudos_gbt/{version}"
+        model.write().overwrite().save(path)
+        append(
+            ctx.spark.createDataFrame(
+                [(version, ctx.run_id, datetime.now(UTC), ctx.versions["strava_activities"], n, ids_hash,
+                  evaluation.n_train, evaluation.n_test, evaluation.mae, evaluation.rmse, evaluation.baseline_mae,
+                  evaluation.baseline_rmse, path)],
+                KUDOS_RUNS_SCHEMA,
+            ),
+            runs_ref,
+        )  # fmt: skip
+        rows = kudos_prediction.predictions(model, feats, version)
+        out = _merge(ctx, kudos_prediction.PREDICTIONS_NAME, rows, kudos_prediction.PREDICTIONS_KEYS)
+        note = (f"held-out MAE {evaluation.mae:.2f} vs baseline {evaluation.baseline_mae:.2f} "
+                f"(RMSE {evaluation.rmse:.2f} vs {evaluation.baseline_rmse:.2f})")  # fmt: skip
+        return [GoldResult(kudos_prediction.PREDICTIONS_NAME, rows_out=out, note=note)]
+    finally:
+        feats.unpersist()
+
+
+def _full(ctx: GoldContext, name: str, keys: Sequence[str], build: Callable[[], DataFrame]) -> GoldResult:
+    return GoldResult(name, rows_out=_merge(ctx, name, build(), keys))
+
+
+def run_gold(spark: SparkSession, settings: Settings, run_id: str = "adhoc", full: bool = False) -> list[GoldResult]:
+    """Every gold table, in order; `full=True` ignores progress and recomputes everything."""
     tables = Tables(settings)
-    source = tables.ref("silver", "strava_activities")
-    result = GoldResult(activity_summary_monthly.NAME)
-    if table_exists(spark, source):
-        activities = read_table(spark, source)
-        summary = activity_summary_monthly.summarise(activities).persist()
-        try:
-            overwrite(summary, tables.ref("gold", activity_summary_monthly.NAME))
-            result.rows_out = summary.count()
-        finally:
-            summary.unpersist()
-        result.rows_in = activities.count()
-    result.seconds = time.monotonic() - started
-    return result
+    versions = {
+        name: table_version(spark, tables.ref("silver", name))
+        for name in SILVER_SOURCES
+        if table_exists(spark, tables.ref("silver", name))
+    }
+    ctx = GoldContext(spark, settings, run_id, tables, versions, full)
+    done = _progress(ctx)
+    results: list[GoldResult] = []
+    built_tables: list[tuple[str, Sequence[str], str]] = []
 
+    def timed(names: Sequence[str], sources: Sequence[str], build: Callable[[], GoldResult | list[GoldResult]]) -> None:
+        missing = [s for s in sources if s not in versions]
+        if missing:
+            results.extend(GoldResult(n, mode="no input", note=f"no silver.{missing[0]} yet") for n in names)
+            return
+        current = all(done.get((n, s), -1) >= versions[s] for n in names for s in sources)
+        if current and not full and all(table_exists(spark, ctx.gold_ref(n)) for n in names):
+            results.extend(GoldResult(n, mode="unchanged") for n in names)
+            return
+        started = time.monotonic()
+        built = build()
+        built = built if isinstance(built, list) else [built]
+        elapsed = (time.monotonic() - started) / len(built)
+        for result in built:
+            result.seconds = elapsed
+            if result.mode != "no input":
+                built_tables.append((result.table, sources, result.mode))
+        results.extend(built)
 
-def run_gold(spark: SparkSession, settings: Settings) -> list[GoldResult]:
-    """Every gold table, in order."""
-    return [build_activity_summary_monthly(spark, settings)]
+    activities, workouts, fitbit_sources = ("strava_activities",), ("workouts",), ("fitbit_intraday",)
+    event = settings.analytics.event_date
+
+    def full_table(name: str, keys: Sequence[str], source: str, transform: Callable[[DataFrame], DataFrame]):
+        return lambda: _full(ctx, name, keys, lambda: transform(ctx.silver(source)))
+
+    plan: list[tuple[Sequence[str], Sequence[str], Callable[[], GoldResult | list[GoldResult]]]] = [
+        ([activity_summary_monthly.NAME], activities, lambda: build_activity_summary_monthly(ctx, done)),
+        ([kudos_weekly.NAME], activities,
+         full_table(kudos_weekly.NAME, kudos_weekly.KEYS, "strava_activities", kudos_weekly.weekly_kudos)),
+        ([fitbit_daily.SUMMARY_NAME], fitbit_sources, lambda: build_fitbit_daily_summary(ctx, done)),
+        ([fitbit_daily.ZONES_NAME], ("fitbit_daily",),
+         full_table(fitbit_daily.ZONES_NAME, fitbit_daily.ZONES_KEYS, "fitbit_daily", fitbit_daily.zone_minutes)),
+        ([workout_classification.NAME], workouts, lambda: build_classification(ctx)),
+        ([consistency.WEEKLY_NAME], workouts, full_table(consistency.WEEKLY_NAME, consistency.KEYS, "workouts",
+                                                         lambda w: consistency.consistency(w, "week"))),
+        ([consistency.MONTHLY_NAME], workouts, full_table(consistency.MONTHLY_NAME, consistency.KEYS, "workouts",
+                                                          lambda w: consistency.consistency(w, "month"))),
+        ([anomalies.NAME], workouts, full_table(anomalies.NAME, anomalies.KEYS, "workouts", anomalies.detect)),
+        ([trends.MONTHLY_NAME], workouts, full_table(trends.MONTHLY_NAME, trends.MONTHLY_KEYS, "workouts",
+                                                     trends.monthly)),
+        ([trends.FITS_NAME], workouts, full_table(trends.FITS_NAME, trends.FITS_KEYS, "workouts",
+                                                  lambda w: trends.fits(trends.monthly(w)))),
+        ([trends.BEFORE_AFTER_NAME], workouts, full_table(trends.BEFORE_AFTER_NAME, trends.BEFORE_AFTER_KEYS,
+                                                          "workouts", lambda w: trends.before_after(w, event))),
+        ([training_load.ACTIVITY_NAME, training_load.DAILY_NAME], ("workouts", "fitbit_intraday", "fitbit_daily"),
+         lambda: build_training_load(ctx, done)),
+        ([streaks.STREAKS_NAME], workouts, full_table(streaks.STREAKS_NAME, streaks.STREAKS_KEYS, "workouts",
+                                                      streaks.streaks)),
+        ([streaks.EDDINGTON_NAME], workouts, full_table(streaks.EDDINGTON_NAME, streaks.EDDINGTON_KEYS, "workouts",
+                                                        streaks.eddington)),
+        ([kudos_prediction.PREDICTIONS_NAME], activities, lambda: build_kudos_prediction(ctx)),
+    ]  # fmt: skip
+    for names, sources, build in plan:
+        timed(names, sources, build)
+    _record(ctx, built_tables)
+    return results

@@ -51,9 +51,7 @@ def streaks(workouts: DataFrame) -> DataFrame:
 
 def eddington(workouts: DataFrame) -> DataFrame:
     """silver.workouts -> the Eddington number per (athlete, sport, unit)."""
-    daily = workouts.groupBy("athlete_id", "sport", "workout_date").agg(
-        F.sum("distance_m").alias("distance_m")
-    )
+    daily = workouts.groupBy("athlete_id", "sport", "workout_date").agg(F.sum("distance_m").alias("distance_m"))
     units = daily.crossJoin(
         daily.sparkSession.createDataFrame(list(UNITS_M.items()), "unit string, metres double")
     ).withColumn("distance", F.col("distance_m") / F.col("metres"))
@@ -61,8 +59,6 @@ def eddington(workouts: DataFrame) -> DataFrame:
     # With days sorted by distance, E is the largest rank i whose day still has at least i units.
     ranked = units.withColumn("i", F.row_number().over(rank))
     return ranked.groupBy("athlete_id", "sport", "unit").agg(
-        F.coalesce(F.max(F.when(F.col("distance") >= F.col("i"), F.col("i"))), F.lit(0))
-        .cast("int")
-        .alias("eddington"),
+        F.coalesce(F.max(F.when(F.col("distance") >= F.col("i"), F.col("i"))), F.lit(0)).cast("int").alias("eddington"),
         F.count(F.lit(1)).alias("active_days"),
     )

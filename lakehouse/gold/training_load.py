@@ -103,8 +103,8 @@ def activity_load(
     zoned = with_rest.join(
         bounds,
         on=(F.col("zone_date") == F.to_date("ts_local"))
-        & (F.col("hr") >= F.col("z.min"))
-        & (F.col("hr") < F.col("z.max")),
+        & (F.col("hr") >= F.col("z.min_bpm"))
+        & (F.col("hr") < F.col("z.max_bpm")),
         how="left",
     )
     per_workout = zoned.groupBy("workout_id").agg(
@@ -112,7 +112,7 @@ def activity_load(
         F.sum(F.col("interval_s") / 60).alias("covered_min"),
         F.sum(_banister(F.col("interval_s") / 60, _hrr(F.col("hr"), F.col("rest"), params), params)).alias("trimp_fitbit"),
         F.avg("hr").alias("fitbit_avg_hr"),
-        *[F.sum(F.when(F.col("z.name") == zone, F.col("interval_s") / 60).otherwise(0.0)).alias(col)
+        *[F.sum(F.when(F.col("z.zone") == zone, F.col("interval_s") / 60).otherwise(0.0)).alias(col)
           for zone, col in ZONES.items()],
     )  # fmt: skip
     joined = (
@@ -121,12 +121,8 @@ def activity_load(
         .withColumn("rest", F.coalesce("rest_fitbit", F.lit(params.hr_rest)))
     )
     use_fitbit = F.coalesce(F.col("covered_min") / F.col("duration_min") >= MIN_FITBIT_COVERAGE, F.lit(False))
-    from_average = _banister(
-        F.col("duration_min"), _hrr(F.col("avg_heart_rate_bpm"), F.col("rest"), params), params
-    )
-    trimp = F.when(use_fitbit, F.col("trimp_fitbit")).when(
-        F.col("avg_heart_rate_bpm").isNotNull(), from_average
-    )
+    from_average = _banister(F.col("duration_min"), _hrr(F.col("avg_heart_rate_bpm"), F.col("rest"), params), params)
+    trimp = F.when(use_fitbit, F.col("trimp_fitbit")).when(F.col("avg_heart_rate_bpm").isNotNull(), from_average)
     source = (
         F.when(use_fitbit, F.lit("fitbit")).when(F.col("avg_heart_rate_bpm").isNotNull(), F.lit("activity"))
         .otherwise(F.lit("none"))
@@ -161,7 +157,7 @@ def daily_load(activity_loads: DataFrame, until: date | None = None) -> DataFram
     )
 
 
-def _pmc_udf(ctl_days: int, atl_days: int):  # noqa: ANN202 - a Spark UDF
+def _pmc_udf(ctl_days: int, atl_days: int):
     ctl_decay, atl_decay = math.exp(-1 / ctl_days), math.exp(-1 / atl_days)
 
     def recur(days: list, ctl0: float | None, atl0: float | None) -> list[tuple[date, float, float]]:
@@ -187,9 +183,7 @@ def performance_management(
     """
     if start is None:
         grouped = daily.groupBy("athlete_id").agg(F.collect_list(F.struct("date", "load")).alias("days"))
-        grouped = grouped.withColumn("ctl0", F.lit(None).cast("double")).withColumn(
-            "atl0", F.lit(None).cast("double")
-        )
+        grouped = grouped.withColumn("ctl0", F.lit(None).cast("double")).withColumn("atl0", F.lit(None).cast("double"))
     else:
         if history is None:
             raise ValueError("an incremental computation (start=...) needs the stored history")
@@ -206,9 +200,7 @@ def performance_management(
         "athlete_id", F.explode(_pmc_udf(params.ctl_days, params.atl_days)("days", "ctl0", "atl0")).alias("p")
     ).select("athlete_id", "p.date", "p.ctl", "p.atl")
     if start is not None and history is not None:
-        pmc = pmc.unionByName(
-            history.where(F.col("date") < F.lit(start)).select("athlete_id", "date", "ctl", "atl")
-        )
+        pmc = pmc.unionByName(history.where(F.col("date") < F.lit(start)).select("athlete_id", "date", "ctl", "atl"))
     by_day = Window.partitionBy("athlete_id").orderBy("date")
     last7, last28 = by_day.rowsBetween(-6, 0), by_day.rowsBetween(-27, 0)
     rolling = daily.select(

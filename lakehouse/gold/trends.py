@@ -69,9 +69,9 @@ def monthly(workouts: DataFrame) -> DataFrame:
         "month",
         F.coalesce("workouts", F.lit(0)).cast("long").alias("workouts"),
         F.round(F.coalesce("distance_m", F.lit(0.0)) / 1000, 3).alias("distance_km"),
-        F.round(
-            F.when(F.col("distance_m") > 0, F.col("duration_s") / 60 / (F.col("distance_m") / 1000)), 3
-        ).alias("mean_pace_min_per_km"),
+        F.round(F.when(F.col("distance_m") > 0, F.col("duration_s") / 60 / (F.col("distance_m") / 1000)), 3).alias(
+            "mean_pace_min_per_km"
+        ),
     )
     rolling = Window.partitionBy("athlete_id", "sport").orderBy("month").rowsBetween(-(ROLLING_MONTHS - 1), 0)
     return filled.select(
@@ -127,19 +127,14 @@ def fits(monthly_trends: DataFrame) -> DataFrame:
 
 def before_after(workouts: DataFrame, event_date: date) -> DataFrame:
     """silver.workouts -> each metric before and after `event_date`, with the change factor."""
-    tagged = workouts.withColumn(
-        "era", F.when(F.col("workout_date") < F.lit(event_date), "before").otherwise("after")
-    )
+    tagged = workouts.withColumn("era", F.when(F.col("workout_date") < F.lit(event_date), "before").otherwise("after"))
     months = (
         tagged.groupBy("athlete_id", "sport", "era")
         .agg(
             F.count(F.lit(1)).alias("n"),
             # Months spanned by the era's data, inclusive, so "per month" is honest at both ends.
             (
-                F.months_between(
-                    F.trunc(F.max("workout_date"), "month"), F.trunc(F.min("workout_date"), "month")
-                )
-                + 1
+                F.months_between(F.trunc(F.max("workout_date"), "month"), F.trunc(F.min("workout_date"), "month")) + 1
             ).alias("months"),
             F.avg("distance_m").alias("mean_distance_m"),
             F.avg(F.col("pace_s_per_km") / 60).alias("mean_pace_min_per_km"),
@@ -151,12 +146,8 @@ def before_after(workouts: DataFrame, event_date: date) -> DataFrame:
     metrics = ("workouts_per_month", "mean_distance_m", "mean_pace_min_per_km", "pace_p25_min_per_km",
                "pace_p75_min_per_km")  # fmt: skip
     stack = ", ".join(f"'{m}', CAST({m} AS DOUBLE)" for m in metrics)
-    long = months.select(
-        "athlete_id", "sport", "era", F.expr(f"stack({len(metrics)}, {stack}) AS (metric, value)")
-    )
-    wide = (
-        long.groupBy("athlete_id", "sport", "metric").pivot("era", ["before", "after"]).agg(F.first("value"))
-    )
+    long = months.select("athlete_id", "sport", "era", F.expr(f"stack({len(metrics)}, {stack}) AS (metric, value)"))
+    wide = long.groupBy("athlete_id", "sport", "metric").pivot("era", ["before", "after"]).agg(F.first("value"))
     return wide.select(
         "athlete_id", "sport", "metric", F.lit(event_date).alias("event_date"),
         F.round("before", 4).alias("before"), F.round("after", 4).alias("after"),

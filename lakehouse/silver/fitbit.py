@@ -129,9 +129,7 @@ def intraday_to_silver(bronze: DataFrame, default_timezone: str) -> DataFrame:
     series = days.select(
         "*",
         F.from_json(
-            F.try_element_at(
-                F.col("response"), F.concat(F.lit("activities-"), F.col("resource"), F.lit("-intraday"))
-            ),
+            F.try_element_at(F.col("response"), F.concat(F.lit("activities-"), F.col("resource"), F.lit("-intraday"))),
             INTRADAY_SCHEMA,
         ).alias("intraday"),
     )
@@ -149,9 +147,7 @@ def intraday_to_silver(bronze: DataFrame, default_timezone: str) -> DataFrame:
         F.col("intraday.datasetType").alias("interval_unit"),
         F.explode(F.col("intraday.dataset")).alias("p"),
     )
-    clock = F.when(F.length(F.col("p.time")) == 5, F.concat(F.col("p.time"), F.lit(":00"))).otherwise(
-        F.col("p.time")
-    )
+    clock = F.when(F.length(F.col("p.time")) == 5, F.concat(F.col("p.time"), F.lit(":00"))).otherwise(F.col("p.time"))
     ts_local = F.to_timestamp_ntz(F.concat(F.col("date").cast("string"), F.lit(" "), clock))
     typed = points.select(
         "user_id",
@@ -177,9 +173,7 @@ def daily_to_silver(bronze: DataFrame, default_timezone: str) -> DataFrame:
     days = _envelopes(bronze, default_timezone)
     summary = days.select(
         "*",
-        F.from_json(F.col("response")[F.concat(F.lit("activities-"), F.col("resource"))], DAILY_SCHEMA)[
-            0
-        ].alias("day"),
+        F.from_json(F.col("response")[F.concat(F.lit("activities-"), F.col("resource"))], DAILY_SCHEMA)[0].alias("day"),
     )
     heart = F.from_json(F.col("day.value"), HEART_VALUE_SCHEMA)
     is_heart = F.col("resource") == "heart"

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from lakehouse.tables import TableRef, append, delta_table, table_exists
+from lakehouse.tables import TableRef, append, delta_table, enable_change_feed, table_exists
 
 LINEAGE_COLUMNS = ("_source_file", "_batch_id", "_ingested_at", "_row_hash")
 WINNER_ORDER = ("_ingested_at", "_batch_id", "_source_file", "_record_index")  # all descending
@@ -40,7 +40,9 @@ def merge_upsert(
 ) -> dict[str, int]:
     """Insert new keys, update changed rows whose update is not older; returns Delta's row counts."""
     if not table_exists(spark, target):
-        append(updates, target, partition_by=tuple(partition_by))
+        append(updates.limit(0), target, partition_by=tuple(partition_by))
+        enable_change_feed(spark, target)
+        append(updates, target)
         return {"inserted": updates.count(), "updated": 0}
     condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
     if partition_by:
@@ -67,13 +69,23 @@ def merge_upsert(
 
 
 def merge_replace(
-    spark: SparkSession, target: TableRef, rows: DataFrame, keys: Sequence[str]
+    spark: SparkSession,
+    target: TableRef,
+    rows: DataFrame,
+    keys: Sequence[str],
+    scope: str | None = None,
+    change_feed: bool = False,
 ) -> dict[str, int]:
     """Make the target hold exactly `rows` (a derived table): insert, update changed, delete vanished keys.
 
-    Unchanged rows are not rewritten, so a re-run with the same input changes no row.
+    With `scope` (a SQL condition on the target, alias `t`), only target rows in scope may be deleted: the
+    way to replace a few months of a table. Unchanged rows are not rewritten, so a re-run with the same
+    input changes no row.
     """
     if not table_exists(spark, target):
+        if change_feed:
+            append(rows.limit(0), target)
+            enable_change_feed(spark, target)
         append(rows, target)
         return {"inserted": rows.count(), "updated": 0, "deleted": 0}
     condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
@@ -83,7 +95,7 @@ def merge_replace(
         .merge(rows.alias("s"), condition)
         .whenMatchedUpdateAll(condition="s._row_hash <> t._row_hash")
         .whenNotMatchedInsertAll()
-        .whenNotMatchedBySourceDelete()
+        .whenNotMatchedBySourceDelete(condition=scope)
         .execute()
     )
     om = delta_table(spark, target).history(1).select("operationMetrics").collect()[0][0] or {}

@@ -95,12 +95,7 @@ SPECS: tuple[SilverSpec, ...] = (
 def _last_merged_batch(spark: SparkSession, tables: Tables, name: str) -> int:
     progress = tables.ref(*PROGRESS_TABLE)
     create_if_missing(spark, progress, spark.createDataFrame([], PROGRESS_SCHEMA))
-    row = (
-        read_table(spark, progress)
-        .where(F.col("silver_table") == name)
-        .agg(F.max("last_bronze_batch"))
-        .first()
-    )
+    row = read_table(spark, progress).where(F.col("silver_table") == name).agg(F.max("last_bronze_batch")).first()
     return int(row[0]) if row and row[0] is not None else 0
 
 
@@ -166,7 +161,7 @@ def run_workouts(spark: SparkSession, settings: Settings) -> SilverResult:
         read_table(spark, strava), read_table(spark, mapmyrun), settings.mapmyrun_athlete_id
     ).persist()
     try:
-        counts = merge_replace(spark, tables.ref("silver", workouts.NAME), rows, workouts.KEYS)
+        counts = merge_replace(spark, tables.ref("silver", workouts.NAME), rows, workouts.KEYS, change_feed=True)
         result.rows_in = result.rows_out = rows.count()
     finally:
         rows.unpersist()
@@ -178,8 +173,6 @@ def run_workouts(spark: SparkSession, settings: Settings) -> SilverResult:
 def run_silver(spark: SparkSession, settings: Settings, run_id: str) -> list[SilverResult]:
     """Every silver table, in order: the per-source MERGEs, then the conformed workouts."""
     results = [run_silver_table(spark, settings, spec, run_id) for spec in SPECS]
-    if any(r.rows_in for r in results) or not table_exists(
-        spark, Tables(settings).ref("silver", workouts.NAME)
-    ):
+    if any(r.rows_in for r in results) or not table_exists(spark, Tables(settings).ref("silver", workouts.NAME)):
         results.append(run_workouts(spark, settings))
     return results

@@ -84,9 +84,7 @@ def match_sessions(strava: DataFrame, mapmyrun: DataFrame) -> DataFrame:
     )  # fmt: skip
     candidates = s.join(
         m,
-        on=(F.col("s.workout_date") == F.col("m.workout_date"))
-        & (F.col("s.sport") == F.col("m.sport"))
-        & close,
+        on=(F.col("s.workout_date") == F.col("m.workout_date")) & (F.col("s.sport") == F.col("m.sport")) & close,
         how="inner",
     ).select(
         F.col("s.strava_activity_id").alias("strava_activity_id"),
@@ -104,9 +102,7 @@ def match_sessions(strava: DataFrame, mapmyrun: DataFrame) -> DataFrame:
     )
 
 
-def conform(
-    activities: DataFrame, mapmyrun_workouts: DataFrame, mapmyrun_athlete_id: int | None
-) -> DataFrame:
+def conform(activities: DataFrame, mapmyrun_workouts: DataFrame, mapmyrun_athlete_id: int | None) -> DataFrame:
     """silver.strava_activities + silver.mapmyrun_workouts -> one row per workout with its sources."""
     strava = _strava(activities)
     mapmyrun = _mapmyrun(mapmyrun_workouts, mapmyrun_athlete_id)
@@ -127,9 +123,7 @@ def conform(
             F.coalesce(strava["duration_s"], F.col("m.duration_s")).alias("duration_s"),
             strava["elapsed_s"],
             strava["elevation_gain_m"],
-            F.coalesce(strava["avg_heart_rate_bpm"], F.col("m.avg_heart_rate_bpm")).alias(
-                "avg_heart_rate_bpm"
-            ),
+            F.coalesce(strava["avg_heart_rate_bpm"], F.col("m.avg_heart_rate_bpm")).alias("avg_heart_rate_bpm"),
             strava["max_heart_rate_bpm"],
             strava["kudos_count"],
         )
@@ -142,16 +136,12 @@ def conform(
         lambda x: x.isNotNull(),
     )
     out = joined.select(
-        F.when(
-            F.col("strava_activity_id").isNotNull(), F.concat(F.lit("strava:"), F.col("strava_activity_id"))
-        )
+        F.when(F.col("strava_activity_id").isNotNull(), F.concat(F.lit("strava:"), F.col("strava_activity_id")))
         .otherwise(F.concat(F.lit("mapmyrun:"), F.col("mapmyrun_workout_id")))
         .alias("workout_id"),
         "*",
         F.when(F.col("duration_s") > 0, F.col("distance_m") / F.col("duration_s")).alias("avg_speed_mps"),
-        F.when(F.col("distance_m") > 0, F.col("duration_s") / (F.col("distance_m") / 1000)).alias(
-            "pace_s_per_km"
-        ),
+        F.when(F.col("distance_m") > 0, F.col("duration_s") / (F.col("distance_m") / 1000)).alias("pace_s_per_km"),
         sources.alias("sources"),
     )
     return with_row_hash(out)
