@@ -13,6 +13,7 @@ resource moves only after its days have landed.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -96,12 +97,13 @@ class FitbitSettings:
         return self.heart_detail if resource == "heart" else self.activity_detail
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> FitbitSettings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> FitbitSettings:
         """Read `FITBIT_CLIENT_ID`, `FITBIT_CLIENT_SECRET`, `FITBIT_REFRESH_TOKEN`, `FITBIT_TOKEN_FILE`,
         `FITBIT_BASE_URL`, `FITBIT_START_DATE`, `FITBIT_HEART_DETAIL`, `FITBIT_RESOURCES` (comma-separated).
 
         Example: `FitbitSettings.from_env(os.environ, heart_detail="1sec")`.
         """
+        environ = os.environ if environ is None else environ
         missing = [name for name in ("FITBIT_CLIENT_ID", "FITBIT_CLIENT_SECRET") if not environ.get(name)]
         if missing:
             raise CredentialsError(f"set {' and '.join(missing)} (see https://dev.fitbit.com/apps)")
@@ -253,6 +255,8 @@ class _FitbitRun:
         save_state(self.landing.store, SOURCE, self.state)
 
     def _show(self, day: date, resource: str, calls_left: int) -> None:
+        if not self.progress.due():
+            return
         eta = (
             self.limiter.seconds_for_calls(calls_left)
             + calls_left * self.client.ledger.mean_duration_seconds()
@@ -262,6 +266,23 @@ class _FitbitRun:
             f"fitbit · {day} {resource} · {days:,} resource-days · {self.client.ledger.calls:,} calls · "
             f"{self.limiter.describe()} · left ~{format_duration(eta)}"
         )
+
+
+def _final_message(
+    report: SyncReport,
+    stop: SyncStop | None,
+    fetched_through: Mapping[str, str],
+    secrets: list[Secret | None],
+) -> str:
+    if stop is not None:
+        message = redact(f"fitbit stopped ({stop.reason}): {stop.message}", secrets)
+        where = ", ".join(f"{resource} through {day}" for resource, day in sorted(fetched_through.items()))
+        message += f"; landed {where}" if where else ""
+        log.warning("%s", message)
+        return message
+    if report.stopped_reason == COMPLETED:
+        return f"fitbit up to date through {max(fetched_through.values(), default='-')}"
+    return f"fitbit crashed after landing {report.records_landed:,} records; the state points after them"
 
 
 def sync_fitbit(
@@ -297,21 +318,20 @@ def sync_fitbit(
         limiter.restore(state["rate_limit"])
     run = _FitbitRun(settings, landing, client, auth, limiter, state, report, ProgressLine(progress), clock)
     calls = plan_days(state, settings, today or clock.now().date())
+    stop: SyncStop | None = None
     try:
         run.fetch(calls)
-    except SyncStop as stop:
+    except SyncStop as caught:
+        stop = caught
         report.stopped_reason, report.resume_at = stop.reason, stop.resume_at
-        report.message = redact(f"fitbit stopped ({stop.reason}): {stop.message}", auth.secrets())
-        log.warning("%s", report.message)
     except BaseException:
         report.stopped_reason = CRASHED
         raise
     finally:
-        run.checkpoint()
+        run.checkpoint()  # land what was fetched, then move the watermarks and save the state
         report.landed = dict(run.batches.landed)
         report.calls = ledger.calls
         report.ledger_files = ledger.land(landing)
-        if report.stopped_reason == COMPLETED:
-            report.message = f"fitbit up to date through {max(run.fetched_through.values(), default='-')}"
-        run.progress.finish(f"fitbit · {report.stopped_reason} · {report.calls:,} calls · {report.message}")
+        report.message = _final_message(report, stop, run.fetched_through, auth.secrets())
+        run.progress.finish(f"fitbit · {report.calls:,} calls · {report.message}")
     return report

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 RETRY_METHODS = frozenset({"GET"})  # a token refresh (POST) is never replayed: it rotates the refresh token
 LEDGER_SOURCE = "_ledger"
-USER_AGENT = "fitness-lakehouse/0.1 (+https://github.com/)"
+USER_AGENT = "fitness-lakehouse/0.1 (python-requests)"
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ class HttpSettings:
     backoff_max: float = 120.0
     max_rate_limit_waits: int = 8  # consecutive 429s (each after a fresh window) before stopping
     malformed_retries: int = 1
+    trust_env: bool = True  # honour HTTPS_PROXY / NO_PROXY / .netrc from the environment
 
     @property
     def timeout(self) -> tuple[float, float]:
@@ -75,6 +76,7 @@ def build_session(http: HttpSettings) -> requests.Session:
     )
     adapter = HTTPAdapter(max_retries=retry)
     session = requests.Session()
+    session.trust_env = http.trust_env
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
@@ -211,7 +213,10 @@ class ApiClient:
             status = response.status_code
             if status == 401:
                 if refreshed:
-                    raise UnauthorizedError(f"{endpoint} stayed unauthorised (401) after a token refresh")
+                    raise UnauthorizedError(
+                        f"{endpoint} stayed unauthorised (401: {self.error_summary(response)}) after a token "
+                        "refresh; check that the app was authorised with the scopes this sync needs"
+                    )
                 log.info("%s answered 401; refreshing the access token once", endpoint)
                 self.auth.refresh()
                 refreshed = True

@@ -46,14 +46,17 @@ class ProgressLine:
         self._last_shown: float | None = None
         self.lines_shown = 0
 
+    def due(self) -> bool:
+        """Whether a line would be shown now (lets callers skip building one)."""
+        if self.stream is None:
+            return False
+        return self._last_shown is None or self.monotonic() - self._last_shown >= self.min_interval
+
     def show(self, text: str, *, force: bool = False) -> None:
         """Show `text` unless a line was shown less than `min_interval` seconds ago."""
-        if self.stream is None:
+        if self.stream is None or not (force or self.due()):
             return
-        now = self.monotonic()
-        if not force and self._last_shown is not None and now - self._last_shown < self.min_interval:
-            return
-        self._last_shown = now
+        self._last_shown = self.monotonic()
         self.lines_shown += 1
         if self.stream.isatty():
             self.stream.write("\r\x1b[K" + text)

@@ -223,8 +223,9 @@ class StravaRateLimiter:
 
     def snapshot(self) -> dict[str, Any]:
         """The counts and the windows they belong to."""
+        now = self._roll()
         return {
-            "observed_at": iso_utc(self.clock.now()),
+            "observed_at": iso_utc(now),
             "short_used": self.short_used,
             "short_limit": self.short_limit,
             "daily_used": self.daily_used,

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -104,12 +105,13 @@ class StravaSettings:
         return self.base_url.rstrip("/") + TOKEN_ENDPOINT
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> StravaSettings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> StravaSettings:
         """Read `STRAVA_CLIENT_ID`, `STRAVA_CLIENT_SECRET`, `STRAVA_REFRESH_TOKEN`, `STRAVA_TOKEN_FILE`,
         `STRAVA_BASE_URL`, `STRAVA_OVERLAP_DAYS`, `STRAVA_FETCH_DETAILS`, `STRAVA_FETCH_STREAMS`.
 
         Example: `StravaSettings.from_env(os.environ, fetch_details=True)`.
         """
+        environ = os.environ if environ is None else environ
         missing = [name for name in ("STRAVA_CLIENT_ID", "STRAVA_CLIENT_SECRET") if not environ.get(name)]
         if missing:
             raise CredentialsError(f"set {' and '.join(missing)} (see https://www.strava.com/settings/api)")
@@ -240,6 +242,7 @@ class _StravaRun:
         self.top_epoch: int | None = None
         self.ordered = True
         self.pages_this_run = 0
+        self.queued = {int(entry["id"]) for entry in state.get("pending_extras", [])}
 
     # ---- the list -------------------------------------------------------------------------------------
     def list_activities(self) -> None:
@@ -253,21 +256,26 @@ class _StravaRun:
         skip_ids = set(pass_["skip_ids"])
         page = 1
         while True:
-            self._show(f"listing page {page} (pass page {pass_['pages'] + 1})", self._list_calls_left(pass_))
+            self._show(
+                f"listing page {page} (pass page {pass_['pages'] + 1})", lambda: self._list_calls_left(pass_)
+            )
             body = self.client.get_json(LIST_ENDPOINT, {**window, "page": page})
             if not isinstance(body, list):
                 raise MalformedResponseError(f"{LIST_ENDPOINT} page {page} is not a JSON array")
             if not body:
                 self._complete_pass(pass_)
                 return
-            self._take(body, pass_, skip_ids)
+            if not self._take(body, pass_, skip_ids):
+                raise MalformedResponseError(f"{LIST_ENDPOINT} page {page} held only activities already seen")
             pass_["pages"] += 1
             self.pages_this_run += 1
             page += 1
             if self.pages_this_run % self.settings.checkpoint_pages == 0:
                 self.checkpoint()
 
-    def _take(self, activities: list[Any], pass_: dict[str, Any], skip_ids: set[int]) -> None:
+    def _take(self, activities: list[Any], pass_: dict[str, Any], skip_ids: set[int]) -> int:
+        """Buffer the activities not seen before in this pass; how many that was."""
+        taken = 0
         for activity in activities:
             try:
                 activity_id = int(activity["id"])
@@ -279,13 +287,16 @@ class _StravaRun:
             if activity_id in self.seen or activity_id in skip_ids:
                 self.report.duplicates_skipped += 1
                 continue
+            # buffer first: the cursor may only ever move past activities that will land
+            self.batches.add(ENTITY_ACTIVITIES, activity_month(activity), activity)
             self.seen.add(activity_id)
             self._track_order(start, activity_id)
             self._track_recent(pass_, activity_id, start)
-            self.batches.add(ENTITY_ACTIVITIES, activity_month(activity), activity)
             pass_["landed"] += 1
+            taken += 1
             if self._is_new(activity_id, start):
                 self._queue_extras(activity_id, str(activity["start_date"]))
+        return taken
 
     def _track_order(self, start: int, activity_id: int) -> None:
         if self.min_epoch is not None and start > self.min_epoch and self.ordered:
@@ -308,7 +319,7 @@ class _StravaRun:
 
     def _is_new(self, activity_id: int, start: int) -> bool:
         """Not pulled by an earlier pass: outside the overlap of the watermark, or not seen in it."""
-        if str(activity_id) in self.state.get("recent", {}):
+        if str(activity_id) in self.state.get("recent", {}) or activity_id in self.queued:
             return False
         watermark = self.state.get("watermark")
         if watermark is None:
@@ -318,6 +329,7 @@ class _StravaRun:
     def _queue_extras(self, activity_id: int, start_date: str) -> None:
         needs = [NEED_DETAIL] * self.settings.fetch_details + [NEED_STREAMS] * self.settings.fetch_streams
         if needs:
+            self.queued.add(activity_id)
             self.state.setdefault("pending_extras", []).append(
                 {"id": activity_id, "start_date": start_date, "need": needs}
             )
@@ -363,13 +375,13 @@ class _StravaRun:
         return sum(len(entry["need"]) for entry in self.state.get("pending_extras", []))
 
     def fetch_extras(self) -> None:
-        """Fetch queued details and streams, oldest queued first, landing every `checkpoint_extras` calls."""
+        """Fetch queued details and streams in queue order, landing every `checkpoint_extras` calls."""
         queue: list[dict[str, Any]] = self.state.setdefault("pending_extras", [])
         calls = 0
         while queue:
             entry = queue[0]
             while entry["need"]:
-                self._show(f"details/streams for activity {entry['id']}", self._extras_left())
+                self._show(f"details/streams for activity {entry['id']}", self._extras_left)
                 self._fetch_extra(entry, entry["need"][0])
                 entry["need"].pop(0)
                 calls += 1
@@ -413,8 +425,10 @@ class _StravaRun:
         self.state["resume_at"] = iso_utc(self.report.resume_at) if self.report.resume_at else None
         save_state(self.landing.store, SOURCE, self.state)
 
-    def _show(self, phase: str, calls_left: int | None) -> None:
-        eta = None
+    def _show(self, phase: str, calls_left: Callable[[], int | None]) -> None:
+        if not self.progress.due():
+            return
+        eta, calls_left = None, calls_left()
         if calls_left is not None:
             eta = (
                 self.limiter.seconds_for_calls(calls_left)
@@ -442,6 +456,18 @@ def _stop_message(stop: SyncStop, state: Mapping[str, Any]) -> str:
     pending = len(state.get("pending_extras", []))
     extras = f"; {pending} activities still need details/streams" if pending else ""
     return f"strava stopped ({stop.reason}): {stop.message}{where}{extras}"
+
+
+def _final_message(
+    report: SyncReport, stop: SyncStop | None, state: Mapping[str, Any], secrets: list[Secret | None]
+) -> str:
+    if stop is not None:
+        message = redact(_stop_message(stop, state), secrets)
+        log.warning("%s", message)
+        return message
+    if report.stopped_reason == COMPLETED:
+        return _completion_message(state, report)
+    return f"strava crashed after landing {report.records_landed:,} records; the state points after them"
 
 
 def _not_yet(state: Mapping[str, Any], now: datetime, force: bool) -> datetime | None:
@@ -485,22 +511,21 @@ def sync_strava(
     run = _StravaRun(
         settings, landing, client, limiter, state, report, ProgressLine(progress), clock, full_refresh
     )
+    stop: SyncStop | None = None
     try:
         run.list_activities()
         run.fetch_extras()
-    except SyncStop as stop:
+    except SyncStop as caught:
+        stop = caught
         report.stopped_reason, report.resume_at = stop.reason, stop.resume_at
-        report.message = redact(_stop_message(stop, state), auth.secrets())
-        log.warning("%s", report.message)
     except BaseException:
         report.stopped_reason = CRASHED
         raise
     finally:
-        run.checkpoint()
+        run.checkpoint()  # land what was fetched, then move the cursor and save the state
         report.landed = dict(run.batches.landed)
         report.calls = ledger.calls
         report.ledger_files = ledger.land(landing)
-        if report.stopped_reason == COMPLETED:
-            report.message = _completion_message(state, report)
-        run.progress.finish(f"strava · {report.stopped_reason} · {report.calls:,} calls · {report.message}")
+        report.message = _final_message(report, stop, state, auth.secrets())
+        run.progress.finish(f"strava · {report.calls:,} calls · {report.message}")
     return report

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
+POLL_SECONDS = 0.02  # how often the serving thread checks for shutdown
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 
 
@@ -130,7 +131,7 @@ class StandinServer:
         self._server = _Server((LOOPBACK, 0), _Handler)
         self._server.standin = self
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=type(self).__name__, daemon=True
+            target=self._server.serve_forever, args=(POLL_SECONDS,), name=type(self).__name__, daemon=True
         )
         self._thread.start()
         return self

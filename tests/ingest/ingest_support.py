@@ -7,6 +7,7 @@ code under test.
 from __future__ import annotations
 
 import json
+import os
 import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -18,10 +19,14 @@ import pytest
 from lakehouse.landing import LandingZone
 from lakehouse.sources.http import HttpSettings
 
-REALDATA = Path(__file__).resolve().parents[3] / "shared" / "realdata"
+REALDATA = Path(
+    os.environ.get("LAKEHOUSE_REALDATA") or Path(__file__).resolve().parents[3] / "shared" / "realdata"
+)
 START_OF_TESTS = datetime(2025, 3, 4, 9, 7, 30, tzinfo=UTC)  # a Tuesday, 7.5 minutes into a window
 ATHLETE_ID = 26462176
-TEST_HTTP = HttpSettings(connect_timeout=1.0, read_timeout=0.1, max_retries=3, backoff_factor=0.001)
+TEST_HTTP = HttpSettings(
+    connect_timeout=1.0, read_timeout=2.0, max_retries=3, backoff_factor=0.001, trust_env=False
+)
 SPORTS = (("Run", "Run"), ("Ride", "Ride"), ("Run", "TrailRun"), ("Walk", "Walk"), ("Swim", "Swim"))
 
 
@@ -110,3 +115,18 @@ def assert_each_exactly_once(landed: Counter[int], expected: set[int]) -> None:
     assert not missing, f"{len(missing)} activities never landed, e.g. {sorted(missing)[:5]}"
     assert not extra, f"{len(extra)} unexpected ids landed, e.g. {sorted(extra)[:5]}"
     assert not doubled, f"{len(doubled)} ids landed more than once, e.g. {sorted(doubled.items())[:5]}"
+
+
+def month_of(start_date: str) -> str:
+    """`2025-10` from `2025-10-19T20:00:00Z` (start dates are UTC with a Z)."""
+    return start_date[:7]
+
+
+def epoch(start_date: str) -> int:
+    """Epoch seconds of a Strava `start_date`."""
+    return int(datetime.strptime(start_date, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp())
+
+
+def landed_files(landing: LandingZone, prefix: str) -> dict[str, bytes]:
+    """Every landed file under `prefix`, by key."""
+    return {key: landing.store.read_bytes(key) for key in landing.store.list_keys(prefix)}
