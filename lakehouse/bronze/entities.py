@@ -70,6 +70,41 @@ MAPMYRUN_WORKOUTS = BronzeEntity(
     ),
 )
 
+STRAVA_ACTIVITY_DETAILS = BronzeEntity(
+    table="strava_activity_details",
+    landing_prefix="strava/activity_details/",
+    file_glob="*.json",
+    kind="json",
+    schema_file="strava_detailed_activity.schema.json",
+    key_fields=("athlete.id", "id"),
+)
+
+STRAVA_ACTIVITY_STREAMS = BronzeEntity(
+    table="strava_activity_streams",
+    landing_prefix="strava/activity_streams/",
+    file_glob="*.json",
+    kind="json",
+    schema_file="strava_activity_streams.schema.json",
+    key_fields=("activity_id",),
+)
+
+API_CALLS = BronzeEntity(
+    table="api_calls",
+    landing_prefix="_ledger/",
+    file_glob="*.json",
+    kind="json",
+    schema_file="api_call.schema.json",
+    key_fields=("run_id", "source", "seq"),
+)
+
 ENTITIES: dict[str, BronzeEntity] = {
-    entity.table: entity for entity in (STRAVA_ACTIVITIES, FITBIT_INTRADAY, MAPMYRUN_WORKOUTS)
+    entity.table: entity
+    for entity in (
+        STRAVA_ACTIVITIES,
+        STRAVA_ACTIVITY_DETAILS,
+        STRAVA_ACTIVITY_STREAMS,
+        FITBIT_INTRADAY,
+        MAPMYRUN_WORKOUTS,
+        API_CALLS,
+    )
 }

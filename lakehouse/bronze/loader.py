@@ -55,9 +55,7 @@ PARSED_TYPE = T.StructType(
     [
         T.StructField(
             "records",
-            T.ArrayType(
-                T.StructType([T.StructField("idx", T.IntegerType()), T.StructField("record", T.StringType())])
-            ),
+            T.ArrayType(T.StructType([T.StructField("idx", T.IntegerType()), T.StructField("record", T.StringType())])),
         ),
         T.StructField(
             "rejects",
@@ -234,9 +232,7 @@ def _ledger_state(spark: SparkSession, ledger: TableRef, table: str) -> tuple[di
     return latest, pending, max_batch
 
 
-def _parse_files(
-    spark: SparkSession, files: list[dict[str, Any]], fmt: EntityFormat, marker: str
-) -> DataFrame:
+def _parse_files(spark: SparkSession, files: list[dict[str, Any]], fmt: EntityFormat, marker: str) -> DataFrame:
     """One row per file: relative path, SHA-256 of the bytes, and the parse outcome.
 
     Non-empty files are read and parsed by Spark; empty ones (which Spark's readers skip) are parsed here.
@@ -262,9 +258,7 @@ def _parse_files(
     return read.unionByName(empty)
 
 
-def _write_ledger_plan(
-    spark: SparkSession, ledger: TableRef, rows: list[dict[str, Any]], run_id: str
-) -> None:
+def _write_ledger_plan(spark: SparkSession, ledger: TableRef, rows: list[dict[str, Any]], run_id: str) -> None:
     """Insert the plan unless that batch id was planned already; fail if another run owns it."""
     plan = spark.createDataFrame(rows, LEDGER_SCHEMA)
     (
@@ -351,9 +345,7 @@ def _decide(
     return plans, warnings
 
 
-def bronze_rows(
-    parsed: DataFrame, table: str, batch_id: int, run_id: str, ingested_at: datetime
-) -> DataFrame:
+def bronze_rows(parsed: DataFrame, table: str, batch_id: int, run_id: str, ingested_at: datetime) -> DataFrame:
     """Good records as bronze rows: the raw record plus its file, hash, index and ingestion metadata."""
     del table  # every bronze table has the same shape
     return parsed.select("file_path", "file_hash", F.explode("parsed.records").alias("r")).select(
@@ -368,9 +360,7 @@ def bronze_rows(
     )
 
 
-def quarantine_rows(
-    parsed: DataFrame, table: str, batch_id: int, run_id: str, ingested_at: datetime
-) -> DataFrame:
+def quarantine_rows(parsed: DataFrame, table: str, batch_id: int, run_id: str, ingested_at: datetime) -> DataFrame:
     """Rejected records and unreadable files, each with its reason."""
     return parsed.select("file_path", "file_hash", F.explode("parsed.rejects").alias("q")).select(
         F.lit(table).alias("_table"),
@@ -427,9 +417,7 @@ def load_entity(
             for r in pending
         ]
         result.resumed = True
-        result.warnings.append(
-            f"resuming batch {batch_id} of run {batch_run_id}, interrupted before it committed"
-        )
+        result.warnings.append(f"resuming batch {batch_id} of run {batch_run_id}, interrupted before it committed")
     else:
         by_path = {f["path"]: f for f in files}
         candidates = [
@@ -465,9 +453,7 @@ def load_entity(
 
     to_load = [p for p in plans if p.action != "unchanged"]
     if to_load:
-        load_files = [
-            {"path": p.path, "uri": f"{_landing_base(settings)}/{p.path}", "size": p.size} for p in to_load
-        ]
+        load_files = [{"path": p.path, "uri": f"{_landing_base(settings)}/{p.path}", "size": p.size} for p in to_load]
         parsed = _parse_files(spark, load_files, fmt, marker)
         planned_hash = {p.path: p.file_hash for p in to_load}
         changed_since_plan = [

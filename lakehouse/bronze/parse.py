@@ -92,9 +92,7 @@ def _accept_records(items: list[tuple[int, Any, str]], fmt: EntityFormat, out: P
     known = _known_fields(fmt.schema_json)
     for index, record, raw in items:
         if not isinstance(record, dict):
-            out.quarantined.append(
-                (index, _clip(raw), f"record is not a JSON object (got {type(record).__name__})")
-            )
+            out.quarantined.append((index, _clip(raw), f"record is not a JSON object (got {type(record).__name__})"))
             continue
         reason = _schema_reason(record, fmt)
         if reason:
@@ -172,9 +170,7 @@ def _parse_json(text: str, fmt: EntityFormat, out: ParsedFile) -> None:
             (None, _clip(text), f"expected a JSON array of records, got a JSON {type(document).__name__}")
         )
         return
-    _accept_records(
-        [(i, item, json.dumps(item, ensure_ascii=False)) for i, item in enumerate(document)], fmt, out
-    )
+    _accept_records([(i, item, json.dumps(item, ensure_ascii=False)) for i, item in enumerate(document)], fmt, out)
 
 
 def _parse_csv(text: str, fmt: EntityFormat, out: ParsedFile) -> None:
@@ -195,9 +191,7 @@ def _parse_csv(text: str, fmt: EntityFormat, out: ParsedFile) -> None:
         if not row or all(not cell.strip() for cell in row):
             continue
         if len(row) != len(header):
-            out.quarantined.append(
-                (index, _clip(raw), f"CSV row has {len(row)} fields, header has {len(header)}")
-            )
+            out.quarantined.append((index, _clip(raw), f"CSV row has {len(row)} fields, header has {len(header)}"))
             continue
         items.append((index, dict(zip(header, row, strict=True)), raw))
     _accept_records(items, fmt, out)

@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakehouse.config import Settings
-from lakehouse.silver import fitbit, mapmyrun_workouts, strava_activities, workouts
+from lakehouse.silver import api_calls, fitbit, mapmyrun_workouts, strava_activities, strava_streams, workouts
 from lakehouse.silver.merge import merge_replace, merge_upsert
 from lakehouse.tables import Tables, append, create_if_missing, read_table, table_exists
 
@@ -81,6 +81,20 @@ SPECS: tuple[SilverSpec, ...] = (
         fitbit.DAILY_KEYS,
         (),
         lambda df, settings: fitbit.daily_to_silver(df, settings.fitbit_timezone),
+    ),
+    SilverSpec(
+        strava_streams.NAME,
+        strava_streams.BRONZE_TABLE,
+        strava_streams.KEYS,
+        (),
+        lambda df, _settings: strava_streams.to_silver(df),
+    ),
+    SilverSpec(
+        api_calls.NAME,
+        api_calls.BRONZE_TABLE,
+        api_calls.KEYS,
+        (),
+        lambda df, _settings: api_calls.to_silver(df),
     ),
     SilverSpec(
         mapmyrun_workouts.NAME,

@@ -1,0 +1,177 @@
+"""Pull new data from the APIs (or import an export) into the landing zone; re-running is always safe.
+
+    python -m jobs.ingest strava               # everything new since the last run (STRAVA_* credentials)
+    python -m jobs.ingest strava --details --streams --full-refresh
+    python -m jobs.ingest fitbit               # intraday days not yet landed (FITBIT_* credentials)
+    python -m jobs.ingest mapmyrun export.csv  # a MapMyRun workout-history export
+    python -m jobs.ingest demo                 # the same clients against local stand-in servers
+
+Credentials come from the environment (or the token file the clients keep, outside the repository):
+STRAVA_CLIENT_ID, STRAVA_CLIENT_SECRET, STRAVA_REFRESH_TOKEN; FITBIT_CLIENT_ID, FITBIT_CLIENT_SECRET,
+FITBIT_REFRESH_TOKEN; STRAVA_BASE_URL and FITBIT_BASE_URL point them elsewhere. The landing root is the
+settings' (local or s3://). A run stopped by a rate limit says when to go on; the next run resumes there.
+Exit codes: 0 done, 3 stopped early (run again later), 1 failed, 2 bad arguments or settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from lakehouse.config import ConfigError, Settings, load_settings
+from lakehouse.landing import LandingZone, new_run_id
+from lakehouse.sources.credentials import Secret
+from lakehouse.sources.sync import SyncReport
+from lakehouse.storage import open_store
+
+EXIT_STOPPED_EARLY = 3
+DEMO_MAX_RUNS = 50
+
+
+def landing_zone(settings: Settings) -> LandingZone:
+    """The settings' landing zone (local folder or S3)."""
+    return LandingZone(open_store(settings.landing_root, settings.s3))
+
+
+def ingest_strava(settings: Settings, args: argparse.Namespace) -> SyncReport:
+    """One Strava sync with the user's credentials."""
+    from lakehouse.sources.strava import StravaSettings, sync_strava
+
+    overrides: dict[str, Any] = {}
+    if args.details:
+        overrides["fetch_details"] = True
+    if args.streams:
+        overrides["fetch_streams"] = True
+    strava = StravaSettings.from_env(**overrides)
+    return sync_strava(strava, landing_zone(settings), full_refresh=args.full_refresh, force=args.force)
+
+
+def ingest_fitbit(settings: Settings, args: argparse.Namespace) -> SyncReport:
+    """One Fitbit sync with the user's credentials."""
+    from lakehouse.sources.fitbit import FitbitSettings, sync_fitbit
+
+    return sync_fitbit(FitbitSettings.from_env(), landing_zone(settings), force=args.force)
+
+
+def ingest_mapmyrun(settings: Settings, args: argparse.Namespace) -> int:
+    """Import one MapMyRun CSV export."""
+    from lakehouse.sources.mapmyrun import import_csv
+
+    files = import_csv(Path(args.csv), landing_zone(settings), new_run_id())
+    written = [f for f in files if f.written]
+    print(f"mapmyrun: {sum(f.records for f in files)} workouts in {len(files)} monthly files "
+          f"({len(written)} new) -> {settings.landing_root}/mapmyrun/workouts/")  # fmt: skip
+    return 0
+
+
+def demo(settings: Settings, quiet: bool = False) -> list[SyncReport]:
+    """Serve the sample data from the stand-in servers and sync it with the real clients, run after run.
+
+    The stand-ins keep real limits (Strava 100 reads per 15 minutes and 1,000 a day, Fitbit 150 an hour) on
+    a simulated clock, so a long backfill shows its stops and resumes in seconds.
+    """
+    from lakehouse.sample import fitbit as sample_fitbit
+    from lakehouse.sample import strava as sample_strava
+    from lakehouse.sources.clock import ManualClock
+    from lakehouse.sources.fitbit import FitbitSettings, sync_fitbit
+    from lakehouse.sources.strava import StravaSettings, sync_strava
+    from lakehouse.standins.fitbit import FitbitStandin
+    from lakehouse.standins.strava import StravaStandin
+
+    sample = settings.sample
+    activities = sample_strava.generate_activities(sample)
+    days: dict[str, dict[str, Any]] = defaultdict(dict)
+    for envelope in sample_fitbit.generate_days(sample, activities):
+        days[envelope["date"]][envelope["resource"]] = envelope["response"]
+    clock = ManualClock(datetime.combine(sample.end_date + timedelta(days=1), time(6), tzinfo=UTC))
+    landing = landing_zone(settings)
+    progress = None if quiet else sys.stderr
+    reports: list[SyncReport] = []
+    with tempfile.TemporaryDirectory(prefix="lakehouse-demo-tokens-") as tokens, StravaStandin(
+        activities, clock=clock
+    ) as strava, FitbitStandin(days, clock=clock, user_id=sample.fitbit_user_id) as fitbit:  # fmt: skip
+        strava_settings = StravaSettings(
+            client_id=strava.client_id, client_secret=Secret(strava.client_secret),
+            refresh_token=Secret(strava.refresh_token), token_file=Path(tokens) / "strava-token.json",
+            base_url=strava.base_url,
+        )  # fmt: skip
+        fitbit_settings = FitbitSettings(
+            client_id=fitbit.client_id, client_secret=Secret(fitbit.client_secret),
+            refresh_token=Secret(fitbit.refresh_token), token_file=Path(tokens) / "fitbit-token.json",
+            base_url=fitbit.base_url, start_date=min(days) and datetime.fromisoformat(min(days)).date(),
+        )  # fmt: skip
+        for name, sync in (
+            ("strava", lambda: sync_strava(strava_settings, landing, clock=clock, progress=progress)),
+            ("fitbit", lambda: sync_fitbit(fitbit_settings, landing, clock=clock, progress=progress,
+                                           today=sample.end_date)),
+        ):  # fmt: skip
+            for attempt in range(1, DEMO_MAX_RUNS + 1):
+                report = sync()
+                reports.append(report)
+                if not quiet:
+                    print(f"{name} run {attempt}: {report.calls} calls, {report.records_landed} records landed; "
+                          f"{report.message}")  # fmt: skip
+                if report.completed:
+                    break
+                if report.resume_at is None:
+                    raise RuntimeError(f"{name} stopped without a resume point: {report.message}")
+                clock.set(max(report.resume_at, clock.now()))
+    return reports
+
+
+def report_exit(report: SyncReport) -> int:
+    """Print a sync report's outcome and map it to an exit code."""
+    print(f"{report.source}: {report.calls} calls, {report.records_landed} records landed. {report.message}")
+    return 0 if report.completed else EXIT_STOPPED_EARLY
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Command-line arguments."""
+    parser = argparse.ArgumentParser(prog="ingest", description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default=None, help="settings file conf/<env>.toml")
+    sub = parser.add_subparsers(dest="source", required=True)
+    strava = sub.add_parser("strava", help="sync Strava activities")
+    strava.add_argument("--details", action="store_true", help="also land each new activity's detail")
+    strava.add_argument("--streams", action="store_true", help="also land each new activity's streams")
+    strava.add_argument("--full-refresh", action="store_true", help="ignore the watermark: pull everything")
+    strava.add_argument("--force", action="store_true", help="ignore a 'run after' left by a stopped run")
+    fitbit = sub.add_parser("fitbit", help="sync Fitbit intraday days")
+    fitbit.add_argument("--force", action="store_true", help="ignore a 'run after' left by a stopped run")
+    mapmyrun = sub.add_parser("mapmyrun", help="import a MapMyRun workout-history CSV export")
+    mapmyrun.add_argument("csv", help="path of the export")
+    sub.add_parser("demo", help="sync the sample data through local stand-in servers")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for `python -m jobs.ingest`."""
+    args = parse_args(argv)
+    try:
+        settings = load_settings(args.env)
+    except ConfigError as exc:
+        print(f"ingest: bad settings: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if args.source == "strava":
+            return report_exit(ingest_strava(settings, args))
+        if args.source == "fitbit":
+            return report_exit(ingest_fitbit(settings, args))
+        if args.source == "mapmyrun":
+            return ingest_mapmyrun(settings, args)
+        reports = demo(settings)
+        print(f"demo: {sum(r.calls for r in reports)} API calls in {len(reports)} runs -> {settings.landing_root}")
+        return 0
+    except Exception as exc:  # one clear line; secrets never appear in these messages
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        print(f"ingest {args.source} failed: {type(exc).__name__}: {first_line}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
