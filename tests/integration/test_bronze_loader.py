@@ -53,9 +53,7 @@ def bronze_rows(spark: SparkSession, settings: Settings) -> list[tuple[object, .
 
 def quarantine(spark: SparkSession, settings: Settings) -> list[tuple[str, int | None, str]]:
     df = read_table(spark, Tables(settings).ref(*QUARANTINE_TABLE))
-    return sorted(
-        (r["_source_file"].rsplit("/", 1)[-1], r["_record_index"], r["reason"]) for r in df.collect()
-    )
+    return sorted((r["_source_file"].rsplit("/", 1)[-1], r["_record_index"], r["reason"]) for r in df.collect())
 
 
 def loaded_ids(spark: SparkSession, settings: Settings) -> list[int]:
@@ -170,9 +168,7 @@ def test_every_kind_of_bad_input_is_quarantined_while_good_neighbours_load(
         settings,
         "2024-03",
         "latin1.json",
-        json.dumps([activity(70, name="Caf\u00e9")], ensure_ascii=False)
-        .encode()
-        .replace("\u00e9".encode(), b"\xe9"),
+        json.dumps([activity(70, name="Caf\u00e9")], ensure_ascii=False).encode().replace("\u00e9".encode(), b"\xe9"),
     )
     # The same id in two files is not an error in bronze: both load, silver keeps the latest.
     write(settings, "2024-03", "again.json", [activity(1, kudos=9)])
@@ -201,9 +197,7 @@ def test_every_kind_of_bad_input_is_quarantined_while_good_neighbours_load(
     assert (result.records_loaded, result.records_quarantined, result.files_loaded) == (9, 7, 10)
     notes = {
         r["file_path"].rsplit("/", 1)[-1]: r["notes"]
-        for r in read_table(spark, Tables(settings).ref(*LEDGER_TABLE))
-        .where("status = 'committed'")
-        .collect()
+        for r in read_table(spark, Tables(settings).ref(*LEDGER_TABLE)).where("status = 'committed'").collect()
     }
     assert notes["bom.json"] == "UTF-8 byte-order mark removed"
     assert notes["extra.json"] == "unknown fields kept: brand_new_field"

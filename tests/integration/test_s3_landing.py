@@ -46,7 +46,7 @@ def s3_settings(spark: SparkSession, settings: Settings, s3_endpoint: str, monke
     client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
     if BUCKET not in [b["Name"] for b in client.list_buckets().get("Buckets", [])]:
         client.create_bucket(Bucket=BUCKET)
-    hadoop = spark.sparkContext._jsc.hadoopConfiguration()  # noqa: SLF001 - per-bucket s3a settings
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()  # per-bucket s3a settings
     for key, value in {
         "endpoint": s3_endpoint,
         "path.style.access": "true",

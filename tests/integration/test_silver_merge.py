@@ -20,9 +20,7 @@ def rows(spark: SparkSession, data: list[tuple[int, int, int, datetime]]) -> Dat
 
 
 def current(spark: SparkSession, settings: Settings) -> DataFrame:
-    return read_table(spark, Tables(settings).ref("silver", "t")).select(
-        "athlete_id", "activity_id", "kudos_count"
-    )
+    return read_table(spark, Tables(settings).ref("silver", "t")).select("athlete_id", "activity_id", "kudos_count")
 
 
 def test_merge_inserts_then_changes_nothing_on_rerun(spark: SparkSession, settings: Settings) -> None:
@@ -33,15 +31,11 @@ def test_merge_inserts_then_changes_nothing_on_rerun(spark: SparkSession, settin
 
     assert first == {"inserted": 2, "updated": 0}
     assert second == {"inserted": 0, "updated": 0}
-    expected = spark.createDataFrame(
-        [(1, 10, 2), (1, 11, 0)], "athlete_id long, activity_id long, kudos_count int"
-    )
+    expected = spark.createDataFrame([(1, 10, 2), (1, 11, 0)], "athlete_id long, activity_id long, kudos_count int")
     assert_df_equality(current(spark, settings), expected, ignore_row_order=True, ignore_nullable=True)
 
 
-def test_repulled_activity_updates_in_place_and_older_data_never_wins(
-    spark: SparkSession, settings: Settings
-) -> None:
+def test_repulled_activity_updates_in_place_and_older_data_never_wins(spark: SparkSession, settings: Settings) -> None:
     target = Tables(settings).ref("silver", "t")
     merge_upsert(spark, target, rows(spark, [(1, 10, 2, datetime(2024, 1, 1))]), KEYS)
     newer = merge_upsert(spark, target, rows(spark, [(1, 10, 7, datetime(2024, 1, 8))]), KEYS)
