@@ -1,0 +1,337 @@
+"""Staging-versus-production checks, in the manner of the Strava pipeline seed's validator.
+
+A check is a pair of SQL queries, a comparison operator and an action. The first query (`staged_sql`)
+gives the observed number; the second (`production_sql`) gives the number to compare it with, or a fixed
+`threshold` stands in for it (the seed's `SELECT 1.645;`). Each query returns one number; in the SQL,
+`{staged}` and `{production}` name temporary views of the staged rows (about to be merged) and of the
+production table. The check passes when `observed <operator> reference`; `between` passes when the
+observed value lies within plus or minus the reference (|z| <= 1.645). A null observed value (say, a z-score
+with less than two weeks of history) cannot be judged: the result is `skipped` and never stops anything.
+
+Actions: `warn` reports; `halt` makes `run_checks(..., raise_on_halt=True)` raise `ValidationHalted`
+after every check has run, so the stage stops before the MERGE and production is left untouched.
+
+The z-score checks follow the seed: this week's activity count, and this week's mean kudos, each against
+the weekly history, at a 90 % two-sided interval (`Z_90` = 1.645).
+"""
+
+from __future__ import annotations
+
+import math
+import operator as op
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame, SparkSession
+
+from lakehouse.quality.results import KIND_CHECK, CheckResult, QualityGateError
+
+WARN = "warn"
+HALT = "halt"
+CHECK_ACTIONS = (WARN, HALT)
+
+Z_90 = 1.645  # two-sided 90 % interval of the standard normal distribution
+HISTORY_WEEKS = 52  # weeks of history a weekly z-score compares with: a year, seasons included
+
+BETWEEN = "between"
+OPERATORS: dict[str, Callable[[float, float], bool]] = {
+    "<": op.lt,
+    "<=": op.le,
+    "=": lambda a, b: math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9),
+    ">=": op.ge,
+    ">": op.gt,
+    BETWEEN: lambda a, b: -b <= a <= b,
+}
+
+STAGED = "{staged}"
+PRODUCTION = "{production}"
+
+
+class InvalidCheck(ValueError):
+    """A check is malformed: unknown operator or action, or not one of reference query and threshold."""
+
+
+class CheckQueryError(ValueError):
+    """A check's SQL did not return a single number."""
+
+
+class ValidationHalted(QualityGateError):
+    """A `halt` check failed: the stage stops before merging, and production is left untouched."""
+
+
+@dataclass(frozen=True)
+class SqlCheck:
+    """A staged-versus-production SQL check: `staged_sql <operator> (production_sql or threshold)`.
+
+    Example: `SqlCheck("no_duplicate_keys", "silver.strava_activities",
+    "SELECT count(*) FROM (SELECT activity_id FROM {staged} GROUP BY activity_id HAVING count(*) > 1)",
+    None, "=", 0, "halt")`.
+    """
+
+    name: str
+    table: str
+    staged_sql: str
+    production_sql: str | None
+    operator: str
+    threshold: float | None
+    action: str
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.operator not in OPERATORS:
+            raise InvalidCheck(f"{self.name}: operator {self.operator!r} is not one of {tuple(OPERATORS)}")
+        if self.action not in CHECK_ACTIONS:
+            raise InvalidCheck(f"{self.name}: action {self.action!r} is not one of {CHECK_ACTIONS}")
+        if (self.production_sql is None) == (self.threshold is None):
+            raise InvalidCheck(f"{self.name}: give exactly one of production_sql and threshold")
+        if self.operator == BETWEEN and self.threshold is not None and self.threshold < 0:
+            raise InvalidCheck(
+                f"{self.name}: `between` needs a non-negative half-width, got {self.threshold}"
+            )
+
+
+def compare(observed: float, operator: str, reference: float) -> bool:
+    """Whether `observed <operator> reference` holds; `between` means -reference <= observed <= reference."""
+    return OPERATORS[operator](observed, reference)
+
+
+def _describe(operator: str, reference: float) -> str:
+    return f"within ±{reference:g}" if operator == BETWEEN else f"{operator} {reference:g}"
+
+
+def _scalar(spark: SparkSession, sql: str, views: dict[str, str], name: str) -> float | None:
+    """Run one check query (placeholders replaced by view names); its single value as a float, or None."""
+    for placeholder, view in views.items():
+        sql = sql.replace(placeholder, view)
+    rows = spark.sql(sql).take(2)
+    if len(rows) > 1 or (rows and len(rows[0]) != 1):
+        raise CheckQueryError(f"{name}: a check query must return one row with one column: {sql}")
+    if not rows or rows[0][0] is None:
+        return None
+    value = rows[0][0]
+    try:
+        return float(value)  # ints, doubles, decimals (and booleans as 1 / 0)
+    except (TypeError, ValueError) as exc:
+        raise CheckQueryError(f"{name}: a check query must return a number, got {value!r}") from exc
+
+
+def evaluate(
+    check: SqlCheck, observed: float | None, reference: float | None, rows_checked: int | None = None
+) -> CheckResult:
+    """The result of `check` given its observed and reference values (pure: no Spark)."""
+    if observed is None or reference is None:
+        what = "observed value" if observed is None else "reference value"
+        return CheckResult(
+            check.table,
+            check.name,
+            KIND_CHECK,
+            check.action,
+            None,
+            rows_checked,
+            observed=observed,
+            threshold=reference,
+            message=f"skipped: no {what} (not enough history, or nothing to compare)",
+        )
+    if check.operator == BETWEEN and reference < 0:
+        raise CheckQueryError(f"{check.name}: `between` needs a non-negative half-width, got {reference}")
+    passed = compare(observed, check.operator, reference)
+    expected = _describe(check.operator, reference)
+    message = f"observed {observed:.4g}, expected {expected}" + ("" if passed else f" ({check.action})")
+    if check.description and not passed:
+        message += f": {check.description}"
+    return CheckResult(
+        check.table,
+        check.name,
+        KIND_CHECK,
+        check.action,
+        passed,
+        rows_checked,
+        observed=observed,
+        threshold=reference,
+        message=message,
+    )
+
+
+def run_checks(
+    spark: SparkSession,
+    checks: Sequence[SqlCheck],
+    staged: DataFrame,
+    production: DataFrame | None,
+    *,
+    rows_checked: int | None = None,
+    raise_on_halt: bool = True,
+) -> list[CheckResult]:
+    """Run every check with `{staged}` and `{production}` bound to temporary views; halt after all have run.
+
+    `production=None` (the table does not exist yet) binds `{production}` to an empty view with the staged
+    schema. With `raise_on_halt`, a failed `halt` check raises `ValidationHalted` carrying every result.
+    """
+    if not checks:
+        return []
+    suffix = uuid.uuid4().hex[:12]
+    views = {STAGED: f"dq_staged_{suffix}", PRODUCTION: f"dq_production_{suffix}"}
+    staged.createOrReplaceTempView(views[STAGED])
+    (production if production is not None else staged.limit(0)).createOrReplaceTempView(views[PRODUCTION])
+    try:
+        results = []
+        for check in checks:
+            observed = _scalar(spark, check.staged_sql, views, check.name)
+            reference = (
+                check.threshold
+                if check.production_sql is None
+                else _scalar(spark, check.production_sql, views, check.name)
+            )
+            results.append(evaluate(check, observed, reference, rows_checked))
+    finally:
+        for view in views.values():
+            spark.catalog.dropTempView(view)
+    halted = [r for r in results if r.action == HALT and r.passed is False]
+    if raise_on_halt and halted:
+        detail = "; ".join(f"{r.table} {r.rule}: {r.message}" for r in halted)
+        raise ValidationHalted(f"validation halted before merge: {detail}", results)
+    return results
+
+
+def duplicate_keys_check(table: str, keys: Sequence[str], action: str = HALT) -> SqlCheck:
+    """Staged rows must be unique on the table's keys (the MERGE needs one source row per key)."""
+    key_list = ", ".join(f"`{k}`" for k in keys)
+    return SqlCheck(
+        name="no_duplicate_keys_in_staged",
+        table=table,
+        staged_sql=(
+            f"SELECT count(*) FROM (SELECT {key_list} FROM {STAGED} GROUP BY {key_list} HAVING count(*) > 1)"
+        ),
+        production_sql=None,
+        operator="=",
+        threshold=0,
+        action=action,
+        description=f"keys ({', '.join(keys)}) repeat within the staged rows",
+    )
+
+
+STRAVA_KEYS = ("athlete_id", "activity_id")
+
+
+def _current_rows(columns: Sequence[str], keys: Sequence[str] = STRAVA_KEYS) -> str:
+    """SQL for the rows as they will be after the MERGE, `is_staged` marking the staged ones.
+
+    Staged rows, plus the production rows whose key is not restaged (a re-pulled activity counts once).
+    """
+    on = " AND ".join(f"p.`{k}` <=> s.`{k}`" for k in keys)
+    return f"""
+        SELECT {", ".join(f"`{c}`" for c in columns)}, TRUE AS is_staged FROM {STAGED}
+        UNION ALL
+        SELECT {", ".join(f"p.`{c}`" for c in columns)}, FALSE AS is_staged
+        FROM {PRODUCTION} AS p LEFT ANTI JOIN {STAGED} AS s ON {on}
+    """
+
+
+def _zscore_of_target_week(value: str, history_weeks: int) -> str:
+    """SQL over `marked(week, <value>, target)`: z of the target week's value against the weeks before it."""
+    return f"""
+        SELECT try_divide(
+            max({value}) FILTER (WHERE week = target) - avg({value}) FILTER (WHERE in_history),
+            stddev_samp({value}) FILTER (WHERE in_history)
+        )
+        FROM (
+            SELECT *, week < target AND week >= date_sub(target, 7 * {history_weeks}) AS in_history
+            FROM marked
+        )
+    """
+
+
+def weekly_activity_count_zscore_check(
+    table: str = "silver.strava_activities",
+    *,
+    history_weeks: int = HISTORY_WEEKS,
+    z: float = Z_90,
+    action: str = WARN,
+) -> SqlCheck:
+    """z-score of the latest staged week's activity count against the weekly counts of the weeks before it.
+
+    Weeks are Monday-based on `activity_date` (the athlete's local date). The history is every week from
+    the first week with an activity (at most `history_weeks` back) to the week before the staged one; a week
+    without activities counts 0. Counts are over the data as it will be after the merge (staged rows, plus
+    production rows not restaged), so a re-pulled activity is counted once.
+    """
+    sql = f"""
+        WITH current_rows AS ({_current_rows(("activity_date",))}),
+        weeks AS (
+            SELECT CAST(date_trunc('WEEK', activity_date) AS DATE) AS week,
+                   count(*) AS activities,
+                   bool_or(is_staged) AS staged
+            FROM current_rows WHERE activity_date IS NOT NULL GROUP BY 1
+        ),
+        marked AS (
+            SELECT week, activities,
+                   max(CASE WHEN staged THEN week END) OVER () AS target,
+                   min(week) OVER () AS first_week
+            FROM weeks
+        ),
+        history AS (
+            -- The history is every week in [since, target), empty weeks included: they count 0, so they
+            -- add to the number of weeks but not to the sums.
+            SELECT week, activities, target, greatest(first_week, date_sub(target, 7 * {history_weeks})) AS since
+            FROM marked
+        ),
+        sums AS (
+            SELECT max(activities) FILTER (WHERE week = target) AS this_week,
+                   coalesce(sum(activities) FILTER (WHERE week >= since AND week < target), 0) AS s1,
+                   coalesce(sum(activities * activities) FILTER (WHERE week >= since AND week < target), 0) AS s2,
+                   max(datediff(target, since) DIV 7) AS n
+            FROM history
+        )
+        -- mean = s1 / n; sample variance = (s2 - s1^2 / n) / (n - 1); null with fewer than two weeks
+        SELECT try_divide(
+            this_week - try_divide(s1, n),
+            sqrt(greatest(try_divide(s2 - try_divide(s1 * s1, n), n - 1), 0))
+        )
+        FROM sums
+    """
+    return SqlCheck(
+        name="weekly_activity_count_zscore",
+        table=table,
+        staged_sql=sql,
+        production_sql=None,
+        operator=BETWEEN,
+        threshold=z,
+        action=action,
+        description="this week's activity count is unusual against the weekly history",
+    )
+
+
+def weekly_kudos_zscore_check(
+    table: str = "silver.strava_activities",
+    *,
+    history_weeks: int = HISTORY_WEEKS,
+    z: float = Z_90,
+    action: str = WARN,
+) -> SqlCheck:
+    """z-score of the latest staged week's mean kudos per activity against the weekly means before it.
+
+    As in the seed: each history week's mean kudos is one observation (weeks without activities have none);
+    the staged week's mean is compared with their mean and sample standard deviation. Recent activities have
+    had less time to collect kudos, so a low value is expected now and then: this check warns.
+    """
+    sql = f"""
+        WITH current_rows AS ({_current_rows(("activity_date", "kudos_count"))}),
+        weeks AS (
+            SELECT CAST(date_trunc('WEEK', activity_date) AS DATE) AS week,
+                   avg(kudos_count) AS mean_kudos,
+                   bool_or(is_staged) AS staged
+            FROM current_rows WHERE activity_date IS NOT NULL GROUP BY 1
+        ),
+        marked AS (SELECT *, max(CASE WHEN staged THEN week END) OVER () AS target FROM weeks)
+        {_zscore_of_target_week("mean_kudos", history_weeks)}
+    """
+    return SqlCheck(
+        name="weekly_kudos_zscore",
+        table=table,
+        staged_sql=sql,
+        production_sql=None,
+        operator=BETWEEN,
+        threshold=z,
+        action=action,
+        description="this week's kudos per activity are unusual against the weekly history",
+    )

@@ -1,0 +1,210 @@
+"""Staged-versus-production SQL checks: each operator, halt and skip, and the weekly z-scores worked by hand."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+
+from lakehouse.quality.checks import (
+    HALT,
+    WARN,
+    Z_90,
+    CheckQueryError,
+    InvalidCheck,
+    SqlCheck,
+    ValidationHalted,
+    compare,
+    duplicate_keys_check,
+    run_checks,
+    weekly_activity_count_zscore_check,
+    weekly_kudos_zscore_check,
+)
+
+TABLE = "silver.strava_activities"
+ACTIVITY_SCHEMA = "athlete_id long, activity_id long, activity_date date, kudos_count int"
+MONDAY = date(2024, 1, 1)  # week 0; week k starts on MONDAY + 7k
+
+
+def week(k: int) -> date:
+    return MONDAY + timedelta(weeks=k)
+
+
+def activities(weekly: list[tuple[date, list[int]]], first_id: int = 1) -> list[tuple[int, int, date, int]]:
+    """Rows for each (week start, kudos of each activity that week), spread over the week's days."""
+    rows, next_id = [], first_id
+    for start, kudos in weekly:
+        for i, k in enumerate(kudos):
+            rows.append((7, next_id, start + timedelta(days=i % 7), k))
+            next_id += 1
+    return rows
+
+
+def frame(spark: SparkSession, rows: list[tuple[int, int, date, int]]) -> DataFrame:
+    """The rows as a DataFrame, materialised once (a check query reads its views several times)."""
+    return spark.createDataFrame(rows, ACTIVITY_SCHEMA).localCheckpoint()
+
+
+def constant(observed: float, operator: str, threshold: float, action: str = WARN) -> SqlCheck:
+    return SqlCheck("c", TABLE, f"SELECT {observed}", None, operator, threshold, action)
+
+
+@pytest.mark.parametrize(
+    ("observed", "operator", "threshold", "passed"),
+    [
+        (3, "<", 4, True),
+        (3, "<", 3, False),
+        (3, "<=", 3, True),
+        (3, "<=", 2, False),
+        (3, "=", 3, True),
+        (3, "=", 2, False),
+        (3, ">=", 3, True),
+        (3, ">=", 4, False),
+        (3, ">", 2, True),
+        (3, ">", 3, False),
+        (-1.645, "between", Z_90, True),
+        (1.2, "between", Z_90, True),
+        (-1.7, "between", Z_90, False),
+        (1.65, "between", Z_90, False),
+    ],
+)
+def test_each_operator(
+    spark: SparkSession, observed: float, operator: str, threshold: float, passed: bool
+) -> None:
+    [result] = run_checks(spark, [constant(observed, operator, threshold)], spark.range(1), None)
+
+    assert (result.passed, result.observed, result.threshold) == (passed, observed, threshold)
+    assert compare(observed, operator, threshold) is passed
+
+
+def test_the_reference_can_come_from_production(spark: SparkSession) -> None:
+    staged = frame(spark, activities([(week(0), [1, 2, 3])]))
+    production = frame(spark, activities([(week(0), [1, 2])], first_id=10))
+    check = SqlCheck(
+        "not_shrinking",
+        TABLE,
+        "SELECT count(*) FROM {staged}",
+        "SELECT count(*) FROM {production}",
+        ">=",
+        None,
+        HALT,
+    )
+    [with_production] = run_checks(spark, [check], staged, production)
+    [first_load] = run_checks(spark, [check], staged, None)  # no production table yet: an empty view
+
+    assert (with_production.passed, with_production.observed, with_production.threshold) == (True, 3, 2)
+    assert (first_load.passed, first_load.threshold) == (True, 0)
+
+
+def test_halt_raises_after_every_check_has_run(spark: SparkSession) -> None:
+    staged = frame(spark, [(7, 1, week(0), 0), (7, 1, week(0), 2), (7, 2, week(0), 1)])
+    checks = [duplicate_keys_check(TABLE, ("athlete_id", "activity_id")), constant(5, "<", 3, WARN)]
+
+    with pytest.raises(
+        ValidationHalted, match=r"no_duplicate_keys_in_staged: observed 1, expected = 0"
+    ) as info:
+        run_checks(spark, checks, staged, None)
+
+    assert [(r.rule, r.action, r.passed) for r in info.value.results] == [
+        ("no_duplicate_keys_in_staged", HALT, False),
+        ("c", WARN, False),
+    ]
+    assert run_checks(spark, checks, staged, None, raise_on_halt=False)[0].passed is False
+
+
+def test_a_null_observation_is_skipped_and_never_halts(spark: SparkSession) -> None:
+    check = SqlCheck("z", TABLE, "SELECT CAST(NULL AS DOUBLE)", None, "between", Z_90, HALT)
+    [result] = run_checks(spark, [check], spark.range(1), None)
+
+    assert result.passed is None
+    assert result.status == "skipped"
+
+
+def test_malformed_checks_are_refused(spark: SparkSession) -> None:
+    with pytest.raises(InvalidCheck, match="operator 'greater_equals'"):
+        SqlCheck("c", TABLE, "SELECT 1", None, "greater_equals", 1, WARN)
+    with pytest.raises(InvalidCheck, match="action 'stop'"):
+        SqlCheck("c", TABLE, "SELECT 1", None, "=", 1, "stop")
+    with pytest.raises(InvalidCheck, match="exactly one of production_sql and threshold"):
+        SqlCheck("c", TABLE, "SELECT 1", "SELECT 1", "=", 1, WARN)
+    with pytest.raises(CheckQueryError, match="one row with one column"):
+        run_checks(spark, [SqlCheck("c", TABLE, "SELECT 1, 2", None, "=", 1, WARN)], spark.range(1), None)
+
+
+# History: five weeks with 10, 12, 11, 9 and 13 activities. Mean 55 / 5 = 11; squared deviations
+# 1 + 1 + 0 + 4 + 4 = 10; sample variance 10 / 4 = 2.5; standard deviation sqrt(2.5) = 1.58114.
+HISTORY_COUNTS = [10, 12, 11, 9, 13]
+Z_THREE_ACTIVITIES = (3 - 11) / 1.58114  # = -5.0596
+
+
+def history(kudos_per_week: list[int] | None = None) -> list[tuple[date, list[int]]]:
+    kudos = kudos_per_week or [1] * len(HISTORY_COUNTS)
+    return [(week(k), [kudos[k]] * n) for k, n in enumerate(HISTORY_COUNTS)]
+
+
+def test_weekly_count_zscore_of_a_quiet_week_warns(spark: SparkSession) -> None:
+    production = frame(spark, activities(history(), first_id=1))
+    staged = frame(spark, activities([(week(5), [1, 1, 1])], first_id=1000))
+
+    [result] = run_checks(spark, [weekly_activity_count_zscore_check(TABLE)], staged, production)
+
+    assert result.observed == pytest.approx(-5.0596, abs=1e-4)
+    assert result.observed == pytest.approx(Z_THREE_ACTIVITIES, abs=1e-4)
+    assert (result.passed, result.action, result.threshold) == (False, WARN, 1.645)
+    assert "expected within ±1.645 (warn)" in result.message
+
+
+def test_weekly_count_counts_a_repulled_activity_once(spark: SparkSession) -> None:
+    # Production already holds two activities of week 5 (ids 100, 101); staged re-pulls 101 and adds 102.
+    production = frame(spark, [*activities(history()), (7, 100, week(5), 1), (7, 101, week(5), 1)])
+    staged = frame(spark, [(7, 101, week(5), 4), (7, 102, week(5) + timedelta(days=1), 0)])
+
+    [result] = run_checks(spark, [weekly_activity_count_zscore_check(TABLE)], staged, production)
+
+    assert result.observed == pytest.approx(Z_THREE_ACTIVITIES, abs=1e-4)  # 3 activities in week 5
+
+
+def test_weekly_count_history_has_zero_weeks_and_a_window(spark: SparkSession) -> None:
+    # Weeks 0..2 hold 4, 0 and 5 activities: mean 3, variance (1 + 9 + 4) / 2 = 7, sd 2.64575.
+    # Staged week 3 holds 8: z = (8 - 3) / 2.64575 = 1.8898. Without the empty week it would be 4.95.
+    production = frame(spark, activities([(week(0), [0] * 4), (week(2), [0] * 5)]))
+    staged = frame(spark, activities([(week(3), [0] * 8)], first_id=100))
+    [gap] = run_checks(spark, [weekly_activity_count_zscore_check(TABLE)], staged, production)
+
+    # With a 3-week window, week 0 (100 activities) is out: history 10, 12, 11 -> mean 11, sd 1.
+    # Staged week 4 holds 14: z = (14 - 11) / 1 = 3. Over all four weeks it would be -0.43 (passing).
+    production = frame(
+        spark,
+        activities([(week(0), [0] * 100)] + [(week(k + 1), [0] * n) for k, n in enumerate([10, 12, 11])]),
+    )
+    staged = frame(spark, activities([(week(4), [0] * 14)], first_id=1000))
+    [windowed] = run_checks(
+        spark, [weekly_activity_count_zscore_check(TABLE, history_weeks=3)], staged, production
+    )
+
+    assert (gap.observed, gap.passed) == (pytest.approx(1.8898, abs=1e-4), False)
+    assert (windowed.observed, windowed.passed) == (pytest.approx(3.0), False)
+
+
+def test_kudos_zscore(spark: SparkSession) -> None:
+    # Weekly mean kudos in history: week 0 (2, 4) -> 3, week 1 (5) -> 5, week 2 (3, 5, 7) -> 5, week 3 (3) -> 3.
+    # Mean 4; squared deviations 1 + 1 + 1 + 1 = 4; variance 4 / 3; sd 1.15470.
+    production = frame(
+        spark, activities([(week(0), [2, 4]), (week(1), [5]), (week(2), [3, 5, 7]), (week(3), [3])])
+    )
+    usual = frame(spark, activities([(week(4), [4, 5])], first_id=100))  # mean 4.5: z = 0.5 / 1.1547 = 0.4330
+    famous = frame(spark, activities([(week(4), [10, 12])], first_id=100))  # mean 11: z = 7 / 1.1547 = 6.0622
+
+    [ok] = run_checks(spark, [weekly_kudos_zscore_check(TABLE)], usual, production)
+    [warned] = run_checks(spark, [weekly_kudos_zscore_check(TABLE)], famous, production)
+
+    assert (ok.observed, ok.passed) == (pytest.approx(0.4330, abs=1e-4), True)
+    assert (warned.observed, warned.passed, warned.action) == (pytest.approx(6.0622, abs=1e-4), False, WARN)
+
+
+def test_zscores_without_history_are_skipped(spark: SparkSession) -> None:
+    staged = frame(spark, activities([(week(0), [1, 2, 3])]))
+    checks = [weekly_activity_count_zscore_check(TABLE), weekly_kudos_zscore_check(TABLE)]
+
+    assert [r.passed for r in run_checks(spark, checks, staged, None)] == [None, None]
