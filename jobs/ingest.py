@@ -70,7 +70,7 @@ def ingest_mapmyrun(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def demo(settings: Settings, quiet: bool = False) -> list[SyncReport]:
+def demo(settings: Settings, quiet: bool = False, details: bool = False, streams: bool = False) -> list[SyncReport]:
     """Serve the sample data from the stand-in servers and sync it with the real clients, run after run.
 
     The stand-ins keep real limits (Strava 100 reads per 15 minutes and 1,000 a day, Fitbit 150 an hour) on
@@ -99,7 +99,7 @@ def demo(settings: Settings, quiet: bool = False) -> list[SyncReport]:
         strava_settings = StravaSettings(
             client_id=strava.client_id, client_secret=Secret(strava.client_secret),
             refresh_token=Secret(strava.refresh_token), token_file=Path(tokens) / "strava-token.json",
-            base_url=strava.base_url,
+            base_url=strava.base_url, fetch_details=details, fetch_streams=streams,
         )  # fmt: skip
         fitbit_settings = FitbitSettings(
             client_id=fitbit.client_id, client_secret=Secret(fitbit.client_secret),
@@ -145,7 +145,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     fitbit.add_argument("--force", action="store_true", help="ignore a 'run after' left by a stopped run")
     mapmyrun = sub.add_parser("mapmyrun", help="import a MapMyRun workout-history CSV export")
     mapmyrun.add_argument("csv", help="path of the export")
-    sub.add_parser("demo", help="sync the sample data through local stand-in servers")
+    demo_parser = sub.add_parser("demo", help="sync the sample data through local stand-in servers")
+    demo_parser.add_argument("--details", action="store_true", help="also land every activity's detail")
+    demo_parser.add_argument("--streams", action="store_true", help="also land every activity's streams")
     return parser.parse_args(argv)
 
 
@@ -164,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return report_exit(ingest_fitbit(settings, args))
         if args.source == "mapmyrun":
             return ingest_mapmyrun(settings, args)
-        reports = demo(settings)
+        reports = demo(settings, details=args.details, streams=args.streams)
         print(f"demo: {sum(r.calls for r in reports)} API calls in {len(reports)} runs -> {settings.landing_root}")
         return 0
     except Exception as exc:  # one clear line; secrets never appear in these messages
