@@ -5,7 +5,7 @@ Layout under the landing root (names are deterministic, so landing the same race
     race/athletes/athletes-<tag>.csv
     race/stages/stage=07/route-<tag>.csv
     race/start_lists/stage=07/start-list-<tag>.csv          # time trials only
-    race/telemetry/date=2024-07-05/stage07-<tag>-<window>-<part>.csv
+    race/telemetry/date=2024-07-05/stage07-<tag>-w<seconds>-<window>-<part>.csv
 
 `<tag>` names the generator's parameters (seed, scale, riders). Telemetry is partitioned by the stage's
 date; each file holds the points that reached the zone in one arrival window (`file_seconds` of race time,
@@ -85,18 +85,21 @@ def start_list_csv(route: StageRoute, riders: list[Rider]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def telemetry_key(spec: RaceSpec, route: StageRoute, stem: str) -> str:
-    """The landing key of one telemetry file."""
+def telemetry_key(spec: RaceSpec, route: StageRoute, stem: str, window_s: float) -> str:
+    """The landing key of one telemetry file (the window length is in the name: a replay's finer files
+    never collide with a batch landing's)."""
     stage_part, rest = stem.split("-", 1)
-    return f"{TELEMETRY_PREFIX}date={route.plan.stage_date.isoformat()}/{stage_part}-{spec.tag}-{rest}.csv"
+    folder = f"{TELEMETRY_PREFIX}date={route.plan.stage_date.isoformat()}"
+    return f"{folder}/{stage_part}-{spec.tag}-w{window_s:g}-{rest}.csv"
 
 
 def telemetry_files(
     spec: RaceSpec, route: StageRoute, points: StagePoints, window_s: float | None = None
 ) -> Iterator[tuple[str, bytes, int, float]]:
     """(key, CSV bytes, rows, last arrival second) of each telemetry file of a stage, in arrival order."""
-    for stem, chunk in arrival_windows(points, window_s or spec.file_seconds, spec.max_file_rows):
-        yield telemetry_key(spec, route, stem), points_csv(chunk), len(chunk), float(chunk.arrival_s.max())
+    window = window_s or spec.file_seconds
+    for stem, chunk in arrival_windows(points, window, spec.max_file_rows):
+        yield telemetry_key(spec, route, stem, window), points_csv(chunk), len(chunk), float(chunk.arrival_s.max())
 
 
 def land_reference(landing: LandingZone, spec: RaceSpec) -> list[LandedFile]:

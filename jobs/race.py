@@ -1,0 +1,123 @@
+"""The race in batch: land the Tour (or some stages), then bronze -> silver -> gold, and compare riders.
+
+    python -m jobs.race                                  # the stages of [race] in conf (default: full Tour)
+    python -m jobs.race --stages 1-3 --scale 0.1         # three short stages
+    python -m jobs.race --step gold --force-gold         # rebuild gold from silver
+    python -m jobs.race --step compare --stage 9 --riders 11,21 --segment "Col du Tourmalet"
+
+`--step compare` writes gold.race_segment_gaps for two riders on a segment (default: the stage's first
+two finishers on its last climb) and an animated GIF under <tables>/artifacts/race/segments/.
+Exits 0 on success; on failure prints a one-line reason and exits 1 (2 for bad arguments or settings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+from jobs.pipeline import SummaryRow, format_summary, progress
+from lakehouse.config import ConfigError, load_settings
+from lakehouse.landing import new_run_id
+from lakehouse.race import run
+from lakehouse.race.landing import RaceSpec
+from lakehouse.race.run import StepResult
+from lakehouse.spark import get_spark
+
+STEPS = ("land", "bronze", "silver", "gold", "compare")
+
+
+def parse_stages(text: str) -> tuple[int, ...]:
+    """`1-3,7,9-10` -> (1, 2, 3, 7, 9, 10)."""
+    out: list[int] = []
+    for part in text.split(","):
+        low, _, high = part.strip().partition("-")
+        try:
+            out.extend(range(int(low), int(high or low) + 1))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"stages look like 1-3,7 (got {text!r})") from None
+    if not out or any(not 1 <= s <= 21 for s in out):
+        raise argparse.ArgumentTypeError(f"stages are 1..21 (got {text!r})")
+    return tuple(sorted(set(out)))
+
+
+def summary_rows(steps: Sequence[StepResult]) -> list[SummaryRow]:
+    """Step results in the main job's summary format."""
+    return [
+        SummaryRow(s.layer, s.table, s.files_in, s.rows_in, s.rows_out, s.quarantined, s.seconds, s.note)
+        for s in steps
+    ]
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Command-line arguments."""
+    parser = argparse.ArgumentParser(prog="race", description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default=None, help="settings file conf/<env>.toml")
+    parser.add_argument("--step", choices=(*STEPS, "all"), default="all", help="run one step alone")
+    parser.add_argument("--stages", type=parse_stages, default=None, help="stages to land, e.g. 1-21 or 3,9")
+    parser.add_argument("--scale", type=float, default=None, help="distance scale (1.0 = real stage lengths)")
+    parser.add_argument("--rider-count", type=int, default=None, help="riders with telemetry (default 88)")
+    parser.add_argument("--force-gold", action="store_true", help="rebuild gold even if silver is unchanged")
+    parser.add_argument("--stage", type=int, default=None, help="compare: the stage (default: the last landed)")
+    parser.add_argument("--riders", default=None, help="compare: two rider ids, e.g. 11,21")
+    parser.add_argument("--segment", default=None, help="compare: a climb name, 'finale' or '<km>-<km>'")
+    parser.add_argument("--no-gif", action="store_true", help="compare: skip the GIF")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for `python -m jobs.race`."""
+    args = parse_args(argv)
+    try:
+        settings = load_settings(args.env)
+    except ConfigError as exc:
+        print(f"race: bad settings: {exc}", file=sys.stderr)
+        return 2
+    spec = RaceSpec.from_settings(settings.race, stages=args.stages, scale=args.scale)
+    if args.rider_count:
+        spec = RaceSpec(spec.seed, args.rider_count, spec.stages, spec.distance_scale, spec.file_seconds,
+                        spec.max_file_rows)  # fmt: skip
+    steps = STEPS if args.step == "all" else (args.step,)
+    run_id = new_run_id()
+    started = time.monotonic()
+    results: list[StepResult] = []
+    try:
+        if "land" in steps:
+            progress(f"land: race stages {spec.stages[0]}..{spec.stages[-1]} at scale {spec.distance_scale:g}")
+            results += run.land(settings, spec, progress)
+        if any(s in steps for s in STEPS[1:]):
+            spark = get_spark(settings)
+            if "bronze" in steps:
+                progress("bronze: race files")
+                results += run.bronze(spark, settings, run_id)
+            if "silver" in steps:
+                progress("silver: race tables")
+                results += run.silver(spark, settings, run_id)
+            if "gold" in steps:
+                progress("gold: race tables")
+                results += run.gold(spark, settings, run_id, force=args.force_gold)
+            if "compare" in steps:
+                riders = [int(r) for r in args.riders.split(",")] if args.riders else [None, None]
+                if len(riders) != 2:
+                    raise ValueError("--riders takes two rider ids, e.g. 11,21")
+                stage = args.stage or spec.stages[-1]
+                progress(f"gold: comparing riders on stage {stage}")
+                row, gif = run.compare(spark, settings, stage, riders[0], riders[1], args.segment,
+                                       gif=not args.no_gif)  # fmt: skip
+                results.append(row)
+                if gif:
+                    progress(f"gold: GIF written to {gif}")
+    except Exception as exc:  # one clear line for the operator
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        print(f"race failed in {time.monotonic() - started:.0f}s: {type(exc).__name__}: {first_line}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    print(format_summary(summary_rows(results)))
+    print(f"\ntables: {settings.tables_root}/{{bronze,silver,gold}}/race_*")
+    print(f"done in {time.monotonic() - started:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

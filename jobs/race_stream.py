@@ -1,0 +1,113 @@
+"""The race live: Structured Streaming from the landing zone into bronze, silver and live standings.
+
+    python -m jobs.race_stream                                    # catch up on landed files, then stop
+    python -m jobs.race_stream --trigger processing-time          # live, until Ctrl-C (or --timeout)
+    python -m jobs.race_replay --stage 9 --speed 60 &             # ... while a stage is replayed
+
+Route, athletes and start-list files are loaded in batch first (the stream matches points to routes).
+After the stream stops, the gold race tables are rebuilt from silver (skip with --no-gold). Checkpoints
+live under <tables>/ops/checkpoints/: a restart carries on exactly where the stream stopped.
+Exits 0 on success; on failure prints a one-line reason and exits 1 (2 for bad arguments or settings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQuery
+
+from jobs.pipeline import format_summary, progress
+from jobs.race import summary_rows
+from lakehouse.config import ConfigError, Settings, load_settings
+from lakehouse.landing import new_run_id
+from lakehouse.race import run, stream
+from lakehouse.race.gold import live_standings
+from lakehouse.spark import get_spark
+from lakehouse.tables import Tables, read_table, table_exists
+
+STANDINGS_EVERY_S = 10.0
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Command-line arguments."""
+    parser = argparse.ArgumentParser(prog="race_stream", description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default=None, help="settings file conf/<env>.toml")
+    parser.add_argument("--trigger", choices=("available-now", "processing-time"), default="available-now")
+    parser.add_argument("--seconds", type=float, default=None, help="processing-time trigger interval")
+    parser.add_argument("--timeout", type=float, default=None, help="live: stop after this many seconds")
+    parser.add_argument("--no-gold", action="store_true", help="do not rebuild gold when the stream stops")
+    return parser.parse_args(argv)
+
+
+def show_leaders(spark: SparkSession, settings: Settings) -> None:
+    """The top five of the latest stage in the live standings, on stderr."""
+    ref = Tables(settings).ref("gold", live_standings.NAME)
+    if not table_exists(spark, ref):
+        return
+    rows = read_table(spark, ref).orderBy(F.col("stage").desc(), F.col("position")).limit(5).collect()
+    for r in rows:
+        gap = f"+{r['gap_s']:.0f}s" if r["gap_s"] is not None else "-"
+        progress(f"  stage {r['stage']} #{r['position']} rider {r['rider_id']} {r['km_to_go']} km to go {gap}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for `python -m jobs.race_stream`."""
+    args = parse_args(argv)
+    try:
+        settings = load_settings(args.env)
+    except ConfigError as exc:
+        print(f"race_stream: bad settings: {exc}", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    run_id = new_run_id()
+    queries: tuple[StreamingQuery, ...] = ()
+    try:
+        spark = get_spark(settings)
+        progress("reference: routes, athletes and start lists (batch)")
+        results = run.bronze_reference(spark, settings, run_id) + run.silver_reference(spark, settings, run_id)
+        if args.trigger == "available-now":
+            progress("stream: catching up (availableNow)")
+            log = stream.run_available_now(spark, settings)
+        else:
+            log = stream.StreamLog()
+            spark.streams.addListener(log)
+            queries = stream.start_live(spark, settings, args.seconds)
+            progress(f"stream: live every {args.seconds or settings.race.trigger_seconds:g}s; Ctrl-C to stop")
+            try:
+                shown = time.monotonic()
+                while args.timeout is None or time.monotonic() - started < args.timeout:
+                    for query in queries:
+                        if query.exception() is not None:
+                            raise stream.StreamError(str(query.exception()).splitlines()[0])
+                    time.sleep(0.5)
+                    if time.monotonic() - shown >= STANDINGS_EVERY_S:
+                        show_leaders(spark, settings)
+                        shown = time.monotonic()
+            except KeyboardInterrupt:
+                progress("stream: stopping")
+            stream.stop(queries)
+        silver_batches = [e for e in log.events if e["query"] == stream.SILVER_QUERY]
+        progress(
+            f"stream: {len(silver_batches)} silver micro-batches, "
+            f"{sum(e['input_rows'] for e in silver_batches)} points, {log.dropped_late()} dropped as too late"
+        )
+        if not args.no_gold:
+            results += run.gold(spark, settings, run_id)
+    except Exception as exc:  # one clear line for the operator
+        stream.stop(queries)
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        print(f"race_stream failed in {time.monotonic() - started:.0f}s: {type(exc).__name__}: {first_line}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    print(format_summary(summary_rows(results)))
+    print(f"done in {time.monotonic() - started:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

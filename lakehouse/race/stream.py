@@ -1,0 +1,343 @@
+"""The race live: Structured Streaming from the landing zone into bronze, silver and live standings.
+
+Two queries, each with its own checkpoint under `<tables root>/ops/checkpoints/`:
+
+1. `race_bronze`: telemetry CSV files as they land (file source, `maxFilesPerTrigger`) -> validated
+   (`bronze.validate_telemetry`) -> `bronze.race_telemetry` and `bronze.quarantine`.
+2. `race_silver`: `bronze.race_telemetry` as a Delta stream -> event-time watermark on `ts`
+   (`race.watermark_minutes`) -> `dropDuplicatesWithinWatermark(rider_id, ts)` -> per micro-batch
+   (`foreachBatch`): route matching, append to `silver.race_telemetry`, then the standings of every
+   stage the batch touched are recomputed from silver and MERGEd into `gold.race_live_standings`.
+
+Exactly once across restarts: every micro-batch write is an idempotent Delta append (`txnAppId` = the
+query's application id, `txnVersion` = the micro-batch id), so a batch replayed after a crash writes
+nothing twice; the standings are a pure function of silver, so recomputing them is harmless. The
+application id is kept beside the checkpoint (`<checkpoint>.app_id`): a fresh checkpoint gets a fresh id,
+so its batch ids never collide with an old checkpoint's.
+
+Late points: a point older than the watermark (the newest event time seen minus `watermark_minutes`)
+when it reaches the dedup is dropped by the stream (Spark counts it in `numRowsDroppedByWatermark`, which
+`StreamLog` keeps); batch keeps every point. Duplicates: the first copy within the watermark wins; a copy
+arriving after its original left the state is older than the watermark, so it is dropped too. State is
+bounded by the watermark, so memory stays flat however long the stream runs.
+
+Each silver micro-batch is logged in `ops.race_stream_batches` (rows, stages, landing files, times):
+the benchmark reads landing -> standings latency from it.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
+
+from lakehouse.bronze.loader import PARTITION_COLUMN
+from lakehouse.config import Settings
+from lakehouse.race import bronze as race_bronze
+from lakehouse.race.gold import live_standings as gold_standings
+from lakehouse.race.gold.crossings import crossings, marks, point_pairs, rider_starts
+from lakehouse.race.landing import TELEMETRY_PREFIX
+from lakehouse.race.silver import stages as silver_stages
+from lakehouse.race.silver import telemetry as silver_telemetry
+from lakehouse.storage import open_store, spark_uri
+from lakehouse.tables import Tables, TableRef, append, delta_table, read_table, table_exists
+
+BRONZE_QUERY = "race_bronze"
+SILVER_QUERY = "race_silver"
+CHECKPOINTS_PREFIX = "ops/checkpoints"
+MAX_FILES_PER_TRIGGER = 20
+BATCH_LOG = ("ops", "race_stream_batches")
+BATCH_LOG_SCHEMA = T.StructType(
+    [
+        T.StructField("query", T.StringType(), False),
+        T.StructField("batch_id", T.LongType(), False),
+        T.StructField("rows_in", T.LongType()),
+        T.StructField("rows_written", T.LongType()),
+        T.StructField("stages", T.ArrayType(T.IntegerType())),
+        T.StructField("source_files", T.ArrayType(T.StringType())),
+        T.StructField("started_at", T.TimestampType()),
+        T.StructField("finished_at", T.TimestampType()),
+    ]
+)
+
+
+class StreamError(RuntimeError):
+    """The race stream cannot start (missing inputs) or failed."""
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """`available_now` (catch up, then stop) or every `seconds` (live)."""
+
+    available_now: bool = True
+    seconds: float = 1.0
+
+    def apply(self, writer: Any) -> Any:
+        """The writer with this trigger."""
+        if self.available_now:
+            return writer.trigger(availableNow=True)
+        return writer.trigger(processingTime=f"{self.seconds} seconds")
+
+
+@dataclass
+class StreamHooks:
+    """Test seams: called inside a silver micro-batch (fault injection)."""
+
+    after_silver_write: Callable[[int], None] | None = None
+
+
+class StreamLog(StreamingQueryListener):
+    """Progress of the race queries as Spark reports it (rows, state size, late rows dropped)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[dict[str, Any]] = []
+
+    def onQueryStarted(self, event: Any) -> None:  # noqa: N802 - Spark's listener API
+        """Nothing to keep at start."""
+
+    def onQueryProgress(self, event: Any) -> None:  # noqa: N802
+        """Keep the numbers of each micro-batch."""
+        p = event.progress
+        state = p.stateOperators[0] if p.stateOperators else None
+        self.events.append(
+            {
+                "query": p.name,
+                "batch_id": p.batchId,
+                "input_rows": p.numInputRows,
+                "state_rows": state.numRowsTotal if state else None,
+                "state_memory_bytes": state.memoryUsedBytes if state else None,
+                "dropped_late": state.numRowsDroppedByWatermark if state else None,
+                "duration_ms": p.durationMs.get("triggerExecution"),
+                "watermark": p.eventTime.get("watermark") if p.eventTime else None,
+            }
+        )
+
+    def onQueryIdle(self, event: Any) -> None:  # noqa: N802
+        """Nothing to keep when idle."""
+
+    def onQueryTerminated(self, event: Any) -> None:  # noqa: N802
+        """Nothing to keep at the end."""
+
+    def dropped_late(self) -> int:
+        """Points the silver query dropped as later than the watermark."""
+        return sum(e["dropped_late"] or 0 for e in self.events if e["query"] == SILVER_QUERY)
+
+
+def checkpoint_uri(settings: Settings, query: str) -> str:
+    """Where a query keeps its checkpoint."""
+    return f"{spark_uri(settings.tables_root).rstrip('/')}/{CHECKPOINTS_PREFIX}/{query}"
+
+
+def application_id(settings: Settings, query: str) -> str:
+    """The query's idempotent-write id, created beside its checkpoint on first use."""
+    store = open_store(settings.tables_root, settings.s3)
+    key = f"{CHECKPOINTS_PREFIX}/{query}.app_id"
+    checkpoint_exists = bool(store.list_keys(f"{CHECKPOINTS_PREFIX}/{query}/"))
+    if store.exists(key) and checkpoint_exists:
+        return store.read_bytes(key).decode().strip()
+    app_id = f"{query}:{uuid.uuid4().hex[:12]}"
+    store.write_bytes(key, app_id.encode())
+    return app_id
+
+
+def _bronze_batch(settings: Settings, app_id: str) -> Callable[[DataFrame, int], None]:
+    tables = Tables(settings)
+    target = tables.ref("bronze", race_bronze.TELEMETRY_TABLE)
+    quarantine = tables.ref("bronze", "quarantine")
+
+    def write(raw: DataFrame, batch_id: int) -> None:
+        ingested_at = F.lit(datetime.now(UTC).replace(microsecond=0))
+        validated = race_bronze.validate_telemetry(raw).persist()
+        try:
+            run_id = f"stream:{app_id}"
+            append(
+                race_bronze.bronze_telemetry_rows(validated, F.lit(batch_id), run_id, ingested_at),
+                target,
+                partition_by=(race_bronze.STAGE_DATE,),
+                txn=(f"bronze:{app_id}", batch_id),
+            )
+            append(
+                race_bronze.quarantine_telemetry_rows(validated, F.lit(batch_id), run_id, ingested_at),
+                quarantine,
+                partition_by=(PARTITION_COLUMN,),
+                txn=(f"quarantine:{app_id}", batch_id),
+            )
+        finally:
+            validated.unpersist()
+
+    return write
+
+
+def start_bronze_stream(spark: SparkSession, settings: Settings, trigger: Trigger) -> StreamingQuery:
+    """Landing telemetry files -> bronze (and quarantine), as files arrive."""
+    race_bronze.ensure_telemetry_tables(spark, settings)
+    source = f"{spark_uri(settings.landing_root).rstrip('/')}/{TELEMETRY_PREFIX}"
+    open_store(settings.landing_root, settings.s3).write_bytes(f"{TELEMETRY_PREFIX}.keep", b"")
+    raw = (
+        spark.readStream.schema(race_bronze.RAW_SCHEMA)
+        .option("header", True)
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", race_bronze.CORRUPT)
+        .option("recursiveFileLookup", True)
+        .option("pathGlobFilter", "*.csv")
+        .option("maxFilesPerTrigger", MAX_FILES_PER_TRIGGER)
+        .csv(source)
+        .withColumn("_source_file", race_bronze.landing_key(F.col("_metadata.file_path")))
+    )
+    writer = (
+        raw.writeStream.queryName(BRONZE_QUERY)
+        .foreachBatch(_bronze_batch(settings, application_id(settings, BRONZE_QUERY)))
+        .option("checkpointLocation", checkpoint_uri(settings, BRONZE_QUERY))
+    )
+    return trigger.apply(writer).start()
+
+
+def standings_for(spark: SparkSession, settings: Settings, stage_dates: list[Any]) -> DataFrame:
+    """Live standings of the stages run on `stage_dates`, recomputed from silver."""
+    tables = Tables(settings)
+    telemetry = read_table(spark, tables.ref("silver", silver_telemetry.NAME)).where(
+        F.col("stage_date").isin(stage_dates)
+    )
+    stages = read_table(spark, tables.ref("silver", silver_stages.STAGES))
+    checkpoints = read_table(spark, tables.ref("silver", silver_stages.CHECKPOINTS))
+    start_times = read_table(spark, tables.ref("silver", silver_stages.START_TIMES))
+    starts = rider_starts(telemetry, stages, start_times)
+    passed = crossings(point_pairs(telemetry), marks(stages, checkpoints), starts)
+    return gold_standings.live_standings(telemetry, passed, stages)
+
+
+def merge_standings(spark: SparkSession, target: TableRef, rows: DataFrame) -> None:
+    """Upsert standings rows on (stage, rider), rewriting only rows whose content changed."""
+    if not table_exists(spark, target):
+        append(rows, target)
+        return
+    changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in rows.columns if c not in gold_standings.KEYS)
+    (
+        delta_table(spark, target)
+        .alias("t")
+        .merge(rows.alias("s"), "t.stage = s.stage AND t.rider_id = s.rider_id")
+        .whenMatchedUpdateAll(condition=changed)
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+
+
+def _silver_batch(
+    spark: SparkSession, settings: Settings, app_id: str, hooks: StreamHooks
+) -> Callable[[DataFrame, int], None]:
+    tables = Tables(settings)
+    target = tables.ref("silver", silver_telemetry.NAME)
+    standings = tables.ref("gold", gold_standings.NAME)
+    log = tables.ref(*BATCH_LOG)
+
+    def write(points: DataFrame, batch_id: int) -> None:
+        started = datetime.now(UTC)
+        stages = read_table(spark, tables.ref("silver", silver_stages.STAGES))
+        cells = read_table(spark, tables.ref("silver", "race_route_cells"))
+        rows = silver_telemetry.conform(points, stages, cells).persist()
+        try:
+            summary = rows.agg(
+                F.count(F.lit(1)).alias("n"),
+                F.collect_set("stage_date").alias("dates"),
+                F.collect_set("stage").alias("stages"),
+                F.collect_set("_source_file").alias("files"),
+            ).first()
+            if summary is not None and summary["n"]:
+                append(
+                    rows, target, partition_by=silver_telemetry.PARTITION_BY, txn=(f"silver:{app_id}", batch_id)
+                )
+        finally:
+            rows.unpersist()
+        if hooks.after_silver_write:
+            hooks.after_silver_write(batch_id)
+        written = int(summary["n"]) if summary else 0
+        if written:
+            merge_standings(spark, standings, standings_for(spark, settings, list(summary["dates"])))
+        append(
+            spark.createDataFrame(
+                [
+                    (
+                        SILVER_QUERY, batch_id, written, written,
+                        sorted(summary["stages"]) if written else [],
+                        sorted(summary["files"]) if written else [],
+                        started, datetime.now(UTC),
+                    )
+                ],
+                BATCH_LOG_SCHEMA,
+            ),
+            log,
+            txn=(f"log:{app_id}", batch_id),
+        )  # fmt: skip
+
+    return write
+
+
+def start_silver_stream(
+    spark: SparkSession, settings: Settings, trigger: Trigger, hooks: StreamHooks | None = None
+) -> StreamingQuery:
+    """bronze.race_telemetry -> watermark, dedup -> silver.race_telemetry and live standings."""
+    tables = Tables(settings)
+    for name in (silver_stages.STAGES, "race_route_cells"):
+        if not table_exists(spark, tables.ref("silver", name)):
+            raise StreamError(f"silver.{name} is missing: load the race's route files (batch) before streaming")
+    source = tables.ref("bronze", race_bronze.TELEMETRY_TABLE)
+    race_bronze.ensure_telemetry_tables(spark, settings)
+    reader = spark.readStream.format("delta")
+    bronze = reader.table(source.catalog_name) if source.catalog_name else reader.load(source.location)
+    watermark = f"{settings.race.watermark_minutes * 60:.0f} seconds"
+    points = (
+        bronze.select(*silver_telemetry.POINT_COLUMNS)
+        .withWatermark("ts", watermark)
+        .dropDuplicatesWithinWatermark(list(silver_telemetry.DEDUP_KEYS))
+    )
+    writer = (
+        points.writeStream.queryName(SILVER_QUERY)
+        .foreachBatch(_silver_batch(spark, settings, application_id(settings, SILVER_QUERY), hooks or StreamHooks()))
+        .option("checkpointLocation", checkpoint_uri(settings, SILVER_QUERY))
+    )
+    return trigger.apply(writer).start()
+
+
+def run_available_now(
+    spark: SparkSession, settings: Settings, hooks: StreamHooks | None = None, log: StreamLog | None = None
+) -> StreamLog:
+    """Catch up: bronze until no new file, then silver until bronze is drained; both stop by themselves."""
+    log = log or StreamLog()
+    spark.streams.addListener(log)
+    try:
+        for start in (
+            lambda: start_bronze_stream(spark, settings, Trigger()),
+            lambda: start_silver_stream(spark, settings, Trigger(), hooks),
+        ):
+            query = start()
+            query.awaitTermination()
+            if query.exception() is not None:
+                raise StreamError(str(query.exception()).splitlines()[0])
+        time.sleep(0.1)  # let the last progress events reach the listener
+    finally:
+        spark.streams.removeListener(log)
+    return log
+
+
+def start_live(
+    spark: SparkSession, settings: Settings, seconds: float | None = None, hooks: StreamHooks | None = None
+) -> tuple[StreamingQuery, StreamingQuery]:
+    """Both queries on a processing-time trigger (every `seconds`, default `race.trigger_seconds`)."""
+    trigger = Trigger(available_now=False, seconds=seconds or settings.race.trigger_seconds)
+    return start_bronze_stream(spark, settings, trigger), start_silver_stream(spark, settings, trigger, hooks)
+
+
+def stop(queries: tuple[StreamingQuery, ...]) -> None:
+    """Stop the queries (their checkpoints keep where they were)."""
+    for query in queries:
+        if query.isActive:
+            query.stop()
