@@ -154,13 +154,9 @@ def _changes(ctx: GoldContext, done: dict[tuple[str, str], int], gold: str, sour
 
 
 def _merge(ctx: GoldContext, name: str, rows: DataFrame, keys: Sequence[str], scope: str | None = None) -> int:
-    """MERGE rows into gold.<name> (scope limits deletes); returns the row count written or kept."""
-    rows = with_row_hash(rows).persist()
-    try:
-        merge_replace(ctx.spark, ctx.gold_ref(name), rows, keys, scope)
-        return rows.count()
-    finally:
-        rows.unpersist()
+    """MERGE rows into gold.<name> (scope limits deletes); returns the rows inserted or changed."""
+    counts = merge_replace(ctx.spark, ctx.gold_ref(name), with_row_hash(rows), keys, scope)
+    return counts["inserted"] + counts["updated"] + counts["deleted"]
 
 
 def _sql_list(values: Sequence[object]) -> str:

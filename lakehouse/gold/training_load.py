@@ -14,6 +14,9 @@ training_load_daily
     TSB_d = CTL_d - ATL_d (this table's convention: end-of-day form; GoldenCheetah shows the previous day's);
     ramp rate = CTL_d - CTL_(d-7); ACWR = 7-day mean load / 28-day mean load;
     monotony = 7-day mean load / its population standard deviation; strain = 7-day load x monotony.
+    The 7- and 28-day windows always span 7 and 28 calendar days: days before the athlete's first day are
+    rest days (load 0), as they are for the CTL/ATL recurrence that starts from 0 (Runalyze's Monotony
+    divides by 7 days whatever the data holds).
 """
 
 from __future__ import annotations
@@ -160,10 +163,18 @@ def daily_load(activity_loads: DataFrame, until: date | None = None) -> DataFram
 def _pmc_udf(ctl_days: int, atl_days: int):
     ctl_decay, atl_decay = math.exp(-1 / ctl_days), math.exp(-1 / atl_days)
 
-    def recur(days: list, ctl0: float | None, atl0: float | None) -> list[tuple[date, float, float]]:
+    def recur(
+        days: list, seed_date: date | None, ctl0: float | None, atl0: float | None
+    ) -> list[tuple[date, float, float]]:
         ctl, atl = ctl0 or 0.0, atl0 or 0.0
+        previous = seed_date
         out = []
         for day in sorted(days, key=lambda d: d["date"]):
+            # Calendar days missing between two rows (or since the seed) are rest days: load 0, decay only.
+            skipped = (day["date"] - previous).days - 1 if previous is not None else 0
+            if skipped > 0:
+                ctl, atl = ctl * ctl_decay**skipped, atl * atl_decay**skipped
+            previous = day["date"]
             ctl = day["load"] * (1 - ctl_decay) + ctl * ctl_decay
             atl = day["load"] * (1 - atl_decay) + atl * atl_decay
             out.append((day["date"], ctl, atl))
@@ -178,36 +189,59 @@ def performance_management(
     """Daily loads -> CTL, ATL, TSB, ramp rate, ACWR, monotony and strain per (athlete, day).
 
     Incremental form: with `start` and `history` (the stored athlete_id, date, ctl, atl of the days before
-    `start`), only days from `start` on are returned, continuing the recurrence from the day before exactly
-    as a full computation would; `daily` must then reach back at least 27 days before `start`.
+    `start`), only days from `start` on are returned, continuing the recurrence from the athlete's latest
+    stored day exactly as a full computation would (stored days may end before `start - 1`: the athlete's
+    series ended with a workout, and the days since are rest days); `daily` must then reach back at least
+    27 days before `start`.
     """
     if start is None:
         grouped = daily.groupBy("athlete_id").agg(F.collect_list(F.struct("date", "load")).alias("days"))
-        grouped = grouped.withColumn("ctl0", F.lit(None).cast("double")).withColumn("atl0", F.lit(None).cast("double"))
+        grouped = (
+            grouped.withColumn("seed_date", F.lit(None).cast("date"))
+            .withColumn("ctl0", F.lit(None).cast("double"))
+            .withColumn("atl0", F.lit(None).cast("double"))
+        )
     else:
         if history is None:
             raise ValueError("an incremental computation (start=...) needs the stored history")
-        seeds = history.where(F.col("date") == F.date_sub(F.lit(start), 1)).select(
-            "athlete_id", F.col("ctl").alias("ctl0"), F.col("atl").alias("atl0")
-        )
+        latest_first = Window.partitionBy("athlete_id").orderBy(F.col("date").desc())
+        seeds = (
+            history.where(F.col("date") < F.lit(start))
+            .withColumn("_latest", F.row_number().over(latest_first))
+            .where(F.col("_latest") == 1)
+            .select("athlete_id", F.col("date").alias("seed_date"), F.col("ctl").alias("ctl0"),
+                    F.col("atl").alias("atl0"))
+        )  # fmt: skip
+        # Recompute every day after the seed (days between it and `start` feed the recurrence and the ramp
+        # rate's look-back); without a seed the athlete is new and starts from 0 at `start`.
         grouped = (
-            daily.where(F.col("date") >= F.lit(start))
-            .groupBy("athlete_id")
+            daily.join(seeds, on="athlete_id", how="left")
+            .where(F.coalesce(F.col("date") > F.col("seed_date"), F.col("date") >= F.lit(start)))
+            .groupBy("athlete_id", "seed_date", "ctl0", "atl0")
             .agg(F.collect_list(F.struct("date", "load")).alias("days"))
-            .join(seeds, on="athlete_id", how="left")
         )
-    pmc = grouped.select(
-        "athlete_id", F.explode(_pmc_udf(params.ctl_days, params.atl_days)("days", "ctl0", "atl0")).alias("p")
-    ).select("athlete_id", "p.date", "p.ctl", "p.atl")
+    recurrence = _pmc_udf(params.ctl_days, params.atl_days)
+    days = F.explode(recurrence("days", "seed_date", "ctl0", "atl0"))
+    pmc = grouped.select("athlete_id", days.alias("p")).select("athlete_id", "p.date", "p.ctl", "p.atl")
     if start is not None and history is not None:
+        # Every stored day before `start` is on or before its athlete's seed: no overlap with `pmc`.
         pmc = pmc.unionByName(history.where(F.col("date") < F.lit(start)).select("athlete_id", "date", "ctl", "atl"))
     by_day = Window.partitionBy("athlete_id").orderBy("date")
     last7, last28 = by_day.rowsBetween(-6, 0), by_day.rowsBetween(-27, 0)
+    # `daily` has one row per calendar day, so a window's missing rows are the days before the athlete's
+    # first: rest days. Their zeros enter the means and the spread about the 7-day mean.
+    seen7, present_mean = F.count("load").over(last7), F.avg("load").over(last7)
+    acute = F.sum("load").over(last7) / 7
+    squares = (
+        F.pow(F.stddev_pop("load").over(last7), 2) * seen7
+        + seen7 * F.pow(present_mean - acute, 2)
+        + (7 - seen7) * F.pow(acute, 2)
+    )
     rolling = daily.select(
         "athlete_id", "date", "load",
-        F.avg("load").over(last7).alias("acute"),
-        F.avg("load").over(last28).alias("chronic"),
-        F.stddev_pop("load").over(last7).alias("std7"),
+        acute.alias("acute"),
+        (F.sum("load").over(last28) / 28).alias("chronic"),
+        F.sqrt(squares / 7).alias("std7"),
         F.sum("load").over(last7).alias("week_load"),
     )  # fmt: skip
     joined = rolling.join(pmc, on=["athlete_id", "date"], how="inner")

@@ -8,7 +8,8 @@ so production is left untouched and the next run sees the same batch again.
 
 ops.silver_quarantine (or `ops.<layer>_quarantine`)
     Grain: one row per quarantined row per rule it broke. Keys: (`run_id`, `table_name`, `rule`, `row_json`).
-    The row itself is kept whole as JSON, lineage columns included (`_source_file`, `_batch_id`...).
+    Columns: `run_id`, `quarantined_at`, `table_name`, `rule`, `rule_sql` (the expectation) and `row_json`,
+    the row itself kept whole as JSON, lineage columns included (`_source_file`, `_batch_id`...).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from lakehouse.config import Settings
 from lakehouse.quality.checks import HALT, SqlCheck, ValidationHalted, run_checks
@@ -32,18 +32,7 @@ from lakehouse.quality.expectations import (
 )
 from lakehouse.quality.results import CheckResult, record_results
 from lakehouse.quality.rules import checks_for, expectations_for
-from lakehouse.tables import TableRef, Tables, append, create_if_missing
-
-QUARANTINE_SCHEMA = T.StructType(
-    [
-        T.StructField("run_id", T.StringType(), False),
-        T.StructField("quarantined_at", T.TimestampType(), False),
-        T.StructField("table_name", T.StringType(), False),
-        T.StructField("rule", T.StringType(), False),
-        T.StructField("rule_sql", T.StringType()),
-        T.StructField("row_json", T.StringType()),
-    ]
-)
+from lakehouse.tables import TableRef, Tables, append
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +100,6 @@ def run_gate(
     quarantined = sum(r.rows_failed or 0 for r in outcome.results if r.action == QUARANTINE)
     if quarantined:
         ref = quarantine_ref(settings, layer)
-        create_if_missing(spark, ref, spark.createDataFrame([], QUARANTINE_SCHEMA))
         rows = outcome.quarantined.select(
             F.lit(run_id).alias("run_id"),
             F.lit(datetime.now(UTC)).cast("timestamp").alias("quarantined_at"),

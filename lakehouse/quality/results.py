@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakehouse.config import Settings
-from lakehouse.tables import Tables, append, create_if_missing, read_table, table_exists
+from lakehouse.tables import Tables, append, read_table, table_exists
 
 RESULTS_TABLE = ("ops", "check_results")
 RESULTS_SCHEMA = T.StructType(
@@ -81,11 +81,10 @@ def record_results(
     stage: str,
     checked_at: datetime | None = None,
 ) -> None:
-    """Append `results` to ops.check_results (one Delta commit; nothing is written for no results)."""
-    ref = Tables(settings).ref(*RESULTS_TABLE)
-    create_if_missing(spark, ref, spark.createDataFrame([], RESULTS_SCHEMA))
+    """Append `results` to ops.check_results, creating it on first use (one Delta commit; none for no results)."""
     if not results:
         return
+    ref = Tables(settings).ref(*RESULTS_TABLE)
     at = checked_at or datetime.now(UTC)
     rows = [
         (

@@ -87,11 +87,19 @@ class Trigger:
         return writer.trigger(processingTime=f"{self.seconds} seconds")
 
 
+@dataclass(frozen=True)
+class StreamOptions:
+    """How much each micro-batch takes: landing files (bronze) and bronze Delta files (silver; None: all)."""
+
+    bronze_files_per_trigger: int = MAX_FILES_PER_TRIGGER
+    silver_files_per_trigger: int | None = None
+
+
 @dataclass
 class StreamHooks:
-    """Test seams: called inside a silver micro-batch (fault injection)."""
+    """Test seams: called inside a silver micro-batch (fault injection) with (batch id, rows written)."""
 
-    after_silver_write: Callable[[int], None] | None = None
+    after_silver_write: Callable[[int, int], None] | None = None
 
 
 class StreamLog(StreamingQueryListener):
@@ -177,7 +185,9 @@ def _bronze_batch(settings: Settings, app_id: str) -> Callable[[DataFrame, int],
     return write
 
 
-def start_bronze_stream(spark: SparkSession, settings: Settings, trigger: Trigger) -> StreamingQuery:
+def start_bronze_stream(
+    spark: SparkSession, settings: Settings, trigger: Trigger, options: StreamOptions = StreamOptions()
+) -> StreamingQuery:
     """Landing telemetry files -> bronze (and quarantine), as files arrive."""
     race_bronze.ensure_telemetry_tables(spark, settings)
     source = f"{spark_uri(settings.landing_root).rstrip('/')}/{TELEMETRY_PREFIX}"
@@ -189,7 +199,7 @@ def start_bronze_stream(spark: SparkSession, settings: Settings, trigger: Trigge
         .option("columnNameOfCorruptRecord", race_bronze.CORRUPT)
         .option("recursiveFileLookup", True)
         .option("pathGlobFilter", "*.csv")
-        .option("maxFilesPerTrigger", MAX_FILES_PER_TRIGGER)
+        .option("maxFilesPerTrigger", options.bronze_files_per_trigger)
         .csv(source)
         .withColumn("_source_file", race_bronze.landing_key(F.col("_metadata.file_path")))
     )
@@ -257,9 +267,9 @@ def _silver_batch(
                 )
         finally:
             rows.unpersist()
-        if hooks.after_silver_write:
-            hooks.after_silver_write(batch_id)
         written = int(summary["n"]) if summary else 0
+        if hooks.after_silver_write:
+            hooks.after_silver_write(batch_id, written)
         if written:
             merge_standings(spark, standings, standings_for(spark, settings, list(summary["dates"])))
         append(
@@ -282,7 +292,11 @@ def _silver_batch(
 
 
 def start_silver_stream(
-    spark: SparkSession, settings: Settings, trigger: Trigger, hooks: StreamHooks | None = None
+    spark: SparkSession,
+    settings: Settings,
+    trigger: Trigger,
+    hooks: StreamHooks | None = None,
+    options: StreamOptions = StreamOptions(),
 ) -> StreamingQuery:
     """bronze.race_telemetry -> watermark, dedup -> silver.race_telemetry and live standings."""
     tables = Tables(settings)
@@ -292,6 +306,8 @@ def start_silver_stream(
     source = tables.ref("bronze", race_bronze.TELEMETRY_TABLE)
     race_bronze.ensure_telemetry_tables(spark, settings)
     reader = spark.readStream.format("delta")
+    if options.silver_files_per_trigger:
+        reader = reader.option("maxFilesPerTrigger", options.silver_files_per_trigger)
     bronze = reader.table(source.catalog_name) if source.catalog_name else reader.load(source.location)
     watermark = f"{settings.race.watermark_minutes * 60:.0f} seconds"
     points = (
@@ -308,15 +324,19 @@ def start_silver_stream(
 
 
 def run_available_now(
-    spark: SparkSession, settings: Settings, hooks: StreamHooks | None = None, log: StreamLog | None = None
+    spark: SparkSession,
+    settings: Settings,
+    hooks: StreamHooks | None = None,
+    log: StreamLog | None = None,
+    options: StreamOptions = StreamOptions(),
 ) -> StreamLog:
     """Catch up: bronze until no new file, then silver until bronze is drained; both stop by themselves."""
     log = log or StreamLog()
     spark.streams.addListener(log)
     try:
         for start in (
-            lambda: start_bronze_stream(spark, settings, Trigger()),
-            lambda: start_silver_stream(spark, settings, Trigger(), hooks),
+            lambda: start_bronze_stream(spark, settings, Trigger(), options),
+            lambda: start_silver_stream(spark, settings, Trigger(), hooks, options),
         ):
             query = start()
             query.awaitTermination()
@@ -329,11 +349,18 @@ def run_available_now(
 
 
 def start_live(
-    spark: SparkSession, settings: Settings, seconds: float | None = None, hooks: StreamHooks | None = None
+    spark: SparkSession,
+    settings: Settings,
+    seconds: float | None = None,
+    hooks: StreamHooks | None = None,
+    options: StreamOptions = StreamOptions(),
 ) -> tuple[StreamingQuery, StreamingQuery]:
     """Both queries on a processing-time trigger (every `seconds`, default `race.trigger_seconds`)."""
     trigger = Trigger(available_now=False, seconds=seconds or settings.race.trigger_seconds)
-    return start_bronze_stream(spark, settings, trigger), start_silver_stream(spark, settings, trigger, hooks)
+    return (
+        start_bronze_stream(spark, settings, trigger, options),
+        start_silver_stream(spark, settings, trigger, hooks, options),
+    )
 
 
 def stop(queries: tuple[StreamingQuery, ...]) -> None:

@@ -52,7 +52,7 @@ def merge_upsert(
             if values and all(v is not None for v in values):
                 literal = ", ".join(f"'{v}'" for v in sorted(str(v) for v in values))
                 condition += f" AND t.`{column}` IN ({literal})"
-    (
+    metrics = (
         delta_table(spark, target)
         .alias("t")
         .merge(updates.alias("s"), condition)
@@ -60,11 +60,18 @@ def merge_upsert(
         .whenNotMatchedInsertAll()
         .execute()
     )
-    metrics = delta_table(spark, target).history(1).select("operation", "operationMetrics").collect()[0]
-    om = metrics["operationMetrics"] or {}
+    counts = _merge_counts(metrics)
+    return {"inserted": counts["inserted"], "updated": counts["updated"]}
+
+
+def _merge_counts(metrics: DataFrame) -> dict[str, int]:
+    """Delta's MERGE result row (num_inserted_rows, num_updated_rows, num_deleted_rows) as a dict."""
+    row = metrics.first()
+    values = row.asDict() if row else {}
     return {
-        "inserted": int(om.get("numTargetRowsInserted", 0)),
-        "updated": int(om.get("numTargetRowsUpdated", 0)),
+        "inserted": int(values.get("num_inserted_rows") or 0),
+        "updated": int(values.get("num_updated_rows") or 0),
+        "deleted": int(values.get("num_deleted_rows") or 0),
     }
 
 
@@ -89,7 +96,7 @@ def merge_replace(
         append(rows, target)
         return {"inserted": rows.count(), "updated": 0, "deleted": 0}
     condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
-    (
+    metrics = (
         delta_table(spark, target)
         .alias("t")
         .merge(rows.alias("s"), condition)
@@ -98,9 +105,4 @@ def merge_replace(
         .whenNotMatchedBySourceDelete(condition=scope)
         .execute()
     )
-    om = delta_table(spark, target).history(1).select("operationMetrics").collect()[0][0] or {}
-    return {
-        "inserted": int(om.get("numTargetRowsInserted", 0)),
-        "updated": int(om.get("numTargetRowsUpdated", 0)),
-        "deleted": int(om.get("numTargetRowsDeleted", 0)),
-    }
+    return _merge_counts(metrics)

@@ -6,8 +6,9 @@ Keys: (`workout_id`): `strava:<activity id>` when Strava has the session, else `
 The same session recorded by Strava and MapMyRun is one workout: both sources on the same local date, in
 the same sport family, with durations within `DURATION_TOLERANCE` and distances within
 `DISTANCE_TOLERANCE` of each other (MapMyRun exports carry a date but no start time, so the overlap test
-is date + duration + distance). Pairs are matched one-to-one, best duration match first. Strava's values
-win where both have one (it has the start time, heart rate and kudos); `sources` keeps the lineage.
+is date + duration + distance) and, when `mapmyrun_athlete_id` is known, the same athlete. Pairs are
+matched one-to-one, best duration match first. Strava's values win where both have one (it has the start
+time, heart rate and kudos); `sources` keeps the lineage.
 """
 
 from __future__ import annotations
@@ -73,6 +74,19 @@ def _mapmyrun(workouts: DataFrame, athlete_id: int | None) -> DataFrame:
     )
 
 
+def _mutual_best(candidates: DataFrame) -> DataFrame:
+    """The candidate pairs that are each other's best (smallest duration gap, then lowest ids)."""
+    order = [F.col("gap_s").asc(), F.col("strava_activity_id").asc(), F.col("mapmyrun_workout_id").asc()]
+    best_for_strava = Window.partitionBy("strava_activity_id").orderBy(*order)
+    best_for_mapmyrun = Window.partitionBy("mapmyrun_workout_id").orderBy(*order)
+    return (
+        candidates.withColumn("rs", F.row_number().over(best_for_strava))
+        .withColumn("rm", F.row_number().over(best_for_mapmyrun))
+        .where((F.col("rs") == 1) & (F.col("rm") == 1))
+        .select("strava_activity_id", "mapmyrun_workout_id", "gap_s")
+    )
+
+
 def match_sessions(strava: DataFrame, mapmyrun: DataFrame) -> DataFrame:
     """Pairs (strava_activity_id, mapmyrun_workout_id) recording the same session, one-to-one."""
     s, m = strava.alias("s"), mapmyrun.alias("m")
@@ -82,24 +96,31 @@ def match_sessions(strava: DataFrame, mapmyrun: DataFrame) -> DataFrame:
         & (F.abs(F.col("s.distance_m") - F.col("m.distance_m"))
            <= F.col("s.distance_m") * DISTANCE_TOLERANCE + DISTANCE_SLACK_M)
     )  # fmt: skip
+    # A MapMyRun export belongs to one athlete: when we know whose, only their Strava sessions can match.
+    same_athlete = F.col("m.athlete_id").isNull() | (F.col("s.athlete_id") == F.col("m.athlete_id"))
     candidates = s.join(
         m,
-        on=(F.col("s.workout_date") == F.col("m.workout_date")) & (F.col("s.sport") == F.col("m.sport")) & close,
+        on=(F.col("s.workout_date") == F.col("m.workout_date")) & (F.col("s.sport") == F.col("m.sport"))
+        & same_athlete & close,
         how="inner",
     ).select(
         F.col("s.strava_activity_id").alias("strava_activity_id"),
         F.col("m.mapmyrun_workout_id").alias("mapmyrun_workout_id"),
         F.abs(F.col("s.duration_s") - F.col("m.duration_s")).alias("gap_s"),
-    )
-    order = [F.col("gap_s").asc(), F.col("strava_activity_id").asc(), F.col("mapmyrun_workout_id").asc()]
-    best_for_strava = Window.partitionBy("strava_activity_id").orderBy(*order)
-    best_for_mapmyrun = Window.partitionBy("mapmyrun_workout_id").orderBy(*order)
-    return (
-        candidates.withColumn("rs", F.row_number().over(best_for_strava))
-        .withColumn("rm", F.row_number().over(best_for_mapmyrun))
-        .where((F.col("rs") == 1) & (F.col("rm") == 1))
-        .select("strava_activity_id", "mapmyrun_workout_id")
-    )
+    )  # fmt: skip
+    # Best duration match first (greedy): pairs that are each other's best are matched, then the rest choose
+    # again among what is left, until no candidate remains. Each round matches at least the overall best pair.
+    remaining = candidates.localCheckpoint()
+    matched = remaining.limit(0)
+    while not remaining.isEmpty():
+        best = _mutual_best(remaining).localCheckpoint()
+        matched = matched.unionByName(best)
+        remaining = (
+            remaining.join(best.select("strava_activity_id"), on="strava_activity_id", how="left_anti")
+            .join(best.select("mapmyrun_workout_id"), on="mapmyrun_workout_id", how="left_anti")
+            .localCheckpoint()
+        )
+    return matched.select("strava_activity_id", "mapmyrun_workout_id")
 
 
 def conform(activities: DataFrame, mapmyrun_workouts: DataFrame, mapmyrun_athlete_id: int | None) -> DataFrame:
