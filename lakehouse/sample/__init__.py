@@ -21,9 +21,7 @@ MAPMYRUN_UNITS = "metric"  # the variant seen in real exports
 __all__ = ["DEFAULT_RUN_ID", "land_sample"]
 
 
-def land_sample(
-    landing: LandingZone, settings: SampleSettings, run_id: str = DEFAULT_RUN_ID
-) -> list[LandedFile]:
+def land_sample(landing: LandingZone, settings: SampleSettings, run_id: str = DEFAULT_RUN_ID) -> list[LandedFile]:
     """Generate and land all three sources' samples, e.g. `land_sample(LandingZone(store), settings)`."""
     landed: list[LandedFile] = []
     activities = strava.generate_activities(settings)
@@ -32,7 +30,8 @@ def land_sample(
     for resource in fitbit.RESOURCES:
         of_resource = [e for e in envelopes if e["resource"] == resource]
         landed += landing.write_json_by_month("fitbit", resource, run_id, of_resource, fitbit.month_of)
-    for month, (text, rows) in mapmyrun.generate_csv_by_month(settings, MAPMYRUN_UNITS).items():
+    twins = mapmyrun.twins_of(activities, settings.seed)
+    for month, (text, rows) in mapmyrun.generate_csv_by_month(settings, MAPMYRUN_UNITS, twins).items():
         key = landing_key("mapmyrun", "workouts", month, run_id, ext="csv")
         landed.append(landing.write_bytes(key, text.encode("utf-8"), rows))
     return landed

@@ -79,9 +79,7 @@ class _Effort:
             heart_rate_peak=peak,
             steps_per_minute=steps,
             km_per_minute=activity["average_speed"] * 60 / 1000 if on_foot else 0.0,
-            floors_per_minute=float(activity["total_elevation_gain"]) / FLOOR_HEIGHT_M / minutes
-            if on_foot
-            else 0.0,
+            floors_per_minute=float(activity["total_elevation_gain"]) / FLOOR_HEIGHT_M / minutes if on_foot else 0.0,
             mets=mets,
         )
 
@@ -166,9 +164,7 @@ def _day_minutes(
         if minute in efforts:
             effort, k = efforts[minute]
             ramp = min(1.0, (k + 1) / 4)
-            hr = min(
-                effort.heart_rate_peak, awake_hr + (effort.heart_rate - awake_hr) * ramp + rng.gauss(0, 4)
-            )
+            hr = min(effort.heart_rate_peak, awake_hr + (effort.heart_rate - awake_hr) * ramp + rng.gauss(0, 4))
             stride = rng.uniform(0.55, 1.0) if effort.sport == "Walk" else rng.uniform(0.95, 1.05)
             steps = round(effort.steps_per_minute * stride)
             km = effort.km_per_minute * stride if effort.km_per_minute else 0.0
@@ -186,9 +182,7 @@ def _day_minutes(
             mets = min(45, 11 + steps // 4)
             minutes.append(_Minute(_clamp(hr, hr_low, hr_high), steps, mets, steps * STRIDE_KM, floors))
         else:
-            minutes.append(
-                _Minute(_clamp(awake_hr + rng.gauss(0, 5), hr_low, hr_high), 0, rng.randint(10, 12), 0.0, 0)
-            )
+            minutes.append(_Minute(_clamp(awake_hr + rng.gauss(0, 5), hr_low, hr_high), 0, rng.randint(10, 12), 0.0, 0))
     return minutes
 
 
@@ -204,9 +198,7 @@ def _intraday(dataset: list[dict[str, Any]]) -> dict[str, Any]:
     return {"dataset": dataset, "datasetInterval": 1, "datasetType": "minute"}
 
 
-def _heart_body(
-    day: date, minutes: list[_Minute], calories: list[float], resting: int | None
-) -> dict[str, Any]:
+def _heart_body(day: date, minutes: list[_Minute], calories: list[float], resting: int | None) -> dict[str, Any]:
     zones = []
     for name, low, high in HEART_RATE_ZONES:
         inside = [i for i, m in enumerate(minutes) if m.heart_rate is not None and low <= m.heart_rate < high]
@@ -222,9 +214,7 @@ def _heart_body(
     value: dict[str, Any] = {"customHeartRateZones": [], "heartRateZones": zones}
     if resting is not None:
         value["restingHeartRate"] = resting
-    dataset = [
-        {"time": _clock(i), "value": m.heart_rate} for i, m in enumerate(minutes) if m.heart_rate is not None
-    ]
+    dataset = [{"time": _clock(i), "value": m.heart_rate} for i, m in enumerate(minutes) if m.heart_rate is not None]
     return {
         "activities-heart": [{"dateTime": day.isoformat(), "value": value}],
         "activities-heart-intraday": _intraday(dataset),

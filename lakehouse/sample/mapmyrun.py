@@ -15,6 +15,7 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from lakehouse.config import SampleSettings
 from lakehouse.sample._story import KM_PER_MILE, days, draw_dog_walk, draw_run_pace, seeded_rng
@@ -136,9 +137,7 @@ def _workout(rng: random.Random, day: date, dog_era: bool) -> tuple[datetime, Wo
     else:
         submitted = day
     note = rng.choice(NOTES[kind]) if rng.random() < NOTE_SHARE else ""
-    start = datetime(
-        day.year, day.month, day.day, start_hour, rng.randrange(60), rng.randrange(60), tzinfo=UTC
-    )
+    start = datetime(day.year, day.month, day.day, start_hour, rng.randrange(60), rng.randrange(60), tzinfo=UTC)
     workout = Workout(
         workout_id=0,
         workout_date=day,
@@ -156,14 +155,46 @@ def _workout(rng: random.Random, day: date, dog_era: bool) -> tuple[datetime, Wo
     return start, workout
 
 
-def generate_workouts(settings: SampleSettings) -> list[Workout]:
-    """Exactly `mapmyrun_workouts` workouts from start_date to end_date, newest first."""
+TWIN_EVERY = 12  # one Strava run or walk in this many was also recorded with MapMyRun
+TWIN_TYPES = {"Run": "Run", "TrailRun": "Run", "Walk": "Walk"}
+
+
+def twins_of(activities: list[dict[str, Any]], seed: int) -> list[tuple[datetime, Workout]]:
+    """MapMyRun recordings of some Strava runs and walks: the same session, as a second app saw it.
+
+    Same local date, distance within 1 % and time within 20 s, so silver.workouts can merge the pair.
+    """
+    rng = seeded_rng(seed, "mapmyrun-twins")
+    on_foot = sorted(
+        (a for a in activities if a.get("sport_type") in TWIN_TYPES and a.get("distance")),
+        key=lambda a: (a["start_date"], a["id"]),
+    )
+    twins = []
+    for activity in on_foot[::TWIN_EVERY]:
+        local = datetime.strptime(activity["start_date_local"], "%Y-%m-%dT%H:%M:%SZ")
+        kind = TWIN_TYPES[activity["sport_type"]]
+        miles = round(activity["distance"] / 1000 / KM_PER_MILE * rng.uniform(0.99, 1.01), 5)
+        seconds = max(60, int(activity["moving_time"]) + rng.randint(-20, 20))
+        km = miles * KM_PER_MILE
+        workout = Workout(
+            workout_id=0, workout_date=local.date(), submitted=local.date(), activity_type=kind,
+            calories=round(km * (52 if kind == "Walk" else 68)), miles=miles, seconds=seconds,
+            max_mph=miles / (seconds / 3600) * rng.uniform(1.3, 1.8), heart_rate="0",
+            steps=round(km * (1550 if kind == "Walk" else 1400)), note="", source=SOURCES[0],
+        )  # fmt: skip
+        twins.append((local.replace(tzinfo=UTC), workout))
+    return twins
+
+
+def generate_workouts(settings: SampleSettings, twins: list[tuple[datetime, Workout]] | None = None) -> list[Workout]:
+    """`mapmyrun_workouts` workouts from start_date to end_date (plus any `twins`), newest first."""
     rng = seeded_rng(settings.seed, "mapmyrun")
     calendar = days(settings.start_date, settings.end_date)
     weights = [DOG_ERA_FREQUENCY_FACTOR if d >= settings.dog_era_start else 1.0 for d in calendar]
     chosen = sorted(rng.choices(calendar, weights=weights, k=max(0, settings.mapmyrun_workouts)))
     drafted = sorted(
-        (_workout(rng, d, d >= settings.dog_era_start) for d in chosen), key=lambda pair: pair[0]
+        [*(_workout(rng, d, d >= settings.dog_era_start) for d in chosen), *(twins or [])],
+        key=lambda pair: pair[0],
     )
     workouts: list[Workout] = []
     previous = 0
@@ -215,9 +246,11 @@ def generate_csv(settings: SampleSettings, units: str = "metric") -> str:
     return render_csv(generate_workouts(settings), units)
 
 
-def generate_csv_by_month(settings: SampleSettings, units: str = "metric") -> dict[str, tuple[str, int]]:
+def generate_csv_by_month(
+    settings: SampleSettings, units: str = "metric", twins: list[tuple[datetime, Workout]] | None = None
+) -> dict[str, tuple[str, int]]:
     """One export per Workout Date month: {"YYYY-MM": (csv text with header, row count)}, months sorted."""
     by_month: dict[str, list[Workout]] = defaultdict(list)
-    for workout in generate_workouts(settings):
+    for workout in generate_workouts(settings, twins):
         by_month[workout.workout_date.strftime("%Y-%m")].append(workout)
     return {month: (render_csv(by_month[month], units), len(by_month[month])) for month in sorted(by_month)}

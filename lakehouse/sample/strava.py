@@ -299,9 +299,7 @@ class _Athlete:
             km = rng.uniform(12, 16 if dog_era else 21) if long_run else rng.uniform(5, 10)
         else:
             evening = rng.random() < 0.7
-            start = self._start(
-                day, place, *((time(17, 15), time(19, 45)) if evening else (time(6), time(7, 15)))
-            )
+            start = self._start(day, place, *((time(17, 15), time(19, 45)) if evening else (time(6), time(7, 15))))
             long_run = False
             km = rng.triangular(3.5, 9 if dog_era else 10, 6.0 if dog_era else 6.5)
         if race:
@@ -354,9 +352,7 @@ class _Athlete:
         metres, seconds = draw_dog_walk(rng)
         moving = round(seconds)
         # Sniff stops: the elapsed pace stays under 28 min/mi (the moving pace is at most 26.8).
-        elapsed = min(
-            round(moving * rng.uniform(1.0, 1.04)), math.floor(metres / METRES_PER_MILE * 27.9 * 60)
-        )
+        elapsed = min(round(moving * rng.uniform(1.0, 1.04)), math.floor(metres / METRES_PER_MILE * 27.9 * 60))
         watch = rng.random() < 0.35
         manual = rng.random() < MANUAL_WALK_SHARE
         fields = self._common(
@@ -542,9 +538,7 @@ class _Athlete:
                 fields["name"] = rng.choice(names[sport_type])
         if gps:
             spread = 300 if near_home else 2000
-            lat, lng = _offset(
-                place.lat, place.lng, rng.uniform(-spread, spread), rng.uniform(-spread, spread)
-            )
+            lat, lng = _offset(place.lat, place.lng, rng.uniform(-spread, spread), rng.uniform(-spread, spread))
             path = _loop(rng, lat, lng, metres)
             fields["start_latlng"], fields["end_latlng"] = list(path[0]), list(path[-1])
             fields["polyline"] = encode_polyline(path)
@@ -554,9 +548,7 @@ class _Athlete:
             fields["elev_low"] = low
             fields["elev_high"] = round(low + min(gain, gain * rng.uniform(0.2, 0.6) + 2), 1)
             glitch = rng.random() < GPS_GLITCH_SHARE
-            fields["max_speed"] = round(
-                rng.uniform(8, 30) if glitch else average_speed * rng.uniform(1.25, 1.9), 3
-            )
+            fields["max_speed"] = round(rng.uniform(8, 30) if glitch else average_speed * rng.uniform(1.25, 1.9), 3)
         else:
             fields["start_latlng"], fields["end_latlng"] = [], []
             fields["polyline"] = ""
@@ -572,9 +564,7 @@ class _Athlete:
             if sport_type != "Swim":
                 fields["average_temp"] = _temperature(rng, place, local.date())
         elif device == "phone":
-            fields["external_id"] = (
-                f"{uuid.UUID(int=rng.getrandbits(128), version=4)}".upper() + "-activity.fit"
-            )
+            fields["external_id"] = f"{uuid.UUID(int=rng.getrandbits(128), version=4)}".upper() + "-activity.fit"
             fields["upload"] = True
         else:
             fields["external_id"] = None
