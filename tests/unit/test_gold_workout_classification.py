@@ -1,0 +1,138 @@
+"""gold.workout_classification on literal workouts: k-means labels, the outlier rule and both fallbacks.
+
+The k-means check is independent of MLlib: with three tight, well-separated groups the centroids are the
+group means, so labels, confidences and centroid distances follow from standardising the features (mean and
+sample standard deviation of the plausible workouts) in plain Python below.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+from chispa import assert_approx_df_equality, assert_df_equality
+from pyspark.sql import SparkSession
+
+from lakehouse.gold.workout_classification import (
+    classify,
+    era_defaults,
+    features,
+    pace_thresholds,
+    plausible,
+    train,
+)
+
+FEATURES = (
+    "workout_id string, athlete_id long, workout_date date, sport string, pace_min_per_mile double,"
+    " distance_mi double, duration_min double"
+)
+LABELLED = f"{FEATURES}, cluster int, label string, confidence double, centroid_distance double, method string"
+MILE = 1609.344
+
+
+def test_features_in_minutes_per_mile_miles_and_minutes(spark: SparkSession) -> None:
+    workouts = spark.createDataFrame(
+        [
+            # 3 miles in 27 minutes: 9:00 min/mi; pace in s/km = 1620 s / 4.828032 km
+            ("a", 1, date(2024, 1, 1), "run", 1620 / (3 * MILE / 1000), 3 * MILE, 1620.0),
+            # 2 miles in 48 minutes: 24:00 min/mi
+            ("b", 1, date(2024, 1, 2), "walk", 2880 / (2 * MILE / 1000), 2 * MILE, 2880.0),
+            ("c", 1, date(2024, 1, 3), "ride", 120.0, 20000.0, 2400.0),  # not on foot
+            ("d", 1, date(2024, 1, 4), "run", None, 0.0, 600.0),  # no distance, no pace
+        ],
+        "workout_id string, athlete_id long, workout_date date, sport string, pace_s_per_km double,"
+        " distance_m double, duration_s double",
+    )
+    expected = spark.createDataFrame(
+        [
+            ("a", 1, date(2024, 1, 1), "run", 9.0, 3.0, 27.0),
+            ("b", 1, date(2024, 1, 2), "walk", 24.0, 2.0, 48.0),
+        ],
+        FEATURES,
+    )
+    assert_approx_df_equality(features(workouts), expected, 1e-9, ignore_row_order=True, ignore_nullable=True)
+
+
+GROUPS = {
+    "fast": [(9.0, 5.0, 45.0), (8.8, 5.2, 45.76), (9.2, 4.8, 44.16), (9.0, 6.0, 54.0)],
+    "walk": [(24.0, 1.5, 36.0), (23.5, 1.6, 37.6), (24.5, 1.4, 34.3), (24.0, 1.2, 28.8)],
+    "middle": [(15.0, 3.0, 45.0), (15.5, 2.8, 43.4), (14.5, 3.2, 46.4), (15.0, 3.1, 46.5)],
+}
+LABEL_OF_GROUP = {"fast": "real_run", "walk": "pup_walk", "middle": "mixed"}
+
+
+def _expected_kmeans() -> list[tuple[str, str, float, float]]:
+    """(workout id, label, confidence, centroid distance) by plain Python."""
+    points = {f"{g}{i}": p for g, group in GROUPS.items() for i, p in enumerate(group)}
+    columns = list(zip(*points.values(), strict=True))
+    means = [sum(c) / len(c) for c in columns]
+    stds = [math.sqrt(sum((x - m) ** 2 for x in c) / (len(c) - 1)) for c, m in zip(columns, means, strict=True)]
+
+    def scaled(p: tuple[float, ...]) -> list[float]:
+        return [(x - m) / s for x, m, s in zip(p, means, stds, strict=True)]
+
+    centroids = {g: [sum(v) / len(group) for v in zip(*map(scaled, group), strict=True)] for g, group in GROUPS.items()}
+    rows = []
+    for workout_id, p in [*points.items(), ("glitch", (2.0, 10.0, 20.0))]:
+        d = sorted((math.dist(scaled(p), c), g) for g, c in centroids.items())
+        (d1, nearest), (d2, _) = d[0], d[1]
+        if workout_id == "glitch":  # 2:00 min/mi is not a human on foot
+            rows.append((workout_id, "outlier", 1.0, d1))
+        else:
+            assert d1 <= 3.0  # not far from its centroid
+            rows.append((workout_id, LABEL_OF_GROUP[nearest], (d2 - d1) / (d2 + d1), d1))
+    return rows
+
+
+def test_kmeans_labels_three_obvious_groups_and_an_implausible_pace(spark: SparkSession) -> None:
+    rows = [
+        (f"{g}{i}", 1, date(2024, 1, 1 + i), "run" if g == "fast" else "walk", *p)
+        for g, group in GROUPS.items()
+        for i, p in enumerate(group)
+    ]
+    df = spark.createDataFrame([*rows, ("glitch", 1, date(2024, 2, 1), "run", 2.0, 10.0, 20.0)], FEATURES)
+    trained = train(plausible(df))
+    actual = classify(df, trained).select("workout_id", "label", "confidence", "centroid_distance", "method")
+    expected = spark.createDataFrame(
+        [(*r, "kmeans") for r in _expected_kmeans()],
+        "workout_id string, label string, confidence double, centroid_distance double, method string",
+    )
+    assert_approx_df_equality(actual, expected, 1e-3, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_era_defaults_around_the_event_date(spark: SparkSession) -> None:
+    df = spark.createDataFrame(
+        [
+            ("a", 1, date(2023, 5, 31), "run", 9.0, 3.0, 27.0),
+            ("b", 1, date(2023, 6, 1), "walk", 24.0, 1.0, 24.0),  # the event day itself: after
+            ("c", 1, date(2023, 7, 1), "run", 10.0, 2.0, 20.0),
+        ],
+        FEATURES,
+    )
+    expected = spark.createDataFrame(
+        [
+            ("a", 1, date(2023, 5, 31), "run", 9.0, 3.0, 27.0, None, "real_run", 0.5, None, "era_default"),
+            ("b", 1, date(2023, 6, 1), "walk", 24.0, 1.0, 24.0, None, "pup_walk", 0.5, None, "era_default"),
+            ("c", 1, date(2023, 7, 1), "run", 10.0, 2.0, 20.0, None, "pup_walk", 0.5, None, "era_default"),
+        ],
+        LABELLED,
+    )
+    assert_df_equality(era_defaults(df, date(2023, 6, 1)), expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_pace_thresholds_bands_and_implausible_paces(spark: SparkSession) -> None:
+    # <= 14 min/mi real_run, >= 18 pup_walk, between mixed; outside 4-45 min/mi outlier (bounds inclusive).
+    bands = {
+        "p3.9": (3.9, "outlier"), "p4": (4.0, "real_run"), "p14": (14.0, "real_run"), "p14.5": (14.5, "mixed"),
+        "p17.9": (17.9, "mixed"), "p18": (18.0, "pup_walk"), "p45": (45.0, "pup_walk"), "p45.5": (45.5, "outlier"),
+    }  # fmt: skip
+    day = date(2024, 1, 1)
+    df = spark.createDataFrame([(w, 1, day, "run", pace, 2.0, 2 * pace) for w, (pace, _) in bands.items()], FEATURES)
+    expected = spark.createDataFrame(
+        [
+            (w, 1, day, "run", pace, 2.0, 2 * pace, None, label, 0.6, None, "pace_threshold")
+            for w, (pace, label) in bands.items()
+        ],
+        LABELLED,
+    )
+    assert_df_equality(pace_thresholds(df), expected, ignore_row_order=True, ignore_nullable=True)
