@@ -20,7 +20,8 @@ from __future__ import annotations
 import math
 import operator as op
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
@@ -100,13 +101,35 @@ def _describe(operator: str, reference: float) -> str:
     return f"within ±{reference:g}" if operator == BETWEEN else f"{operator} {reference:g}"
 
 
-def _scalar(spark: SparkSession, sql: str, views: dict[str, str], name: str) -> float | None:
-    """Run one check query (placeholders replaced by view names); its single value as a float, or None."""
+def _bind(sql: str, views: dict[str, str]) -> str:
+    """The check's SQL with `{staged}` and `{production}` replaced by the temporary view names."""
     for placeholder, view in views.items():
         sql = sql.replace(placeholder, view)
-    rows = spark.sql(sql).take(2)
+    return sql
+
+
+@contextmanager
+def _bound_views(
+    spark: SparkSession, staged: DataFrame, production: DataFrame | None
+) -> Iterator[dict[str, str]]:
+    """Register `staged` and `production` (an empty view with the staged schema when None) for the checks."""
+    suffix = uuid.uuid4().hex[:12]
+    views = {STAGED: f"dq_staged_{suffix}", PRODUCTION: f"dq_production_{suffix}"}
+    staged.createOrReplaceTempView(views[STAGED])
+    (production if production is not None else staged.limit(0)).createOrReplaceTempView(views[PRODUCTION])
+    try:
+        yield views
+    finally:
+        for view in views.values():
+            spark.catalog.dropTempView(view)
+
+
+def _scalar(spark: SparkSession, sql: str, views: dict[str, str], name: str) -> float | None:
+    """Run one check query; its single value as a float, or None."""
+    bound = _bind(sql, views)
+    rows = spark.sql(bound).take(2)
     if len(rows) > 1 or (rows and len(rows[0]) != 1):
-        raise CheckQueryError(f"{name}: a check query must return one row with one column: {sql}")
+        raise CheckQueryError(f"{name}: a check query must return one row with one column: {bound}")
     if not rows or rows[0][0] is None:
         return None
     value = rows[0][0]
@@ -114,6 +137,25 @@ def _scalar(spark: SparkSession, sql: str, views: dict[str, str], name: str) -> 
         return float(value)  # ints, doubles, decimals (and booleans as 1 / 0)
     except (TypeError, ValueError) as exc:
         raise CheckQueryError(f"{name}: a check query must return a number, got {value!r}") from exc
+
+
+def validate_checks(
+    spark: SparkSession, checks: Sequence[SqlCheck], staged: DataFrame, production: DataFrame | None
+) -> None:
+    """Raise `CheckQueryError` unless every check's SQL resolves to one column on these views (no Spark job)."""
+    with _bound_views(spark, staged, production) as views:
+        for check in checks:
+            for sql in (check.staged_sql, check.production_sql):
+                if sql is None:
+                    continue
+                try:
+                    columns = spark.sql(_bind(sql, views)).columns  # analysis only
+                except Exception as exc:  # ParseException, AnalysisException
+                    raise CheckQueryError(f"{check.name}: the SQL does not compile: {exc}") from exc
+                if len(columns) != 1:
+                    raise CheckQueryError(
+                        f"{check.name}: a check query must return one column, got {columns}"
+                    )
 
 
 def evaluate(
@@ -169,12 +211,8 @@ def run_checks(
     """
     if not checks:
         return []
-    suffix = uuid.uuid4().hex[:12]
-    views = {STAGED: f"dq_staged_{suffix}", PRODUCTION: f"dq_production_{suffix}"}
-    staged.createOrReplaceTempView(views[STAGED])
-    (production if production is not None else staged.limit(0)).createOrReplaceTempView(views[PRODUCTION])
-    try:
-        results = []
+    results = []
+    with _bound_views(spark, staged, production) as views:
         for check in checks:
             observed = _scalar(spark, check.staged_sql, views, check.name)
             reference = (
@@ -183,9 +221,6 @@ def run_checks(
                 else _scalar(spark, check.production_sql, views, check.name)
             )
             results.append(evaluate(check, observed, reference, rows_checked))
-    finally:
-        for view in views.values():
-            spark.catalog.dropTempView(view)
     halted = [r for r in results if r.action == HALT and r.passed is False]
     if raise_on_halt and halted:
         detail = "; ".join(f"{r.table} {r.rule}: {r.message}" for r in halted)

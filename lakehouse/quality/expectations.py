@@ -96,7 +96,8 @@ def _quarantine_rows(
             ]
         )
     )
-    row_json = F.to_json(F.struct(*[F.col(f"`{c}`") for c in columns]))
+    # Nulls are written out: a missing value is often the very reason the row is here.
+    row_json = F.to_json(F.struct(*[F.col(f"`{c}`") for c in columns]), {"ignoreNullFields": "false"})
     return flagged.select(F.explode(broken).alias("q"), row_json.alias("row_json")).select(
         "q.table_name", "q.rule", "q.rule_sql", "row_json"
     )
@@ -117,6 +118,12 @@ def _compile(df: DataFrame, e: Expectation) -> Column:
     if data_type != T.BooleanType():
         raise InvalidExpectation(f"{e.name}: `{e.sql}` is {data_type.simpleString()}, not a boolean")
     return column
+
+
+def validate_expectations(df: DataFrame, expectations: Sequence[Expectation]) -> None:
+    """Raise `InvalidExpectation` unless every rule is a boolean expression on `df`'s columns (no Spark job)."""
+    for e in expectations:
+        _compile(df, e)
 
 
 def _any(flags: Sequence[Column]) -> Column:

@@ -24,12 +24,14 @@ from lakehouse.quality.checks import (
     weekly_kudos_zscore_check,
 )
 from lakehouse.quality.expectations import DROP, QUARANTINE, WARN, Expectation
-from lakehouse.silver import fitbit, mapmyrun_workouts, strava_activities
+from lakehouse.silver import api_calls, fitbit, mapmyrun_workouts, strava_activities, strava_streams
 
 STRAVA = f"silver.{strava_activities.NAME}"
 FITBIT_INTRADAY = f"silver.{fitbit.INTRADAY_NAME}"
 FITBIT_DAILY = f"silver.{fitbit.DAILY_NAME}"
 MAPMYRUN = f"silver.{mapmyrun_workouts.NAME}"
+STRAVA_STREAMS = f"silver.{strava_streams.NAME}"
+API_CALLS = f"silver.{api_calls.NAME}"
 
 HEART_RATE_MIN_BPM = 20  # below any living adult's heart rate: a sensor off the wrist
 HEART_RATE_MAX_BPM = 250  # above any human maximum heart rate
@@ -50,6 +52,7 @@ MAX_AVERAGE_SPEED_MPS: Mapping[float, tuple[str, ...]] = {
 MAX_SPEED_ON_FOOT_MPS = 12.5
 MAX_SPEED_ANY_MPS = 30.0
 MAPMYRUN_ON_FOOT = ("Run", "Walk", "Indoor Run / Jog")
+MAX_STREAM_SPEED_MPS = 40.0  # 144 km/h: beyond any human-powered sample, a GPS jump
 
 
 def _quoted(values: Sequence[str]) -> str:
@@ -163,6 +166,25 @@ EXPECTATIONS: dict[str, tuple[Expectation, ...]] = {
         ),
         Expectation("heart_rate_plausible", MAPMYRUN, _heart_rate_in_range("avg_heart_rate_bpm"), WARN),
     ),
+    STRAVA_STREAMS: (
+        Expectation(
+            "sample_key_present",
+            STRAVA_STREAMS,
+            "activity_id IS NOT NULL AND point IS NOT NULL",
+            QUARANTINE,
+            "a sample without its activity or index cannot be merged",
+        ),
+        # Single samples spike (a strap losing contact, a GPS jump): warn, keep the rest of the stream intact.
+        Expectation("heart_rate_in_range", STRAVA_STREAMS, _heart_rate_in_range("heart_rate_bpm"), WARN),
+        Expectation(
+            "velocity_plausible",
+            STRAVA_STREAMS,
+            f"velocity_mps IS NULL OR velocity_mps BETWEEN 0 AND {MAX_STREAM_SPEED_MPS}",
+            WARN,
+        ),
+    ),
+    # A ledger of the pipeline's own API calls: only the duplicate-key check below.
+    API_CALLS: (),
 }
 
 CHECKS: dict[str, tuple[SqlCheck, ...]] = {
@@ -174,6 +196,8 @@ CHECKS: dict[str, tuple[SqlCheck, ...]] = {
     FITBIT_INTRADAY: (duplicate_keys_check(FITBIT_INTRADAY, fitbit.INTRADAY_KEYS),),
     FITBIT_DAILY: (duplicate_keys_check(FITBIT_DAILY, fitbit.DAILY_KEYS),),
     MAPMYRUN: (duplicate_keys_check(MAPMYRUN, mapmyrun_workouts.KEYS),),
+    STRAVA_STREAMS: (duplicate_keys_check(STRAVA_STREAMS, strava_streams.KEYS),),
+    API_CALLS: (duplicate_keys_check(API_CALLS, api_calls.KEYS),),
 }
 
 

@@ -18,6 +18,7 @@ from lakehouse.quality.checks import (
     compare,
     duplicate_keys_check,
     run_checks,
+    validate_checks,
     weekly_activity_count_zscore_check,
     weekly_kudos_zscore_check,
 )
@@ -51,7 +52,7 @@ def constant(observed: float, operator: str, threshold: float, action: str = WAR
 
 
 @pytest.mark.parametrize(
-    ("observed", "operator", "threshold", "passed"),
+    ("observed", "operator", "reference", "passed"),
     [
         (3, "<", 4, True),
         (3, "<", 3, False),
@@ -69,13 +70,33 @@ def constant(observed: float, operator: str, threshold: float, action: str = WAR
         (1.65, "between", Z_90, False),
     ],
 )
-def test_each_operator(
-    spark: SparkSession, observed: float, operator: str, threshold: float, passed: bool
-) -> None:
-    [result] = run_checks(spark, [constant(observed, operator, threshold)], spark.range(1), None)
+def test_each_operator(observed: float, operator: str, reference: float, passed: bool) -> None:
+    assert compare(observed, operator, reference) is passed
 
-    assert (result.passed, result.observed, result.threshold) == (passed, observed, threshold)
-    assert compare(observed, operator, threshold) is passed
+
+def test_each_operator_through_spark(spark: SparkSession) -> None:
+    checks = [
+        constant(3, "<", 3),
+        constant(3, "<=", 3),
+        constant(3, "=", 3),
+        constant(2.5, ">=", 3),
+        constant(3, ">", 2),
+        constant(-1.7, "between", Z_90),
+    ]
+    results = run_checks(spark, checks, spark.range(1), None)
+
+    assert [(r.observed, r.threshold, r.passed) for r in results] == [
+        (3, 3, False),
+        (3, 3, True),
+        (3, 3, True),
+        (2.5, 3, False),
+        (3, 2, True),
+        (-1.7, 1.645, False),
+    ]
+    assert [r.message for r in results[4:]] == [
+        "observed 3, expected > 2",
+        "observed -1.7, expected within ±1.645 (warn)",
+    ]
 
 
 def test_the_reference_can_come_from_production(spark: SparkSession) -> None:
@@ -130,6 +151,13 @@ def test_malformed_checks_are_refused(spark: SparkSession) -> None:
         SqlCheck("c", TABLE, "SELECT 1", "SELECT 1", "=", 1, WARN)
     with pytest.raises(CheckQueryError, match="one row with one column"):
         run_checks(spark, [SqlCheck("c", TABLE, "SELECT 1, 2", None, "=", 1, WARN)], spark.range(1), None)
+    with pytest.raises(CheckQueryError, match="c: the SQL does not compile"):
+        validate_checks(
+            spark,
+            [SqlCheck("c", TABLE, "SELECT max(nope) FROM {staged}", None, "=", 1, WARN)],
+            spark.range(1),
+            None,
+        )
 
 
 # History: five weeks with 10, 12, 11, 9 and 13 activities. Mean 55 / 5 = 11; squared deviations

@@ -164,5 +164,5 @@ def test_quarantined_rows_land_once_with_their_rule(spark: SparkSession, setting
         ("run-1", "silver.strava_activities", "start_time_present", "start_time_utc IS NOT NULL")
     ]
     assert landed[0]["row_json"].startswith(
-        '{"athlete_id":7,"activity_id":4,"sport_type":"Run","activity_date"'
+        '{"athlete_id":7,"activity_id":4,"sport_type":"Run","start_time_utc":null,"activity_date":"2024-01-01"'
     )
