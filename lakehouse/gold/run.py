@@ -233,8 +233,13 @@ def build_training_load(ctx: GoldContext, done: dict[tuple[str, str], int]) -> l
         return [GoldResult(training_load.ACTIVITY_NAME, rows_out=n_act, mode="full"),
                 GoldResult(training_load.DAILY_NAME, rows_out=n_day, mode="full")]  # fmt: skip
     assert earliest is not None
-    # A UTC workout can fall on the previous local day: start one day early.
+    # A UTC workout can fall on the previous local day: start one day early. And the stored series ends at
+    # each athlete's last workout: the rest days between it and the new data are new rows too.
     start = earliest - timedelta(days=1)
+    ends = read_table(ctx.spark, day_ref).groupBy("athlete_id").agg(F.max("date").alias("last"))
+    first_missing = ends.agg(F.min("last")).first()[0]
+    if first_missing is not None:
+        start = min(start, first_missing + timedelta(days=1))
     recent = workouts.where(F.col("workout_date") >= F.lit(start))
     loads = training_load.activity_load(recent, heart.where(F.col("date") >= F.lit(start - timedelta(days=1))),
                                         daily_fitbit.where(F.col("date") >= F.lit(start)), params)  # fmt: skip
