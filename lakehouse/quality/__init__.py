@@ -5,21 +5,22 @@
 - `checks.py`: `SqlCheck`, the seed's validator (a pair of SQL queries, an operator, warn or halt), and the
   duplicate-key and weekly z-score checks.
 - `rules.py`: the rules declared for each silver table.
-- `gate.py`: `gate`, called by a stage between staging and MERGE; quarantined rows go to
-  `ops.silver_quarantine`.
+- `gate.py`: `gate` / `run_gate`, called by a stage between staging and MERGE; quarantined rows go to
+  `ops.silver_quarantine`; `ensure_tables` creates the two ops tables up front.
 - `results.py`: `ops.check_results` and the end-of-run summary; `notify.py`: the optional webhook.
 """
 
 from __future__ import annotations
 
-from lakehouse.quality.checks import Z_90, SqlCheck, ValidationHalted, run_checks
+from lakehouse.quality.checks import Z_90, SqlCheck, ValidationHalted, run_checks, validate_checks
 from lakehouse.quality.expectations import (
     Expectation,
     ExpectationFailed,
     ExpectationOutcome,
     apply_expectations,
+    validate_expectations,
 )
-from lakehouse.quality.gate import GateOutcome, gate, run_gate
+from lakehouse.quality.gate import GateOutcome, ensure_tables, gate, run_gate
 from lakehouse.quality.notify import notify_summary
 from lakehouse.quality.results import CheckResult, QualityGateError, record_results, run_summary, summarize
 
@@ -34,6 +35,7 @@ __all__ = [
     "SqlCheck",
     "ValidationHalted",
     "apply_expectations",
+    "ensure_tables",
     "gate",
     "notify_summary",
     "record_results",
@@ -41,4 +43,6 @@ __all__ = [
     "run_gate",
     "run_summary",
     "summarize",
+    "validate_checks",
+    "validate_expectations",
 ]

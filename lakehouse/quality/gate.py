@@ -8,8 +8,9 @@ so production is left untouched and the next run sees the same batch again.
 
 ops.silver_quarantine (or `ops.<layer>_quarantine`)
     Grain: one row per quarantined row per rule it broke. Keys: (`run_id`, `table_name`, `rule`, `row_json`).
-    Columns: `run_id`, `quarantined_at`, `table_name`, `rule`, `rule_sql` (the expectation) and `row_json`,
-    the row itself kept whole as JSON, lineage columns included (`_source_file`, `_batch_id`...).
+    Columns (`QUARANTINE_SCHEMA`): `run_id`, `quarantined_at`, `table_name`, `rule`, `rule_sql` (the
+    expectation) and `row_json`, the row kept whole as JSON, lineage columns included (`_source_file`...).
+    Created by the first quarantine, or empty by `ensure_tables` (so it can be queried on any lakehouse).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from lakehouse.config import Settings
 from lakehouse.quality.checks import HALT, SqlCheck, ValidationHalted, run_checks
@@ -30,9 +32,20 @@ from lakehouse.quality.expectations import (
     ExpectationFailed,
     apply_expectations,
 )
-from lakehouse.quality.results import CheckResult, record_results
+from lakehouse.quality.results import RESULTS_SCHEMA, RESULTS_TABLE, CheckResult, record_results
 from lakehouse.quality.rules import checks_for, expectations_for
-from lakehouse.tables import TableRef, Tables, append
+from lakehouse.tables import TableRef, Tables, append, create_if_missing
+
+QUARANTINE_SCHEMA = T.StructType(
+    [
+        T.StructField("run_id", T.StringType(), False),
+        T.StructField("quarantined_at", T.TimestampType(), False),
+        T.StructField("table_name", T.StringType(), False),
+        T.StructField("rule", T.StringType(), False),
+        T.StructField("rule_sql", T.StringType()),
+        T.StructField("row_json", T.StringType()),
+    ]
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +62,12 @@ class GateOutcome:
 def quarantine_ref(settings: Settings, layer: str = "silver") -> TableRef:
     """The quarantine table of a layer: `ops.silver_quarantine` for silver."""
     return Tables(settings).ref("ops", f"{layer}_quarantine")
+
+
+def ensure_tables(spark: SparkSession, settings: Settings, layer: str = "silver") -> None:
+    """Create ops.check_results and ops.<layer>_quarantine, empty, unless they exist (once per run is enough)."""
+    create_if_missing(spark, Tables(settings).ref(*RESULTS_TABLE), spark.createDataFrame([], RESULTS_SCHEMA))
+    create_if_missing(spark, quarantine_ref(settings, layer), spark.createDataFrame([], QUARANTINE_SCHEMA))
 
 
 def _log(results: Sequence[CheckResult]) -> None:
@@ -103,10 +122,7 @@ def run_gate(
         rows = outcome.quarantined.select(
             F.lit(run_id).alias("run_id"),
             F.lit(datetime.now(UTC)).cast("timestamp").alias("quarantined_at"),
-            "table_name",
-            "rule",
-            "rule_sql",
-            "row_json",
+            *[F.col(f.name).cast(f.dataType) for f in QUARANTINE_SCHEMA.fields[2:]],
         )
         txn = (f"{ref.name}:{label}", txn_version) if txn_version is not None else None
         append(rows, ref, txn=txn)

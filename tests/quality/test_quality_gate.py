@@ -7,12 +7,20 @@ from datetime import date, datetime, timedelta
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
 
 from lakehouse.config import Settings
 from lakehouse.quality.checks import ValidationHalted
 from lakehouse.quality.expectations import FAIL, Expectation, ExpectationFailed
-from lakehouse.quality.gate import GateOutcome, gate, quarantine_ref, run_gate
-from lakehouse.quality.results import run_results, summarize
+from lakehouse.quality.gate import (
+    QUARANTINE_SCHEMA,
+    GateOutcome,
+    ensure_tables,
+    gate,
+    quarantine_ref,
+    run_gate,
+)
+from lakehouse.quality.results import RESULTS_SCHEMA, RESULTS_TABLE, run_results, summarize
 from lakehouse.silver.merge import merge_upsert, with_row_hash
 from lakehouse.tables import TableRef, Tables, delta_table, read_table, table_exists
 
@@ -51,6 +59,11 @@ def weeks_of_runs(counts: list[int], kudos: list[int], first_id: int = 1, first_
             rows.append(run(next_id, start + timedelta(days=i % 7), k_kudos))
             next_id += 1
     return rows
+
+
+def columns(schema: StructType) -> list[tuple[str, str]]:
+    """Names and types (Delta reads every column back as nullable)."""
+    return [(f.name, f.dataType.simpleString()) for f in schema.fields]
 
 
 def target(settings: Settings) -> TableRef:
@@ -152,6 +165,8 @@ def test_quarantined_rows_land_once_with_their_rule(spark: SparkSession, setting
         [run(1, MONDAY, 1), run(2, MONDAY, 2), run(3, MONDAY, 3), without_start_time(run(4, MONDAY, 0))],
     )
 
+    ensure_tables(spark, settings)  # the declared schemas first: the quarantine append must fit them
+
     def gate_batch_7(run_id: str) -> GateOutcome:
         return run_gate(spark, settings, "strava_activities", staged, None, run_id, checks=(), txn_version=7)
 
@@ -159,7 +174,10 @@ def test_quarantined_rows_land_once_with_their_rule(spark: SparkSession, setting
 
     assert (first.quarantined, again.quarantined) == (1, 1)
     assert sorted(r["activity_id"] for r in first.rows.collect()) == [1, 2, 3]
-    landed = read_table(spark, quarantine_ref(settings)).collect()
+    quarantine = read_table(spark, quarantine_ref(settings))
+    assert columns(quarantine.schema) == columns(QUARANTINE_SCHEMA)
+    assert columns(read_table(spark, Tables(settings).ref(*RESULTS_TABLE)).schema) == columns(RESULTS_SCHEMA)
+    landed = quarantine.collect()
     assert [(r["run_id"], r["table_name"], r["rule"], r["rule_sql"]) for r in landed] == [
         ("run-1", "silver.strava_activities", "start_time_present", "start_time_utc IS NOT NULL")
     ]
