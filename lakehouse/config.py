@@ -93,7 +93,7 @@ class RaceSettings:
     riders: int = 88  # riders with telemetry (about half the peloton)
     stages: tuple[int, ...] = tuple(range(1, 22))  # stages `jobs.race` builds by default: the full Tour
     distance_scale: float = 1.0  # 1.0 = real stage lengths; smaller shortens every stage (demo, tests)
-    pipeline_stages: tuple[int, ...] = (3, 4, 7)  # the small race the main job builds
+    pipeline_stages: tuple[int, ...] = (4, 6, 9)  # the main job's small race: flat, time trial, mountain
     pipeline_distance_scale: float = 0.1
     file_seconds: int = 600  # race seconds of telemetry per landed file
     max_file_rows: int = 250_000  # larger windows are split, so files stay bounded

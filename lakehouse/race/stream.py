@@ -15,11 +15,12 @@ nothing twice; the standings are a pure function of silver, so recomputing them 
 application id is kept beside the checkpoint (`<checkpoint>.app_id`): a fresh checkpoint gets a fresh id,
 so its batch ids never collide with an old checkpoint's.
 
-Late points: a point older than the watermark (the newest event time seen minus `watermark_minutes`)
-when it reaches the dedup is dropped by the stream (Spark counts it in `numRowsDroppedByWatermark`, which
-`StreamLog` keeps); batch keeps every point. Duplicates: the first copy within the watermark wins; a copy
-arriving after its original left the state is older than the watermark, so it is dropped too. State is
-bounded by the watermark, so memory stays flat however long the stream runs.
+Late points: the watermark is the newest event time seen minus `watermark_minutes`. A point older than
+the watermark of the previous micro-batch (Spark judges late rows one batch behind) is dropped by the
+stream and counted in `numRowsDroppedByWatermark` (kept by `StreamLog`); batch keeps every point.
+Duplicates: the first copy within the watermark wins; a copy arriving after its original left the state
+is older than the watermark, so it is dropped as late. State is bounded by the watermark, so memory
+stays flat however long the stream runs.
 
 Each silver micro-batch is logged in `ops.race_stream_batches` (rows, stages, landing files, times):
 the benchmark reads landing -> standings latency from it.

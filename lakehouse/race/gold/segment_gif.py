@@ -1,6 +1,6 @@
 """An animated GIF of two riders on a segment: the road from above, both riders moving, the live gap.
 
-Pure Python (numpy + Pillow), no Spark: `render_segment_gif` takes the segment's route points and the two
+Pure Python (numpy + Pillow, imported only when drawing), no Spark: `render_segment_gif` takes the segment's route points and the two
 riders' points (plain rows collected from silver) and returns the GIF's bytes. Frames are evenly spaced
 in race time from when the first rider reaches the segment to when the second leaves it, at most
 `MAX_FRAMES`; between GPS points positions are interpolated in time. Below the map, the segment's
@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageDraw
 
 WIDTH, MAP_HEIGHT, PROFILE_HEIGHT = 480, 330, 90
 MARGIN = 24
@@ -87,6 +86,8 @@ def render_segment_gif(
     to_m: float,
 ) -> bytes:
     """The animated GIF (bytes) of the two tracks on the segment [from_m, to_m]."""
+    from PIL import Image, ImageDraw  # Pillow is needed only to draw
+
     rx, ry = np.asarray(route_x, float), np.asarray(route_y, float)
     rd, ra = np.asarray(route_distance, float), np.asarray(route_altitude, float)
     starts = [t.time_at(from_m) for t in tracks]

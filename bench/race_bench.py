@@ -1,0 +1,226 @@
+"""Race benchmark (not a test): batch throughput of the Tour, and live-stream latency from landing to standings.
+
+    .venv/bin/python -m bench.race_bench                          # full Tour batch, then a live replay
+    .venv/bin/python -m bench.race_bench --scale 0.25             # a quarter-length Tour
+    .venv/bin/python -m bench.race_bench --skip-batch --speed 60 --replay-minutes 20
+
+Batch: the race is generated and landed (timed apart), reference files loaded, then telemetry goes
+bronze -> silver -> gold; points per second = telemetry points landed / (bronze + silver + gold seconds).
+Live: a fresh lakehouse with the reference tables; both streaming queries on a processing-time trigger;
+one stage replayed at `--speed` times real time. For each landed file, latency = when the silver
+micro-batch holding its points had updated the live standings (`ops.race_stream_batches.finished_at`)
+- when the file landed. Reports median and 95th percentile, the stream's state rows and the JVM heap
+over time (to show memory stays flat). Results also go to bench/results/race_bench-<time>.json.
+Settings: conf/<env>.toml (default local); the lakehouse goes to a temporary folder unless --root.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from lakehouse.config import Settings, load_settings
+from lakehouse.landing import LandingZone
+from lakehouse.race import run, stream
+from lakehouse.race.landing import RaceSpec, land_reference, land_telemetry
+from lakehouse.race.replay import ReplayedFile, replay_stage
+from lakehouse.spark import get_spark
+from lakehouse.storage import open_store
+from lakehouse.tables import Tables, read_table
+
+RESULTS = Path(__file__).resolve().parent / "results"
+HEAP_SAMPLE_S = 2.0
+
+
+def log(message: str) -> None:
+    """A progress line on stderr."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
+
+
+def bench_batch(spark: SparkSession, settings: Settings, spec: RaceSpec) -> dict[str, Any]:
+    """Land the race, load reference files, then time telemetry through bronze, silver and gold."""
+    zone = LandingZone(open_store(settings.landing_root, settings.s3))
+    started = time.monotonic()
+    land_reference(zone, spec)
+    files = land_telemetry(zone, spec, log)
+    land_s = time.monotonic() - started
+    points = sum(f.records for f in files)
+    megabytes = sum(f.size for f in files) / 1e6
+    log(f"batch: landed {points} points in {len(files)} files ({megabytes:.0f} MB) in {land_s:.0f}s")
+    started = time.monotonic()
+    run.bronze_reference(spark, settings, "bench")
+    run.silver_reference(spark, settings, "bench")
+    reference_s = time.monotonic() - started
+    timings = {}
+    for name, step in (
+        ("bronze", lambda: run.bronze_telemetry(spark, settings, "bench")),
+        ("silver", lambda: run.silver_telemetry_batches(spark, settings, "bench")),
+        ("gold", lambda: run.gold(spark, settings, "bench", force=True)),
+    ):
+        t = time.monotonic()
+        result = step()
+        timings[name] = time.monotonic() - t
+        log(f"batch: {name} in {timings[name]:.0f}s: {result}")
+    total = sum(timings.values())
+    silver_rows = read_table(spark, Tables(settings).ref("silver", "race_telemetry")).count()
+    return {
+        "stages": list(spec.stages),
+        "scale": spec.distance_scale,
+        "riders": spec.riders,
+        "points_landed": points,
+        "files": len(files),
+        "landed_mb": round(megabytes, 1),
+        "silver_points": silver_rows,
+        "generate_and_land_s": round(land_s, 1),
+        "reference_s": round(reference_s, 1),
+        **{f"{k}_s": round(v, 1) for k, v in timings.items()},
+        "bronze_silver_gold_s": round(total, 1),
+        "points_per_s": round(points / total),
+    }
+
+
+def bench_live(
+    spark: SparkSession, settings: Settings, spec: RaceSpec, stage: int, speed: float, file_every: float,
+    trigger_s: float, max_files: int | None,
+) -> dict[str, Any]:  # fmt: skip
+    """Replay a stage while both queries run live; latency from file landed to standings updated."""
+    zone = LandingZone(open_store(settings.landing_root, settings.s3))
+    single = RaceSpec(spec.seed, spec.riders, (stage,), spec.distance_scale, spec.file_seconds, spec.max_file_rows)
+    land_reference(zone, single)
+    run.bronze_reference(spark, settings, "bench")
+    run.silver_reference(spark, settings, "bench")
+    stream_log = stream.StreamLog()
+    spark.streams.addListener(stream_log)
+    landed_at: dict[str, datetime] = {}
+    heap: list[tuple[float, int]] = []
+    stop = threading.Event()
+    runtime = spark.sparkContext._jvm.java.lang.Runtime.getRuntime()  # type: ignore[union-attr]
+
+    def sample_heap() -> None:
+        started = time.monotonic()
+        while not stop.is_set():
+            heap.append((round(time.monotonic() - started, 1), int(runtime.totalMemory() - runtime.freeMemory())))
+            stop.wait(HEAP_SAMPLE_S)
+
+    def landed(f: ReplayedFile) -> None:
+        landed_at[f.landed.key] = datetime.now(UTC)
+
+    queries = stream.start_live(spark, settings, trigger_s)
+    sampler = threading.Thread(target=sample_heap, daemon=True)
+    sampler.start()
+    time.sleep(max(3.0, trigger_s * 3))  # let both queries settle on their first (empty) batches
+    started = time.monotonic()
+    try:
+        files = replay_stage(zone, single, stage, speed, file_every, landed, max_files)
+        log(f"live: replay landed {len(files)} files in {time.monotonic() - started:.0f}s; waiting for the stream")
+        batches = Tables(settings).ref(*stream.BATCH_LOG)
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            done = read_table(spark, batches).select(F.explode("source_files")).distinct().count()
+            if done >= len(landed_at):
+                break
+            time.sleep(1.0)
+    finally:
+        stream.stop(queries)
+        stop.set()
+        spark.streams.removeListener(stream_log)
+    finished = {
+        r["file"]: r["finished_at"]
+        for r in read_table(spark, Tables(settings).ref(*stream.BATCH_LOG))
+        .select(F.explode("source_files").alias("file"), "finished_at")
+        .groupBy("file")
+        .agg(F.min("finished_at").alias("finished_at"))
+        .collect()
+    }
+    latencies = [
+        (finished[key].replace(tzinfo=UTC) - at).total_seconds() for key, at in landed_at.items() if key in finished
+    ]
+    silver_events = [e for e in stream_log.events if e["query"] == stream.SILVER_QUERY]
+    state = [e["state_rows"] for e in silver_events if e["state_rows"] is not None]
+    third = max(1, len(heap) // 3)
+    return {
+        "stage": stage,
+        "speed": speed,
+        "file_every_s": file_every,
+        "trigger_s": trigger_s,
+        "files": len(landed_at),
+        "files_in_standings": len(latencies),
+        "points": sum(f.landed.records for f in files),
+        "latency_median_s": round(statistics.median(latencies), 2) if latencies else None,
+        "latency_p95_s": round(percentile(latencies, 95), 2) if latencies else None,
+        "latency_max_s": round(max(latencies), 2) if latencies else None,
+        "silver_batches": len(silver_events),
+        "dropped_late": stream_log.dropped_late(),
+        "state_rows_max": max(state) if state else None,
+        "state_rows_last": state[-1] if state else None,
+        "heap_mb_first_third_avg": round(sum(h for _, h in heap[:third]) / third / 1e6) if heap else None,
+        "heap_mb_last_third_avg": round(sum(h for _, h in heap[-third:]) / third / 1e6) if heap else None,
+        "heap_mb_max": round(max(h for _, h in heap) / 1e6) if heap else None,
+    }
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Command-line arguments."""
+    parser = argparse.ArgumentParser(prog="race_bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default="local")
+    parser.add_argument("--root", default=None, help="lakehouse folder (default: a new temporary one)")
+    parser.add_argument("--stages", default="1-21", help="batch: stages, e.g. 1-21 or 3,9")
+    parser.add_argument("--scale", type=float, default=1.0, help="batch and live: distance scale")
+    parser.add_argument("--riders", type=int, default=None)
+    parser.add_argument("--skip-batch", action="store_true")
+    parser.add_argument("--skip-live", action="store_true")
+    parser.add_argument("--replay-stage", type=int, default=3)
+    parser.add_argument("--speed", type=float, default=60.0, help="live: times real time")
+    parser.add_argument("--file-every", type=float, default=1.0, help="live: seconds between landed files")
+    parser.add_argument("--trigger-seconds", type=float, default=1.0)
+    parser.add_argument("--replay-minutes", type=float, default=None, help="live: stop after this much wall time")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark and print its figures."""
+    from jobs.race import parse_stages
+
+    args = parse_args(argv)
+    base = load_settings(args.env)
+    root = Path(args.root or tempfile.mkdtemp(prefix="race-bench-"))
+    spec = RaceSpec.from_settings(base.race, stages=parse_stages(args.stages), scale=args.scale)
+    if args.riders:
+        spec = RaceSpec(spec.seed, args.riders, spec.stages, spec.distance_scale, spec.file_seconds, spec.max_file_rows)
+    spark = get_spark(base.with_roots(str(root / "batch" / "landing"), str(root / "batch" / "tables")))
+    report: dict[str, Any] = {"env": args.env, "root": str(root), "at": datetime.now(UTC).isoformat()}
+    if not args.skip_batch:
+        report["batch"] = bench_batch(spark, base.with_roots(str(root / "batch" / "landing"), str(root / "batch" / "tables")), spec)
+    if not args.skip_live:
+        max_files = int(args.replay_minutes * 60 / args.file_every) if args.replay_minutes else None
+        live = base.with_roots(str(root / "live" / "landing"), str(root / "live" / "tables"))
+        report["live"] = bench_live(spark, live, spec, args.replay_stage, args.speed, args.file_every,
+                                    args.trigger_seconds, max_files)  # fmt: skip
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"race_bench-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+    out.write_text(json.dumps(report, indent=2, default=str))
+    print(json.dumps(report, indent=2, default=str))
+    print(f"\nresults: {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

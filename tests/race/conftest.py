@@ -1,0 +1,54 @@
+"""A small race for the race tests: 4 riders, a flat stage and a time trial at 2 % of their length.
+
+Loading reference files (routes, riders, start lists) through the shared loader takes a while, so it is
+done once per session into a template lakehouse; each test gets its own copy of it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+
+from lakehouse.config import Settings
+from lakehouse.landing import LandingZone
+from lakehouse.race import run
+from lakehouse.race.landing import RaceSpec, land_reference, land_telemetry
+from lakehouse.storage import LocalStore
+
+RACE = RaceSpec(seed=7, riders=4, stages=(3, 6), distance_scale=0.02, file_seconds=60, max_file_rows=100_000)
+
+
+@pytest.fixture(scope="session")
+def race_template(spark: SparkSession, base_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Reference files landed and loaded to silver; the race's telemetry landed beside, not loaded."""
+    root = tmp_path_factory.mktemp("race-template")
+    settings = base_settings.with_roots(str(root / "landing"), str(root / "tables"))
+    land_reference(LandingZone(LocalStore(settings.landing_root)), RACE)
+    land_telemetry(LandingZone(LocalStore(str(root / "telemetry"))), RACE)
+    run.bronze_reference(spark, settings, "template")
+    run.silver_reference(spark, settings, "template")
+    return root
+
+
+def copy_lake(template: Path, settings: Settings, with_telemetry: bool) -> Settings:
+    """Copy the template into `settings`' roots (optionally with the race's telemetry landed)."""
+    shutil.copytree(template / "landing", settings.landing_root)
+    shutil.copytree(template / "tables", settings.tables_root)
+    if with_telemetry:
+        shutil.copytree(template / "telemetry", settings.landing_root, dirs_exist_ok=True)
+    return settings
+
+
+@pytest.fixture
+def race_lake(race_template: Path, settings: Settings) -> Settings:
+    """This test's lakehouse: reference tables loaded, the race's telemetry landed but not loaded."""
+    return copy_lake(race_template, settings, with_telemetry=True)
+
+
+@pytest.fixture
+def empty_race_lake(race_template: Path, settings: Settings) -> Settings:
+    """This test's lakehouse: reference tables loaded, no telemetry landed."""
+    return copy_lake(race_template, settings, with_telemetry=False)

@@ -1,0 +1,169 @@
+"""Streaming against batch: the same silver and gold from the same files; restarts lose and repeat nothing;
+late and duplicate points handled as documented in `lakehouse.race.stream`."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from lakehouse.config import Settings
+from lakehouse.landing import LandingZone
+from lakehouse.race import run, stream
+from lakehouse.race.gold import live_standings
+from lakehouse.race.landing import stage_points
+from lakehouse.race.replay import replay_stage
+from lakehouse.race.routes import plan_of
+from lakehouse.storage import LocalStore
+from lakehouse.tables import Tables, read_table
+from tests.race.conftest import RACE
+
+LINEAGE = ("_source_file", "_ingested_at")
+GOLD = ("race_stage_results", "race_general_classification", "race_checkpoint_times", "race_climb_times",
+        "race_rider_profiles", "race_live_standings")  # fmt: skip
+SMALL_BATCHES = stream.StreamOptions(bronze_files_per_trigger=3, silver_files_per_trigger=2)
+
+
+def rows(df: DataFrame) -> list[tuple[object, ...]]:
+    """Every row, lineage columns left out, sorted: for exact comparison of whole tables."""
+    keep = [c for c in df.columns if c not in LINEAGE]
+    return sorted((tuple(r) for r in df.select(*keep).collect()), key=repr)
+
+
+def table(spark: SparkSession, settings: Settings, layer: str, name: str) -> DataFrame:
+    return read_table(spark, Tables(settings).ref(layer, name))
+
+
+def test_batch_and_stream_build_the_same_silver_and_gold(
+    spark: SparkSession, race_lake: Settings, tmp_path: Path
+) -> None:
+    streamed = race_lake.with_roots(str(tmp_path / "s" / "landing"), str(tmp_path / "s" / "tables"))
+    shutil.copytree(race_lake.landing_root, streamed.landing_root)
+    shutil.copytree(race_lake.tables_root, streamed.tables_root)
+
+    run.bronze_telemetry(spark, race_lake, "b1")
+    run.silver_telemetry_batches(spark, race_lake, "b1")
+    run.gold(spark, race_lake, "b1", force=True)
+    log = stream.run_available_now(spark, streamed, options=SMALL_BATCHES)
+    live = rows(table(spark, streamed, "gold", live_standings.NAME))
+    run.gold(spark, streamed, "s1", force=True)
+
+    assert len([e for e in log.events if e["query"] == stream.SILVER_QUERY and e["input_rows"]]) > 1
+    batch_silver = table(spark, race_lake, "silver", "race_telemetry")
+    assert rows(table(spark, streamed, "silver", "race_telemetry")) == rows(batch_silver)
+    assert batch_silver.groupBy("rider_id", "ts").count().where("count > 1").count() == 0
+    for name in GOLD:
+        assert rows(table(spark, streamed, "gold", name)) == rows(table(spark, race_lake, "gold", name)), name
+    # The standings the stream MERGEd micro-batch by micro-batch end where batch's do.
+    assert live == rows(table(spark, race_lake, "gold", live_standings.NAME))
+
+
+class Killed(RuntimeError):
+    pass
+
+
+def wait_for(condition: object, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise TimeoutError("the stream did not get there in time")
+        time.sleep(0.5)
+
+
+def test_a_stream_killed_mid_replay_and_restarted_has_no_duplicate_and_no_gap(
+    spark: SparkSession, empty_race_lake: Settings
+) -> None:
+    settings = empty_race_lake
+    landing = LandingZone(LocalStore(settings.landing_root))
+    files = replay_stage(landing, RACE, 3, speed=1e6, file_every_s=30 / 1e6, sleep=lambda s: None, max_files=4)
+    killed: list[int] = []
+
+    def die_once(batch_id: int, written: int) -> None:
+        if written and not killed:
+            killed.append(batch_id)
+            raise Killed("killed after the silver write, before standings and log")
+
+    bronze_q, silver_q = stream.start_live(spark, settings, 0.5, stream.StreamHooks(die_once), SMALL_BATCHES)
+    try:
+        wait_for(lambda: not silver_q.isActive, 240)
+        assert killed and isinstance(silver_q.exception(), Exception)
+        bronze_q.stop()  # killed too, wherever it was
+    finally:
+        stream.stop((bronze_q, silver_q))
+    # The replay goes on while the stream is down; then the stream comes back and catches up live.
+    files += replay_stage(landing, RACE, 3, speed=1e6, file_every_s=30 / 1e6, sleep=lambda s: None)
+    queries = stream.start_live(spark, settings, 0.5, options=SMALL_BATCHES)
+    try:
+        _, points = stage_points(RACE, 3)
+        expected = {(int(r), int(t)) for r, t in zip(points.rider_id, points.epoch_s, strict=True)}
+        silver = table(spark, settings, "silver", "race_telemetry")
+        wait_for(lambda: silver.count() >= len(expected), 240)
+    finally:
+        stream.stop(queries)
+    stream.run_available_now(spark, settings)
+
+    got = [(int(r["rider_id"]), int(r["t"])) for r in silver.select("rider_id", F.unix_timestamp("ts").alias("t")).collect()]
+    assert len(got) == len(set(got)), "duplicates in silver"
+    assert set(got) == expected, "points missing from silver"
+    landed = sum(f.landed.records for f in files if f.landed.written)
+    assert table(spark, settings, "bronze", "race_telemetry").count() == landed  # bronze: each file once
+    log = table(spark, settings, "ops", "race_stream_batches")
+    assert log.groupBy("batch_id").count().where("count > 1").count() == 0
+    assert log.where(F.col("batch_id") == killed[0]).count() == 1  # the killed batch, replayed once
+    standings = rows(table(spark, settings, "gold", live_standings.NAME))
+    assert standings == rows(stream.standings_for(spark, settings, [plan_of(3).stage_date]))
+
+
+HEADER = "rider_id,timestamp,lat,lon,altitude_m,speed_mps,heart_rate,power_w,cadence_rpm"
+
+
+def line(second: str) -> str:
+    return f"11,2024-07-01T{second}Z,49.0,-0.3,100.0,10.0,150,200,90"
+
+
+def test_late_and_duplicate_points(spark: SparkSession, empty_race_lake: Settings, tmp_path: Path) -> None:
+    """Watermark 30 minutes, one file per micro-batch. File 1: 10:00:00-09 and a re-send of 10:00:05.
+    File 2: 11:00:00-04: the watermark becomes 10:30:04. File 3: 10:40:00, late but judged against the
+    previous batch's watermark (09:30:09): kept. File 4, judged against 10:30:04: 10:20:00 is too late
+    (the stream drops it, batch keeps it), the re-send of 11:00:02 is a duplicate within the watermark
+    (dropped), the re-send of 10:00:03 is both (dropped)."""
+    files = {
+        "a-1.csv": [line(f"10:00:{s:02d}") for s in range(10)] + [line("10:00:05")],
+        "a-2.csv": [line(f"11:00:{s:02d}") for s in range(5)],
+        "a-3.csv": [line("10:40:00")],
+        "a-4.csv": [line("10:20:00"), line("11:00:02"), line("10:00:03")],
+    }
+    batch = empty_race_lake.with_roots(str(tmp_path / "b" / "landing"), str(tmp_path / "b" / "tables"))
+    for settings in (empty_race_lake, batch):
+        if settings is batch:
+            shutil.copytree(empty_race_lake.landing_root, batch.landing_root)
+            shutil.copytree(empty_race_lake.tables_root, batch.tables_root)
+        else:
+            zone = LandingZone(LocalStore(settings.landing_root))
+            for name, lines in files.items():
+                zone.write_bytes(f"race/telemetry/date=2024-07-01/{name}", ("\n".join([HEADER, *lines]) + "\n").encode(), len(lines))
+    one_by_one = stream.StreamOptions(bronze_files_per_trigger=1, silver_files_per_trigger=1)
+    log = stream.run_available_now(spark, empty_race_lake, options=one_by_one)
+    run.bronze_telemetry(spark, batch, "b1")
+    run.silver_telemetry_batches(spark, batch, "b1")
+
+    def seconds(settings: Settings) -> list[str]:
+        df = table(spark, settings, "silver", "race_telemetry")
+        return sorted(r[0] for r in df.select(F.date_format("ts", "HH:mm:ss")).collect())
+
+    kept = [f"10:00:{s:02d}" for s in range(10)] + ["10:40:00"] + [f"11:00:{s:02d}" for s in range(5)]
+    assert seconds(empty_race_lake) == kept
+    assert seconds(batch) == sorted([*kept, "10:20:00"])
+    assert log.dropped_late() == 2
+    assert table(spark, empty_race_lake, "bronze", "race_telemetry").count() == 20  # bronze keeps all as landed
+
+
+@pytest.fixture(autouse=True)
+def no_active_streams(spark: SparkSession) -> object:
+    yield
+    for query in spark.streams.active:
+        query.stop()
