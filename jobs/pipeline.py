@@ -23,6 +23,7 @@ from lakehouse.bronze.loader import load_entity
 from lakehouse.config import ConfigError, Settings, load_settings
 from lakehouse.gold.run import run_gold
 from lakehouse.landing import LandingZone, new_run_id
+from lakehouse.quality import notify_summary, run_summary
 from lakehouse.race.pipeline import race_steps
 from lakehouse.silver.run import run_silver
 from lakehouse.spark import get_spark
@@ -97,8 +98,15 @@ def bronze(spark: SparkSession, settings: Settings, run_id: str, force: bool) ->
 
 
 def silver(spark: SparkSession, settings: Settings, run_id: str) -> list[SummaryRow]:
-    """MERGE new bronze batches into silver."""
-    progress("silver: merging new bronze batches")
+    """Check and MERGE new bronze batches into silver."""
+    progress("silver: checking and merging new bronze batches")
+    try:
+        results = run_silver(spark, settings, run_id)
+    finally:
+        # The quality summary is printed (and sent to the webhook) whether the stage passed or halted.
+        summary = run_summary(spark, settings, run_id)
+        progress(summary)
+        notify_summary(summary, settings.webhook_url)
     return [
         SummaryRow(
             "silver",
@@ -106,11 +114,11 @@ def silver(spark: SparkSession, settings: Settings, run_id: str) -> list[Summary
             None,
             r.rows_in,
             r.inserted + r.updated,
-            None,
+            r.quarantined,
             r.seconds,
             f"{r.inserted} new, {r.updated} updated" if r.rows_in else "nothing new",
         )
-        for r in run_silver(spark, settings, run_id)
+        for r in results
     ]
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import os
 import tomllib
-from importlib import resources
-from importlib.resources.abc import Traversable
 from dataclasses import dataclass, field, replace
 from datetime import date
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +116,7 @@ class Settings:
     race: RaceSettings = field(default_factory=RaceSettings)
     fitbit_timezone: str = "UTC"  # the Fitbit user's time zone (Fitbit reports local wall time)
     mapmyrun_athlete_id: int | None = None  # whose MapMyRun export it is (a Strava athlete id), for workouts
+    webhook_url: str | None = None  # Slack-compatible, from $LAKEHOUSE_WEBHOOK_URL: a secret, never in conf/
     schemas_dir: Traversable = SCHEMAS_DIR
 
     def with_roots(self, landing_root: str | None = None, tables_root: str | None = None) -> Settings:
@@ -251,6 +252,7 @@ def _build(raw: dict[str, Any], env: str, base: Path, environ: dict[str, str]) -
         race=race,
         fitbit_timezone=str(fitbit_raw.get("timezone", "UTC")),
         mapmyrun_athlete_id=_section(raw, "identity").get("mapmyrun_athlete_id"),
+        webhook_url=environ.get("LAKEHOUSE_WEBHOOK_URL") or None,
     )
 
 

@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakehouse.config import Settings
+from lakehouse.quality.gate import ensure_tables, run_gate
 from lakehouse.silver import api_calls, fitbit, mapmyrun_workouts, strava_activities, strava_streams, workouts
 from lakehouse.silver.merge import merge_replace, merge_upsert
 from lakehouse.tables import Tables, append, create_if_missing, read_table, table_exists
@@ -57,6 +58,7 @@ class SilverResult:
     inserted: int = 0
     updated: int = 0
     bronze_batches: str = ""
+    quarantined: int = 0
     seconds: float = 0.0
 
 
@@ -132,8 +134,14 @@ def run_silver_table(spark: SparkSession, settings: Settings, spec: SilverSpec, 
     # Pin the batch range read now, so a bronze load committing meanwhile is left for the next run.
     updates = spec.build(bronze.where(F.col("_batch_id") <= upto), settings).persist()
     try:
-        counts = merge_upsert(spark, tables.ref("silver", spec.name), updates, spec.keys, spec.partition_by)
-        result.rows_out = updates.count()
+        target = tables.ref("silver", spec.name)
+        production = read_table(spark, target) if table_exists(spark, target) else None
+        # Expectations and staging-versus-production checks run before anything touches production;
+        # a fail or halt raises here and the MERGE never happens.
+        gated = run_gate(spark, settings, spec.name, updates, production, run_id, txn_version=upto)
+        counts = merge_upsert(spark, target, gated.rows, spec.keys, spec.partition_by)
+        result.rows_out = gated.rows.count()
+        result.quarantined = gated.quarantined
     finally:
         updates.unpersist()
     result.rows_in = int(stats["rows"])
@@ -186,6 +194,7 @@ def run_workouts(spark: SparkSession, settings: Settings) -> SilverResult:
 
 def run_silver(spark: SparkSession, settings: Settings, run_id: str) -> list[SilverResult]:
     """Every silver table, in order: the per-source MERGEs, then the conformed workouts."""
+    ensure_tables(spark, settings)
     results = [run_silver_table(spark, settings, spec, run_id) for spec in SPECS]
     if any(r.rows_in for r in results) or not table_exists(spark, Tables(settings).ref("silver", workouts.NAME)):
         results.append(run_workouts(spark, settings))
