@@ -81,7 +81,7 @@ def detect(workouts: DataFrame) -> DataFrame:
                 F.when(F.lit(method == "iqr"), F.round(low, 4)).alias("lower_bound"),
                 F.when(F.lit(method == "iqr"), F.round(high, 4)).alias("upper_bound"),
                 is_anomaly.alias("is_anomaly"),
-            )  # fmt: skip
+            )
         )
     out = frames[0]
     for frame in frames[1:]:

@@ -91,9 +91,8 @@ def consistency(workouts: DataFrame, period: str) -> DataFrame:
             .alias("timing_score"),
             F.when(F.coalesce("workouts", F.lit(0)) == 0, 0.0)
             .when(F.col("workouts") < 2, NEUTRAL_SCORE)
-            .otherwise(
-                _clip((1 - (F.coalesce("pace_cv", F.lit(0.0)) + F.coalesce("distance_cv", F.lit(0.0))) / 2) * 100)
-            )  # fmt: skip
+            .otherwise(_clip((1 - (F.coalesce("pace_cv", F.lit(0.0)) + F.coalesce("distance_cv", F.lit(0.0))) / 2)
+                             * 100))  # fmt: skip
             .alias("performance_score"),
             _clip(F.coalesce("longest_run_days", F.lit(0)) / period_days * 100).alias("streak_score"),
         )

@@ -113,7 +113,9 @@ def activity_load(
     per_workout = zoned.groupBy("workout_id").agg(
         F.count(F.lit(1)).alias("hr_samples"),
         F.sum(F.col("interval_s") / 60).alias("covered_min"),
-        F.sum(_banister(F.col("interval_s") / 60, _hrr(F.col("hr"), F.col("rest"), params), params)).alias("trimp_fitbit"),
+        F.sum(_banister(F.col("interval_s") / 60, _hrr(F.col("hr"), F.col("rest"), params), params)).alias(
+            "trimp_fitbit"
+        ),
         F.avg("hr").alias("fitbit_avg_hr"),
         *[F.sum(F.when(F.col("z.zone") == zone, F.col("interval_s") / 60).otherwise(0.0)).alias(col)
           for zone, col in ZONES.items()],

@@ -110,7 +110,9 @@ def classify(df: DataFrame, trained: TrainedModel) -> DataFrame:
     return scored.select(
         "workout_id", "athlete_id", "workout_date", "sport", *FEATURES,
         F.col("cluster").cast("int").alias("cluster"),
-        F.when(implausible | far, F.lit("outlier")).otherwise(F.try_element_at(labels, F.col("cluster"))).alias("label"),
+        F.when(implausible | far, F.lit("outlier"))
+        .otherwise(F.try_element_at(labels, F.col("cluster")))
+        .alias("label"),
         F.round(F.when(implausible, F.lit(1.0)).when(d2 + d1 > 0, (d2 - d1) / (d2 + d1)).otherwise(F.lit(1.0)), 4)
         .alias("confidence"),
         F.round(d1, 4).alias("centroid_distance"),

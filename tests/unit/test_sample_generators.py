@@ -572,7 +572,9 @@ def test_land_sample_writes_monthly_files_once(tmp_path: Path) -> None:
         by_source[f.key.split("/month=")[0]] += f.records
 
     # Besides its own workouts, the export records one in twelve Strava runs and walks a second time.
-    on_foot = [a for a in generate_activities(SMALL) if a["sport_type"] in ("Run", "TrailRun", "Walk") and a["distance"]]
+    on_foot = [
+        a for a in generate_activities(SMALL) if a["sport_type"] in ("Run", "TrailRun", "Walk") and a["distance"]
+    ]
     assert by_source["mapmyrun/workouts"] == SMALL.mapmyrun_workouts + -(-len(on_foot) // 12)
     assert by_source["strava/activities"] == len(generate_activities(SMALL))
     assert all(by_source[f"fitbit/{r}"] == SMALL.fitbit_days for r in ("heart", "steps", "floors"))
