@@ -75,6 +75,7 @@ def consistency(workouts: DataFrame, period: str) -> DataFrame:
         period_days = F.lit(7)
     else:
         period_days = F.datediff(F.add_months("period_start", 1), F.col("period_start"))
+    mean_cv = (F.coalesce("pace_cv", F.lit(0.0)) + F.coalesce("distance_cv", F.lit(0.0))) / 2
     scored = (
         spine.join(stats, on=["athlete_id", "period_start"], how="left")
         .join(longest, on=["athlete_id", "period_start"], how="left")
@@ -91,8 +92,7 @@ def consistency(workouts: DataFrame, period: str) -> DataFrame:
             .alias("timing_score"),
             F.when(F.coalesce("workouts", F.lit(0)) == 0, 0.0)
             .when(F.col("workouts") < 2, NEUTRAL_SCORE)
-            .otherwise(_clip((1 - (F.coalesce("pace_cv", F.lit(0.0)) + F.coalesce("distance_cv", F.lit(0.0))) / 2)
-                             * 100))  # fmt: skip
+            .otherwise(_clip((1 - mean_cv) * 100))
             .alias("performance_score"),
             _clip(F.coalesce("longest_run_days", F.lit(0)) / period_days * 100).alias("streak_score"),
         )
