@@ -334,7 +334,7 @@ def gold(spark: SparkSession, settings: Settings, run_id: str, force: bool = Fal
     versions = _silver_versions(spark, settings)
     last = read_table(spark, builds).orderBy(F.col("built_at").desc()).select("silver_versions").first()
     if not force and last is not None and last[0] == versions:
-        return [StepResult("gold", "gold.race_*", None, None, time.monotonic() - started, "silver unchanged")]
+        return [StepResult("gold", "gold.race_*", None, None, time.monotonic() - started, "unchanged")]
     race = read_silver(spark, settings)
     crossings = race_crossings(race).persist()
     out = []
