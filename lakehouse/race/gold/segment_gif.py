@@ -114,15 +114,18 @@ def render_segment_gif(
     draw.line([px(x, y) for x, y in zip(rx, ry, strict=True)], fill=ROAD, width=4)
     draw.line([profile_xy(d, a) for d, a in zip(rd, ra, strict=True)], fill=ROAD, width=2)
     draw.text((MARGIN, 6), title, fill=TEXT)
+    for i, (colour, track) in enumerate(zip(RIDER_COLOURS, tracks, strict=True)):
+        draw.ellipse((MARGIN, 24 + 14 * i, MARGIN + 8, 32 + 14 * i), fill=colour)
+        draw.text((MARGIN + 14, 22 + 14 * i), track.label, fill=colour)
     frames = []
     for t in times:
         frame = base.copy()
         pen = ImageDraw.Draw(frame)
         positions = [track.at(t) for track in tracks]
-        for (x, y, d), colour, track in zip(positions, RIDER_COLOURS, tracks, strict=True):
+        for i, ((x, y, d), colour, track) in enumerate(zip(positions, RIDER_COLOURS, tracks, strict=True)):
             cx, cy = px(x, y)
             pen.ellipse((cx - 6, cy - 6, cx + 6, cy + 6), fill=colour, outline=TEXT)
-            pen.text((cx + 8, cy - 6), track.label, fill=colour)
+            pen.text((cx + 9, cy - 16 + 14 * i), track.label, fill=colour)  # labels apart when riders are together
             fx, fy = profile_xy(min(max(d, from_m), to_m), float(np.interp(d, rd, ra)))
             pen.ellipse((fx - 4, fy - 4, fx + 4, fy + 4), fill=colour)
         # The gap where the rider behind is now: how long ago the leader was there.
