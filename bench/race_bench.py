@@ -1,4 +1,4 @@
-"""Race benchmark (not a test): batch throughput of the Tour, and live-stream latency from landing to standings.
+"""Race benchmark (not a test): batch throughput of the Tour, live latency from landing to standings.
 
     .venv/bin/python -m bench.race_bench                          # full Tour batch, then a live replay
     .venv/bin/python -m bench.race_bench --scale 0.25             # a quarter-length Tour
@@ -103,7 +103,9 @@ def bench_live(
 ) -> dict[str, Any]:  # fmt: skip
     """Replay a stage while both queries run live; latency from file landed to standings updated."""
     zone = LandingZone(open_store(settings.landing_root, settings.s3))
-    single = RaceSpec(spec.seed, spec.riders, (stage,), spec.distance_scale, spec.file_seconds, spec.max_file_rows)
+    single = RaceSpec(
+        spec.seed, spec.riders, (stage,), spec.distance_scale, spec.file_seconds, spec.max_file_rows
+    )
     land_reference(zone, single)
     run.bronze_reference(spark, settings, "bench")
     run.silver_reference(spark, settings, "bench")
@@ -117,7 +119,9 @@ def bench_live(
     def sample_heap() -> None:
         started = time.monotonic()
         while not stop.is_set():
-            heap.append((round(time.monotonic() - started, 1), int(runtime.totalMemory() - runtime.freeMemory())))
+            heap.append(
+                (round(time.monotonic() - started, 1), int(runtime.totalMemory() - runtime.freeMemory()))
+            )
             stop.wait(HEAP_SAMPLE_S)
 
     def landed(f: ReplayedFile) -> None:
@@ -130,7 +134,10 @@ def bench_live(
     started = time.monotonic()
     try:
         files = replay_stage(zone, single, stage, speed, file_every, landed, max_files)
-        log(f"live: replay landed {len(files)} files in {time.monotonic() - started:.0f}s; waiting for the stream")
+        log(
+            f"live: replay landed {len(files)} files in {time.monotonic() - started:.0f}s; "
+            "waiting for the stream"
+        )
         batches = Tables(settings).ref(*stream.BATCH_LOG)
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
@@ -151,7 +158,9 @@ def bench_live(
         .collect()
     }
     latencies = [
-        (finished[key].replace(tzinfo=UTC) - at).total_seconds() for key, at in landed_at.items() if key in finished
+        (finished[key].replace(tzinfo=UTC) - at).total_seconds()
+        for key, at in landed_at.items()
+        if key in finished
     ]
     silver_events = [e for e in stream_log.events if e["query"] == stream.SILVER_QUERY]
     state = [e["state_rows"] for e in silver_events if e["state_rows"] is not None]
@@ -191,7 +200,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--speed", type=float, default=60.0, help="live: times real time")
     parser.add_argument("--file-every", type=float, default=1.0, help="live: seconds between landed files")
     parser.add_argument("--trigger-seconds", type=float, default=1.0)
-    parser.add_argument("--replay-minutes", type=float, default=None, help="live: stop after this much wall time")
+    parser.add_argument(
+        "--replay-minutes", type=float, default=None, help="live: stop after this much wall time"
+    )
     return parser.parse_args(argv)
 
 
@@ -204,11 +215,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     root = Path(args.root or tempfile.mkdtemp(prefix="race-bench-"))
     spec = RaceSpec.from_settings(base.race, stages=parse_stages(args.stages), scale=args.scale)
     if args.riders:
-        spec = RaceSpec(spec.seed, args.riders, spec.stages, spec.distance_scale, spec.file_seconds, spec.max_file_rows)
+        spec = RaceSpec(
+            spec.seed, args.riders, spec.stages, spec.distance_scale, spec.file_seconds, spec.max_file_rows
+        )
     spark = get_spark(base.with_roots(str(root / "batch" / "landing"), str(root / "batch" / "tables")))
     report: dict[str, Any] = {"env": args.env, "root": str(root), "at": datetime.now(UTC).isoformat()}
     if not args.skip_batch:
-        report["batch"] = bench_batch(spark, base.with_roots(str(root / "batch" / "landing"), str(root / "batch" / "tables")), spec)
+        report["batch"] = bench_batch(
+            spark, base.with_roots(str(root / "batch" / "landing"), str(root / "batch" / "tables")), spec
+        )
     if not args.skip_live:
         max_files = int(args.replay_minutes * 60 / args.file_every) if args.replay_minutes else None
         live = base.with_roots(str(root / "live" / "landing"), str(root / "live" / "tables"))

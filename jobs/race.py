@@ -59,7 +59,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--scale", type=float, default=None, help="distance scale (1.0 = real stage lengths)")
     parser.add_argument("--rider-count", type=int, default=None, help="riders with telemetry (default 88)")
     parser.add_argument("--force-gold", action="store_true", help="rebuild gold even if silver is unchanged")
-    parser.add_argument("--stage", type=int, default=None, help="compare: the stage (default: the last landed)")
+    parser.add_argument(
+        "--stage", type=int, default=None, help="compare: the stage (default: the last landed)"
+    )
     parser.add_argument("--riders", default=None, help="compare: two rider ids, e.g. 11,21")
     parser.add_argument("--segment", default=None, help="compare: a climb name, 'finale' or '<km>-<km>'")
     parser.add_argument("--no-gif", action="store_true", help="compare: skip the GIF")
@@ -84,7 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: list[StepResult] = []
     try:
         if "land" in steps:
-            progress(f"land: race stages {spec.stages[0]}..{spec.stages[-1]} at scale {spec.distance_scale:g}")
+            progress(
+                f"land: race stages {spec.stages[0]}..{spec.stages[-1]} at scale {spec.distance_scale:g}"
+            )
             results += run.land(settings, spec, progress)
         if any(s in steps for s in STEPS[1:]):
             spark = get_spark(settings)

@@ -50,7 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
 
     def report(f: ReplayedFile) -> None:
-        progress(f"replay: +{f.race_seconds / 60:6.1f} race min  {f.landed.records:6d} points  {f.landed.key}")
+        progress(
+            f"replay: +{f.race_seconds / 60:6.1f} race min  {f.landed.records:6d} points  {f.landed.key}"
+        )
 
     try:
         files = replay_stage(landing, spec, args.stage, args.speed, args.file_every, report, args.max_files)
@@ -62,7 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"race_replay failed: {type(exc).__name__}: {first_line}", file=sys.stderr)
         return 1
     points = sum(f.landed.records for f in files)
-    print(f"replayed stage {args.stage}: {len(files)} files, {points} points in {time.monotonic() - started:.0f}s")
+    print(
+        f"replayed stage {args.stage}: {len(files)} files, {points} points "
+        f"in {time.monotonic() - started:.0f}s"
+    )
     return 0
 
 

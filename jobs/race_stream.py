@@ -52,7 +52,9 @@ def show_leaders(spark: SparkSession, settings: Settings) -> None:
     rows = read_table(spark, ref).orderBy(F.col("stage").desc(), F.col("position")).limit(5).collect()
     for r in rows:
         gap = f"+{r['gap_s']:.0f}s" if r["gap_s"] is not None else "-"
-        progress(f"  stage {r['stage']} #{r['position']} rider {r['rider_id']} {r['km_to_go']} km to go {gap}")
+        progress(
+            f"  stage {r['stage']} #{r['position']} rider {r['rider_id']} {r['km_to_go']} km to go {gap}"
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -69,7 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         spark = get_spark(settings)
         progress("reference: routes, athletes and start lists (batch)")
-        results = run.bronze_reference(spark, settings, run_id) + run.silver_reference(spark, settings, run_id)
+        results = run.bronze_reference(spark, settings, run_id) + run.silver_reference(
+            spark, settings, run_id
+        )
         if args.trigger == "available-now":
             progress("stream: catching up (availableNow)")
             log = stream.run_available_now(spark, settings)

@@ -45,7 +45,7 @@ from lakehouse.tables import TableRef, Tables, append, create_if_missing
 TELEMETRY_TABLE = "race_telemetry"
 STAGE_DATE = "stage_date"
 MAX_BATCH_BYTES = 512 * 1024 * 1024  # one ledger batch reads at most this much CSV
-TIMESTAMP_FORMAT = "yyyy-MM-dd'T'HH:mm:ss[.SSS]X"
+MIN_TIMESTAMP_CHARS = len("2024-07-01T10:00:00")  # a date alone is not a point's time
 CORRUPT = "_corrupt_record"
 
 ATHLETES = BronzeEntity(
@@ -122,65 +122,82 @@ def landing_key(path: Column) -> Column:
     return F.concat(F.lit(TELEMETRY_PREFIX), F.substring_index(path, f"/{TELEMETRY_PREFIX}", -1))
 
 
-def validate_telemetry(raw: DataFrame) -> DataFrame:
+def validate_telemetry(raw: DataFrame, keep: tuple[str, ...] = ()) -> DataFrame:
     """Raw text rows (+ `_source_file`) -> typed rows with `_reject_reason` (null when the row is good).
 
-    Required: an integer rider id, an ISO 8601 UTC timestamp on the file's stage date (its `date=` folder),
-    latitude and longitude in range. Optional measurements may be empty; when present they must be numbers
-    in a plausible range. A line with the wrong number of fields is rejected whole.
+    `keep` names extra input columns to carry along (`rejected_rows` keeps the raw line).
+
+    Required: an integer rider id, an ISO 8601 UTC timestamp (date and time) on the file's stage date (its
+    `date=` folder), latitude and longitude in range. Optional measurements may be empty; when present they
+    must be numbers in a plausible range. A line with the wrong number of fields is rejected whole.
+    Values are typed once, then checked (two projections: each text is parsed a single time).
     """
-    rider = _blank("rider_id").try_cast("int")
-    ts = F.try_to_timestamp(_blank("timestamp"), F.lit(TIMESTAMP_FORMAT))
-    lat = _blank("lat").try_cast("double")
-    lon = _blank("lon").try_cast("double")
-    folder_date = F.regexp_extract(F.col("_source_file"), r"date=(\d{4}-\d{2}-\d{2})/", 1)
-    stage_date = F.to_date(F.try_to_timestamp(F.nullif(folder_date, F.lit("")), F.lit("yyyy-MM-dd")))
+    folder_date = F.split(F.split(F.col("_source_file"), "date=").getItem(1), "/").getItem(0)
+    typed = raw.select(
+        _blank("rider_id").try_cast("int").alias("rider_id"),
+        F.when(F.length("timestamp") >= MIN_TIMESTAMP_CHARS, _blank("timestamp").try_cast("timestamp")).alias(
+            "ts"
+        ),
+        _blank("lat").try_cast("double").alias("lat"),
+        _blank("lon").try_cast("double").alias("lon"),
+        *[_blank(c).try_cast("double").try_cast(kind).alias(c) for c, kind, *_ in OPTIONAL_MEASURES],
+        F.col("_source_file"),
+        F.nullif(folder_date, F.lit("")).try_cast("date").alias(STAGE_DATE),
+        *[F.col(c).alias(f"_text_{c}") for c in RAW_COLUMNS],
+        F.col(CORRUPT).isNotNull().alias("_malformed"),
+        *keep,
+    )
     checks: list[tuple[Column, Column]] = [
-        (F.col(CORRUPT).isNotNull(), F.lit("malformed CSV line (wrong number of fields)")),
-        (stage_date.isNull(), F.lit("file is not under a date=YYYY-MM-DD folder")),
-        (rider.isNull(), F.concat(F.lit("rider_id is missing or not an integer: "), _shown("rider_id"))),
-        (ts.isNull(), F.concat(F.lit("timestamp is missing or not ISO 8601: "), _shown("timestamp"))),
+        (F.col("_malformed"), F.lit("malformed CSV line (wrong number of fields)")),
+        (F.col(STAGE_DATE).isNull(), F.lit("file is not under a date=YYYY-MM-DD folder")),
         (
-            F.to_date(ts) != stage_date,
-            F.concat(F.lit("timestamp is not on the file's stage date "), stage_date.cast("string")),
+            F.col("rider_id").isNull(),
+            F.concat(F.lit("rider_id is missing or not an integer: "), _shown("rider_id")),
         ),
         (
-            lat.isNull() | (F.abs(lat) > 90),
+            F.col("ts").isNull(),
+            F.concat(F.lit("timestamp is missing or not ISO 8601: "), _shown("timestamp")),
+        ),
+        (
+            F.to_date("ts") != F.col(STAGE_DATE),
+            F.concat(F.lit("timestamp is not on the file's stage date "), F.col(STAGE_DATE).cast("string")),
+        ),
+        (
+            F.col("lat").isNull() | (F.abs("lat") > 90),
             F.concat(F.lit("lat is missing, not a number or out of range: "), _shown("lat")),
         ),
         (
-            lon.isNull() | (F.abs(lon) > 180),
+            F.col("lon").isNull() | (F.abs("lon") > 180),
             F.concat(F.lit("lon is missing, not a number or out of range: "), _shown("lon")),
         ),
     ]
-    typed = {}
-    for column, kind, low, high in OPTIONAL_MEASURES:
-        value = _blank(column).try_cast("double").try_cast(kind)
-        typed[column] = value
-        bad = _blank(column).isNotNull() & (value.isNull() | (value < low) | (value > high))
+    for column, _, low, high in OPTIONAL_MEASURES:
+        present = F.nullif(F.trim(F.col(f"_text_{column}")), F.lit("")).isNotNull()
+        bad = present & (F.col(column).isNull() | (F.col(column) < low) | (F.col(column) > high))
         checks.append(
             (bad, F.concat(F.lit(f"{column} is not a number in {low:g}..{high:g}: "), _shown(column)))
         )
     reason: Column = F.lit(None).cast("string")
     for failed, why in reversed(checks):
         reason = F.when(failed, why).otherwise(reason)
-    return raw.select(
-        rider.alias("rider_id"),
-        ts.alias("ts"),
-        lat.alias("lat"),
-        lon.alias("lon"),
-        *[typed[c].alias(c) for c, *_ in OPTIONAL_MEASURES],
-        F.col("_source_file"),
-        stage_date.alias(STAGE_DATE),
-        reason.alias("_reject_reason"),
-        F.coalesce(
-            F.col(CORRUPT), F.concat_ws(",", *[F.coalesce(F.col(c), F.lit("")) for c in RAW_COLUMNS])
-        ).alias("_raw"),
+    return typed.select(
+        "rider_id", "ts", "lat", "lon", *[c for c, *_ in OPTIONAL_MEASURES], "_source_file", STAGE_DATE,
+        reason.alias("_reject_reason"), *keep,
+    )  # fmt: skip
+
+
+def rejected_rows(raw: DataFrame) -> DataFrame:
+    """The rows `validate_telemetry` rejects, with their reason and the line as it was (`_raw`)."""
+    line = F.coalesce(
+        F.col(CORRUPT), F.concat_ws(",", *[F.coalesce(F.col(c), F.lit("")) for c in RAW_COLUMNS])
     )
+    checked = validate_telemetry(raw.withColumn("_raw", line), keep=("_raw",))
+    return checked.where(F.col("_reject_reason").isNotNull())
 
 
 def _shown(column: str) -> Column:
-    return F.coalesce(F.concat(F.lit("'"), F.substring(F.col(column), 1, 40), F.lit("'")), F.lit("(empty)"))
+    text = F.col(f"_text_{column}")
+    return F.coalesce(F.concat(F.lit("'"), F.substring(text, 1, 40), F.lit("'")), F.lit("(empty)"))
 
 
 def bronze_telemetry_rows(
@@ -198,10 +215,10 @@ def bronze_telemetry_rows(
 
 
 def quarantine_telemetry_rows(
-    validated: DataFrame, batch_id: Column, run_id: str, ingested_at: Column
+    rejected: DataFrame, batch_id: Column, run_id: str, ingested_at: Column
 ) -> DataFrame:
-    """The rejected rows for `bronze.quarantine`, each with its reason."""
-    return validated.where(F.col("_reject_reason").isNotNull()).select(
+    """`rejected_rows` as rows of `bronze.quarantine`, each with its reason."""
+    return rejected.select(
         F.lit(TELEMETRY_TABLE).alias("_table"),
         F.col("_source_file"),
         F.lit(None).cast("string").alias("_file_hash"),
@@ -283,7 +300,9 @@ def _load_batch(
 ) -> tuple[int, int]:
     target, quarantine, ledger = refs
     base = spark_uri(settings.landing_root).rstrip("/")
-    validated = validate_telemetry(read_telemetry_csv(spark, [f"{base}/{p.path}" for p in plans])).persist()
+    uris = [f"{base}/{p.path}" for p in plans]
+    # Only typed rows are cached; the raw lines of rejects are read again, and only when there are some.
+    validated = validate_telemetry(read_telemetry_csv(spark, uris)).persist()
     try:
         stamp = F.lit(ingested_at)
         append(
@@ -294,12 +313,6 @@ def _load_batch(
         )
         if hooks.after_bronze_write:
             hooks.after_bronze_write()
-        append(
-            quarantine_telemetry_rows(validated, F.lit(batch_id), run_id, stamp),
-            quarantine,
-            partition_by=(PARTITION_COLUMN,),
-            txn=(f"quarantine:{TELEMETRY_TABLE}", batch_id),
-        )
         counts = {
             (r["_source_file"], r["good"]): r["n"]
             for r in validated.groupBy("_source_file", F.col("_reject_reason").isNull().alias("good"))
@@ -308,6 +321,15 @@ def _load_batch(
         }
     finally:
         validated.unpersist()
+    if any(not good for _, good in counts):
+        append(
+            quarantine_telemetry_rows(
+                rejected_rows(read_telemetry_csv(spark, uris)), F.lit(batch_id), run_id, stamp
+            ),
+            quarantine,
+            partition_by=(PARTITION_COLUMN,),
+            txn=(f"quarantine:{TELEMETRY_TABLE}", batch_id),
+        )
     done = [
         _FilePlan(p.path, p.size, p.mtime, p.file_hash, p.action, counts.get((p.path, True), 0),
                   counts.get((p.path, False), 0), p.notes)

@@ -99,7 +99,12 @@ def telemetry_files(
     """(key, CSV bytes, rows, last arrival second) of each telemetry file of a stage, in arrival order."""
     window = window_s or spec.file_seconds
     for stem, chunk in arrival_windows(points, window, spec.max_file_rows):
-        yield telemetry_key(spec, route, stem, window), points_csv(chunk), len(chunk), float(chunk.arrival_s.max())
+        yield (
+            telemetry_key(spec, route, stem, window),
+            points_csv(chunk),
+            len(chunk),
+            float(chunk.arrival_s.max()),
+        )
 
 
 def land_reference(landing: LandingZone, spec: RaceSpec) -> list[LandedFile]:

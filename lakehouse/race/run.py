@@ -88,7 +88,9 @@ class StepResult:
     quarantined: int | None = None
 
 
-def land(settings: Settings, spec: RaceSpec, progress: Callable[[str], None] | None = None) -> list[StepResult]:
+def land(
+    settings: Settings, spec: RaceSpec, progress: Callable[[str], None] | None = None
+) -> list[StepResult]:
     """Generate and land the race; one summary row per landing folder."""
     started = time.monotonic()
     files = land_race(LandingZone(open_store(settings.landing_root, settings.s3)), spec, progress)
@@ -112,8 +114,14 @@ def bronze_reference(spark: SparkSession, settings: Settings, run_id: str) -> li
         r = load_entity(spark, settings, entity, run_id=run_id)
         out.append(
             StepResult(
-                "bronze", f"bronze.{entity.table}", r.records_loaded + r.records_quarantined, r.records_loaded,
-                r.seconds, "no new files" if r.batch_id is None else "", r.files_loaded, r.records_quarantined,
+                "bronze",
+                f"bronze.{entity.table}",
+                r.records_loaded + r.records_quarantined,
+                r.records_loaded,
+                r.seconds,
+                "no new files" if r.batch_id is None else "",
+                r.files_loaded,
+                r.records_quarantined,
             )
         )  # fmt: skip
     return out
@@ -174,13 +182,16 @@ def silver_reference(spark: SparkSession, settings: Settings, run_id: str) -> li
     upto = {name: _max_batch(spark, ref) for name, ref in sources.items()}
     seen = _last_batches(spark, tables, REFERENCE)
     if not upto[race_bronze.ROUTES.table] or all(batch <= seen.get(name, 0) for name, batch in upto.items()):
-        return [StepResult("silver", "silver.race_* (reference)", 0, 0, time.monotonic() - started, "nothing new")]
+        return [
+            StepResult("silver", "silver.race_* (reference)", 0, 0, time.monotonic() - started, "nothing new")
+        ]
     out = []
     athletes = read_table(spark, sources[race_bronze.ATHLETES.table])
     counts = merge_upsert(spark, tables.ref("silver", silver_riders.NAME), silver_riders.to_silver(athletes),
                           silver_riders.KEYS)  # fmt: skip
-    out.append(StepResult("silver", f"silver.{silver_riders.NAME}", None, counts["inserted"] + counts["updated"],
-                          note=f"{counts['inserted']} new, {counts['updated']} updated"))  # fmt: skip
+    note = f"{counts['inserted']} new, {counts['updated']} updated"
+    written = counts["inserted"] + counts["updated"]
+    out.append(StepResult("silver", f"silver.{silver_riders.NAME}", None, written, note=note))
     routes = silver_stages.latest_route_rows(read_table(spark, sources[race_bronze.ROUTES.table])).persist()
     try:
         points = silver_stages.route_points(routes).persist()
@@ -195,7 +206,11 @@ def silver_reference(spark: SparkSession, settings: Settings, run_id: str) -> li
         }
         for name, df in built.items():
             overwrite(df, tables.ref("silver", name))
-            out.append(StepResult("silver", f"silver.{name}", None, read_table(spark, tables.ref("silver", name)).count()))
+            out.append(
+                StepResult(
+                    "silver", f"silver.{name}", None, read_table(spark, tables.ref("silver", name)).count()
+                )
+            )
         points.unpersist()
     finally:
         routes.unpersist()
@@ -206,7 +221,11 @@ def silver_reference(spark: SparkSession, settings: Settings, run_id: str) -> li
 
 
 def insert_new_points(
-    spark: SparkSession, target: TableRef, rows: DataFrame, keys: tuple[str, ...], partition_by: tuple[str, ...]
+    spark: SparkSession,
+    target: TableRef,
+    rows: DataFrame,
+    keys: tuple[str, ...],
+    partition_by: tuple[str, ...],
 ) -> int:
     """Insert the rows whose keys the table does not have yet (insert-only MERGE); returns rows inserted."""
     if not table_exists(spark, target):
@@ -217,7 +236,13 @@ def insert_new_points(
         values = sorted({str(r[0]) for r in rows.select(column).distinct().collect() if r[0] is not None})
         if values:
             condition += f" AND t.`{column}` IN ({', '.join(repr(v) for v in values)})"
-    (delta_table(spark, target).alias("t").merge(rows.alias("s"), condition).whenNotMatchedInsertAll().execute())
+    (
+        delta_table(spark, target)
+        .alias("t")
+        .merge(rows.alias("s"), condition)
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
     metrics = delta_table(spark, target).history(1).select("operationMetrics").first()
     return int(((metrics[0] if metrics else None) or {}).get("numTargetRowsInserted", 0))
 
@@ -245,6 +270,9 @@ def silver_telemetry_batches(spark: SparkSession, settings: Settings, run_id: st
         return result
     stages, cells = silver_reference_frames(spark, settings)
     bronze = read_table(spark, source).where((F.col("_batch_id") > last) & (F.col("_batch_id") <= upto))
+    dates = [r[0] for r in bronze.select("stage_date").distinct().collect()]
+    stages = stages.where(F.col("stage_date").isin(dates))
+    cells = cells.join(F.broadcast(stages.select("stage")), on="stage", how="left_semi")
     updates = silver_telemetry.conform(silver_telemetry.first_landed(bronze), stages, cells).persist()
     try:
         result.rows_in = bronze.count()
@@ -258,7 +286,12 @@ def silver_telemetry_batches(spark: SparkSession, settings: Settings, run_id: st
     result.rows_out = inserted
     result.note = f"{result.rows_in - unique} duplicates dropped, {unique - inserted} already in silver"
     _record_progress(
-        spark, tables, silver_telemetry.NAME, {race_bronze.TELEMETRY_TABLE: upto}, (result.rows_in, inserted, 0), run_id
+        spark,
+        tables,
+        silver_telemetry.NAME,
+        {race_bronze.TELEMETRY_TABLE: upto},
+        (result.rows_in, inserted, 0),
+        run_id,
     )
     result.seconds = time.monotonic() - started
     return result
@@ -287,7 +320,9 @@ def read_silver(spark: SparkSession, settings: Settings) -> SilverRace:
     refs = {name: tables.ref("silver", name) for name in SILVER_INPUTS}
     missing = [f"silver.{n}" for n, ref in refs.items() if not table_exists(spark, ref)]
     if missing:
-        raise RaceDataError(f"race silver tables missing: {', '.join(missing)}; run the race's silver step first")
+        raise RaceDataError(
+            f"race silver tables missing: {', '.join(missing)}; run the race's silver step first"
+        )
     frames = {name: read_table(spark, ref) for name, ref in refs.items()}
     return SilverRace(
         frames[silver_telemetry.NAME], frames[silver_stages.STAGES], frames[silver_stages.CHECKPOINTS],
@@ -310,7 +345,9 @@ def gold_tables(race: SilverRace, crossings: DataFrame) -> dict[str, DataFrame]:
         gold_gc.NAME: gold_gc.general_classification(results),
         gold_checkpoints.CHECKPOINTS_NAME: gold_checkpoints.checkpoint_times(crossings, race.checkpoints),
         gold_checkpoints.CLIMBS_NAME: gold_checkpoints.climb_times(crossings, race.checkpoints),
-        gold_profiles.NAME: gold_profiles.rider_profiles(crossings, race.telemetry, race.route_points, race.stages),
+        gold_profiles.NAME: gold_profiles.rider_profiles(
+            crossings, race.telemetry, race.route_points, race.stages
+        ),
         gold_standings.NAME: gold_standings.live_standings(race.telemetry, crossings, race.stages),
     }
 
@@ -320,7 +357,11 @@ def _silver_versions(spark: SparkSession, settings: Settings) -> str:
     parts = []
     for name in SILVER_INPUTS:
         ref = tables.ref("silver", name)
-        version = delta_table(spark, ref).history(1).select("version").first()[0] if table_exists(spark, ref) else -1
+        version = (
+            delta_table(spark, ref).history(1).select("version").first()[0]
+            if table_exists(spark, ref)
+            else -1
+        )
         parts.append(f"{name}={version}")
     return ",".join(parts)
 
@@ -380,14 +421,16 @@ def compare(
         rider_a, rider_b = int(top[0][0]), int(top[1][0])
     segment = gold_segments.resolve_segment(race.stages, race.checkpoints, stage, segment_name)
     marks_df = gold_segments.segment_marks(spark, segment, step_m)
-    gaps = gold_segments.segment_gaps(race.telemetry, race.stages, race.start_times, marks_df, segment, rider_a, rider_b)
+    gaps = gold_segments.segment_gaps(
+        race.telemetry, race.stages, race.start_times, marks_df, segment, rider_a, rider_b
+    )
     target = tables.ref("gold", gold_segments.NAME)
     _replace_comparison(spark, target, gaps, segment, rider_a, rider_b)
     rows = read_table(spark, target).where(
         (F.col("stage") == stage) & (F.col("segment") == segment.name)
         & (F.col("rider_a") == rider_a) & (F.col("rider_b") == rider_b)
     ).count()  # fmt: skip
-    uri = write_segment_gif(spark, settings, race, segment, rider_a, rider_b) if gif else None
+    uri = write_segment_gif(settings, race, segment, rider_a, rider_b) if gif else None
     note = f"stage {stage}, {segment.name}: {rider_a} vs {rider_b}"
     return StepResult("gold", f"gold.{gold_segments.NAME}", None, rows, time.monotonic() - started, note), uri
 
@@ -409,10 +452,9 @@ def _replace_comparison(
 
 
 def write_segment_gif(
-    spark: SparkSession, settings: Settings, race: SilverRace, segment: gold_segments.Segment, a: int, b: int
+    settings: Settings, race: SilverRace, segment: gold_segments.Segment, a: int, b: int
 ) -> str:
     """Render the comparison's GIF from silver and store it beside the tables; returns its URI."""
-    del spark
     names = {r["rider_id"]: r["name"] for r in race.riders.where(F.col("rider_id").isin(a, b)).collect()}
     margin = max(200.0, (segment.to_m - segment.from_m) * 0.05)
     route = (
@@ -429,7 +471,9 @@ def write_segment_gif(
     for rider in (a, b):
         pts = (
             race.telemetry.where(
-                (F.col("stage") == segment.stage) & (F.col("rider_id") == rider) & F.col("distance_m").isNotNull()
+                (F.col("stage") == segment.stage)
+                & (F.col("rider_id") == rider)
+                & F.col("distance_m").isNotNull()
                 & F.col("distance_m").between(segment.from_m - margin, segment.to_m + margin)
             )
             .orderBy("ts")

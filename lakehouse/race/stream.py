@@ -44,18 +44,31 @@ from lakehouse.bronze.loader import PARTITION_COLUMN
 from lakehouse.config import Settings
 from lakehouse.race import bronze as race_bronze
 from lakehouse.race.gold import live_standings as gold_standings
-from lakehouse.race.gold.crossings import crossings, marks, point_pairs, rider_starts
+from lakehouse.race.gold.crossings import crossings, marks, point_pairs, rider_starts, update_crossings
 from lakehouse.race.landing import TELEMETRY_PREFIX
 from lakehouse.race.silver import stages as silver_stages
 from lakehouse.race.silver import telemetry as silver_telemetry
 from lakehouse.storage import open_store, spark_uri
-from lakehouse.tables import Tables, TableRef, append, delta_table, read_table, table_exists
+from lakehouse.tables import TableRef, Tables, append, delta_table, read_table, table_exists
 
 BRONZE_QUERY = "race_bronze"
 SILVER_QUERY = "race_silver"
 CHECKPOINTS_PREFIX = "ops/checkpoints"
 MAX_FILES_PER_TRIGGER = 20
 BATCH_LOG = ("ops", "race_stream_batches")
+LIVE_CROSSINGS = ("ops", "race_live_crossings")
+CROSSINGS_SCHEMA = T.StructType(
+    [
+        T.StructField("stage", T.IntegerType()),
+        T.StructField("rider_id", T.IntegerType()),
+        T.StructField("mark_m", T.DoubleType()),
+        T.StructField("mark_kind", T.StringType()),
+        T.StructField("checkpoint", T.StringType()),
+        T.StructField("crossed_s", T.DoubleType()),
+        T.StructField("elapsed_s", T.DoubleType()),
+        T.StructField("pair_end_s", T.DoubleType()),
+    ]
+)
 BATCH_LOG_SCHEMA = T.StructType(
     [
         T.StructField("query", T.StringType(), False),
@@ -66,6 +79,8 @@ BATCH_LOG_SCHEMA = T.StructType(
         T.StructField("source_files", T.ArrayType(T.StringType())),
         T.StructField("started_at", T.TimestampType()),
         T.StructField("finished_at", T.TimestampType()),
+        T.StructField("silver_s", T.DoubleType()),  # match and append
+        T.StructField("standings_s", T.DoubleType()),  # recompute and MERGE the standings
     ]
 )
 
@@ -110,10 +125,10 @@ class StreamLog(StreamingQueryListener):
         super().__init__()
         self.events: list[dict[str, Any]] = []
 
-    def onQueryStarted(self, event: Any) -> None:  # noqa: N802 - Spark's listener API
+    def onQueryStarted(self, event: Any) -> None:
         """Nothing to keep at start."""
 
-    def onQueryProgress(self, event: Any) -> None:  # noqa: N802
+    def onQueryProgress(self, event: Any) -> None:
         """Keep the numbers of each micro-batch."""
         p = event.progress
         state = p.stateOperators[0] if p.stateOperators else None
@@ -130,10 +145,10 @@ class StreamLog(StreamingQueryListener):
             }
         )
 
-    def onQueryIdle(self, event: Any) -> None:  # noqa: N802
+    def onQueryIdle(self, event: Any) -> None:
         """Nothing to keep when idle."""
 
-    def onQueryTerminated(self, event: Any) -> None:  # noqa: N802
+    def onQueryTerminated(self, event: Any) -> None:
         """Nothing to keep at the end."""
 
     def dropped_late(self) -> int:
@@ -165,23 +180,27 @@ def _bronze_batch(settings: Settings, app_id: str) -> Callable[[DataFrame, int],
 
     def write(raw: DataFrame, batch_id: int) -> None:
         ingested_at = F.lit(datetime.now(UTC).replace(microsecond=0))
-        validated = race_bronze.validate_telemetry(raw).persist()
+        run_id = f"stream:{app_id}"
+        raw = raw.persist()
         try:
-            run_id = f"stream:{app_id}"
             append(
-                race_bronze.bronze_telemetry_rows(validated, F.lit(batch_id), run_id, ingested_at),
+                race_bronze.bronze_telemetry_rows(
+                    race_bronze.validate_telemetry(raw), F.lit(batch_id), run_id, ingested_at
+                ),
                 target,
                 partition_by=(race_bronze.STAGE_DATE,),
                 txn=(f"bronze:{app_id}", batch_id),
             )
-            append(
-                race_bronze.quarantine_telemetry_rows(validated, F.lit(batch_id), run_id, ingested_at),
-                quarantine,
-                partition_by=(PARTITION_COLUMN,),
-                txn=(f"quarantine:{app_id}", batch_id),
-            )
+            rejected = race_bronze.rejected_rows(raw)
+            if not rejected.isEmpty():  # most batches have none: no empty commit on the shared table
+                append(
+                    race_bronze.quarantine_telemetry_rows(rejected, F.lit(batch_id), run_id, ingested_at),
+                    quarantine,
+                    partition_by=(PARTITION_COLUMN,),
+                    txn=(f"quarantine:{app_id}", batch_id),
+                )
         finally:
-            validated.unpersist()
+            raw.unpersist()
 
     return write
 
@@ -242,18 +261,83 @@ def merge_standings(spark: SparkSession, target: TableRef, rows: DataFrame) -> N
     )
 
 
+def _replace_stages(df: DataFrame, target: TableRef, stage_ids: list[int]) -> None:
+    """Replace the rows of `stage_ids` in `target` with `df`, in one commit."""
+    writer = df.write.format("delta").mode("overwrite")
+    writer = writer.option("replaceWhere", f"stage IN ({', '.join(str(int(s)) for s in stage_ids)})")
+    if target.catalog_name:
+        writer.saveAsTable(target.catalog_name)
+    else:
+        writer.save(target.location)
+
+
+def update_live_standings(
+    spark: SparkSession, settings: Settings, batch: DataFrame, stage_ids: list[int]
+) -> None:
+    """After a micro-batch: update the stages' crossings (kept in `ops.race_live_crossings`, time-locally
+    and exactly, see `crossings.update_crossings`), then MERGE their standings into the gold table."""
+    tables = Tables(settings)
+    in_stages = F.col("stage").isin(stage_ids)
+    stages = read_table(spark, tables.ref("silver", silver_stages.STAGES)).where(in_stages)
+    dates = [r[0] for r in stages.select("stage_date").collect()]
+    telemetry = read_table(spark, tables.ref("silver", silver_telemetry.NAME)).where(
+        F.col("stage_date").isin(dates)
+    )
+    checkpoints = read_table(spark, tables.ref("silver", silver_stages.CHECKPOINTS)).where(in_stages)
+    start_times = read_table(spark, tables.ref("silver", silver_stages.START_TIMES)).where(in_stages)
+    state = tables.ref(*LIVE_CROSSINGS)
+    if table_exists(spark, state):
+        known = read_table(spark, state).where(in_stages)
+    else:
+        known = spark.createDataFrame([], CROSSINGS_SCHEMA)
+    starts = rider_starts(batch, stages, start_times)
+    updated = update_crossings(known, telemetry, batch, marks(stages, checkpoints), starts).persist()
+    try:
+        updated.count()
+        if table_exists(spark, state):
+            _replace_stages(updated, state, stage_ids)
+        else:
+            append(updated, state)
+        target = tables.ref("gold", gold_standings.NAME)
+        latest = gold_standings.latest_points(batch)
+        as_of = gold_standings.stage_as_of(batch)
+        if table_exists(spark, target):
+            stored = read_table(spark, target).where(in_stages)
+            latest = latest.unionByName(
+                stored.select("stage", "rider_id", "last_ts", F.col("distance_m").alias("last_distance"))
+            )
+            as_of = as_of.unionByName(stored.select("stage", "as_of_ts"))
+        latest = latest.groupBy("stage", "rider_id").agg(
+            F.max("last_ts").alias("last_ts"), F.max_by("last_distance", "last_ts").alias("last_distance")
+        )
+        as_of = as_of.groupBy("stage").agg(F.max("as_of_ts").alias("as_of_ts"))
+        standings = gold_standings.standings_from(latest, as_of, updated, stages)
+        rows = standings.collect()  # a few hundred rows: MERGE them from the driver, computed once
+        merge_standings(spark, target, spark.createDataFrame(rows, standings.schema))
+    finally:
+        updated.unpersist()
+
+
 def _silver_batch(
     spark: SparkSession, settings: Settings, app_id: str, hooks: StreamHooks
 ) -> Callable[[DataFrame, int], None]:
     tables = Tables(settings)
     target = tables.ref("silver", silver_telemetry.NAME)
-    standings = tables.ref("gold", gold_standings.NAME)
     log = tables.ref(*BATCH_LOG)
 
     def write(points: DataFrame, batch_id: int) -> None:
         started = datetime.now(UTC)
-        stages = read_table(spark, tables.ref("silver", silver_stages.STAGES))
-        cells = read_table(spark, tables.ref("silver", "race_route_cells"))
+        clock = time.monotonic()
+        points = points.persist()
+        # Only the grid cells of the stages in this batch are broadcast (the Tour has ~1M cells).
+        dates = [r[0] for r in points.select("stage_date").distinct().collect()]
+        stages = read_table(spark, tables.ref("silver", silver_stages.STAGES)).where(
+            F.col("stage_date").isin(dates)
+        )
+        stage_ids = [r[0] for r in stages.select("stage").collect()]
+        cells = read_table(spark, tables.ref("silver", "race_route_cells")).where(
+            F.col("stage").isin(stage_ids)
+        )
         rows = silver_telemetry.conform(points, stages, cells).persist()
         try:
             summary = rows.agg(
@@ -262,17 +346,24 @@ def _silver_batch(
                 F.collect_set("stage").alias("stages"),
                 F.collect_set("_source_file").alias("files"),
             ).first()
-            if summary is not None and summary["n"]:
+            written = int(summary["n"]) if summary else 0
+            if written:
                 append(
-                    rows, target, partition_by=silver_telemetry.PARTITION_BY, txn=(f"silver:{app_id}", batch_id)
+                    rows,
+                    target,
+                    partition_by=silver_telemetry.PARTITION_BY,
+                    txn=(f"silver:{app_id}", batch_id),
                 )
+            silver_s = time.monotonic() - clock
+            if hooks.after_silver_write:
+                hooks.after_silver_write(batch_id, written)
+            clock = time.monotonic()
+            if written:
+                update_live_standings(spark, settings, rows, stage_ids)
+            standings_s = time.monotonic() - clock
         finally:
             rows.unpersist()
-        written = int(summary["n"]) if summary else 0
-        if hooks.after_silver_write:
-            hooks.after_silver_write(batch_id, written)
-        if written:
-            merge_standings(spark, standings, standings_for(spark, settings, list(summary["dates"])))
+            points.unpersist()
         append(
             spark.createDataFrame(
                 [
@@ -280,7 +371,7 @@ def _silver_batch(
                         SILVER_QUERY, batch_id, written, written,
                         sorted(summary["stages"]) if written else [],
                         sorted(summary["files"]) if written else [],
-                        started, datetime.now(UTC),
+                        started, datetime.now(UTC), round(silver_s, 3), round(standings_s, 3),
                     )
                 ],
                 BATCH_LOG_SCHEMA,
@@ -303,7 +394,9 @@ def start_silver_stream(
     tables = Tables(settings)
     for name in (silver_stages.STAGES, "race_route_cells"):
         if not table_exists(spark, tables.ref("silver", name)):
-            raise StreamError(f"silver.{name} is missing: load the race's route files (batch) before streaming")
+            raise StreamError(
+                f"silver.{name} is missing: load the race's route files (batch) before streaming"
+            )
     source = tables.ref("bronze", race_bronze.TELEMETRY_TABLE)
     race_bronze.ensure_telemetry_tables(spark, settings)
     reader = spark.readStream.format("delta")
@@ -318,7 +411,9 @@ def start_silver_stream(
     )
     writer = (
         points.writeStream.queryName(SILVER_QUERY)
-        .foreachBatch(_silver_batch(spark, settings, application_id(settings, SILVER_QUERY), hooks or StreamHooks()))
+        .foreachBatch(
+            _silver_batch(spark, settings, application_id(settings, SILVER_QUERY), hooks or StreamHooks())
+        )
         .option("checkpointLocation", checkpoint_uri(settings, SILVER_QUERY))
     )
     return trigger.apply(writer).start()

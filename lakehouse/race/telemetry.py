@@ -322,7 +322,7 @@ def _simulate_mass_start(
             in_pel = state == PELOTON
             new_pos[in_pel] = pel + offset[in_pel]
             in_brk = state == BREAK
-            new_pos[in_brk] = brk + offset[in_brk] * 0.3
+            new_pos[in_brk] = brk + offset[in_brk]
             group = in_pel | in_brk
             v_group = np.maximum(new_pos - pos, 0.0)
             draft = np.where(in_pel, DRAFT_PELOTON, DRAFT_BREAK) + 0.4 * np.clip((8 - v_group) / 5, 0, 1)

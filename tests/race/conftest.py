@@ -22,7 +22,9 @@ RACE = RaceSpec(seed=7, riders=4, stages=(3, 6), distance_scale=0.02, file_secon
 
 
 @pytest.fixture(scope="session")
-def race_template(spark: SparkSession, base_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def race_template(
+    spark: SparkSession, base_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     """Reference files landed and loaded to silver; the race's telemetry landed beside, not loaded."""
     root = tmp_path_factory.mktemp("race-template")
     settings = base_settings.with_roots(str(root / "landing"), str(root / "tables"))

@@ -36,7 +36,9 @@ def land(settings: Settings, name: str, lines: list[str]) -> None:
     LandingZone(LocalStore(settings.landing_root)).write_bytes(f"{FOLDER}/{name}", data, len(lines))
 
 
-def test_bad_rows_are_quarantined_with_a_reason_and_files_load_once(spark: SparkSession, settings: Settings) -> None:
+def test_bad_rows_are_quarantined_with_a_reason_and_files_load_once(
+    spark: SparkSession, settings: Settings
+) -> None:
     land(settings, "a.csv", LINES)
     first = load_telemetry(spark, settings, run_id="r1")
     second = load_telemetry(spark, settings, run_id="r2")
@@ -50,10 +52,12 @@ def test_bad_rows_are_quarantined_with_a_reason_and_files_load_once(spark: Spark
         "rider_id int, heart_rate int, power_w int, stage_date string",
     )
     assert_df_equality(
-        bronze.select("rider_id", "heart_rate", "power_w", F.col("stage_date").cast("string").alias("stage_date")),
+        bronze.select("rider_id", "heart_rate", "power_w", F.col("stage_date").cast("string")),
         expected_bronze, ignore_row_order=True, ignore_nullable=True,
     )  # fmt: skip
-    quarantine = read_table(spark, tables.ref("bronze", "quarantine")).where(F.col("_table") == TELEMETRY_TABLE)
+    quarantine = read_table(spark, tables.ref("bronze", "quarantine")).where(
+        F.col("_table") == TELEMETRY_TABLE
+    )
     expected = spark.createDataFrame(
         [
             ("rider_id is missing or not an integer: 'x1'",),

@@ -18,8 +18,14 @@ from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse.race.gold import checkpoint_times, general_classification, live_standings, rider_profiles
-from lakehouse.race.gold import segment_comparison, stage_results
+from lakehouse.race.gold import (
+    checkpoint_times,
+    general_classification,
+    live_standings,
+    rider_profiles,
+    segment_comparison,
+    stage_results,
+)
 from lakehouse.race.gold.crossings import crossings, marks, point_pairs, rider_starts
 from lakehouse.race.routes import METRES_PER_DEGREE
 from lakehouse.race.silver import route_cells
@@ -53,20 +59,23 @@ def lat_of(d: float) -> float:
 def race(spark: SparkSession) -> dict[str, DataFrame]:
     """Silver tables of the hand-built race, built by the silver transforms from typed route rows."""
     route_rows = []
-    for stage, day, kind, start in ((1, date(2024, 7, 1), "hilly", STAGE1_START), (2, date(2024, 7, 2), "itt", STAGE2_START)):
+    for stage, day, kind, start in (
+        (1, date(2024, 7, 1), "hilly", STAGE1_START),
+        (2, date(2024, 7, 2), "itt", STAGE2_START),
+    ):
         for point, d in enumerate(range(0, 3001, 250)):
             name, cp_kind = CHECKPOINTS.get(d, (None, None))
             climb = "Côte du Test" if cp_kind in ("climb_foot", "climb_top") else None
             route_rows.append(
-                (stage, day, kind, start, "Here", "There", point, lat_of(d), LON0, altitude(d), float(d), name,
-                 cp_kind, climb, "4" if climb else None, "route.csv", 1, datetime(2024, 8, 1))
+                (stage, day, kind, start, "Here", "There", point, lat_of(d), LON0, altitude(d), float(d),
+                 name, cp_kind, climb, "4" if climb else None, "route.csv", 1, datetime(2024, 8, 1))
             )  # fmt: skip
     routes = spark.createDataFrame(
         route_rows,
         "stage int, stage_date date, stage_kind string, start_time timestamp, start_town string, "
         "finish_town string, point int, lat double, lon double, altitude_m double, distance_m double, "
-        "checkpoint string, checkpoint_kind string, climb string, climb_category string, _source_file string, "
-        "_batch_id long, _ingested_at timestamp",
+        "checkpoint string, checkpoint_kind string, climb string, climb_category string, "
+        "_source_file string, _batch_id long, _ingested_at timestamp",
     )
     points = silver_stages.route_points(routes)
     stages = silver_stages.stages(routes)
@@ -86,7 +95,8 @@ def race(spark: SparkSession) -> dict[str, DataFrame]:
     )
     cells = route_cells.build_cells(points)
     start_times = spark.createDataFrame(
-        [(2, rider, start) for (_, rider), start in OWN_START.items()], "stage int, rider_id int, start_time timestamp"
+        [(2, rider, start) for (_, rider), start in OWN_START.items()],
+        "stage int, rider_id int, start_time timestamp",
     )
     telemetry = silver_telemetry.conform(bronze_points, stages, cells).cache()
     riders = spark.createDataFrame(
@@ -101,10 +111,17 @@ def race(spark: SparkSession) -> dict[str, DataFrame]:
     }  # fmt: skip
 
 
-def test_points_are_matched_to_the_distance_along_the_route(race: dict[str, DataFrame], spark: SparkSession) -> None:
+def test_points_are_matched_to_the_distance_along_the_route(
+    race: dict[str, DataFrame], spark: SparkSession
+) -> None:
     actual = race["telemetry"].where(F.col("stage") == 1).select("rider_id", "distance_m", "off_route_m")
     expected = spark.createDataFrame(
-        [(rider, float(d), 0.0) for (stage, rider), samples in POINTS.items() if stage == 1 for _, d in samples],
+        [
+            (rider, float(d), 0.0)
+            for (stage, rider), samples in POINTS.items()
+            if stage == 1
+            for _, d in samples
+        ],
         "rider_id int, distance_m double, off_route_m double",
     )
     # The last point of rider 1 is 100 m past the finish: the route is extended straight beyond it.
@@ -126,7 +143,8 @@ def test_stage_results_time_gap_and_dnf(race: dict[str, DataFrame], spark: Spark
             (2, 1, "finished", 2, 314.516, "0:05:15", 6.49),
             (2, 2, "finished", 1, 308.026, "0:05:08", 0.0),
         ],
-        "stage int, rider_id int, status string, rank int, stage_time_s double, stage_time string, gap_s double",
+        "stage int, rider_id int, status string, rank int, stage_time_s double, stage_time string, "
+        "gap_s double",
     )
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
 
@@ -181,13 +199,13 @@ def test_climb_time_and_vam(race: dict[str, DataFrame], spark: SparkSession) -> 
             (1, 1, 1000.0, 60.0, 6.0, 194.444, 1110.9, 1),
             # rider 2: top at 120 + 900/950*210 = 318.947368, foot 108.333333 -> 210.614 s; 1025.557 m/h
             (1, 2, 1000.0, 60.0, 6.0, 210.614, 1025.6, 2),
-            # stage 2: rider 1 foot 100 + ... : (0,0)-(150,1500): foot at 100, top (150,1500)-(320,3050): 150+500/1550*170
+            # stage 2, rider 1: foot 1000/1500*150 = 100, top 150 + 500/1550*170 = 204.83871
             (2, 1, 1000.0, 60.0, 6.0, 104.839, 2060.3, 2),
             # rider 2: foot 160*1000/1500 = 106.666667, top 160 + 500/1520*150 = 209.342105 -> 102.675 s
             (2, 2, 1000.0, 60.0, 6.0, 102.675, 2103.7, 1),
         ],
-        "stage int, rider_id int, length_m double, ascent_m double, avg_gradient_pct double, climb_time_s double, "
-        "vam_m_per_h double, rank int",
+        "stage int, rider_id int, length_m double, ascent_m double, avg_gradient_pct double, "
+        "climb_time_s double, vam_m_per_h double, rank int",
     )
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
 
@@ -230,7 +248,9 @@ def test_live_standings_of_a_finished_stage(race: dict[str, DataFrame], spark: S
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
 
 
-def test_rider_profile_speed_and_gradient_per_kilometre(race: dict[str, DataFrame], spark: SparkSession) -> None:
+def test_rider_profile_speed_and_gradient_per_kilometre(
+    race: dict[str, DataFrame], spark: SparkSession
+) -> None:
     profiles = rider_profiles.rider_profiles(
         race["crossings"], race["telemetry"], race["route_points"], race["stages"]
     )

@@ -21,8 +21,10 @@ def test_two_riders_on_a_climb_make_an_animated_gif() -> None:
     a = straight_track("Un", [0, 100, 300, 400], [0, 1200, 2100, 3100])
     b = straight_track("Deux", [0, 120, 330, 420], [0, 1100, 2050, 3030])
 
-    data = render_segment_gif("Stage 1 - Côte du Test", np.zeros_like(route), route, route, route / 50, (a, b),
-                              1000.0, 2000.0)  # fmt: skip
+    flat = np.zeros_like(route)
+    data = render_segment_gif(
+        "Stage 1 - Côte du Test", flat, route, route, route / 50, (a, b), 1000.0, 2000.0
+    )
 
     image = Image.open(io.BytesIO(data))
     assert image.format == "GIF" and image.is_animated

@@ -79,7 +79,9 @@ def test_a_stream_killed_mid_replay_and_restarted_has_no_duplicate_and_no_gap(
 ) -> None:
     settings = empty_race_lake
     landing = LandingZone(LocalStore(settings.landing_root))
-    files = replay_stage(landing, RACE, 3, speed=1e6, file_every_s=30 / 1e6, sleep=lambda s: None, max_files=4)
+    files = replay_stage(
+        landing, RACE, 3, speed=1e6, file_every_s=30 / 1e6, sleep=lambda s: None, max_files=4
+    )
     killed: list[int] = []
 
     def die_once(batch_id: int, written: int) -> None:
@@ -106,7 +108,10 @@ def test_a_stream_killed_mid_replay_and_restarted_has_no_duplicate_and_no_gap(
         stream.stop(queries)
     stream.run_available_now(spark, settings)
 
-    got = [(int(r["rider_id"]), int(r["t"])) for r in silver.select("rider_id", F.unix_timestamp("ts").alias("t")).collect()]
+    got = [
+        (int(r["rider_id"]), int(r["t"]))
+        for r in silver.select("rider_id", F.unix_timestamp("ts").alias("t")).collect()
+    ]
     assert len(got) == len(set(got)), "duplicates in silver"
     assert set(got) == expected, "points missing from silver"
     landed = sum(f.landed.records for f in files if f.landed.written)
@@ -145,7 +150,11 @@ def test_late_and_duplicate_points(spark: SparkSession, empty_race_lake: Setting
         else:
             zone = LandingZone(LocalStore(settings.landing_root))
             for name, lines in files.items():
-                zone.write_bytes(f"race/telemetry/date=2024-07-01/{name}", ("\n".join([HEADER, *lines]) + "\n").encode(), len(lines))
+                zone.write_bytes(
+                    f"race/telemetry/date=2024-07-01/{name}",
+                    ("\n".join([HEADER, *lines]) + "\n").encode(),
+                    len(lines),
+                )
     one_by_one = stream.StreamOptions(bronze_files_per_trigger=1, silver_files_per_trigger=1)
     log = stream.run_available_now(spark, empty_race_lake, options=one_by_one)
     run.bronze_telemetry(spark, batch, "b1")
@@ -159,7 +168,9 @@ def test_late_and_duplicate_points(spark: SparkSession, empty_race_lake: Setting
     assert seconds(empty_race_lake) == kept
     assert seconds(batch) == sorted([*kept, "10:20:00"])
     assert log.dropped_late() == 2
-    assert table(spark, empty_race_lake, "bronze", "race_telemetry").count() == 20  # bronze keeps all as landed
+    assert (
+        table(spark, empty_race_lake, "bronze", "race_telemetry").count() == 20
+    )  # bronze keeps all as landed
 
 
 @pytest.fixture(autouse=True)

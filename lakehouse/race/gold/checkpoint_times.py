@@ -63,9 +63,7 @@ def climb_times(crossings: DataFrame, checkpoints: DataFrame) -> DataFrame:
     climb_s = F.col("top_s") - F.col("foot_s")
     ascent = F.col("top_alt") - F.col("foot_alt")
     length = F.col("top_m") - F.col("foot_m")
-    ranked = both.select(
-        "*", climb_s.alias("climb_time"), ascent.alias("ascent"), length.alias("length")
-    )
+    ranked = both.select("*", climb_s.alias("climb_time"), ascent.alias("ascent"), length.alias("length"))
     order = Window.partitionBy("stage", "climb").orderBy("climb_time", "rider_id")
     fastest = F.min("climb_time").over(Window.partitionBy("stage", "climb"))
     return ranked.select(

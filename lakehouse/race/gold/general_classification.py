@@ -21,9 +21,15 @@ def general_classification(results: DataFrame) -> DataFrame:
     """gold.race_stage_results -> the classification after each stage."""
     stages_run = results.select(F.col("stage").alias("after_stage")).distinct()
     upto = results.join(F.broadcast(stages_run), F.col("stage") <= F.col("after_stage"), how="inner")
-    needed = stages_run.join(
-        F.broadcast(results.select("stage").distinct()), F.col("stage") <= F.col("after_stage"), how="inner"
-    ).groupBy("after_stage").agg(F.count(F.lit(1)).alias("stages_needed"))
+    needed = (
+        stages_run.join(
+            F.broadcast(results.select("stage").distinct()),
+            F.col("stage") <= F.col("after_stage"),
+            how="inner",
+        )
+        .groupBy("after_stage")
+        .agg(F.count(F.lit(1)).alias("stages_needed"))
+    )
     totals = (
         upto.groupBy("after_stage", "rider_id")
         .agg(

@@ -23,21 +23,36 @@ NAME = "race_live_standings"
 KEYS = ("stage", "rider_id")
 
 
-def live_standings(telemetry: DataFrame, crossings: DataFrame, stages: DataFrame) -> DataFrame:
-    """Silver points and their crossings -> one standings row per stage and rider."""
-    length = F.broadcast(stages.select("stage", F.col("distance_m").alias("stage_m")))
-    latest = (
+def latest_points(telemetry: DataFrame) -> DataFrame:
+    """Each rider's newest matched point in each stage: (stage, rider_id, last_ts, last_distance)."""
+    return (
         telemetry.where(F.col("distance_m").isNotNull())
         .groupBy("stage", "rider_id")
         .agg(F.max("ts").alias("last_ts"), F.max_by("distance_m", "ts").alias("last_distance"))
     )
-    as_of = telemetry.groupBy("stage").agg(F.max("ts").alias("as_of_ts"))
+
+
+def stage_as_of(telemetry: DataFrame) -> DataFrame:
+    """The newest point of each stage: (stage, as_of_ts)."""
+    return telemetry.groupBy("stage").agg(F.max("ts").alias("as_of_ts"))
+
+
+def live_standings(telemetry: DataFrame, crossings: DataFrame, stages: DataFrame) -> DataFrame:
+    """Silver points and their crossings -> one standings row per stage and rider."""
+    return standings_from(latest_points(telemetry), stage_as_of(telemetry), crossings, stages)
+
+
+def standings_from(latest: DataFrame, as_of: DataFrame, crossings: DataFrame, stages: DataFrame) -> DataFrame:
+    """Standings from each rider's newest point, each stage's newest point, and the crossings."""
+    length = F.broadcast(stages.select("stage", F.col("distance_m").alias("stage_m")))
     furthest = crossings.groupBy("stage", "rider_id").agg(
         F.max("mark_m").alias("last_mark_m"),
         F.max_by("elapsed_s", "mark_m").alias("elapsed_at_mark_s"),
         F.max(F.when(F.col("mark_kind") == FINISH, F.col("elapsed_s"))).alias("stage_time_s"),
     )
-    best = crossings.groupBy("stage", F.col("mark_m").alias("last_mark_m")).agg(F.min("elapsed_s").alias("best_s"))
+    best = crossings.groupBy("stage", F.col("mark_m").alias("last_mark_m")).agg(
+        F.min("elapsed_s").alias("best_s")
+    )
     rows = (
         latest.join(furthest, on=["stage", "rider_id"], how="left")
         .join(best, on=["stage", "last_mark_m"], how="left")
@@ -45,18 +60,18 @@ def live_standings(telemetry: DataFrame, crossings: DataFrame, stages: DataFrame
         .join(as_of, on="stage", how="inner")
     )
     finished = F.col("stage_time_s").isNotNull()
+    distance = F.round(F.least(F.greatest(F.col("last_distance"), F.lit(0.0)), F.col("stage_m")), 1)
     order = Window.partitionBy("stage").orderBy(
         F.col("last_mark_m").desc_nulls_last(), F.col("elapsed_at_mark_s").asc_nulls_last(),
-        F.col("last_distance").desc(), "rider_id",
+        distance.desc(), "rider_id",
     )  # fmt: skip
-    distance = F.least(F.greatest(F.col("last_distance"), F.lit(0.0)), F.col("stage_m"))
     return rows.select(
         "stage",
         "rider_id",
         F.row_number().over(order).alias("position"),
         F.when(finished, F.lit("finished")).otherwise(F.lit("racing")).alias("status"),
         "last_ts",
-        F.round(distance, 1).alias("distance_m"),
+        distance.alias("distance_m"),
         F.round((F.col("stage_m") - distance) / 1000, 2).alias("km_to_go"),
         "last_mark_m",
         F.round("elapsed_at_mark_s", 3).alias("elapsed_at_mark_s"),

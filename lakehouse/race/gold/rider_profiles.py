@@ -35,7 +35,9 @@ def route_kilometres(route_points: DataFrame, stages: DataFrame) -> DataFrame:
     )  # fmt: skip
     ordered = Window.partitionBy("stage").orderBy("distance_m")
     with_next = points.select(
-        "*", F.lead("distance_m").over(ordered).alias("next_m"), F.lead("altitude_m").over(ordered).alias("next_alt")
+        "*",
+        F.lead("distance_m").over(ordered).alias("next_m"),
+        F.lead("altitude_m").over(ordered).alias("next_alt"),
     )
     per_km = with_next.groupBy("stage", "km").agg(
         F.min("distance_m").alias("from_m"),
@@ -48,7 +50,9 @@ def route_kilometres(route_points: DataFrame, stages: DataFrame) -> DataFrame:
     return per_km.select(
         "stage",
         "km",
-        F.round(F.least(F.col("km") * KM_M + KM_M, F.col("finish_m")) - F.col("km") * KM_M, 1).alias("length_m"),
+        F.round(F.least(F.col("km") * KM_M + KM_M, F.col("finish_m")) - F.col("km") * KM_M, 1).alias(
+            "length_m"
+        ),
         F.round(F.when(run > 0, (F.col("alt_to") - F.col("alt_from")) / run * 100), 2).alias("gradient_pct"),
     )
 
@@ -60,10 +64,14 @@ def rider_profiles(
     ends = crossings.where((F.col("mark_kind") == KM_MARK) | (F.col("mark_kind") == FINISH)).select(
         "stage", "rider_id", F.col("mark_m"), "elapsed_s"
     )
-    ends = ends.select("stage", "rider_id", (F.ceil(F.col("mark_m") / KM_M) - 1).cast("int").alias("km"), "elapsed_s")
+    ends = ends.select(
+        "stage", "rider_id", (F.ceil(F.col("mark_m") / KM_M) - 1).cast("int").alias("km"), "elapsed_s"
+    )
     ordered = Window.partitionBy("stage", "rider_id").orderBy("km")
     timed = ends.select(
-        "*", F.coalesce(F.lag("elapsed_s").over(ordered), F.lit(0.0)).alias("from_s"), F.lag("km").over(ordered).alias("prev")
+        "*",
+        F.coalesce(F.lag("elapsed_s").over(ordered), F.lit(0.0)).alias("from_s"),
+        F.lag("km").over(ordered).alias("prev"),
     ).where(F.col("prev").isNull() & (F.col("km") == 0) | (F.col("prev") == F.col("km") - 1))
     route_km = route_kilometres(route_points, stages)
     finish = F.broadcast(stages.select("stage", F.col("distance_m").alias("finish_m")))

@@ -1,7 +1,8 @@
 """An animated GIF of two riders on a segment: the road from above, both riders moving, the live gap.
 
-Pure Python (numpy + Pillow, imported only when drawing), no Spark: `render_segment_gif` takes the segment's route points and the two
-riders' points (plain rows collected from silver) and returns the GIF's bytes. Frames are evenly spaced
+Pure Python (numpy + Pillow, imported only when drawing), no Spark: `render_segment_gif` takes the
+segment's route points and the two riders' points (plain rows collected from silver) and returns the
+GIF's bytes. Frames are evenly spaced
 in race time from when the first rider reaches the segment to when the second leaves it, at most
 `MAX_FRAMES`; between GPS points positions are interpolated in time. Below the map, the segment's
 altitude profile shows both riders too.
@@ -125,7 +126,9 @@ def render_segment_gif(
         for i, ((x, y, d), colour, track) in enumerate(zip(positions, RIDER_COLOURS, tracks, strict=True)):
             cx, cy = px(x, y)
             pen.ellipse((cx - 6, cy - 6, cx + 6, cy + 6), fill=colour, outline=TEXT)
-            pen.text((cx + 9, cy - 16 + 14 * i), track.label, fill=colour)  # labels apart when riders are together
+            pen.text(
+                (cx + 9, cy - 16 + 14 * i), track.label, fill=colour
+            )  # labels apart when riders are together
             fx, fy = profile_xy(min(max(d, from_m), to_m), float(np.interp(d, rd, ra)))
             pen.ellipse((fx - 4, fy - 4, fx + 4, fy + 4), fill=colour)
         # The gap where the rider behind is now: how long ago the leader was there.
@@ -134,7 +137,11 @@ def render_segment_gif(
         gap = t - tracks[ahead].time_at(behind_at) if behind_at > from_m else 0.0
         leader = tracks[ahead].label
         km = (positions[ahead][2] - from_m) / 1000
-        pen.text((MARGIN, MAP_HEIGHT - 18), f"{km:5.2f} km into the segment   {leader} ahead by {_clock(gap)}", fill=TEXT)
+        pen.text(
+            (MARGIN, MAP_HEIGHT - 18),
+            f"{km:5.2f} km into the segment   {leader} ahead by {_clock(gap)}",
+            fill=TEXT,
+        )
         frames.append(frame.convert("P", palette=Image.Palette.ADAPTIVE, colors=32))
     out = io.BytesIO()
     frames[0].save(out, format="GIF", save_all=True, append_images=frames[1:], duration=FRAME_MS, loop=0)

@@ -38,4 +38,6 @@ def to_silver(bronze: DataFrame) -> DataFrame:
         F.nullif(F.col("r.weight_kg"), F.lit("")).try_cast("double").alias("weight_kg"),
         "_source_file", "_batch_id", "_record_index", "_ingested_at",
     )  # fmt: skip
-    return with_row_hash(latest_per_key(typed.where(F.col("rider_id").isNotNull()), KEYS).drop("_record_index"))
+    return with_row_hash(
+        latest_per_key(typed.where(F.col("rider_id").isNotNull()), KEYS).drop("_record_index")
+    )

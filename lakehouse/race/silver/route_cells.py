@@ -5,10 +5,11 @@ Grain: one row per stage and grid cell (`CELL_M` square, in the stage's flat pro
 its centre: start and end position, unit direction, and distance from the start and gradient at both ends.
 
 A point then takes its cell's segment, projects onto it and reads off the distance along the route
-(`match_points`). Projection runs along the segment's line up to one cell past either end (a cell's segment is the one
-nearest its centre, so a point near a joint may lie just beyond it), and without limit before the first
-segment and past the last one, so points on the start line before the gun and in the roll-out past the
-finish get distances below 0 and beyond the finish line. Points farther than `REACH_M` from the route (GPS spikes) stay unmatched.
+(`match_points`). Projection runs along the segment's line up to one cell past either end (a cell's
+segment is the one nearest its centre, so a point near a joint may lie just beyond it), and without limit
+before the first segment and past the last one, so points on the start line before the gun and in the
+roll-out past the finish get distances below 0 and beyond the finish line. Points farther than `REACH_M`
+from the route (GPS spikes) stay unmatched.
 The grid reaches `RUN_IN_M` back from the start and `RUN_OUT_M` on past the finish. This assumes a route
 never comes back within about `REACH_M` of itself (`routes.check_clearance`).
 """
@@ -45,13 +46,19 @@ def segments(route_points: DataFrame) -> DataFrame:
         F.lead("gradient").over(ordered).alias("g1"),
     )
     length = F.sqrt((F.col("bx") - F.col("ax")) ** 2 + (F.col("by") - F.col("ay")) ** 2)
-    real = pairs.where(F.col("bx").isNotNull()).withColumn("seg_len", length).where(F.col("seg_len") > MIN_SEGMENT_M)
+    real = (
+        pairs.where(F.col("bx").isNotNull())
+        .withColumn("seg_len", length)
+        .where(F.col("seg_len") > MIN_SEGMENT_M)
+    )
     return real.select(
         "*",
         ((F.col("bx") - F.col("ax")) / F.col("seg_len")).alias("ux"),
         ((F.col("by") - F.col("ay")) / F.col("seg_len")).alias("uy"),
         (F.row_number().over(Window.partitionBy("stage").orderBy("point")) == 1).alias("is_first"),
-        (F.row_number().over(Window.partitionBy("stage").orderBy(F.col("point").desc())) == 1).alias("is_last"),
+        (F.row_number().over(Window.partitionBy("stage").orderBy(F.col("point").desc())) == 1).alias(
+            "is_last"
+        ),
     )
 
 
@@ -89,7 +96,9 @@ def build_cells(route_points: DataFrame) -> DataFrame:
         F.struct("gap", "point"),
     )
     return (
-        near.groupBy("stage", F.col("cell_x").cast("int").alias("cell_x"), F.col("cell_y").cast("int").alias("cell_y"))
+        near.groupBy(
+            "stage", F.col("cell_x").cast("int").alias("cell_x"), F.col("cell_y").cast("int").alias("cell_y")
+        )
         .agg(best.alias("s"))
         .select("stage", "cell_x", "cell_y", "s.*")
         .withColumnRenamed("point", "segment_point")
@@ -110,7 +119,20 @@ def match_points(points: DataFrame, stages: DataFrame, cells: DataFrame) -> Data
         .withColumn("cell_y", F.floor(F.col("_py") / CELL_M).cast("int"))
     )
     grid = cells.select(
-        "stage", "cell_x", "cell_y", "ax", "ay", "ux", "uy", "seg_len", "d0", "d1", "g0", "g1", "is_first", "is_last"
+        "stage",
+        "cell_x",
+        "cell_y",
+        "ax",
+        "ay",
+        "ux",
+        "uy",
+        "seg_len",
+        "d0",
+        "d1",
+        "g0",
+        "g1",
+        "is_first",
+        "is_last",
     )
     joined = located.join(F.broadcast(grid), on=["stage", "cell_x", "cell_y"], how="left")
     along = (F.col("_px") - F.col("ax")) * F.col("ux") + (F.col("_py") - F.col("ay")) * F.col("uy")
@@ -120,12 +142,15 @@ def match_points(points: DataFrame, stages: DataFrame, cells: DataFrame) -> Data
     high = F.when(F.col("is_last"), F.lit(float("inf"))).otherwise(F.col("seg_len") + CELL_M)
     t = F.least(F.greatest(along, low), high)
     off = F.sqrt(
-        (F.col("_px") - F.col("ax") - t * F.col("ux")) ** 2 + (F.col("_py") - F.col("ay") - t * F.col("uy")) ** 2
+        (F.col("_px") - F.col("ax") - t * F.col("ux")) ** 2
+        + (F.col("_py") - F.col("ay") - t * F.col("uy")) ** 2
     )
     fraction = t / F.col("seg_len")
     on_route = F.col("ax").isNotNull() & (off <= REACH_M)
     distance = F.col("d0") + fraction * (F.col("d1") - F.col("d0"))
-    gradient = F.col("g0") + F.least(F.greatest(fraction, F.lit(0.0)), F.lit(1.0)) * (F.col("g1") - F.col("g0"))
+    gradient = F.col("g0") + F.least(F.greatest(fraction, F.lit(0.0)), F.lit(1.0)) * (
+        F.col("g1") - F.col("g0")
+    )
     return joined.select(
         *[F.col(c) for c in points.columns],
         F.when(on_route, F.round(distance, 2)).alias("distance_m"),

@@ -102,11 +102,15 @@ def route_points(routes: DataFrame) -> DataFrame:
     # Ends of the gradient's run: the window's first and last points, or the neighbours when the window
     # holds the point alone (sparse routes).
     w_lo, w_hi = F.min("distance_m").over(around), F.max("distance_m").over(around)
-    lo_d = F.when(w_lo < F.col("distance_m"), w_lo).otherwise(F.coalesce(F.lag("distance_m").over(by_distance), F.col("distance_m")))
+    lo_d = F.when(w_lo < F.col("distance_m"), w_lo).otherwise(
+        F.coalesce(F.lag("distance_m").over(by_distance), F.col("distance_m"))
+    )
     lo_a = F.when(w_lo < F.col("distance_m"), F.min_by("altitude_m", "distance_m").over(around)).otherwise(
         F.coalesce(F.lag("altitude_m").over(by_distance), F.col("altitude_m"))
     )
-    hi_d = F.when(w_hi > F.col("distance_m"), w_hi).otherwise(F.coalesce(F.lead("distance_m").over(by_distance), F.col("distance_m")))
+    hi_d = F.when(w_hi > F.col("distance_m"), w_hi).otherwise(
+        F.coalesce(F.lead("distance_m").over(by_distance), F.col("distance_m"))
+    )
     hi_a = F.when(w_hi > F.col("distance_m"), F.max_by("altitude_m", "distance_m").over(around)).otherwise(
         F.coalesce(F.lead("altitude_m").over(by_distance), F.col("altitude_m"))
     )
@@ -173,7 +177,9 @@ def checkpoints(routes: DataFrame) -> DataFrame:
 
 def start_times(bronze_start_lists: DataFrame) -> DataFrame:
     """Individual start times (time trials); the latest ingested list wins per stage and rider."""
-    rows = bronze_start_lists.select(F.from_json("record", START_RECORD).alias("r"), "_ingested_at", "_batch_id")
+    rows = bronze_start_lists.select(
+        F.from_json("record", START_RECORD).alias("r"), "_ingested_at", "_batch_id"
+    )
     typed = rows.select(
         _text("stage").try_cast("int").alias("stage"),
         _text("rider_id").try_cast("int").alias("rider_id"),
@@ -181,10 +187,11 @@ def start_times(bronze_start_lists: DataFrame) -> DataFrame:
         "_ingested_at",
         "_batch_id",
     ).where(F.col("stage").isNotNull() & F.col("rider_id").isNotNull() & F.col("start_time").isNotNull())
-    newest = Window.partitionBy("stage", "rider_id").orderBy(F.col("_ingested_at").desc(), F.col("_batch_id").desc())
+    newest = Window.partitionBy("stage", "rider_id").orderBy(
+        F.col("_ingested_at").desc(), F.col("_batch_id").desc()
+    )
     return (
         typed.withColumn("_rank", F.row_number().over(newest))
         .where(F.col("_rank") == 1)
         .select("stage", "rider_id", "start_time")
     )
-

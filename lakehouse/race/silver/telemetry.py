@@ -34,7 +34,9 @@ POINT_COLUMNS = (
 
 def first_landed(bronze: DataFrame) -> DataFrame:
     """One bronze row per (rider, second): the copy landed first."""
-    content = F.struct(*[F.col(c) for c in ("lat", "lon", "altitude_m", "speed_mps", "heart_rate", "power_w")])
+    content = F.struct(
+        *[F.col(c) for c in ("lat", "lon", "altitude_m", "speed_mps", "heart_rate", "power_w")]
+    )
     winner = F.min_by(
         F.struct(*[F.col(c) for c in POINT_COLUMNS]),
         F.struct(F.col("_ingested_at"), F.col("_batch_id"), F.col("_source_file"), content),
