@@ -96,70 +96,9 @@ def crossings(pairs: DataFrame, stage_marks: DataFrame, starts: DataFrame) -> Da
         F.col("t1") - F.col("t0")
     )
     first = hits.groupBy("stage", "rider_id", "mark_m", "mark_kind", "checkpoint").agg(
-        F.min(at).alias("crossed_s"), F.min_by("t1", at).alias("pair_end_s")
+        F.min(at).alias("crossed_s")
     )
     return first.join(starts, on=["stage", "rider_id"], how="inner").select(
         "stage", "rider_id", "mark_m", "mark_kind", "checkpoint", "crossed_s",
-        (F.col("crossed_s") - F.col("start_s")).alias("elapsed_s"), "pair_end_s",
+        (F.col("crossed_s") - F.col("start_s")).alias("elapsed_s"),
     )  # fmt: skip
-
-
-CROSSING_COLUMNS = (
-    "stage", "rider_id", "mark_m", "mark_kind", "checkpoint", "crossed_s", "elapsed_s", "pair_end_s",
-)  # fmt: skip
-
-
-def _mark_key() -> Column:
-    return F.concat_ws(
-        "|", F.col("mark_kind"), F.col("mark_m").cast("string"), F.coalesce("checkpoint", F.lit(""))
-    )
-
-
-def update_crossings(
-    known: DataFrame, telemetry: DataFrame, new_points: DataFrame, stage_marks: DataFrame, starts: DataFrame
-) -> DataFrame:
-    """The crossings after `new_points` joined `telemetry` (which already holds them), from the `known` ones.
-
-    Exact, and local in time: for each rider with new matched points, let p be his last point before the
-    earliest new one. Pairs ending at or before p are unchanged, and any crossing they give is earlier
-    than every crossing of a later pair (which starts at p or after), so those known crossings stand.
-    Every other crossing of his is recomputed from his points from p on. Riders without new points keep
-    theirs. `known` and the result carry `pair_end_s`, the end of the pair each first crossing came from.
-    """
-    matched = telemetry.where(F.col("distance_m").isNotNull())
-    firsts = (
-        new_points.where(F.col("distance_m").isNotNull())
-        .groupBy("stage", "rider_id")
-        .agg(F.min("ts").alias("t_new"))
-    )
-    before = (
-        matched.join(F.broadcast(firsts), on=["stage", "rider_id"], how="inner")
-        .where(F.col("ts") < F.col("t_new"))
-        .groupBy("stage", "rider_id")
-        .agg(F.max("ts").alias("p_prev"))
-    )
-    bounds = firsts.join(before, on=["stage", "rider_id"], how="left").select(
-        "stage", "rider_id", "t_new", "p_prev", epoch_seconds(F.col("p_prev")).alias("p_prev_s")
-    )
-    recent = matched.join(F.broadcast(bounds), on=["stage", "rider_id"], how="inner").where(
-        F.col("p_prev").isNull() | (F.col("ts") >= F.col("p_prev"))
-    )
-    fresh = crossings(point_pairs(recent), stage_marks, starts).withColumn("_key", _mark_key())
-    kept = (
-        known.join(F.broadcast(bounds), on=["stage", "rider_id"], how="left")
-        .where(F.col("t_new").isNull() | (F.col("pair_end_s") <= F.col("p_prev_s")))
-        .withColumn("_key", _mark_key())
-    )
-    added = fresh.join(
-        kept.select("stage", "rider_id", "_key"), on=["stage", "rider_id", "_key"], how="left_anti"
-    )
-    return kept.select(*CROSSING_COLUMNS).unionByName(added.select(*CROSSING_COLUMNS))
-
-
-def stage_crossings(
-    telemetry: DataFrame, stages: DataFrame, checkpoints: DataFrame, start_times: DataFrame
-) -> DataFrame:
-    """`crossings` of every mark of the stages present in `telemetry`."""
-    return crossings(
-        point_pairs(telemetry), marks(stages, checkpoints), rider_starts(telemetry, stages, start_times)
-    )
