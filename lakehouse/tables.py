@@ -136,6 +136,16 @@ def overwrite(df: DataFrame, ref: TableRef, *, partition_by: tuple[str, ...] = (
         writer.save(ref.location)
 
 
+def replace_where(df: DataFrame, ref: TableRef, condition: str) -> None:
+    """Replace the rows matching `condition` with `df` (whose rows must all match it), as one Delta commit."""
+    writer = df.write.format("delta").mode("overwrite").option("replaceWhere", condition)
+    if ref.catalog_name:
+        ensure_schema(df.sparkSession, ref)
+        writer.saveAsTable(ref.catalog_name)
+    else:
+        writer.save(ref.location)
+
+
 def create_if_missing(spark: SparkSession, ref: TableRef, empty: DataFrame, partition_by: tuple[str, ...] = ()) -> None:
     """Create an empty table with `empty`'s schema unless it already exists."""
     if not table_exists(spark, ref):

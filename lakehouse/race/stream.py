@@ -7,7 +7,8 @@ Two queries, each with its own checkpoint under `<tables root>/ops/checkpoints/`
 2. `race_silver`: `bronze.race_telemetry` as a Delta stream -> event-time watermark on `ts`
    (`race.watermark_minutes`) -> `dropDuplicatesWithinWatermark(rider_id, ts)` -> per micro-batch
    (`foreachBatch`): route matching, append to `silver.race_telemetry`, then the standings of every
-   stage the batch touched are recomputed from silver and MERGEd into `gold.race_live_standings`.
+   stage the batch touched are recomputed from silver and replace that stage's rows in
+   `gold.race_live_standings`.
 
 Exactly once across restarts: every micro-batch write is an idempotent Delta append (`txnAppId` = the
 query's application id, `txnVersion` = the micro-batch id), so a batch replayed after a crash writes
@@ -49,7 +50,7 @@ from lakehouse.race.landing import TELEMETRY_PREFIX
 from lakehouse.race.silver import stages as silver_stages
 from lakehouse.race.silver import telemetry as silver_telemetry
 from lakehouse.storage import open_store, spark_uri
-from lakehouse.tables import TableRef, Tables, append, delta_table, read_table, table_exists
+from lakehouse.tables import Tables, append, read_table, replace_where, table_exists
 
 BRONZE_QUERY = "race_bronze"
 SILVER_QUERY = "race_silver"
@@ -67,7 +68,7 @@ BATCH_LOG_SCHEMA = T.StructType(
         T.StructField("started_at", T.TimestampType()),
         T.StructField("finished_at", T.TimestampType()),
         T.StructField("silver_s", T.DoubleType()),  # match and append
-        T.StructField("standings_s", T.DoubleType()),  # recompute and MERGE the standings
+        T.StructField("standings_s", T.DoubleType()),  # recompute and write the standings
     ]
 )
 
@@ -218,12 +219,18 @@ def start_bronze_stream(
     return trigger.apply(writer).start()
 
 
-def standings_for(spark: SparkSession, settings: Settings, stage_dates: list[Any]) -> DataFrame:
-    """Live standings of the stages run on `stage_dates`, recomputed from silver."""
+STANDINGS_INPUT = ("stage", "rider_id", "ts", "distance_m")
+
+
+def stage_points(spark: SparkSession, settings: Settings, stage_dates: list[Any]) -> DataFrame:
+    """The silver points of the stages run on `stage_dates`, only the columns the standings read."""
+    telemetry = read_table(spark, Tables(settings).ref("silver", silver_telemetry.NAME))
+    return telemetry.where(F.col("stage_date").isin(stage_dates)).select(*STANDINGS_INPUT)
+
+
+def standings_of(spark: SparkSession, settings: Settings, telemetry: DataFrame) -> DataFrame:
+    """Live standings of the stages in `telemetry` (silver points), as batch gold computes them."""
     tables = Tables(settings)
-    telemetry = read_table(spark, tables.ref("silver", silver_telemetry.NAME)).where(
-        F.col("stage_date").isin(stage_dates)
-    )
     stages = read_table(spark, tables.ref("silver", silver_stages.STAGES))
     checkpoints = read_table(spark, tables.ref("silver", silver_stages.CHECKPOINTS))
     start_times = read_table(spark, tables.ref("silver", silver_stages.START_TIMES))
@@ -232,33 +239,34 @@ def standings_for(spark: SparkSession, settings: Settings, stage_dates: list[Any
     return gold_standings.live_standings(telemetry, passed, stages)
 
 
-def merge_standings(spark: SparkSession, target: TableRef, rows: DataFrame) -> None:
-    """Upsert standings rows on (stage, rider), rewriting only rows whose content changed."""
-    if not table_exists(spark, target):
-        append(rows, target)
-        return
-    changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in rows.columns if c not in gold_standings.KEYS)
-    (
-        delta_table(spark, target)
-        .alias("t")
-        .merge(rows.alias("s"), "t.stage = s.stage AND t.rider_id = s.rider_id")
-        .whenMatchedUpdateAll(condition=changed)
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
+def standings_for(spark: SparkSession, settings: Settings, stage_dates: list[Any]) -> DataFrame:
+    """Live standings of the stages run on `stage_dates`, recomputed from silver."""
+    return standings_of(spark, settings, stage_points(spark, settings, stage_dates))
 
 
 def refresh_standings(spark: SparkSession, settings: Settings, stage_dates: list[Any]) -> None:
-    """Recompute the standings of the stages run on `stage_dates` and MERGE them into the gold table.
+    """Recompute the standings of the stages run on `stage_dates` and replace their rows in the gold table.
 
-    The rows (one per rider) are computed once and collected, so the MERGE reads a small local relation.
+    The stage's points are read once (cached: the standings scan them three times), the rows (one per
+    rider) computed and collected, and the stages' rows replaced in one Delta commit (`replaceWhere`): every
+    row of a touched stage changes anyway (`as_of_ts`), so a MERGE would only add a join.
     (Updating crossings incrementally was tried: exact, but its extra Delta reads and writes per
     micro-batch cost more than the full recompute of a stage at this scale.)
     """
-    standings = standings_for(spark, settings, stage_dates)
-    rows = standings.collect()
+    points = stage_points(spark, settings, stage_dates).persist()
+    try:
+        standings = standings_of(spark, settings, points)
+        rows = standings.collect()
+    finally:
+        points.unpersist()
     target = Tables(settings).ref("gold", gold_standings.NAME)
-    merge_standings(spark, target, spark.createDataFrame(rows, standings.schema))
+    fresh = spark.createDataFrame(rows, standings.schema)
+    if not table_exists(spark, target):
+        append(fresh, target)
+        return
+    stages = sorted({int(r["stage"]) for r in rows})
+    if stages:
+        replace_where(fresh, target, f"stage IN ({', '.join(map(str, stages))})")
 
 
 def _silver_batch(
@@ -274,13 +282,9 @@ def _silver_batch(
         points = points.persist()
         # Only the grid cells of the stages in this batch are broadcast (the Tour has ~1M cells).
         dates = [r[0] for r in points.select("stage_date").distinct().collect()]
-        stages = read_table(spark, tables.ref("silver", silver_stages.STAGES)).where(
-            F.col("stage_date").isin(dates)
-        )
+        stages = read_table(spark, tables.ref("silver", silver_stages.STAGES)).where(F.col("stage_date").isin(dates))
         stage_ids = [r[0] for r in stages.select("stage").collect()]
-        cells = read_table(spark, tables.ref("silver", "race_route_cells")).where(
-            F.col("stage").isin(stage_ids)
-        )
+        cells = read_table(spark, tables.ref("silver", "race_route_cells")).where(F.col("stage").isin(stage_ids))
         rows = silver_telemetry.conform(points, stages, cells).persist()
         try:
             summary = rows.agg(
@@ -337,9 +341,7 @@ def start_silver_stream(
     tables = Tables(settings)
     for name in (silver_stages.STAGES, "race_route_cells"):
         if not table_exists(spark, tables.ref("silver", name)):
-            raise StreamError(
-                f"silver.{name} is missing: load the race's route files (batch) before streaming"
-            )
+            raise StreamError(f"silver.{name} is missing: load the race's route files (batch) before streaming")
     source = tables.ref("bronze", race_bronze.TELEMETRY_TABLE)
     race_bronze.ensure_telemetry_tables(spark, settings)
     reader = spark.readStream.format("delta")
@@ -354,9 +356,7 @@ def start_silver_stream(
     )
     writer = (
         points.writeStream.queryName(SILVER_QUERY)
-        .foreachBatch(
-            _silver_batch(spark, settings, application_id(settings, SILVER_QUERY), hooks or StreamHooks())
-        )
+        .foreachBatch(_silver_batch(spark, settings, application_id(settings, SILVER_QUERY), hooks or StreamHooks()))
         .option("checkpointLocation", checkpoint_uri(settings, SILVER_QUERY))
     )
     return trigger.apply(writer).start()

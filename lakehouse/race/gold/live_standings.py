@@ -8,8 +8,8 @@ Grain: one row per stage and rider with points in it. Keys: (`stage`, `rider_id`
   who have passed no mark yet come last, by distance.
 - `as_of_ts`: the newest point of the stage; the standings are exactly those of the points up to it.
 
-The stream recomputes a stage's standings from silver after every micro-batch that touched it and MERGEs
-them in (`stream`); batch computes the same rows from the same silver, so both agree.
+The stream recomputes a stage's standings from silver after every micro-batch that touched it and replaces
+the stage's rows (`stream`); batch computes the same rows from the same silver, so both agree.
 """
 
 from __future__ import annotations
