@@ -91,6 +91,18 @@ def enable_change_feed(spark: SparkSession, ref: TableRef) -> None:
     spark.sql(f"ALTER TABLE {sql_name(ref)} SET TBLPROPERTIES (delta.enableChangeDataFeed = true)")
 
 
+AUTO_COMPACT = "delta.autoOptimize.autoCompact"
+
+
+def ensure_auto_compact(spark: SparkSession, ref: TableRef) -> None:
+    """Turn on Delta's auto compaction unless it is on: after a write leaves many small files in a
+    partition, Delta merges them (an OPTIMIZE commit, no data change). Streams writing a file per
+    micro-batch need it, or readers slow down hour after hour."""
+    properties = delta_table(spark, ref).detail().select("properties").first()
+    if not properties or (properties[0] or {}).get(AUTO_COMPACT) != "true":
+        spark.sql(f"ALTER TABLE {sql_name(ref)} SET TBLPROPERTIES ({AUTO_COMPACT} = true)")
+
+
 def delta_table(spark: SparkSession, ref: TableRef) -> DeltaTable:
     """The `DeltaTable` handle (for MERGE, history, vacuum)."""
     if ref.catalog_name:

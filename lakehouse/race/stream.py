@@ -50,7 +50,7 @@ from lakehouse.race.landing import TELEMETRY_PREFIX
 from lakehouse.race.silver import stages as silver_stages
 from lakehouse.race.silver import telemetry as silver_telemetry
 from lakehouse.storage import open_store, spark_uri
-from lakehouse.tables import Tables, append, read_table, replace_where, table_exists
+from lakehouse.tables import Tables, append, ensure_auto_compact, read_table, replace_where, table_exists
 
 BRONZE_QUERY = "race_bronze"
 SILVER_QUERY = "race_silver"
@@ -197,7 +197,8 @@ def start_bronze_stream(
     spark: SparkSession, settings: Settings, trigger: Trigger, options: StreamOptions = StreamOptions()
 ) -> StreamingQuery:
     """Landing telemetry files -> bronze (and quarantine), as files arrive."""
-    race_bronze.ensure_telemetry_tables(spark, settings)
+    target, _, _ = race_bronze.ensure_telemetry_tables(spark, settings)
+    ensure_auto_compact(spark, target)
     source = f"{spark_uri(settings.landing_root).rstrip('/')}/{TELEMETRY_PREFIX}"
     open_store(settings.landing_root, settings.s3).write_bytes(f"{TELEMETRY_PREFIX}.keep", b"")
     raw = (
@@ -275,6 +276,15 @@ def _silver_batch(
     tables = Tables(settings)
     target = tables.ref("silver", silver_telemetry.NAME)
     log = tables.ref(*BATCH_LOG)
+    standings = tables.ref("gold", gold_standings.NAME)
+    compacting: set[str] = set()
+
+    def compact_small_files() -> None:
+        # Each micro-batch adds a small file to these tables: auto compaction keeps their reads fast.
+        for ref in (target, log, standings):
+            if ref.location not in compacting and table_exists(spark, ref):
+                ensure_auto_compact(spark, ref)
+                compacting.add(ref.location)
 
     def write(points: DataFrame, batch_id: int) -> None:
         started = datetime.now(UTC)
@@ -326,6 +336,8 @@ def _silver_batch(
             log,
             txn=(f"log:{app_id}", batch_id),
         )  # fmt: skip
+        if len(compacting) < 3:
+            compact_small_files()
 
     return write
 

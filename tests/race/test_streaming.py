@@ -19,7 +19,7 @@ from lakehouse.race.landing import stage_points
 from lakehouse.race.replay import replay_stage
 from lakehouse.race.routes import plan_of
 from lakehouse.storage import LocalStore
-from lakehouse.tables import Tables, read_table
+from lakehouse.tables import AUTO_COMPACT, Tables, delta_table, read_table
 from tests.race.conftest import RACE
 
 LINEAGE = ("_source_file", "_ingested_at")
@@ -121,6 +121,11 @@ def test_a_stream_killed_mid_replay_and_restarted_has_no_duplicate_and_no_gap(
     assert log.where(F.col("batch_id") == killed[0]).count() == 1  # the killed batch, replayed once
     standings = rows(table(spark, settings, "gold", live_standings.NAME))
     assert standings == rows(stream.standings_for(spark, settings, [plan_of(3).stage_date]))
+    # Tables the stream adds a small file to per micro-batch compact themselves.
+    for layer, name in (("bronze", "race_telemetry"), ("silver", "race_telemetry"), stream.BATCH_LOG,
+                        ("gold", live_standings.NAME)):  # fmt: skip
+        detail = delta_table(spark, Tables(settings).ref(layer, name)).detail().first()
+        assert detail["properties"].get(AUTO_COMPACT) == "true", name
 
 
 HEADER = "rider_id,timestamp,lat,lon,altitude_m,speed_mps,heart_rate,power_w,cadence_rpm"
