@@ -85,6 +85,11 @@ def local_conf(settings: Settings, jars: list[str]) -> dict[str, str]:
         "spark.default.parallelism": str(spark.shuffle_partitions),
         "spark.ui.enabled": str(spark.ui_enabled).lower(),
         "spark.ui.showConsoleProgress": "false",
+        # The driver keeps the history of recent jobs even with the UI off; the defaults (1,000 jobs, stages
+        # and SQL executions) grow the heap of a long-running driver (a live race stream) for hours.
+        "spark.ui.retainedJobs": "100",
+        "spark.ui.retainedStages": "200",
+        "spark.sql.ui.retainedExecutions": "100",
         "spark.driver.memory": spark.driver_memory,
         "spark.sql.session.timeZone": "UTC",
         # Python workers run the same interpreter (and virtual environment) as the driver.
