@@ -17,7 +17,7 @@ import resource
 import tempfile
 import time
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 
 from jobs.pipeline import STAGES, SummaryRow, run
@@ -37,16 +37,6 @@ def stage_totals(rows: list[SummaryRow]) -> dict[str, dict[str, float]]:
         stage["rows_in"] += row.rows_in or 0
         stage["rows_written"] += row.rows_written or 0
     return out
-
-
-def shifted(activity: dict[str, object], days: int, new_id: int) -> dict[str, object]:
-    """A copy of an activity `days` later with a new id (a new upload)."""
-    moved = dict(activity)
-    for key in ("start_date", "start_date_local"):
-        when = datetime.strptime(str(activity[key]), "%Y-%m-%dT%H:%M:%SZ") + timedelta(days=days)
-        moved[key] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
-    moved["id"] = new_id
-    return moved
 
 
 def main() -> None:
@@ -73,7 +63,7 @@ def main() -> None:
             rows = run(settings, STAGES, spark=spark)
             phases[phase] = {"wall_seconds": round(time.monotonic() - started, 1), "stages": stage_totals(rows)}
         activities = sorted(sample_strava.generate_activities(settings.sample), key=lambda a: str(a["start_date"]))
-        week = [shifted(a, 7, int(a["id"]) + 10_000_000) for a in activities[-7:]]
+        week = [sample_strava.shifted(a, 7, int(a["id"]) + 10_000_000) for a in activities[-7:]]
         LandingZone(LocalStore(settings.landing_root)).write_json_month(
             "strava", "activities", str(week[-1]["start_date"])[:7], "bench-week", week
         )

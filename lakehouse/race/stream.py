@@ -278,14 +278,14 @@ def _silver_batch(
     target = tables.ref("silver", silver_telemetry.NAME)
     log = tables.ref(*BATCH_LOG)
     standings = tables.ref("gold", gold_standings.NAME)
-    compacting: set[str] = set()
+    # Each micro-batch adds a small file to these tables: auto compaction (turned on once each exists)
+    # keeps their reads fast.
+    not_compacting = [target, log, standings]
 
     def compact_small_files() -> None:
-        # Each micro-batch adds a small file to these tables: auto compaction keeps their reads fast.
-        for ref in (target, log, standings):
-            if ref.location not in compacting and table_exists(spark, ref):
-                ensure_auto_compact(spark, ref)
-                compacting.add(ref.location)
+        for ref in [r for r in not_compacting if table_exists(spark, r)]:
+            ensure_auto_compact(spark, ref)
+            not_compacting.remove(ref)
 
     def write(points: DataFrame, batch_id: int) -> None:
         started = datetime.now(UTC)
@@ -337,7 +337,7 @@ def _silver_batch(
             log,
             txn=(f"log:{app_id}", batch_id),
         )  # fmt: skip
-        if len(compacting) < 3:
+        if not_compacting:
             compact_small_files()
 
     return write

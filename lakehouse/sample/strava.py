@@ -154,6 +154,16 @@ def month_of(activity: dict[str, Any]) -> str:
     return str(activity["start_date"])[:7]
 
 
+def shifted(activity: dict[str, Any], days: int, new_id: int) -> dict[str, Any]:
+    """A copy of an activity `days` later with a new id: a new upload (benchmarks and tests add a week)."""
+    moved = dict(activity)
+    for key in ("start_date", "start_date_local"):
+        when = datetime.strptime(str(activity[key]), "%Y-%m-%dT%H:%M:%SZ") + timedelta(days=days)
+        moved[key] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    moved["id"] = new_id
+    return moved
+
+
 def timezone_label(zone: ZoneInfo, at_utc: datetime) -> str:
     """Strava's `timezone`: the zone's standard offset and name, e.g. "(GMT-05:00) America/New_York"."""
     local = at_utc.astimezone(zone)

@@ -5,7 +5,6 @@ new data, the incremental gold run equals a full recompute."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 import pytest
 from pyspark.sql import SparkSession
@@ -122,15 +121,6 @@ def gold_snapshot(spark: SparkSession, settings: Settings) -> dict[str, list[tup
     return out
 
 
-def shifted(activity: dict[str, object], days: int, new_id: int) -> dict[str, object]:
-    moved = dict(activity)
-    for key in ("start_date", "start_date_local"):
-        when = datetime.strptime(str(activity[key]), "%Y-%m-%dT%H:%M:%SZ") + timedelta(days=days)
-        moved[key] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
-    moved["id"] = new_id
-    return moved
-
-
 def test_incremental_gold_equals_full_recompute(spark: SparkSession, built: Built) -> None:
     """Runs last in this module: it adds a week of data to the lakehouse the tests above built."""
     settings = built.settings
@@ -138,8 +128,8 @@ def test_incremental_gold_equals_full_recompute(spark: SparkSession, built: Buil
     activities = sorted(sample_strava.generate_activities(settings.sample), key=lambda a: str(a["start_date"]))
     newest, older = activities[-1], activities[len(activities) // 2]
     extra = [
-        shifted(newest, 9, int(newest["id"]) + 1_000_001),  # a new month
-        shifted(newest, 10, int(newest["id"]) + 1_000_002),
+        sample_strava.shifted(newest, 9, int(newest["id"]) + 1_000_001),  # a new month
+        sample_strava.shifted(newest, 10, int(newest["id"]) + 1_000_002),
         {**older, "kudos_count": int(older["kudos_count"]) + 5},  # re-pulled with more kudos, months ago
     ]
     landing = LandingZone(LocalStore(settings.landing_root))
