@@ -23,9 +23,9 @@ from pathlib import Path
 from jobs.pipeline import STAGES, SummaryRow, run
 from lakehouse.config import load_settings
 from lakehouse.landing import LandingZone
-from lakehouse.sample import strava as sample_strava
 from lakehouse.spark import get_spark
 from lakehouse.storage import LocalStore
+from lakehouse_demo.sample import strava as sample_strava
 
 
 def stage_totals(rows: list[SummaryRow]) -> dict[str, dict[str, float]]:

@@ -35,11 +35,11 @@ from pyspark.sql import functions as F
 from lakehouse.config import Settings, load_settings
 from lakehouse.landing import LandingZone
 from lakehouse.race import run, stream
-from lakehouse.race.landing import RaceSpec, land_reference, land_telemetry
-from lakehouse.race.replay import ReplayedFile, replay_stage
 from lakehouse.spark import get_spark
 from lakehouse.storage import open_store
 from lakehouse.tables import Tables, read_table
+from lakehouse_demo.race.landing import RaceSpec, land_reference, land_telemetry
+from lakehouse_demo.race.replay import ReplayedFile, replay_stage
 
 RESULTS = Path(__file__).resolve().parent / "results"
 HEAP_SAMPLE_S = 5.0

@@ -76,13 +76,13 @@ def demo(settings: Settings, quiet: bool = False, details: bool = False, streams
     The stand-ins keep real limits (Strava 100 reads per 15 minutes and 1,000 a day, Fitbit 150 an hour) on
     a simulated clock, so a long backfill shows its stops and resumes in seconds.
     """
-    from lakehouse.sample import fitbit as sample_fitbit
-    from lakehouse.sample import strava as sample_strava
     from lakehouse.sources.clock import ManualClock
     from lakehouse.sources.fitbit import FitbitSettings, sync_fitbit
     from lakehouse.sources.strava import StravaSettings, sync_strava
-    from lakehouse.standins.fitbit import FitbitStandin
-    from lakehouse.standins.strava import StravaStandin
+    from lakehouse_demo.sample import fitbit as sample_fitbit
+    from lakehouse_demo.sample import strava as sample_strava
+    from lakehouse_demo.standins.fitbit import FitbitStandin
+    from lakehouse_demo.standins.strava import StravaStandin
 
     sample = settings.sample
     activities = sample_strava.generate_activities(sample)

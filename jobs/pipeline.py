@@ -24,10 +24,10 @@ from lakehouse.config import ConfigError, Settings, load_settings
 from lakehouse.gold.run import run_gold
 from lakehouse.landing import LandingZone, new_run_id
 from lakehouse.quality import notify_summary, run_summary
-from lakehouse.race.pipeline import race_steps
 from lakehouse.silver.run import run_silver
 from lakehouse.spark import get_spark
 from lakehouse.storage import open_store
+from lakehouse_demo.race.pipeline import race_steps
 
 STAGES = ("land", "bronze", "silver", "gold")
 
@@ -53,7 +53,7 @@ def progress(message: str) -> None:
 
 def land(settings: Settings) -> list[SummaryRow]:
     """Generate the seeded sample data set and land it (identical files already there are left alone)."""
-    from lakehouse.sample import land_sample
+    from lakehouse_demo.sample import land_sample
 
     started = time.monotonic()
     landing = LandingZone(open_store(settings.landing_root, settings.s3))
@@ -195,7 +195,7 @@ def run(
             rows += silver(spark, settings, run_id)
         if "gold" in stages:
             rows += gold(spark, settings, run_id, full_gold)
-    # Race GPS: a small race (a few stages, every rider) through the same stages; see lakehouse.race.pipeline.
+    # Race GPS: a small race (a few stages, every rider) through the same stages; see lakehouse_demo.race.pipeline.
     race = race_steps(settings, stages, run_id, lambda: spark or get_spark(settings), progress)
     rows += [SummaryRow(r.layer, r.table, r.files_in, r.rows_in, r.rows_out, r.quarantined, r.seconds, r.note)
              for r in race]  # fmt: skip

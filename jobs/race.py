@@ -21,9 +21,9 @@ from jobs.pipeline import SummaryRow, format_summary, progress
 from lakehouse.config import ConfigError, load_settings
 from lakehouse.landing import new_run_id
 from lakehouse.race import run
-from lakehouse.race.landing import RaceSpec
 from lakehouse.race.run import StepResult
 from lakehouse.spark import get_spark
+from lakehouse_demo.race.landing import RaceSpec, land_summary
 
 STEPS = ("land", "bronze", "silver", "gold", "compare")
 
@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress(
                 f"land: race stages {spec.stages[0]}..{spec.stages[-1]} at scale {spec.distance_scale:g}"
             )
-            results += run.land(settings, spec, progress)
+            results += land_summary(settings, spec, progress)
         if any(s in steps for s in STEPS[1:]):
             spark = get_spark(settings)
             if "bronze" in steps:

@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from jobs.pipeline import progress
 from lakehouse.config import ConfigError, load_settings
 from lakehouse.landing import LandingZone
-from lakehouse.race.landing import RaceSpec
-from lakehouse.race.replay import ReplayedFile, replay_stage
 from lakehouse.storage import open_store
+from lakehouse_demo.race.landing import RaceSpec
+from lakehouse_demo.race.replay import ReplayedFile, replay_stage
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -36,7 +36,6 @@ from lakehouse.gold import (
     trends,
     workout_classification,
 )
-from lakehouse.silver.merge import merge_replace, with_row_hash
 from lakehouse.tables import (
     TableRef,
     Tables,
@@ -47,6 +46,7 @@ from lakehouse.tables import (
     table_exists,
     table_version,
 )
+from lakehouse.tables.merge import merge_replace, with_row_hash
 
 PROGRESS_TABLE = ("ops", "gold_progress")
 PROGRESS_SCHEMA = T.StructType(

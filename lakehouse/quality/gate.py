@@ -33,7 +33,6 @@ from lakehouse.quality.expectations import (
     apply_expectations,
 )
 from lakehouse.quality.results import RESULTS_SCHEMA, RESULTS_TABLE, CheckResult, record_results
-from lakehouse.quality.rules import checks_for, expectations_for
 from lakehouse.tables import TableRef, Tables, append, create_if_missing
 
 QUARANTINE_SCHEMA = T.StructType(
@@ -85,20 +84,18 @@ def run_gate(
     run_id: str,
     *,
     layer: str = "silver",
-    expectations: Sequence[Expectation] | None = None,
-    checks: Sequence[SqlCheck] | None = None,
+    expectations: Sequence[Expectation] = (),
+    checks: Sequence[SqlCheck] = (),
     txn_version: int | None = None,
 ) -> GateOutcome:
     """Expectations, then checks, on `staged`; record every result; quarantine; return the rows to merge.
 
-    `table_name` is the table's name in `layer` (`strava_activities`) or its label (`silver.x`); the rules
-    default to those declared in `lakehouse.quality.rules`. With `txn_version` (e.g. the highest bronze
-    batch staged) the quarantine write is idempotent: a re-run of the same batch does not write it twice.
+    `table_name` is the table's name in `layer` (`strava_activities`) or its label (`silver.x`); the caller
+    passes the table's declared rules (silver's are in `lakehouse.silver.rules`). With `txn_version` (e.g. the
+    highest bronze batch staged) the quarantine write is idempotent: a re-run of the same batch does not write it twice.
     Raises `ExpectationFailed` / `ValidationHalted` after recording the results; nothing else is written.
     """
     label = table_name if "." in table_name else f"{layer}.{table_name}"
-    expectations = expectations_for(label) if expectations is None else expectations
-    checks = checks_for(label) if checks is None else checks
     try:
         outcome = apply_expectations(staged, expectations)
     except ExpectationFailed as exc:
@@ -138,13 +135,16 @@ def gate(
     run_id: str,
     *,
     layer: str = "silver",
+    expectations: Sequence[Expectation] = (),
+    checks: Sequence[SqlCheck] = (),
     txn_version: int | None = None,
 ) -> DataFrame:
     """The rows of `staged` to merge, after the table's declared expectations and checks (see `run_gate`).
 
     Example, in a silver stage: `to_merge = gate(spark, settings, "strava_activities", updates, current,
-    run_id, txn_version=upto)`, then MERGE `to_merge`.
+    run_id, expectations=expectations_for(label), checks=checks_for(label), txn_version=upto)`, then MERGE it.
     """
     return run_gate(
-        spark, settings, table_name, staged, production, run_id, layer=layer, txn_version=txn_version
+        spark, settings, table_name, staged, production, run_id, layer=layer, expectations=expectations,
+        checks=checks, txn_version=txn_version,
     ).rows

@@ -38,7 +38,7 @@ from lakehouse.bronze.loader import (
     _write_ledger_plan,
 )
 from lakehouse.config import Settings
-from lakehouse.race.landing import ATHLETES_PREFIX, STAGES_PREFIX, START_LISTS_PREFIX, TELEMETRY_PREFIX
+from lakehouse.race.layout import ATHLETES_PREFIX, STAGES_PREFIX, START_LISTS_PREFIX, TELEMETRY_PREFIX
 from lakehouse.storage import open_store, spark_uri
 from lakehouse.tables import TableRef, Tables, append, create_if_missing
 

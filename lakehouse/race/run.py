@@ -1,6 +1,5 @@
 """The race in batch: land -> bronze -> silver -> gold, each step idempotent, each returning what it did.
 
-- land: generate the race (`RaceSpec`) and write its files; identical files already there are left alone.
 - bronze: the reference files through the shared loader, telemetry through `bronze.load_telemetry`.
 - silver: reference tables rebuilt when new reference files were loaded; telemetry batches not yet merged
   are deduplicated, matched to the route and inserted (a point silver already has is never replaced).
@@ -12,7 +11,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -23,8 +21,8 @@ from pyspark.sql import types as T
 
 from lakehouse.bronze.loader import load_entity
 from lakehouse.config import Settings
-from lakehouse.landing import LandingZone
 from lakehouse.race import bronze as race_bronze
+from lakehouse.race.geo import to_local
 from lakehouse.race.gold import checkpoint_times as gold_checkpoints
 from lakehouse.race.gold import general_classification as gold_gc
 from lakehouse.race.gold import live_standings as gold_standings
@@ -34,14 +32,10 @@ from lakehouse.race.gold import stage_results as gold_results
 from lakehouse.race.gold.crossings import crossings as compute_crossings
 from lakehouse.race.gold.crossings import marks, point_pairs, rider_starts
 from lakehouse.race.gold.segment_gif import Track, render_segment_gif
-from lakehouse.race.landing import RaceSpec, land_race
-from lakehouse.race.routes import to_local
 from lakehouse.race.silver import riders as silver_riders
 from lakehouse.race.silver import route_cells as silver_cells
 from lakehouse.race.silver import stages as silver_stages
 from lakehouse.race.silver import telemetry as silver_telemetry
-from lakehouse.silver.merge import merge_upsert
-from lakehouse.silver.run import PROGRESS_SCHEMA, PROGRESS_TABLE
 from lakehouse.storage import open_store
 from lakehouse.tables import (
     TableRef,
@@ -53,6 +47,8 @@ from lakehouse.tables import (
     read_table,
     table_exists,
 )
+from lakehouse.tables.merge import merge_upsert
+from lakehouse.tables.progress import last_bronze_batches, record_silver_progress
 
 REFERENCE = "race_reference"
 GOLD_BUILDS = ("ops", "race_gold_builds")
@@ -86,25 +82,6 @@ class StepResult:
     note: str = ""
     files_in: int | None = None
     quarantined: int | None = None
-
-
-def land(
-    settings: Settings, spec: RaceSpec, progress: Callable[[str], None] | None = None
-) -> list[StepResult]:
-    """Generate and land the race; one summary row per landing folder."""
-    started = time.monotonic()
-    files = land_race(LandingZone(open_store(settings.landing_root, settings.s3)), spec, progress)
-    rows: dict[str, StepResult] = {}
-    for landed in files:
-        folder = "/".join(landed.key.split("/")[:2])
-        row = rows.setdefault(folder, StepResult("land", folder, 0, 0, files_in=0))
-        row.files_in = (row.files_in or 0) + 1
-        row.rows_in = (row.rows_in or 0) + landed.records
-        row.rows_out = (row.rows_out or 0) + (landed.records if landed.written else 0)
-    for row in rows.values():
-        row.seconds = (time.monotonic() - started) / max(len(rows), 1)
-        row.note = "" if row.rows_out else "already landed"
-    return list(rows.values())
 
 
 def bronze_reference(spark: SparkSession, settings: Settings, run_id: str) -> list[StepResult]:
@@ -143,30 +120,6 @@ def bronze(spark: SparkSession, settings: Settings, run_id: str) -> list[StepRes
     return [*bronze_reference(spark, settings, run_id), bronze_telemetry(spark, settings, run_id)]
 
 
-def _last_batches(spark: SparkSession, tables: Tables, silver_name: str) -> dict[str, int]:
-    progress = tables.ref(*PROGRESS_TABLE)
-    create_if_missing(spark, progress, spark.createDataFrame([], PROGRESS_SCHEMA))
-    rows = (
-        read_table(spark, progress)
-        .where(F.col("silver_table") == silver_name)
-        .groupBy("bronze_table")
-        .agg(F.max("last_bronze_batch").alias("last"))
-        .collect()
-    )
-    return {r["bronze_table"]: int(r["last"]) for r in rows}
-
-
-def _record_progress(
-    spark: SparkSession, tables: Tables, silver_name: str, upto: dict[str, int], counts: tuple[int, int, int],
-    run_id: str,
-) -> None:  # fmt: skip
-    rows = [
-        (silver_name, bronze_table, batch, counts[0], counts[1], counts[2], run_id, datetime.now(UTC))
-        for bronze_table, batch in upto.items()
-    ]
-    append(spark.createDataFrame(rows, PROGRESS_SCHEMA), tables.ref(*PROGRESS_TABLE))
-
-
 def _max_batch(spark: SparkSession, ref: TableRef) -> int:
     if not table_exists(spark, ref):
         return 0
@@ -180,7 +133,7 @@ def silver_reference(spark: SparkSession, settings: Settings, run_id: str) -> li
     tables = Tables(settings)
     sources = {e.table: tables.ref("bronze", e.table) for e in race_bronze.REFERENCE_ENTITIES}
     upto = {name: _max_batch(spark, ref) for name, ref in sources.items()}
-    seen = _last_batches(spark, tables, REFERENCE)
+    seen = last_bronze_batches(spark, tables, REFERENCE)
     if not upto[race_bronze.ROUTES.table] or all(batch <= seen.get(name, 0) for name, batch in upto.items()):
         return [
             StepResult("silver", "silver.race_* (reference)", 0, 0, time.monotonic() - started, "nothing new")
@@ -214,7 +167,7 @@ def silver_reference(spark: SparkSession, settings: Settings, run_id: str) -> li
         points.unpersist()
     finally:
         routes.unpersist()
-    _record_progress(spark, tables, REFERENCE, upto, (0, 0, 0), run_id)
+    record_silver_progress(spark, tables, REFERENCE, upto, (0, 0, 0), run_id)
     for row in out:
         row.seconds = (time.monotonic() - started) / len(out)
     return out
@@ -263,7 +216,7 @@ def silver_telemetry_batches(spark: SparkSession, settings: Settings, run_id: st
     tables = Tables(settings)
     source = tables.ref("bronze", race_bronze.TELEMETRY_TABLE)
     result = StepResult("silver", f"silver.{silver_telemetry.NAME}", 0, 0)
-    last = _last_batches(spark, tables, silver_telemetry.NAME).get(race_bronze.TELEMETRY_TABLE, 0)
+    last = last_bronze_batches(spark, tables, silver_telemetry.NAME).get(race_bronze.TELEMETRY_TABLE, 0)
     upto = _max_batch(spark, source)
     if upto <= last:
         result.note, result.seconds = "nothing new", time.monotonic() - started
@@ -285,7 +238,7 @@ def silver_telemetry_batches(spark: SparkSession, settings: Settings, run_id: st
         updates.unpersist()
     result.rows_out = inserted
     result.note = f"{result.rows_in - unique} duplicates dropped, {unique - inserted} already in silver"
-    _record_progress(
+    record_silver_progress(
         spark,
         tables,
         silver_telemetry.NAME,

@@ -47,7 +47,7 @@ from lakehouse.config import Settings
 from lakehouse.race import bronze as race_bronze
 from lakehouse.race.gold import live_standings as gold_standings
 from lakehouse.race.gold.crossings import crossings, marks, point_pairs, rider_starts
-from lakehouse.race.landing import TELEMETRY_PREFIX
+from lakehouse.race.layout import TELEMETRY_PREFIX
 from lakehouse.race.silver import stages as silver_stages
 from lakehouse.race.silver import telemetry as silver_telemetry
 from lakehouse.storage import open_store, spark_uri

@@ -13,7 +13,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from lakehouse.silver.merge import latest_per_key, with_row_hash
+from lakehouse.tables.merge import latest_per_key, with_row_hash
 
 NAME = "api_calls"
 BRONZE_TABLE = "api_calls"

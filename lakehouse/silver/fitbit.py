@@ -19,7 +19,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from lakehouse.silver.merge import latest_per_key, with_row_hash
+from lakehouse.tables.merge import latest_per_key, with_row_hash
 
 INTRADAY_NAME = "fitbit_intraday"
 DAILY_NAME = "fitbit_daily"

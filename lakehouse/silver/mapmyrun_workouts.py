@@ -12,7 +12,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from lakehouse.silver.merge import latest_per_key, with_row_hash
+from lakehouse.tables.merge import latest_per_key, with_row_hash
 
 NAME = "mapmyrun_workouts"
 BRONZE_TABLE = "mapmyrun_workouts"

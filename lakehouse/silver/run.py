@@ -19,8 +19,8 @@ from pyspark.sql import types as T
 from lakehouse.config import Settings
 from lakehouse.quality.gate import ensure_tables, run_gate
 from lakehouse.silver import api_calls, fitbit, mapmyrun_workouts, strava_activities, strava_streams, workouts
-from lakehouse.silver.merge import merge_replace, merge_upsert
 from lakehouse.tables import Tables, append, create_if_missing, read_table, table_exists
+from lakehouse.tables.merge import merge_replace, merge_upsert
 
 PROGRESS_TABLE = ("ops", "silver_progress")
 PROGRESS_SCHEMA = T.StructType(

@@ -11,7 +11,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from lakehouse.silver.merge import latest_per_key, with_row_hash
+from lakehouse.tables.merge import latest_per_key, with_row_hash
 
 NAME = "strava_streams"
 BRONZE_TABLE = "strava_activity_streams"

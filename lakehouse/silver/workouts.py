@@ -16,7 +16,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from lakehouse.silver.merge import with_row_hash
+from lakehouse.tables.merge import with_row_hash
 
 NAME = "workouts"
 KEYS = ("workout_id",)

@@ -5,7 +5,7 @@ Entry points (each lands immutable monthly files through a `LandingZone`, on loc
 - `lakehouse.sources.fitbit.sync_fitbit(FitbitSettings.from_env(), landing) -> SyncReport`
 - `lakehouse.sources.mapmyrun.import_csv(path, landing, run_id) -> list[LandedFile]`
 
-The same clients talk to the real APIs or to the stand-ins in `lakehouse.standins` (set the base URLs).
+The same clients talk to the real APIs or to the stand-ins in `lakehouse_demo.standins` (set the base URLs).
 """
 
 from __future__ import annotations

@@ -15,10 +15,10 @@ from lakehouse.config import Settings
 from lakehouse.gold import activity_summary_monthly
 from lakehouse.gold.run import run_gold
 from lakehouse.landing import LandingZone
-from lakehouse.sample import strava as sample_strava
 from lakehouse.silver.run import SPECS
 from lakehouse.storage import LocalStore
 from lakehouse.tables import Tables, read_table
+from lakehouse_demo.sample import strava as sample_strava
 
 pytestmark = pytest.mark.e2e
 

@@ -19,9 +19,9 @@ from lakehouse.sources.clock import ManualClock
 from lakehouse.sources.credentials import Secret
 from lakehouse.sources.fitbit import FitbitSettings
 from lakehouse.sources.strava import StravaSettings
-from lakehouse.standins.fitbit import FitbitStandin
-from lakehouse.standins.strava import StravaStandin
 from lakehouse.storage import LocalStore
+from lakehouse_demo.standins.fitbit import FitbitStandin
+from lakehouse_demo.standins.strava import StravaStandin
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Helpers for the ingestion tests: an activity generator, landed-file readers, the exactly-once check.
 
-The generator is deliberately independent of `lakehouse.sample`: expectations here never come from the
+The generator is deliberately independent of `lakehouse_demo.sample`: expectations here never come from the
 code under test.
 """
 

@@ -22,8 +22,8 @@ from lakehouse.sources.credentials import Secret, TokenFile, TokenSet, redact
 from lakehouse.sources.errors import CredentialsError
 from lakehouse.sources.fitbit import FitbitSettings, sync_fitbit
 from lakehouse.sources.strava import StravaSettings, sync_strava
-from lakehouse.standins.fitbit import FitbitFaults, FitbitStandin
-from lakehouse.standins.strava import StravaFaults, StravaStandin
+from lakehouse_demo.standins.fitbit import FitbitFaults, FitbitStandin
+from lakehouse_demo.standins.strava import StravaFaults, StravaStandin
 
 
 def test_a_secret_never_prints_itself() -> None:

@@ -18,7 +18,7 @@ from lakehouse.sources.clock import ManualClock
 from lakehouse.sources.credentials import Secret
 from lakehouse.sources.fitbit import FitbitSettings, plan_days, sync_fitbit
 from lakehouse.sources.sync import load_state
-from lakehouse.standins.fitbit import ALWAYS, FitbitFaults, FitbitStandin
+from lakehouse_demo.standins.fitbit import ALWAYS, FitbitFaults, FitbitStandin
 
 SettingsFor = Callable[..., FitbitSettings]
 RESOURCES = ("heart", "steps", "calories", "distance", "elevation", "floors")

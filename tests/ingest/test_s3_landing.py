@@ -15,8 +15,8 @@ from lakehouse.sources.clock import ManualClock
 from lakehouse.sources.mapmyrun import import_csv
 from lakehouse.sources.strava import StravaSettings, sync_strava
 from lakehouse.sources.sync import load_state
-from lakehouse.standins.strava import StravaFaults, StravaStandin
 from lakehouse.storage import S3Store
+from lakehouse_demo.standins.strava import StravaFaults, StravaStandin
 
 BUCKET = "lake"
 

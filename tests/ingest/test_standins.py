@@ -9,8 +9,8 @@ import requests
 from ingest_support import generate_activities, realdata
 
 from lakehouse.sources.clock import ManualClock
-from lakehouse.standins.fitbit import FitbitStandin
-from lakehouse.standins.strava import StravaLimits, StravaStandin
+from lakehouse_demo.standins.fitbit import FitbitStandin
+from lakehouse_demo.standins.strava import StravaLimits, StravaStandin
 
 AUTHORIZATION_ERROR = {
     "message": "Authorization Error",

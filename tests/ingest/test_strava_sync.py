@@ -30,8 +30,8 @@ from lakehouse.landing import LandingZone
 from lakehouse.sources.clock import ManualClock
 from lakehouse.sources.strava import StravaSettings, sync_strava
 from lakehouse.sources.sync import SyncReport, load_state
-from lakehouse.standins.strava import ALWAYS, StravaFaults, StravaStandin
 from lakehouse.storage import LocalStore, StorageError
+from lakehouse_demo.standins.strava import ALWAYS, StravaFaults, StravaStandin
 
 SettingsFor = Callable[..., StravaSettings]
 HISTORY_START = datetime(2023, 1, 1, tzinfo=UTC)

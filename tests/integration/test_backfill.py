@@ -13,9 +13,9 @@ from jobs.ingest import demo
 from lakehouse.bronze.entities import API_CALLS, STRAVA_ACTIVITIES, STRAVA_ACTIVITY_DETAILS
 from lakehouse.bronze.loader import load_entity
 from lakehouse.config import Settings
-from lakehouse.sample import strava as sample_strava
 from lakehouse.silver.run import SPECS, run_silver_table
 from lakehouse.tables import Tables, read_table
+from lakehouse_demo.sample import strava as sample_strava
 
 
 def test_ten_year_backfill_resumes_across_days_and_lands_everything_once(

@@ -19,9 +19,9 @@ from lakehouse.silver.run import SPECS, run_silver_table
 from lakehouse.sources.clock import ManualClock
 from lakehouse.sources.credentials import Secret
 from lakehouse.sources.strava import StravaSettings, sync_strava
-from lakehouse.standins.strava import StravaStandin
 from lakehouse.storage import LocalStore
 from lakehouse.tables import Tables, read_table
+from lakehouse_demo.standins.strava import StravaStandin
 
 CASSETTE = Path(__file__).resolve().parents[3] / "shared" / "realdata" / "strava" / "all_athlete_activities.yml"
 

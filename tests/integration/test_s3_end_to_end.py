@@ -20,10 +20,10 @@ from lakehouse.bronze.entities import FITBIT_INTRADAY, STRAVA_ACTIVITIES
 from lakehouse.bronze.loader import load_entity
 from lakehouse.config import S3Settings, Settings
 from lakehouse.landing import LandingZone
-from lakehouse.sample import strava as sample_strava
 from lakehouse.silver.run import SPECS, run_silver_table
 from lakehouse.storage import S3Store, open_store
 from lakehouse.tables import Tables, read_table
+from lakehouse_demo.sample import strava as sample_strava
 
 BUCKET = "lake"
 KEY, SECRET = "testing-key", "testing-secret"

@@ -8,8 +8,8 @@ from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse.config import Settings
-from lakehouse.silver.merge import merge_upsert, with_row_hash
 from lakehouse.tables import Tables, read_table
+from lakehouse.tables.merge import merge_upsert, with_row_hash
 
 SCHEMA = "athlete_id long, activity_id long, kudos_count int, _ingested_at timestamp"
 KEYS = ("athlete_id", "activity_id")

@@ -21,8 +21,9 @@ from lakehouse.quality.gate import (
     run_gate,
 )
 from lakehouse.quality.results import RESULTS_SCHEMA, RESULTS_TABLE, run_results, summarize
-from lakehouse.silver.merge import merge_upsert, with_row_hash
+from lakehouse.silver.rules import checks_for, expectations_for
 from lakehouse.tables import TableRef, Tables, delta_table, read_table, table_exists
+from lakehouse.tables.merge import merge_upsert, with_row_hash
 
 KEYS = ("athlete_id", "activity_id")
 SCHEMA = (
@@ -74,7 +75,9 @@ def stage_and_merge(spark: SparkSession, settings: Settings, staged: DataFrame, 
     """What the silver stage does with the gate: read production, gate the staged rows, MERGE what passed."""
     ref = target(settings)
     production = read_table(spark, ref) if table_exists(spark, ref) else None
-    to_merge = gate(spark, settings, "strava_activities", staged, production, run_id)
+    label = "silver.strava_activities"
+    to_merge = gate(spark, settings, "strava_activities", staged, production, run_id,
+                    expectations=expectations_for(label), checks=checks_for(label))
     merge_upsert(spark, ref, to_merge, KEYS)
 
 
@@ -168,7 +171,8 @@ def test_quarantined_rows_land_once_with_their_rule(spark: SparkSession, setting
     ensure_tables(spark, settings)  # the declared schemas first: the quarantine append must fit them
 
     def gate_batch_7(run_id: str) -> GateOutcome:
-        return run_gate(spark, settings, "strava_activities", staged, None, run_id, checks=(), txn_version=7)
+        return run_gate(spark, settings, "strava_activities", staged, None, run_id,
+                        expectations=expectations_for("silver.strava_activities"), txn_version=7)
 
     first, again = gate_batch_7("run-1"), gate_batch_7("run-2")  # the same bronze batch, staged twice
 

@@ -15,8 +15,8 @@ from pyspark.sql import SparkSession
 from lakehouse.config import Settings
 from lakehouse.landing import LandingZone
 from lakehouse.race import run
-from lakehouse.race.landing import RaceSpec, land_reference, land_telemetry
 from lakehouse.storage import LocalStore
+from lakehouse_demo.race.landing import RaceSpec, land_reference, land_telemetry
 
 RACE = RaceSpec(seed=7, riders=4, stages=(3, 6), distance_scale=0.02, file_seconds=60, max_file_rows=100_000)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lakehouse.race.athletes import athletes_csv, generate_riders
-from lakehouse.race.physics import power_for_speed, speed_for_power
-from lakehouse.race.routes import STAGE_NUMBERS, RouteError, check_clearance, generate_route, route_csv
-from lakehouse.race.telemetry import Defects, arrival_windows, points_csv, simulate_stage
+from lakehouse_demo.race.athletes import athletes_csv, generate_riders
+from lakehouse_demo.race.physics import power_for_speed, speed_for_power
+from lakehouse_demo.race.routes import STAGE_NUMBERS, RouteError, check_clearance, generate_route, route_csv
+from lakehouse_demo.race.telemetry import Defects, arrival_windows, points_csv, simulate_stage
 
 SEED = 2024
 

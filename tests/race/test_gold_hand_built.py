@@ -18,6 +18,7 @@ from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from lakehouse.race.geo import METRES_PER_DEGREE
 from lakehouse.race.gold import (
     checkpoint_times,
     general_classification,
@@ -27,7 +28,6 @@ from lakehouse.race.gold import (
     stage_results,
 )
 from lakehouse.race.gold.crossings import crossings, marks, point_pairs, rider_starts
-from lakehouse.race.routes import METRES_PER_DEGREE
 from lakehouse.race.silver import route_cells
 from lakehouse.race.silver import stages as silver_stages
 from lakehouse.race.silver import telemetry as silver_telemetry

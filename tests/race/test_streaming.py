@@ -15,11 +15,11 @@ from lakehouse.config import Settings
 from lakehouse.landing import LandingZone
 from lakehouse.race import run, stream
 from lakehouse.race.gold import live_standings
-from lakehouse.race.landing import stage_points
-from lakehouse.race.replay import replay_stage
-from lakehouse.race.routes import plan_of
 from lakehouse.storage import LocalStore
 from lakehouse.tables import AUTO_COMPACT, Tables, delta_table, read_table
+from lakehouse_demo.race.landing import stage_points
+from lakehouse_demo.race.replay import replay_stage
+from lakehouse_demo.race.routes import plan_of
 from tests.race.conftest import RACE
 
 LINEAGE = ("_source_file", "_ingested_at")

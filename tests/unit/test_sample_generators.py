@@ -22,11 +22,11 @@ import pytest
 
 from lakehouse.config import SampleSettings
 from lakehouse.landing import LandingZone
-from lakehouse.sample import land_sample
-from lakehouse.sample.fitbit import generate_days
-from lakehouse.sample.mapmyrun import generate_csv
-from lakehouse.sample.strava import generate_activities
 from lakehouse.storage import LocalStore
+from lakehouse_demo.sample import land_sample
+from lakehouse_demo.sample.fitbit import generate_days
+from lakehouse_demo.sample.mapmyrun import generate_csv
+from lakehouse_demo.sample.strava import generate_activities
 
 REAL_MAPMYRUN_CSV = (
     Path(__file__).resolve().parents[3]

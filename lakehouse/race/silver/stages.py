@@ -20,7 +20,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from lakehouse.race.routes import METRES_PER_DEGREE
+from lakehouse.race.geo import METRES_PER_DEGREE
 
 STAGES = "race_stages"
 ROUTE_POINTS = "race_route_points"

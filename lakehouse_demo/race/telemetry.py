@@ -30,9 +30,10 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from lakehouse.race.athletes import CLIMBER, LEADER_GC, LEADER_SPRINT, Rider
-from lakehouse.race.physics import BIKE_KG, power_for_speed, speed_for_power
-from lakehouse.race.routes import StageRoute, to_latlon
+from lakehouse.race.geo import to_latlon
+from lakehouse_demo.race.athletes import CLIMBER, LEADER_GC, LEADER_SPRINT, Rider
+from lakehouse_demo.race.physics import BIKE_KG, power_for_speed, speed_for_power
+from lakehouse_demo.race.routes import StageRoute
 
 PRE_START_S = 120  # devices record the wait at the start line
 POST_FINISH_S = 60  # and the roll-out after the line

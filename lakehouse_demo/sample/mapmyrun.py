@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from lakehouse.config import SampleSettings
-from lakehouse.sample._story import KM_PER_MILE, days, draw_dog_walk, draw_run_pace, seeded_rng
+from lakehouse_demo.sample._story import KM_PER_MILE, days, draw_dog_walk, draw_run_pace, seeded_rng
 
 METRIC_HEADER = (
     "Date Submitted,Workout Date,Activity Type,Calories Burned (kCal),Distance (km),Workout Time (seconds),"

@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from lakehouse.config import SampleSettings
-from lakehouse.sample._story import days, seeded_rng
+from lakehouse_demo.sample._story import days, seeded_rng
 
 RESOURCES = ("heart", "steps", "calories", "distance", "elevation", "floors")
 DETAIL_LEVEL = "1min"

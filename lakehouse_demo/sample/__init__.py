@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from lakehouse.config import SampleSettings
 from lakehouse.landing import LandedFile, LandingZone, landing_key
-from lakehouse.sample import fitbit, mapmyrun, strava
+from lakehouse_demo.sample import fitbit, mapmyrun, strava
 
 DEFAULT_RUN_ID = "sample"
 MAPMYRUN_UNITS = "metric"  # the variant seen in real exports

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lakehouse.landing import LandedFile, LandingZone
-from lakehouse.race.landing import RaceSpec, land_reference, stage_points, telemetry_files
+from lakehouse_demo.race.landing import RaceSpec, land_reference, stage_points, telemetry_files
 
 MIN_WINDOW_S = 1.0
 

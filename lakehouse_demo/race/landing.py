@@ -17,15 +17,19 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from lakehouse.config import RaceSettings
+from lakehouse.config import RaceSettings, Settings
 from lakehouse.landing import LandedFile, LandingZone
-from lakehouse.race.athletes import Rider, athletes_csv, generate_riders
-from lakehouse.race.routes import StageRoute, generate_route, route_csv
-from lakehouse.race.telemetry import (
+from lakehouse.race.layout import ATHLETES_PREFIX, STAGES_PREFIX, START_LISTS_PREFIX, TELEMETRY_PREFIX
+from lakehouse.race.run import StepResult
+from lakehouse.storage import open_store
+from lakehouse_demo.race.athletes import Rider, athletes_csv, generate_riders
+from lakehouse_demo.race.routes import StageRoute, generate_route, route_csv
+from lakehouse_demo.race.telemetry import (
     Defects,
     StagePoints,
     arrival_windows,
@@ -34,11 +38,6 @@ from lakehouse.race.telemetry import (
     simulate_stage,
     starters,
 )
-
-ATHLETES_PREFIX = "race/athletes/"
-STAGES_PREFIX = "race/stages/"
-START_LISTS_PREFIX = "race/start_lists/"
-TELEMETRY_PREFIX = "race/telemetry/"
 
 
 @dataclass(frozen=True)
@@ -159,3 +158,22 @@ def land_race(
 ) -> list[LandedFile]:
     """Land a whole race: reference files, then telemetry."""
     return land_reference(landing, spec) + land_telemetry(landing, spec, progress)
+
+
+def land_summary(
+    settings: Settings, spec: RaceSpec, progress: Callable[[str], None] | None = None
+) -> list[StepResult]:
+    """Generate and land the race; one summary row per landing folder."""
+    started = time.monotonic()
+    files = land_race(LandingZone(open_store(settings.landing_root, settings.s3)), spec, progress)
+    rows: dict[str, StepResult] = {}
+    for landed in files:
+        folder = "/".join(landed.key.split("/")[:2])
+        row = rows.setdefault(folder, StepResult("land", folder, 0, 0, files_in=0))
+        row.files_in = (row.files_in or 0) + 1
+        row.rows_in = (row.rows_in or 0) + landed.records
+        row.rows_out = (row.rows_out or 0) + (landed.records if landed.written else 0)
+    for row in rows.values():
+        row.seconds = (time.monotonic() - started) / max(len(rows), 1)
+        row.note = "" if row.rows_out else "already landed"
+    return list(rows.values())

@@ -13,8 +13,8 @@ from pyspark.sql import SparkSession
 
 from lakehouse.config import Settings
 from lakehouse.race import run
-from lakehouse.race.landing import RaceSpec
 from lakehouse.race.run import StepResult
+from lakehouse_demo.race.landing import RaceSpec, land_summary
 
 
 def pipeline_spec(settings: Settings) -> RaceSpec:
@@ -37,7 +37,7 @@ def race_steps(
     if "land" in stages:
         if progress:
             progress(f"race: landing stages {', '.join(map(str, settings.race.pipeline_stages))}")
-        out += run.land(settings, pipeline_spec(settings), progress)
+        out += land_summary(settings, pipeline_spec(settings), progress)
     if not any(s in stages for s in ("bronze", "silver", "gold")):
         return out
     spark = spark_factory()

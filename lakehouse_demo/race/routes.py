@@ -24,8 +24,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
-EARTH_RADIUS_M = 6_371_008.8
-METRES_PER_DEGREE = math.pi * EARTH_RADIUS_M / 180.0
+from lakehouse.race.geo import to_latlon
+
 PATH_SPACING_M = 50.0  # route file resolution at full scale
 MIN_ROUTE_POINTS = 40  # short (scaled) stages still get a smooth path
 MAX_HEADING_DEVIATION_DEG = 60.0
@@ -202,20 +202,6 @@ def plan_of(stage: int) -> StagePlan:
     if stage not in STAGE_NUMBERS:
         raise RouteError(f"there is no stage {stage}; stages are 1..{len(TOUR)}")
     return TOUR[stage - 1]
-
-
-def to_local(lat: np.ndarray, lon: np.ndarray, lat0: float, lon0: float) -> tuple[np.ndarray, np.ndarray]:
-    """Degrees -> metres east and north of (lat0, lon0), in the flat projection silver also uses."""
-    x = (np.asarray(lon) - lon0) * METRES_PER_DEGREE * math.cos(math.radians(lat0))
-    y = (np.asarray(lat) - lat0) * METRES_PER_DEGREE
-    return x, y
-
-
-def to_latlon(x: np.ndarray, y: np.ndarray, lat0: float, lon0: float) -> tuple[np.ndarray, np.ndarray]:
-    """Metres east and north of (lat0, lon0) -> degrees; the inverse of `to_local`."""
-    lat = lat0 + np.asarray(y) / METRES_PER_DEGREE
-    lon = lon0 + np.asarray(x) / (METRES_PER_DEGREE * math.cos(math.radians(lat0)))
-    return lat, lon
 
 
 def _smooth_noise(rng: np.random.Generator, s: np.ndarray, wavelengths_m: tuple[float, ...]) -> np.ndarray:

@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from lakehouse.sources.clock import Clock, SystemClock, epoch_seconds, parse_iso_utc, quarter_hour_index
-from lakehouse.standins._server import JSON_CONTENT_TYPE, Reply, Request, StandinServer, json_reply
+from lakehouse_demo.standins._server import JSON_CONTENT_TYPE, Reply, Request, StandinServer, json_reply
 
 ALWAYS = -1  # a fault count that never runs out
 ACCESS_TOKEN_TTL_SECONDS = 6 * 3600

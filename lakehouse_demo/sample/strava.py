@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from lakehouse.config import SampleSettings
-from lakehouse.sample._story import (
+from lakehouse_demo.sample._story import (
     METRES_PER_MILE,
     days,
     draw_dog_walk,

@@ -12,8 +12,8 @@ from pyspark.sql import types as T
 
 from lakehouse.quality.checks import validate_checks
 from lakehouse.quality.expectations import apply_expectations, validate_expectations
-from lakehouse.quality.rules import CHECKS, EXPECTATIONS, checks_for, expectations_for
 from lakehouse.silver import api_calls, fitbit, mapmyrun_workouts, strava_activities, strava_streams
+from lakehouse.silver.rules import CHECKS, EXPECTATIONS, checks_for, expectations_for
 from lakehouse.silver.run import SPECS
 
 BRONZE_SCHEMA = T.StructType(

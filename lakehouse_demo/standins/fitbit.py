@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lakehouse.sources.clock import Clock, SystemClock, epoch_seconds, next_hour
-from lakehouse.standins._server import Reply, Request, StandinServer, json_reply
+from lakehouse_demo.standins._server import Reply, Request, StandinServer, json_reply
 
 ALWAYS = -1
 HOURLY_LIMIT = 150
