@@ -10,31 +10,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from lakehouse.config import Settings
 from lakehouse.quality.gate import ensure_tables, run_gate
 from lakehouse.silver import api_calls, fitbit, mapmyrun_workouts, strava_activities, strava_streams, workouts
-from lakehouse.tables import Tables, append, create_if_missing, read_table, table_exists
+from lakehouse.silver.rules import checks_for, expectations_for
+from lakehouse.tables import Tables, read_table, table_exists
 from lakehouse.tables.merge import merge_replace, merge_upsert
-
-PROGRESS_TABLE = ("ops", "silver_progress")
-PROGRESS_SCHEMA = T.StructType(
-    [
-        T.StructField("silver_table", T.StringType(), False),
-        T.StructField("bronze_table", T.StringType(), False),
-        T.StructField("last_bronze_batch", T.LongType(), False),
-        T.StructField("rows_in", T.LongType()),
-        T.StructField("rows_inserted", T.LongType()),
-        T.StructField("rows_updated", T.LongType()),
-        T.StructField("run_id", T.StringType()),
-        T.StructField("merged_at", T.TimestampType()),
-    ]
-)
+from lakehouse.tables.progress import last_bronze_batches, record_silver_progress
 
 
 @dataclass(frozen=True)
@@ -108,13 +94,6 @@ SPECS: tuple[SilverSpec, ...] = (
 )
 
 
-def _last_merged_batch(spark: SparkSession, tables: Tables, name: str) -> int:
-    progress = tables.ref(*PROGRESS_TABLE)
-    create_if_missing(spark, progress, spark.createDataFrame([], PROGRESS_SCHEMA))
-    row = read_table(spark, progress).where(F.col("silver_table") == name).agg(F.max("last_bronze_batch")).first()
-    return int(row[0]) if row and row[0] is not None else 0
-
-
 def run_silver_table(spark: SparkSession, settings: Settings, spec: SilverSpec, run_id: str) -> SilverResult:
     """MERGE the bronze batches this silver table has not seen yet."""
     started = time.monotonic()
@@ -124,7 +103,7 @@ def run_silver_table(spark: SparkSession, settings: Settings, spec: SilverSpec, 
     if not table_exists(spark, source):
         result.seconds = time.monotonic() - started
         return result
-    last = _last_merged_batch(spark, tables, spec.name)
+    last = last_bronze_batches(spark, tables, spec.name).get(spec.bronze_table, 0)
     bronze = read_table(spark, source).where(F.col("_batch_id") > last)
     stats = bronze.agg(F.count(F.lit(1)).alias("rows"), F.max("_batch_id").alias("upto")).first()
     if not stats or not stats["rows"]:
@@ -138,7 +117,11 @@ def run_silver_table(spark: SparkSession, settings: Settings, spec: SilverSpec, 
         production = read_table(spark, target) if table_exists(spark, target) else None
         # Expectations and staging-versus-production checks run before anything touches production;
         # a fail or halt raises here and the MERGE never happens.
-        gated = run_gate(spark, settings, spec.name, updates, production, run_id, txn_version=upto)
+        label = f"silver.{spec.name}"
+        gated = run_gate(
+            spark, settings, spec.name, updates, production, run_id,
+            expectations=expectations_for(label), checks=checks_for(label), txn_version=upto,
+        )  # fmt: skip
         counts = merge_upsert(spark, target, gated.rows, spec.keys, spec.partition_by)
         result.rows_out = gated.rows.count()
         result.quarantined = gated.quarantined
@@ -147,23 +130,8 @@ def run_silver_table(spark: SparkSession, settings: Settings, spec: SilverSpec, 
     result.rows_in = int(stats["rows"])
     result.inserted, result.updated = counts["inserted"], counts["updated"]
     result.bronze_batches = f"{last + 1}..{upto}"
-    append(
-        spark.createDataFrame(
-            [
-                (
-                    spec.name,
-                    spec.bronze_table,
-                    upto,
-                    result.rows_in,
-                    result.inserted,
-                    result.updated,
-                    run_id,
-                    datetime.now(UTC),
-                )
-            ],
-            PROGRESS_SCHEMA,
-        ),
-        tables.ref(*PROGRESS_TABLE),
+    record_silver_progress(
+        spark, tables, spec.name, {spec.bronze_table: upto}, (result.rows_in, result.inserted, result.updated), run_id
     )
     result.seconds = time.monotonic() - started
     return result
