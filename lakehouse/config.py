@@ -73,9 +73,10 @@ class SampleSettings:
 
 @dataclass(frozen=True)
 class AnalyticsSettings:
-    """Constants of the gold analytics (METRICS.md): physiology, targets, the era's event date."""
+    """Constants of the gold analytics (METRICS.md). The physiology here is the default for a person whose
+    entry in the people file does not give their own (a generic adult, not anybody's real values)."""
 
-    event_date: date = date(2023, 6, 1)  # the before/after pivot ("the Choco effect")
+    event_date: date | None = None  # the before/after pivot ("the Choco effect"); none: no before/after
     hr_max: float = 190.0
     hr_rest: float = 60.0  # used on days without a Fitbit resting heart rate
     threshold_hr: float = 170.0  # lactate threshold heart rate, for TRIMP(100)
@@ -83,6 +84,29 @@ class AnalyticsSettings:
     ctl_days: int = 42
     atl_days: int = 7
     weekly_target: float = 4.0  # workouts per week for a full consistency frequency score
+    kmeans_k: int = 3  # clusters of the workout classification
+
+
+@dataclass(frozen=True)
+class Person:
+    """One person across sources (the people file): who they are in each source, and their physiology.
+
+    Unset physiology falls back to `[analytics]`; an unset time zone is UTC (sources that give a UTC offset
+    per sample do not need one).
+    """
+
+    id: str
+    name: str = ""
+    strava_athlete_id: int | None = None
+    fitbit_user_ids: tuple[str, ...] = ()  # Fitbit user ids / Google Health user keys
+    mapmyrun_files: tuple[str, ...] = ()  # glob patterns of the landed MapMyRun export file names
+    timezone: str = "UTC"
+    hr_max: float | None = None
+    hr_rest: float | None = None
+    threshold_hr: float | None = None
+    trimp_k: float | None = None
+    event_date: date | None = None
+    weekly_target: float | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +126,15 @@ class RaceSettings:
 
 
 @dataclass(frozen=True)
+class ImportSettings:
+    """Export files the own-data run imports at its ingest stage (globs; ~ expanded); each file once."""
+
+    mapmyrun: tuple[str, ...] = ()  # MapMyRun workout_history CSVs
+    strava_archive: tuple[str, ...] = ()  # Strava "Download your data" zips or folders
+    takeout: tuple[str, ...] = ()  # Google Takeout zips or folders
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a job needs to know about where data lives and how to run."""
 
@@ -111,11 +144,12 @@ class Settings:
     catalog: str | None = None
     spark: SparkSettings = field(default_factory=SparkSettings)
     s3: S3Settings = field(default_factory=S3Settings)
-    sample: SampleSettings = field(default_factory=SampleSettings)
+    sample: SampleSettings = field(default_factory=SampleSettings)  # the demo's generated data only
     analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
     race: RaceSettings = field(default_factory=RaceSettings)
-    fitbit_timezone: str = "UTC"  # the Fitbit user's time zone (Fitbit reports local wall time)
-    mapmyrun_athlete_id: int | None = None  # whose MapMyRun export it is (a Strava athlete id), for workouts
+    people: tuple[Person, ...] = ()  # who is who across sources (conf/people.toml)
+    imports: ImportSettings = field(default_factory=lambda: ImportSettings())
+    log_dir: str = ""  # where jobs keep their log files (local path); empty: <checkout>/data/logs
     webhook_url: str | None = None  # Slack-compatible, from $LAKEHOUSE_WEBHOOK_URL: a secret, never in conf/
     schemas_dir: Traversable = SCHEMAS_DIR
 
@@ -145,6 +179,92 @@ def _as_date(value: Any, key: str) -> date:
         return date.fromisoformat(str(value))
     except ValueError as exc:
         raise ConfigError(f"{key}: expected a date like 2024-05-01, got {value!r}") from exc
+
+
+def _optional_date(value: Any, key: str) -> date | None:
+    return None if value in (None, "") else _as_date(value, key)
+
+
+def _as_list(value: Any, key: str) -> list[Any]:
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list):
+        raise ConfigError(f"{key}: expected a list, got {value!r}")
+    return value
+
+
+PERSON_KEYS = {
+    "id", "name", "strava_athlete_id", "fitbit_user_id", "fitbit_user_ids", "google_user", "mapmyrun_files",
+    "timezone", "hr_max", "hr_rest", "threshold_hr", "trimp_k", "event_date", "weekly_target",
+}  # fmt: skip
+
+
+def _person(raw: Any, where: str) -> Person:
+    """One `[[person]]` table."""
+    if not isinstance(raw, dict) or not raw.get("id"):
+        raise ConfigError(f"{where}: every [[person]] needs an id (a short name such as \"ana\")")
+    unknown = sorted(set(raw) - PERSON_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: person {raw['id']!r}: unknown key(s) {', '.join(unknown)}")
+    pid = str(raw["id"])
+
+    def number(key: str) -> float | None:
+        value = raw.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: person {pid!r}: {key} must be a number, got {value!r}")
+        return float(value)
+
+    zone = str(raw.get("timezone", "UTC"))
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(zone)
+    except Exception as exc:
+        raise ConfigError(f"{where}: person {pid!r}: unknown time zone {zone!r}") from exc
+    fitbit_ids = [*_as_list(raw.get("fitbit_user_ids", []), "fitbit_user_ids")]
+    fitbit_ids += [raw[k] for k in ("fitbit_user_id", "google_user") if raw.get(k)]
+    athlete = raw.get("strava_athlete_id")
+    return Person(
+        id=pid,
+        name=str(raw.get("name", "")),
+        strava_athlete_id=int(athlete) if athlete not in (None, "") else None,
+        fitbit_user_ids=tuple(dict.fromkeys(str(u) for u in fitbit_ids)),
+        mapmyrun_files=tuple(str(x) for x in _as_list(raw.get("mapmyrun_files", []), "mapmyrun_files")),
+        timezone=zone,
+        hr_max=number("hr_max"),
+        hr_rest=number("hr_rest"),
+        threshold_hr=number("threshold_hr"),
+        trimp_k=number("trimp_k"),
+        event_date=_optional_date(raw.get("event_date"), f"person {pid}.event_date"),
+        weekly_target=number("weekly_target"),
+    )
+
+
+def _people(raw: dict[str, Any], base: Path, environ: dict[str, str]) -> tuple[Person, ...]:
+    """`[[person]]` tables of the settings file, plus those of the people file (`people_file`, or
+    $LAKEHOUSE_PEOPLE), which may be missing: then there are no configured people."""
+    entries: list[tuple[Any, str]] = [(p, "settings") for p in raw.get("person", [])]
+    people_file = environ.get("LAKEHOUSE_PEOPLE") or raw.get("people_file")
+    if people_file:
+        path = Path(str(people_file)).expanduser()
+        path = path if path.is_absolute() else base / "conf" / path if (base / "conf").is_dir() else base / path
+        if path.is_file():
+            try:
+                data = tomllib.loads(path.read_text(encoding="utf-8"))
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"{path}: {exc}") from exc
+            entries += [(p, str(path)) for p in data.get("person", [])]
+    people = tuple(_person(p, where) for p, where in entries)
+    seen: dict[str, str] = {}
+    for person in people:
+        for key in (person.id, *(f"strava:{person.strava_athlete_id}",) * bool(person.strava_athlete_id),
+                    *(f"fitbit:{u}" for u in person.fitbit_user_ids)):  # fmt: skip
+            if key in seen:
+                raise ConfigError(f"people: {key} belongs to two people ({seen[key]!r} and {person.id!r})")
+            seen[key] = person.id
+    return people
 
 
 def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
@@ -221,9 +341,7 @@ def _build(raw: dict[str, Any], env: str, base: Path, environ: dict[str, str]) -
     analytics_raw = _section(raw, "analytics")
     base_analytics = AnalyticsSettings()
     analytics = AnalyticsSettings(
-        event_date=_as_date(
-            analytics_raw.get("event_date", base_analytics.event_date), "analytics.event_date"
-        ),
+        event_date=_optional_date(analytics_raw.get("event_date"), "analytics.event_date"),
         **{
             name: type(getattr(base_analytics, name))(analytics_raw.get(name, getattr(base_analytics, name)))
             for name in (
@@ -234,12 +352,18 @@ def _build(raw: dict[str, Any], env: str, base: Path, environ: dict[str, str]) -
                 "ctl_days",
                 "atl_days",
                 "weekly_target",
+                "kmeans_k",
             )
         },
     )
     race = _race_settings(_section(raw, "race"))
+    people = _people(raw, base, environ)
+    imports_raw = _section(raw, "imports")
+    imports = ImportSettings(**{
+        name: tuple(str(x) for x in _as_list(imports_raw.get(name, []), f"imports.{name}"))
+        for name in ("mapmyrun", "strava_archive", "takeout")
+    })  # fmt: skip
     catalog = environ.get("LAKEHOUSE_CATALOG") or raw.get("catalog") or None
-    fitbit_raw = _section(raw, "fitbit")
     return Settings(
         env=env,
         landing_root=_resolve_root(landing, base),
@@ -250,8 +374,9 @@ def _build(raw: dict[str, Any], env: str, base: Path, environ: dict[str, str]) -
         sample=sample,
         analytics=analytics,
         race=race,
-        fitbit_timezone=str(fitbit_raw.get("timezone", "UTC")),
-        mapmyrun_athlete_id=_section(raw, "identity").get("mapmyrun_athlete_id"),
+        people=people,
+        imports=imports,
+        log_dir=_resolve_root(environ.get("LAKEHOUSE_LOG_DIR") or paths.get("logs") or "data/logs", base),
         webhook_url=environ.get("LAKEHOUSE_WEBHOOK_URL") or None,
     )
 

@@ -10,10 +10,13 @@ fitbit_daily
     heart rate and the minutes and calories in each heart-rate zone.
 
 Fitbit's times are the user's local wall time; `ts_utc` converts them with the user's time zone (the
-envelope's `timezone` when ingestion recorded one, else the configured default).
+envelope's `timezone` when ingestion recorded one, else the zone of the user's person in the people file, else
+UTC).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -100,7 +103,20 @@ def _metric_map() -> tuple[Column, Column]:
     return names, factors
 
 
-def _envelopes(bronze: DataFrame, default_timezone: str) -> DataFrame:
+UserZones = Mapping[str, str] | str
+
+
+def _zone(user_id: Column, zones: UserZones) -> Column:
+    """The user's home time zone: from the people file by user id (a mapping), else UTC; or one zone for all."""
+    if isinstance(zones, str):
+        return F.lit(zones)
+    if not zones:
+        return F.lit("UTC")
+    lookup = F.create_map(*[x for user, zone in zones.items() for x in (F.lit(user), F.lit(zone))])
+    return F.coalesce(F.try_element_at(lookup, user_id), F.lit("UTC"))
+
+
+def _envelopes(bronze: DataFrame, zones: UserZones) -> DataFrame:
     names, factors = _metric_map()
     return bronze.select(
         F.from_json(F.col("record"), ENVELOPE_SCHEMA).alias("e"),
@@ -114,7 +130,7 @@ def _envelopes(bronze: DataFrame, default_timezone: str) -> DataFrame:
         F.try_element_at(names, F.col("e.resource")).alias("metric"),
         F.try_element_at(factors, F.col("e.resource")).alias("factor"),
         F.to_date(F.col("e.date")).alias("date"),
-        F.coalesce(F.col("e.timezone"), F.lit(default_timezone)).alias("timezone"),
+        F.coalesce(F.col("e.timezone"), _zone(F.col("e.user_id"), zones)).alias("timezone"),
         F.col("e.response").alias("response"),
         "_source_file",
         "_batch_id",
@@ -123,9 +139,9 @@ def _envelopes(bronze: DataFrame, default_timezone: str) -> DataFrame:
     )
 
 
-def intraday_to_silver(bronze: DataFrame, default_timezone: str) -> DataFrame:
+def intraday_to_silver(bronze: DataFrame, zones: UserZones = "UTC") -> DataFrame:
     """Bronze day envelopes -> one row per (user, metric, local timestamp), latest ingestion winning."""
-    days = _envelopes(bronze, default_timezone)
+    days = _envelopes(bronze, zones)
     series = days.select(
         "*",
         F.from_json(
@@ -168,9 +184,9 @@ def intraday_to_silver(bronze: DataFrame, default_timezone: str) -> DataFrame:
     return with_row_hash(latest_per_key(typed, INTRADAY_KEYS).drop("_record_index"))
 
 
-def daily_to_silver(bronze: DataFrame, default_timezone: str) -> DataFrame:
+def daily_to_silver(bronze: DataFrame, zones: UserZones = "UTC") -> DataFrame:
     """Bronze day envelopes -> one row per (user, metric, day): total, resting heart rate, zone minutes."""
-    days = _envelopes(bronze, default_timezone)
+    days = _envelopes(bronze, zones)
     summary = days.select(
         "*",
         F.from_json(F.col("response")[F.concat(F.lit("activities-"), F.col("resource"))], DAILY_SCHEMA)[0].alias("day"),

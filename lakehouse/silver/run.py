@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from lakehouse import people
 from lakehouse.config import Settings
 from lakehouse.quality.gate import ensure_tables, run_gate
 from lakehouse.silver import api_calls, fitbit, mapmyrun_workouts, strava_activities, strava_streams, workouts
 from lakehouse.silver.rules import checks_for, expectations_for
 from lakehouse.tables import Tables, read_table, table_exists
-from lakehouse.tables.merge import merge_replace, merge_upsert
+from lakehouse.tables.merge import merge_replace, merge_upsert, with_row_hash
 from lakehouse.tables.progress import last_bronze_batches, record_silver_progress
 
 
@@ -46,6 +47,7 @@ class SilverResult:
     bronze_batches: str = ""
     quarantined: int = 0
     seconds: float = 0.0
+    note: str = ""
 
 
 SPECS: tuple[SilverSpec, ...] = (
@@ -61,14 +63,14 @@ SPECS: tuple[SilverSpec, ...] = (
         fitbit.BRONZE_TABLE,
         fitbit.INTRADAY_KEYS,
         fitbit.INTRADAY_PARTITION_BY,
-        lambda df, settings: fitbit.intraday_to_silver(df, settings.fitbit_timezone),
+        lambda df, settings: fitbit.intraday_to_silver(df, user_zones(settings)),
     ),
     SilverSpec(
         fitbit.DAILY_NAME,
         fitbit.BRONZE_TABLE,
         fitbit.DAILY_KEYS,
         (),
-        lambda df, settings: fitbit.daily_to_silver(df, settings.fitbit_timezone),
+        lambda df, settings: fitbit.daily_to_silver(df, user_zones(settings)),
     ),
     SilverSpec(
         strava_streams.NAME,
@@ -101,6 +103,7 @@ def run_silver_table(spark: SparkSession, settings: Settings, spec: SilverSpec, 
     result = SilverResult(table=spec.name)
     source = tables.ref("bronze", spec.bronze_table)
     if not table_exists(spark, source):
+        result.note = f"skipped: no bronze.{spec.bronze_table} (no such files landed)"
         result.seconds = time.monotonic() - started
         return result
     last = last_bronze_batches(spark, tables, spec.name).get(spec.bronze_table, 0)
@@ -137,19 +140,64 @@ def run_silver_table(spark: SparkSession, settings: Settings, spec: SilverSpec, 
     return result
 
 
-def run_workouts(spark: SparkSession, settings: Settings) -> SilverResult:
-    """silver.workouts, conformed from the per-source silver tables (recomputed, MERGEd without churn)."""
+def user_zones(settings: Settings) -> fitbit.UserZones:
+    """Each Fitbit user's home zone from the people file (the sole person's zone for everybody, if one)."""
+    if len(settings.people) == 1:
+        return settings.people[0].timezone
+    return {user: p.timezone for p in settings.people for user in p.fitbit_user_ids}
+
+
+def _existing(spark: SparkSession, tables: Tables, name: str) -> DataFrame | None:
+    ref = tables.ref("silver", name)
+    return read_table(spark, ref) if table_exists(spark, ref) else None
+
+
+def run_people(spark: SparkSession, settings: Settings) -> tuple[SilverResult, list[tuple]]:
+    """silver.people from the people file and the identities the silver tables hold (MERGEd without churn)."""
+    started = time.monotonic()
+    tables = Tables(settings)
+    strava = _existing(spark, tables, strava_activities.NAME)
+    fitbit_frames = [f for f in (_existing(spark, tables, n) for n in (fitbit.INTRADAY_NAME, fitbit.DAILY_NAME)) if f]
+    mapmyrun = _existing(spark, tables, mapmyrun_workouts.NAME)
+    athletes = [r[0] for r in strava.select("athlete_id").distinct().collect() if r[0] is not None] if strava else []
+    users: set[str] = set()
+    for frame in fitbit_frames:
+        users |= {r[0] for r in frame.select("user_id").distinct().collect() if r[0] is not None}
+    configured = people.resolve_people(settings.people, settings.analytics)
+    unclaimed = False
+    if mapmyrun is not None and len(settings.people) != 1:
+        export = people.export_file_name(F.col("_source_file"))
+        unclaimed = not mapmyrun.where(people.mapmyrun_person(export, configured).isNull()).isEmpty()
+    rows = people.resolve_people(settings.people, settings.analytics, athletes, users, unclaimed)
+    frame = with_row_hash(people.people_frame(spark, rows))
+    target = tables.ref("silver", people.NAME)
+    # Only a real change makes a new version (gold recomputes what reads this table on a new version).
+    current = read_table(spark, target).select("_row_hash") if table_exists(spark, target) else None
+    if current is not None and sorted(r[0] for r in current.collect()) == sorted(
+        r[0] for r in frame.select("_row_hash").collect()
+    ):
+        counts = {"inserted": 0, "updated": 0, "deleted": 0}
+    else:
+        counts = merge_replace(spark, target, frame, people.KEYS, change_feed=True)
+    result = SilverResult(people.NAME, rows_in=len(rows), rows_out=len(rows), inserted=counts["inserted"],
+                          updated=counts["updated"] + counts.get("deleted", 0))  # fmt: skip
+    result.seconds = time.monotonic() - started
+    return result, rows
+
+
+def run_workouts(spark: SparkSession, settings: Settings, people_rows: list[tuple]) -> SilverResult:
+    """silver.workouts, conformed from whichever per-source silver tables exist (recomputed, MERGEd without churn)."""
     started = time.monotonic()
     tables = Tables(settings)
     result = SilverResult(table=workouts.NAME)
-    strava = tables.ref("silver", strava_activities.NAME)
-    mapmyrun = tables.ref("silver", mapmyrun_workouts.NAME)
-    if not (table_exists(spark, strava) and table_exists(spark, mapmyrun)):
+    strava = _existing(spark, tables, strava_activities.NAME)
+    mapmyrun = _existing(spark, tables, mapmyrun_workouts.NAME)
+    if strava is None and mapmyrun is None:
+        result.note = "no Strava or MapMyRun data yet"
         result.seconds = time.monotonic() - started
         return result
-    rows = workouts.conform(
-        read_table(spark, strava), read_table(spark, mapmyrun), settings.mapmyrun_athlete_id
-    ).persist()
+    people_frame = read_table(spark, tables.ref("silver", people.NAME))
+    rows = workouts.conform(strava, mapmyrun, people_frame, people_rows).persist()
     try:
         counts = merge_replace(spark, tables.ref("silver", workouts.NAME), rows, workouts.KEYS, change_feed=True)
         result.rows_in = result.rows_out = rows.count()
@@ -161,9 +209,16 @@ def run_workouts(spark: SparkSession, settings: Settings) -> SilverResult:
 
 
 def run_silver(spark: SparkSession, settings: Settings, run_id: str) -> list[SilverResult]:
-    """Every silver table, in order: the per-source MERGEs, then the conformed workouts."""
+    """Every silver table, in order: the per-source MERGEs, then who is who, then the conformed workouts.
+
+    A source with no bronze table yet is skipped with a note; with no bronze data at all there is nothing to do.
+    """
     ensure_tables(spark, settings)
+    tables = Tables(settings)
     results = [run_silver_table(spark, settings, spec, run_id) for spec in SPECS]
-    if any(r.rows_in for r in results) or not table_exists(spark, Tables(settings).ref("silver", workouts.NAME)):
-        results.append(run_workouts(spark, settings))
+    people_result, people_rows = run_people(spark, settings)
+    results.append(people_result)
+    changed = any(r.rows_in for r in results[:-1]) or people_result.inserted or people_result.updated
+    if changed or not table_exists(spark, tables.ref("silver", workouts.NAME)):
+        results.append(run_workouts(spark, settings, people_rows))
     return results

@@ -2,20 +2,26 @@
 
 Grain: one row per workout (a training session), whichever sources recorded it.
 Keys: (`workout_id`): `strava:<activity id>` when Strava has the session, else `mapmyrun:<workout id>`.
+Built from whichever of the two sources exist (either alone, or both). `person_id` says whose workout it is
+(`lakehouse.people`): the Strava athlete's person, else the person whose MapMyRun export it came from.
 
 The same session recorded by Strava and MapMyRun is one workout: both sources on the same local date, in
 the same sport family, with durations within `DURATION_TOLERANCE` and distances within
 `DISTANCE_TOLERANCE` of each other (MapMyRun exports carry a date but no start time, so the overlap test
-is date + duration + distance) and, when `mapmyrun_athlete_id` is known, the same athlete. Pairs are
+is date + duration + distance) and, when the export's person is known, the same person. Pairs are
 matched one-to-one, best duration match first. Strava's values win where both have one (it has the start
 time, heart rate and kudos); `sources` keeps the lineage.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
+from lakehouse.people import UNCLAIMED_MAPMYRUN, export_file_name, mapmyrun_person, strava_people
 from lakehouse.tables.merge import with_row_hash
 
 NAME = "workouts"
@@ -42,9 +48,49 @@ def sport_family(sport: Column) -> Column:
     return F.coalesce(F.try_element_at(families, sport), F.lit("other"))
 
 
-def _strava(activities: DataFrame) -> DataFrame:
-    return activities.select(
+STRAVA_SIDE = T.StructType(
+    [
+        T.StructField("athlete_id", T.LongType()),
+        T.StructField("person_id", T.StringType()),
+        T.StructField("strava_activity_id", T.LongType()),
+        T.StructField("sport", T.StringType()),
+        T.StructField("sport_detail", T.StringType()),
+        T.StructField("workout_date", T.DateType()),
+        T.StructField("start_time_utc", T.TimestampType()),
+        T.StructField("start_time_local", T.TimestampNTZType()),
+        T.StructField("distance_m", T.DoubleType()),
+        T.StructField("duration_s", T.DoubleType()),
+        T.StructField("elapsed_s", T.DoubleType()),
+        T.StructField("elevation_gain_m", T.DoubleType()),
+        T.StructField("avg_heart_rate_bpm", T.DoubleType()),
+        T.StructField("max_heart_rate_bpm", T.DoubleType()),
+        T.StructField("kudos_count", T.LongType()),
+    ]
+)
+MAPMYRUN_SIDE = T.StructType(
+    [
+        T.StructField("person_id", T.StringType()),
+        T.StructField("mapmyrun_workout_id", T.LongType()),
+        T.StructField("sport", T.StringType()),
+        T.StructField("sport_detail", T.StringType()),
+        T.StructField("workout_date", T.DateType()),
+        T.StructField("distance_m", T.DoubleType()),
+        T.StructField("duration_s", T.DoubleType()),
+        T.StructField("avg_heart_rate_bpm", T.DoubleType()),
+    ]
+)
+
+
+def _typed(df: DataFrame, schema: T.StructType) -> DataFrame:
+    return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
+
+
+def _strava(activities: DataFrame, people: DataFrame) -> DataFrame:
+    owners = strava_people(people)
+    projected = activities.join(owners, on="athlete_id", how="left").select(
         F.col("athlete_id"),
+        F.coalesce(F.col("person_id"), F.concat(F.lit("strava-"), F.col("athlete_id").cast("string")))
+        .alias("person_id"),
         F.col("activity_id").alias("strava_activity_id"),
         sport_family(F.col("sport_type")).alias("sport"),
         F.col("sport_type").alias("sport_detail"),
@@ -52,18 +98,19 @@ def _strava(activities: DataFrame) -> DataFrame:
         F.col("start_time_utc"),
         F.col("start_time_local"),
         F.col("distance_m"),
-        F.col("moving_time_s").cast("double").alias("duration_s"),
-        F.col("elapsed_time_s").cast("double").alias("elapsed_s"),
+        F.col("moving_time_s").alias("duration_s"),
+        F.col("elapsed_time_s").alias("elapsed_s"),
         F.col("elevation_gain_m"),
         F.col("average_heartrate_bpm").alias("avg_heart_rate_bpm"),
         F.col("max_heartrate_bpm").alias("max_heart_rate_bpm"),
         F.col("kudos_count"),
     )
+    return _typed(projected, STRAVA_SIDE)
 
 
-def _mapmyrun(workouts: DataFrame, athlete_id: int | None) -> DataFrame:
-    return workouts.select(
-        F.lit(athlete_id).cast("long").alias("athlete_id"),
+def _mapmyrun(workouts: DataFrame, people_rows: Sequence[tuple]) -> DataFrame:
+    projected = workouts.select(
+        mapmyrun_person(export_file_name(F.col("_source_file")), people_rows).alias("person_id"),
         F.col("workout_id").alias("mapmyrun_workout_id"),
         sport_family(F.col("activity_type")).alias("sport"),
         F.col("activity_type").alias("sport_detail"),
@@ -72,6 +119,7 @@ def _mapmyrun(workouts: DataFrame, athlete_id: int | None) -> DataFrame:
         F.col("duration_s"),
         F.col("avg_heart_rate_bpm"),
     )
+    return _typed(projected, MAPMYRUN_SIDE)
 
 
 def _mutual_best(candidates: DataFrame) -> DataFrame:
@@ -96,8 +144,8 @@ def match_sessions(strava: DataFrame, mapmyrun: DataFrame) -> DataFrame:
         & (F.abs(F.col("s.distance_m") - F.col("m.distance_m"))
            <= F.col("s.distance_m") * DISTANCE_TOLERANCE + DISTANCE_SLACK_M)
     )  # fmt: skip
-    # A MapMyRun export belongs to one athlete: when we know whose, only their Strava sessions can match.
-    same_athlete = F.col("m.athlete_id").isNull() | (F.col("s.athlete_id") == F.col("m.athlete_id"))
+    # A MapMyRun export belongs to one person: when we know whose, only their Strava sessions can match.
+    same_athlete = F.col("m.person_id").isNull() | (F.col("s.person_id") == F.col("m.person_id"))
     candidates = s.join(
         m,
         on=(F.col("s.workout_date") == F.col("m.workout_date")) & (F.col("s.sport") == F.col("m.sport"))
@@ -123,16 +171,33 @@ def match_sessions(strava: DataFrame, mapmyrun: DataFrame) -> DataFrame:
     return matched.select("strava_activity_id", "mapmyrun_workout_id")
 
 
-def conform(activities: DataFrame, mapmyrun_workouts: DataFrame, mapmyrun_athlete_id: int | None) -> DataFrame:
-    """silver.strava_activities + silver.mapmyrun_workouts -> one row per workout with its sources."""
-    strava = _strava(activities)
-    mapmyrun = _mapmyrun(mapmyrun_workouts, mapmyrun_athlete_id)
+def conform(
+    activities: DataFrame | None,
+    mapmyrun_workouts: DataFrame | None,
+    people: DataFrame,
+    people_rows: Sequence[tuple],
+) -> DataFrame:
+    """silver.strava_activities and/or silver.mapmyrun_workouts -> one row per workout with its sources.
+
+    Either source may be absent (None): the workouts are then those of the other alone. `people` is
+    silver.people (`people_rows` its rows, for the MapMyRun export patterns).
+    """
+    spark = people.sparkSession
+    strava = (
+        _strava(activities, people) if activities is not None else spark.createDataFrame([], STRAVA_SIDE)
+    )
+    mapmyrun = (
+        _mapmyrun(mapmyrun_workouts, people_rows)
+        if mapmyrun_workouts is not None
+        else spark.createDataFrame([], MAPMYRUN_SIDE)
+    )
     pairs = match_sessions(strava, mapmyrun)
     joined = (
         strava.join(pairs, on="strava_activity_id", how="full")
         .join(mapmyrun.alias("m"), on="mapmyrun_workout_id", how="full")
         .select(
-            F.coalesce(strava["athlete_id"], F.col("m.athlete_id")).alias("athlete_id"),
+            strava["athlete_id"],
+            F.coalesce(strava["person_id"], F.col("m.person_id"), F.lit(UNCLAIMED_MAPMYRUN)).alias("person_id"),
             "strava_activity_id",
             "mapmyrun_workout_id",
             F.coalesce(strava["sport"], F.col("m.sport")).alias("sport"),
