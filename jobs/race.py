@@ -17,12 +17,13 @@ import sys
 import time
 from collections.abc import Sequence
 
-from jobs.pipeline import SummaryRow, format_summary, progress
+from lakehouse.cli import progress
 from lakehouse.config import ConfigError, load_settings
 from lakehouse.landing import new_run_id
 from lakehouse.race import run
 from lakehouse.race.run import StepResult
 from lakehouse.spark import get_spark
+from lakehouse.stages import SummaryRow, format_summary
 from lakehouse_demo.race.landing import RaceSpec, land_summary
 
 STEPS = ("land", "bronze", "silver", "gold", "compare")

@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from jobs.pipeline import progress
+from lakehouse.cli import progress
 from lakehouse.config import ConfigError, load_settings
 from lakehouse.landing import LandingZone
 from lakehouse.storage import open_store

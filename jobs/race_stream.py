@@ -21,13 +21,14 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
-from jobs.pipeline import format_summary, progress
 from jobs.race import summary_rows
+from lakehouse.cli import progress
 from lakehouse.config import ConfigError, Settings, load_settings
 from lakehouse.landing import new_run_id
 from lakehouse.race import run, stream
 from lakehouse.race.gold import live_standings
 from lakehouse.spark import get_spark
+from lakehouse.stages import format_summary
 from lakehouse.tables import Tables, read_table, table_exists
 
 STANDINGS_EVERY_S = 10.0

@@ -22,14 +22,14 @@ Z_THRESHOLD = 3.0
 MODIFIED_Z_THRESHOLD = 3.5
 MODIFIED_Z_CONSTANT = 0.6745
 MIN_GROUP_SIZE = 4  # fewer workouts than this in a scope: no statistics, no flags
-GROUP = ("athlete_id", "sport", "metric")
+GROUP = ("person_id", "sport", "metric")
 
 
 def _long(workouts: DataFrame) -> DataFrame:
     stack = ", ".join(f"'{m}', CAST({m} AS DOUBLE)" for m in METRICS)
     return workouts.select(
         "workout_id",
-        "athlete_id",
+        "person_id",
         "sport",
         "workout_date",
         F.expr(f"stack({len(METRICS)}, {stack}) AS (metric, value)"),
@@ -70,7 +70,7 @@ def detect(workouts: DataFrame) -> DataFrame:
         frames.append(
             scored.select(
                 "workout_id",
-                "athlete_id",
+                "person_id",
                 "sport",
                 "workout_date",
                 "metric",

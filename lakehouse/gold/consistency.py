@@ -1,7 +1,7 @@
 """gold.consistency_weekly and gold.consistency_monthly: how consistent training was, scored 0-100.
 
-Grain: one row per athlete per week (Monday start) / per calendar month, over every period from the first
-to the last workout. Keys: (`athlete_id`, `period_start`).
+Grain: one row per person per week (Monday start) / per calendar month, over every period from the first
+to the last workout. Keys: (`person_id`, `period_start`).
 
 score = 0.4 frequency + 0.2 timing + 0.2 performance + 0.2 streak (METRICS.md, after the workout-
 intelligence seed's consistency analyzer), each dimension 0-100:
@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 
 WEEKLY_NAME = "consistency_weekly"
 MONTHLY_NAME = "consistency_monthly"
-KEYS = ("athlete_id", "period_start")
+KEYS = ("person_id", "period_start")
 WEIGHTS = {"frequency": 0.4, "timing": 0.2, "performance": 0.2, "streak": 0.2}
 TARGET_PER_WEEK = 4.0
 HOUR_STD_SCALE = 6.0
@@ -36,12 +36,16 @@ def _cv(column: str) -> Column:
     return F.stddev_pop(column) / F.avg(column)
 
 
-def consistency(workouts: DataFrame, period: str) -> DataFrame:
-    """silver.workouts -> one consistency row per (athlete, period); `period` is "week" or "month"."""
+def consistency(workouts: DataFrame, period: str, targets: DataFrame | None = None) -> DataFrame:
+    """silver.workouts -> one consistency row per (person, period); `period` is "week" or "month".
+
+    `targets` (person_id, weekly_target), e.g. silver.people, gives each person's workouts per week for a
+    full frequency score; without one (or for a person it lacks) the target is `TARGET_PER_WEEK`.
+    """
     if period not in ("week", "month"):
         raise ValueError(f"period must be 'week' or 'month', got {period!r}")
     w = workouts.select(
-        "athlete_id",
+        "person_id",
         "workout_date",
         F.date_trunc(period, F.col("workout_date")).cast("date").alias("period_start"),
         F.hour("start_time_local").alias("hour"),
@@ -49,16 +53,16 @@ def consistency(workouts: DataFrame, period: str) -> DataFrame:
         "distance_m",
     )
     # Longest run of consecutive active days within each period.
-    days = w.select("athlete_id", "period_start", "workout_date").distinct()
-    order = Window.partitionBy("athlete_id", "period_start").orderBy("workout_date")
+    days = w.select("person_id", "period_start", "workout_date").distinct()
+    order = Window.partitionBy("person_id", "period_start").orderBy("workout_date")
     islands = days.withColumn("island", F.date_sub("workout_date", F.row_number().over(order).cast("int")))
     longest = (
-        islands.groupBy("athlete_id", "period_start", "island")
+        islands.groupBy("person_id", "period_start", "island")
         .count()
-        .groupBy("athlete_id", "period_start")
+        .groupBy("person_id", "period_start")
         .agg(F.max("count").alias("longest_run_days"))
     )
-    stats = w.groupBy("athlete_id", "period_start").agg(
+    stats = w.groupBy("person_id", "period_start").agg(
         F.count(F.lit(1)).alias("workouts"),
         F.count("hour").alias("timed"),
         F.stddev_pop("hour").alias("hour_std"),
@@ -67,23 +71,27 @@ def consistency(workouts: DataFrame, period: str) -> DataFrame:
     )
     step = "INTERVAL 7 DAYS" if period == "week" else "INTERVAL 1 MONTH"
     spine = (
-        stats.groupBy("athlete_id")
+        stats.groupBy("person_id")
         .agg(F.min("period_start").alias("first"), F.max("period_start").alias("last"))
-        .select("athlete_id", F.explode(F.sequence("first", "last", F.expr(step))).alias("period_start"))
+        .select("person_id", F.explode(F.sequence("first", "last", F.expr(step))).alias("period_start"))
     )
     if period == "week":
         period_days = F.lit(7)
     else:
         period_days = F.datediff(F.add_months("period_start", 1), F.col("period_start"))
     mean_cv = (F.coalesce("pace_cv", F.lit(0.0)) + F.coalesce("distance_cv", F.lit(0.0))) / 2
+    if targets is None:
+        targets = spine.sparkSession.createDataFrame([], "person_id string, weekly_target double")
+    target = F.coalesce(F.col("weekly_target"), F.lit(TARGET_PER_WEEK))
     scored = (
-        spine.join(stats, on=["athlete_id", "period_start"], how="left")
-        .join(longest, on=["athlete_id", "period_start"], how="left")
+        spine.join(stats, on=["person_id", "period_start"], how="left")
+        .join(longest, on=["person_id", "period_start"], how="left")
+        .join(targets.select("person_id", "weekly_target"), on="person_id", how="left")
         .select(
-            "athlete_id",
+            "person_id",
             "period_start",
             F.coalesce("workouts", F.lit(0)).cast("long").alias("workouts"),
-            _clip(F.coalesce("workouts", F.lit(0)) / (F.lit(TARGET_PER_WEEK) * period_days / 7) * 100).alias(
+            _clip(F.coalesce("workouts", F.lit(0)) / (target * period_days / 7) * 100).alias(
                 "frequency_score"
             ),
             F.when(F.coalesce("workouts", F.lit(0)) == 0, 0.0)
@@ -99,4 +107,4 @@ def consistency(workouts: DataFrame, period: str) -> DataFrame:
     )
     total = sum(F.col(f"{name}_score") * weight for name, weight in WEIGHTS.items())
     rounded = [F.round(F.col(f"{n}_score"), 2).alias(f"{n}_score") for n in WEIGHTS]
-    return scored.select("athlete_id", "period_start", "workouts", *rounded, F.round(total, 2).alias("score"))
+    return scored.select("person_id", "period_start", "workouts", *rounded, F.round(total, 2).alias("score"))

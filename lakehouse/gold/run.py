@@ -63,7 +63,7 @@ REGISTRY_TABLE = ("ops", "model_registry")
 REGISTRY_SCHEMA = T.StructType(
     [
         T.StructField("model_name", T.StringType(), False),
-        T.StructField("athlete_id", T.LongType()),
+        T.StructField("person_id", T.StringType()),
         T.StructField("model_version", T.StringType(), False),
         T.StructField("data_table", T.StringType()),
         T.StructField("data_version", T.LongType()),
@@ -90,7 +90,14 @@ KUDOS_RUNS_SCHEMA = T.StructType(
         T.StructField("model_path", T.StringType()),
     ]
 )
-SILVER_SOURCES = ("strava_activities", "workouts", "fitbit_intraday", "fitbit_daily")
+SKIP_REASONS = {
+    "strava_activities": "no Strava activities loaded",
+    "workouts": "no workouts (needs Strava or MapMyRun data)",
+    "fitbit_intraday": "no Fitbit/Google intraday data loaded",
+    "fitbit_daily": "no Fitbit/Google daily data loaded",
+    "people": "silver.people not built yet (run the silver stage)",
+}
+SILVER_SOURCES = ("strava_activities", "workouts", "fitbit_intraday", "fitbit_daily", "people")
 
 
 @dataclass
@@ -201,20 +208,35 @@ def build_fitbit_daily_summary(ctx: GoldContext, done: dict[tuple[str, str], int
 
 
 def build_training_load(ctx: GoldContext, done: dict[tuple[str, str], int]) -> list[GoldResult]:
-    """TRIMP per workout and the daily fitness/fatigue series, from the earliest changed day onwards."""
+    """TRIMP per workout and the daily fitness/fatigue series, from the earliest changed day onwards.
+
+    Fitbit is optional: without it, TRIMP comes from each workout's own heart rate. A change to silver.people
+    (physiology, identities) recomputes everything.
+    """
     params = ctx.settings.analytics
-    sources = ("workouts", "fitbit_intraday", "fitbit_daily")
     workouts = ctx.silver("workouts")
-    heart = ctx.silver("fitbit_intraday").where(F.col("metric") == "heart_rate_bpm")
-    daily_fitbit = ctx.silver("fitbit_daily")
+    heart = (
+        ctx.silver("fitbit_intraday").where(F.col("metric") == "heart_rate_bpm")
+        if "fitbit_intraday" in ctx.versions
+        else None
+    )
+    daily_fitbit = ctx.silver("fitbit_daily") if "fitbit_daily" in ctx.versions else None
+    people = ctx.silver("people")
     act_ref, day_ref = ctx.gold_ref(training_load.ACTIVITY_NAME), ctx.gold_ref(training_load.DAILY_NAME)
     earliest: date | None = None
     incremental = table_exists(ctx.spark, act_ref) and table_exists(ctx.spark, day_ref)
+    people_changes = _changes(ctx, done, training_load.DAILY_NAME, "people")
+    if people_changes is None or not people_changes.isEmpty():
+        incremental = False
     for source, column in (
         ("workouts", "workout_date"),
         ("fitbit_intraday", "date"),
         ("fitbit_daily", "date"),
     ):
+        if not incremental:
+            break
+        if source not in ctx.versions:
+            continue
         changes = _changes(ctx, done, training_load.DAILY_NAME, source)
         if changes is None:
             incremental = False
@@ -225,7 +247,7 @@ def build_training_load(ctx: GoldContext, done: dict[tuple[str, str], int]) -> l
         return [GoldResult(training_load.ACTIVITY_NAME, mode="unchanged"),
                 GoldResult(training_load.DAILY_NAME, mode="unchanged")]  # fmt: skip
     if not incremental:
-        loads = training_load.activity_load(workouts, heart, daily_fitbit, params)
+        loads = training_load.activity_load(workouts, heart, daily_fitbit, params, people)
         n_act = _merge(ctx, training_load.ACTIVITY_NAME, loads, training_load.ACTIVITY_KEYS)
         stored = read_table(ctx.spark, act_ref)
         pmc = training_load.performance_management(training_load.daily_load(stored), params)
@@ -236,13 +258,14 @@ def build_training_load(ctx: GoldContext, done: dict[tuple[str, str], int]) -> l
     # A UTC workout can fall on the previous local day: start one day early. And the stored series ends at
     # each athlete's last workout: the rest days between it and the new data are new rows too.
     start = earliest - timedelta(days=1)
-    ends = read_table(ctx.spark, day_ref).groupBy("athlete_id").agg(F.max("date").alias("last"))
+    ends = read_table(ctx.spark, day_ref).groupBy("person_id").agg(F.max("date").alias("last"))
     first_missing = ends.agg(F.min("last")).first()[0]
     if first_missing is not None:
         start = min(start, first_missing + timedelta(days=1))
     recent = workouts.where(F.col("workout_date") >= F.lit(start))
-    loads = training_load.activity_load(recent, heart.where(F.col("date") >= F.lit(start - timedelta(days=1))),
-                                        daily_fitbit.where(F.col("date") >= F.lit(start)), params)  # fmt: skip
+    recent_heart = heart.where(F.col("date") >= F.lit(start - timedelta(days=1))) if heart is not None else None
+    recent_daily = daily_fitbit.where(F.col("date") >= F.lit(start)) if daily_fitbit is not None else None
+    loads = training_load.activity_load(recent, recent_heart, recent_daily, params, people)
     n_act = _merge(ctx, training_load.ACTIVITY_NAME, loads, training_load.ACTIVITY_KEYS,
                    scope=f"t.workout_date >= DATE'{start.isoformat()}'")  # fmt: skip
     stored_loads = read_table(ctx.spark, act_ref)
@@ -252,35 +275,34 @@ def build_training_load(ctx: GoldContext, done: dict[tuple[str, str], int]) -> l
     n_day = _merge(ctx, training_load.DAILY_NAME, pmc, training_load.DAILY_KEYS,
                    scope=f"t.date >= DATE'{start.isoformat()}'")  # fmt: skip
     note = f"from {start.isoformat()}"
-    del sources
     return [GoldResult(training_load.ACTIVITY_NAME, rows_out=n_act, mode="incremental", note=note),
             GoldResult(training_load.DAILY_NAME, rows_out=n_day, mode="incremental", note=note)]  # fmt: skip
 
 
 def _kmeans_model(
-    ctx: GoldContext, athlete_id: int, data: DataFrame
+    ctx: GoldContext, athlete_id: str, data: DataFrame, k: int
 ) -> tuple[workout_classification.TrainedModel, str]:
-    """The k-means model for this athlete and this silver.workouts version: loaded if saved, else trained."""
+    """The k-means model (k clusters) for this person and silver.workouts version: loaded if saved, else trained."""
     from pyspark.ml import PipelineModel
 
     version = ctx.versions["workouts"]
-    path = f"{ctx.tables.settings.tables_root}/models/workout_kmeans/athlete={athlete_id}/data_version={version}"
+    root = ctx.tables.settings.tables_root
+    path = f"{root}/models/workout_kmeans/person={athlete_id}/k={k}/data_version={version}"
     registry = ctx.tables.ref(*REGISTRY_TABLE)
     create_if_missing(ctx.spark, registry, ctx.spark.createDataFrame([], REGISTRY_SCHEMA))
     known = (
         read_table(ctx.spark, registry)
-        .where((F.col("model_name") == "workout_kmeans") & (F.col("athlete_id") == athlete_id)
-               & (F.col("data_version") == version))
+        .where((F.col("model_name") == "workout_kmeans") & (F.col("path") == path))
         .select("path").first()
     )  # fmt: skip
     plausible = workout_classification.plausible(data)
     if known:
         return workout_classification.describe(PipelineModel.load(known[0]), plausible), known[0]
-    trained = workout_classification.train(plausible)
+    trained = workout_classification.train(plausible, k)
     trained.model.write().overwrite().save(path)
     append(
         ctx.spark.createDataFrame(
-            [("workout_kmeans", athlete_id, f"{athlete_id}-{version}", "silver.workouts", version, path,
+            [("workout_kmeans", athlete_id, f"{athlete_id}-k{k}-{version}", "silver.workouts", version, path,
               plausible.count(), workout_classification.metadata(trained), datetime.now(UTC))],
             REGISTRY_SCHEMA,
         ),
@@ -293,17 +315,23 @@ def build_classification(ctx: GoldContext) -> GoldResult:
     """k-means labels per athlete (or the era / threshold fallbacks), with the model's data version."""
     name = workout_classification.NAME
     feats = workout_classification.features(ctx.silver("workouts")).persist()
+    people = ctx.silver("people").select("person_id", "event_date", "kmeans_k").collect()
+    settings_of = {r["person_id"]: r for r in people}
+    defaults = ctx.settings.analytics
     try:
-        athletes = [r[0] for r in feats.select("athlete_id").distinct().collect()]
+        athletes = [r[0] for r in feats.select("person_id").distinct().collect()]
         parts = []
         for athlete_id in athletes:
-            mine = feats.where(F.col("athlete_id").eqNullSafe(athlete_id))
+            mine = feats.where(F.col("person_id").eqNullSafe(athlete_id))
+            person = settings_of.get(athlete_id)
+            event_date = person["event_date"] if person else defaults.event_date
+            k = int(person["kmeans_k"]) if person else defaults.kmeans_k
             n = mine.count()
-            if n < workout_classification.MIN_WORKOUTS:
-                part = workout_classification.era_defaults(mine, ctx.settings.analytics.event_date)
+            if n < workout_classification.MIN_WORKOUTS and event_date is not None:
+                part = workout_classification.era_defaults(mine, event_date)
                 model_path = None
-            elif workout_classification.can_cluster(mine):
-                trained, model_path = _kmeans_model(ctx, athlete_id, mine)
+            elif n >= workout_classification.MIN_WORKOUTS and workout_classification.can_cluster(mine, k):
+                trained, model_path = _kmeans_model(ctx, athlete_id, mine, k)
                 part = workout_classification.classify(mine, trained)
             else:
                 part = workout_classification.pace_thresholds(mine)
@@ -326,7 +354,7 @@ def build_kudos_prediction(ctx: GoldContext) -> list[GoldResult]:
     feats = kudos_prediction.features(activities).persist()
     try:
         ids = feats.agg(F.count(F.lit(1)), F.sha2(F.concat_ws(",", F.sort_array(F.collect_list(
-            F.concat_ws(":", "athlete_id", "activity_id")))), 256)).first()  # fmt: skip
+            F.concat_ws(":", "athlete_id", "activity_id", "kudos_count")))), 256)).first()  # fmt: skip
         n, ids_hash = int(ids[0]), ids[1]
         runs_ref = ctx.gold_ref(kudos_prediction.RUNS_NAME, "ops")
         create_if_missing(ctx.spark, runs_ref, ctx.spark.createDataFrame([], KUDOS_RUNS_SCHEMA))
@@ -381,11 +409,18 @@ def run_gold(spark: SparkSession, settings: Settings, run_id: str = "adhoc", ful
     results: list[GoldResult] = []
     built_tables: list[tuple[str, Sequence[str], str]] = []
 
-    def timed(names: Sequence[str], sources: Sequence[str], build: Callable[[], GoldResult | list[GoldResult]]) -> None:
-        missing = [s for s in sources if s not in versions]
+    def timed(
+        names: Sequence[str],
+        required: Sequence[str],
+        build: Callable[[], GoldResult | list[GoldResult]],
+        optional: Sequence[str] = (),
+    ) -> None:
+        missing = [s for s in required if s not in versions]
         if missing:
-            results.extend(GoldResult(n, mode="no input", note=f"no silver.{missing[0]} yet") for n in names)
+            why = SKIP_REASONS.get(missing[0], f"no silver.{missing[0]} yet")
+            results.extend(GoldResult(n, mode="no input", note=f"skipped: {why}") for n in names)
             return
+        sources = [*required, *(s for s in optional if s in versions)]
         current = all(done.get((n, s), -1) >= versions[s] for n in names for s in sources)
         if current and not full and all(table_exists(spark, ctx.gold_ref(n)) for n in names):
             results.extend(GoldResult(n, mode="unchanged") for n in names)
@@ -401,39 +436,42 @@ def run_gold(spark: SparkSession, settings: Settings, run_id: str = "adhoc", ful
         results.extend(built)
 
     activities, workouts, fitbit_sources = ("strava_activities",), ("workouts",), ("fitbit_intraday",)
-    event = settings.analytics.event_date
+    per_person = ("workouts", "people")  # tables that read each person's settings (event date, target, k...)
 
     def full_table(name: str, keys: Sequence[str], source: str, transform: Callable[[DataFrame], DataFrame]):
         return lambda: _full(ctx, name, keys, lambda: transform(ctx.silver(source)))
 
-    plan: list[tuple[Sequence[str], Sequence[str], Callable[[], GoldResult | list[GoldResult]]]] = [
+    plan: list[tuple] = [
         ([activity_summary_monthly.NAME], activities, lambda: build_activity_summary_monthly(ctx, done)),
         ([kudos_weekly.NAME], activities,
          full_table(kudos_weekly.NAME, kudos_weekly.KEYS, "strava_activities", kudos_weekly.weekly_kudos)),
         ([fitbit_daily.SUMMARY_NAME], fitbit_sources, lambda: build_fitbit_daily_summary(ctx, done)),
         ([fitbit_daily.ZONES_NAME], ("fitbit_daily",),
          full_table(fitbit_daily.ZONES_NAME, fitbit_daily.ZONES_KEYS, "fitbit_daily", fitbit_daily.zone_minutes)),
-        ([workout_classification.NAME], workouts, lambda: build_classification(ctx)),
-        ([consistency.WEEKLY_NAME], workouts, full_table(consistency.WEEKLY_NAME, consistency.KEYS, "workouts",
-                                                         lambda w: consistency.consistency(w, "week"))),
-        ([consistency.MONTHLY_NAME], workouts, full_table(consistency.MONTHLY_NAME, consistency.KEYS, "workouts",
-                                                          lambda w: consistency.consistency(w, "month"))),
+        ([workout_classification.NAME], per_person, lambda: build_classification(ctx)),
+        ([consistency.WEEKLY_NAME], per_person, full_table(consistency.WEEKLY_NAME, consistency.KEYS, "workouts",
+                                                           lambda w: consistency.consistency(w, "week",
+                                                                                             ctx.silver("people")))),
+        ([consistency.MONTHLY_NAME], per_person, full_table(consistency.MONTHLY_NAME, consistency.KEYS, "workouts",
+                                                            lambda w: consistency.consistency(w, "month",
+                                                                                              ctx.silver("people")))),
         ([anomalies.NAME], workouts, full_table(anomalies.NAME, anomalies.KEYS, "workouts", anomalies.detect)),
         ([trends.MONTHLY_NAME], workouts, full_table(trends.MONTHLY_NAME, trends.MONTHLY_KEYS, "workouts",
                                                      trends.monthly)),
         ([trends.FITS_NAME], workouts, full_table(trends.FITS_NAME, trends.FITS_KEYS, "workouts",
                                                   lambda w: trends.fits(trends.monthly(w)))),
-        ([trends.BEFORE_AFTER_NAME], workouts, full_table(trends.BEFORE_AFTER_NAME, trends.BEFORE_AFTER_KEYS,
-                                                          "workouts", lambda w: trends.before_after(w, event))),
-        ([training_load.ACTIVITY_NAME, training_load.DAILY_NAME], ("workouts", "fitbit_intraday", "fitbit_daily"),
-         lambda: build_training_load(ctx, done)),
+        ([trends.BEFORE_AFTER_NAME], per_person, full_table(trends.BEFORE_AFTER_NAME, trends.BEFORE_AFTER_KEYS,
+                                                            "workouts",
+                                                            lambda w: trends.before_after(w, ctx.silver("people")))),
+        ([training_load.ACTIVITY_NAME, training_load.DAILY_NAME], per_person,
+         lambda: build_training_load(ctx, done), ("fitbit_intraday", "fitbit_daily")),
         ([streaks.STREAKS_NAME], workouts, full_table(streaks.STREAKS_NAME, streaks.STREAKS_KEYS, "workouts",
                                                       streaks.streaks)),
         ([streaks.EDDINGTON_NAME], workouts, full_table(streaks.EDDINGTON_NAME, streaks.EDDINGTON_KEYS, "workouts",
                                                         streaks.eddington)),
         ([kudos_prediction.PREDICTIONS_NAME], activities, lambda: build_kudos_prediction(ctx)),
     ]  # fmt: skip
-    for names, sources, build in plan:
-        timed(names, sources, build)
+    for names, required, build, *optional in plan:
+        timed(names, required, build, *optional)
     _record(ctx, built_tables)
     return results

@@ -1,14 +1,14 @@
 """gold.trends_monthly, gold.trend_fits and gold.before_after: how training changed over time.
 
 trends_monthly
-    Grain: one row per athlete per sport family per calendar month, every month from first to last workout.
-    Keys: (`athlete_id`, `sport`, `month`). Workouts, distance and mean pace, with 3-month rolling averages.
+    Grain: one row per person per sport family per calendar month, every month from first to last workout.
+    Keys: (`person_id`, `sport`, `month`). Workouts, distance and mean pace, with 3-month rolling averages.
 trend_fits
-    Grain: one row per athlete per sport family per metric. Keys: (`athlete_id`, `sport`, `metric`).
+    Grain: one row per person per sport family per metric. Keys: (`person_id`, `sport`, `metric`).
     Ordinary least squares of the monthly metric on the month index: slope per month, its standard error and
     a 95 % confidence interval (Student t), r squared, n.
 before_after
-    Grain: one row per athlete per sport family per metric. Keys: (`athlete_id`, `sport`, `metric`).
+    Grain: one row per person per sport family per metric. Keys: (`person_id`, `sport`, `metric`).
     Around the event date (the seed's dog, "the Choco effect"): the metric before and after and the change
     factor (after / before). Metrics: workouts per month, mean distance, mean pace, and the pace quartiles
     (a pace that bifurcates into runs and walks shows as quartiles drifting apart).
@@ -22,11 +22,11 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 MONTHLY_NAME = "trends_monthly"
-MONTHLY_KEYS = ("athlete_id", "sport", "month")
+MONTHLY_KEYS = ("person_id", "sport", "month")
 FITS_NAME = "trend_fits"
-FITS_KEYS = ("athlete_id", "sport", "metric")
+FITS_KEYS = ("person_id", "sport", "metric")
 BEFORE_AFTER_NAME = "before_after"
-BEFORE_AFTER_KEYS = ("athlete_id", "sport", "metric")
+BEFORE_AFTER_KEYS = ("person_id", "sport", "metric")
 ROLLING_MONTHS = 3
 TREND_METRICS = ("workouts", "distance_km", "mean_pace_min_per_km")
 # Two-sided 95 % Student t quantiles by degrees of freedom; beyond the table the normal 1.96 is close enough.
@@ -49,22 +49,22 @@ def t_quantile_95(df: int) -> float:
 
 def monthly(workouts: DataFrame) -> DataFrame:
     """silver.workouts -> monthly volume and pace per (athlete, sport), with rolling averages."""
-    per_month = workouts.groupBy("athlete_id", "sport", F.trunc("workout_date", "month").alias("month")).agg(
+    per_month = workouts.groupBy("person_id", "sport", F.trunc("workout_date", "month").alias("month")).agg(
         F.count(F.lit(1)).alias("workouts"),
         F.sum("distance_m").alias("distance_m"),
         F.sum("duration_s").alias("duration_s"),
     )
     spine = (
-        per_month.groupBy("athlete_id", "sport")
+        per_month.groupBy("person_id", "sport")
         .agg(F.min("month").alias("first"), F.max("month").alias("last"))
         .select(
-            "athlete_id",
+            "person_id",
             "sport",
             F.explode(F.sequence("first", "last", F.expr("INTERVAL 1 MONTH"))).alias("month"),
         )
     )
-    filled = spine.join(per_month, on=["athlete_id", "sport", "month"], how="left").select(
-        "athlete_id",
+    filled = spine.join(per_month, on=["person_id", "sport", "month"], how="left").select(
+        "person_id",
         "sport",
         "month",
         F.coalesce("workouts", F.lit(0)).cast("long").alias("workouts"),
@@ -73,7 +73,7 @@ def monthly(workouts: DataFrame) -> DataFrame:
             "mean_pace_min_per_km"
         ),
     )
-    rolling = Window.partitionBy("athlete_id", "sport").orderBy("month").rowsBetween(-(ROLLING_MONTHS - 1), 0)
+    rolling = Window.partitionBy("person_id", "sport").orderBy("month").rowsBetween(-(ROLLING_MONTHS - 1), 0)
     return filled.select(
         "*",
         F.round(F.avg("workouts").over(rolling), 3).alias("workouts_rolling_3m"),
@@ -84,13 +84,13 @@ def monthly(workouts: DataFrame) -> DataFrame:
 
 def fits(monthly_trends: DataFrame) -> DataFrame:
     """trends_monthly -> OLS slope per month with a 95 % confidence interval, per (athlete, sport, metric)."""
-    first = F.min("month").over(Window.partitionBy("athlete_id", "sport"))
+    first = F.min("month").over(Window.partitionBy("person_id", "sport"))
     indexed = monthly_trends.withColumn("x", F.months_between("month", first).cast("double"))
     stack = ", ".join(f"'{m}', CAST({m} AS DOUBLE)" for m in TREND_METRICS)
     points = indexed.select(
-        "athlete_id", "sport", "x", F.expr(f"stack({len(TREND_METRICS)}, {stack}) AS (metric, y)")
+        "person_id", "sport", "x", F.expr(f"stack({len(TREND_METRICS)}, {stack}) AS (metric, y)")
     ).where(F.col("y").isNotNull())
-    sums = points.groupBy("athlete_id", "sport", "metric").agg(
+    sums = points.groupBy("person_id", "sport", "metric").agg(
         F.count(F.lit(1)).cast("double").alias("n"),
         F.sum("x").alias("sx"),
         F.sum("y").alias("sy"),
@@ -108,7 +108,7 @@ def fits(monthly_trends: DataFrame) -> DataFrame:
     for bound in sorted(T_95, reverse=True):
         t = F.when(F.col("n") - 2 <= bound, F.lit(T_95[bound])).otherwise(t)
     out = sums.select(
-        "athlete_id", "sport", "metric", F.col("n").cast("long").alias("n"),
+        "person_id", "sport", "metric", F.col("n").cast("long").alias("n"),
         slope.alias("slope_per_month"),
         ((F.col("sy") - slope * F.col("sx")) / F.col("n")).alias("intercept"),
         se.alias("slope_std_error"),
@@ -116,7 +116,7 @@ def fits(monthly_trends: DataFrame) -> DataFrame:
         t.alias("t"),
     )  # fmt: skip
     return out.select(
-        "athlete_id", "sport", "metric", "n",
+        "person_id", "sport", "metric", "n",
         F.round("slope_per_month", 6).alias("slope_per_month"), F.round("intercept", 6).alias("intercept"),
         F.round("slope_std_error", 6).alias("slope_std_error"),
         F.round(F.col("slope_per_month") - F.col("t") * F.col("slope_std_error"), 6).alias("slope_ci95_low"),
@@ -125,11 +125,20 @@ def fits(monthly_trends: DataFrame) -> DataFrame:
     )  # fmt: skip
 
 
-def before_after(workouts: DataFrame, event_date: date) -> DataFrame:
-    """silver.workouts -> each metric before and after `event_date`, with the change factor."""
-    tagged = workouts.withColumn("era", F.when(F.col("workout_date") < F.lit(event_date), "before").otherwise("after"))
+def before_after(workouts: DataFrame, events: date | DataFrame) -> DataFrame:
+    """silver.workouts -> each metric before and after the event date, with the change factor.
+
+    `events` is one date for everybody, or (person_id, event_date) rows such as silver.people: a person
+    without an event date has no before/after.
+    """
+    if isinstance(events, date):
+        events = workouts.select("person_id").distinct().withColumn("event_date", F.lit(events))
+    dated = events.select("person_id", "event_date").where(F.col("event_date").isNotNull())
+    tagged = workouts.join(dated, on="person_id", how="inner").withColumn(
+        "era", F.when(F.col("workout_date") < F.col("event_date"), "before").otherwise("after")
+    )
     months = (
-        tagged.groupBy("athlete_id", "sport", "era")
+        tagged.groupBy("person_id", "event_date", "sport", "era")
         .agg(
             F.count(F.lit(1)).alias("n"),
             # Months spanned by the era's data, inclusive, so "per month" is honest at both ends.
@@ -146,10 +155,14 @@ def before_after(workouts: DataFrame, event_date: date) -> DataFrame:
     metrics = ("workouts_per_month", "mean_distance_m", "mean_pace_min_per_km", "pace_p25_min_per_km",
                "pace_p75_min_per_km")  # fmt: skip
     stack = ", ".join(f"'{m}', CAST({m} AS DOUBLE)" for m in metrics)
-    long = months.select("athlete_id", "sport", "era", F.expr(f"stack({len(metrics)}, {stack}) AS (metric, value)"))
-    wide = long.groupBy("athlete_id", "sport", "metric").pivot("era", ["before", "after"]).agg(F.first("value"))
+    long = months.select(
+        "person_id", "event_date", "sport", "era", F.expr(f"stack({len(metrics)}, {stack}) AS (metric, value)")
+    )
+    wide = long.groupBy("person_id", "event_date", "sport", "metric").pivot("era", ["before", "after"]).agg(
+        F.first("value")
+    )
     return wide.select(
-        "athlete_id", "sport", "metric", F.lit(event_date).alias("event_date"),
+        "person_id", "sport", "metric", "event_date",
         F.round("before", 4).alias("before"), F.round("after", 4).alias("after"),
         F.round(F.when(F.col("before") != 0, F.col("after") / F.col("before")), 4).alias("change_factor"),
     )  # fmt: skip

@@ -57,7 +57,7 @@ class TrainedModel:
 def features(workouts: DataFrame) -> DataFrame:
     """On-foot workouts with the three features; rows missing a feature are left out."""
     return workouts.where(F.col("sport").isin("run", "walk")).select(
-        "workout_id", "athlete_id", "workout_date", "sport",
+        "workout_id", "person_id", "workout_date", "sport",
         (F.col("pace_s_per_km") / 60 * METRES_PER_MILE / 1000).alias("pace_min_per_mile"),
         (F.col("distance_m") / METRES_PER_MILE).alias("distance_mi"),
         (F.col("duration_s") / 60).alias("duration_min"),
@@ -70,13 +70,13 @@ def plausible(df: DataFrame) -> DataFrame:
     return df.where(F.col("pace_min_per_mile").between(low, high))
 
 
-def train(df: DataFrame) -> TrainedModel:
-    """Fit scaler + k-means on plausible workouts and name the clusters by mean pace."""
+def train(df: DataFrame, k: int = K) -> TrainedModel:
+    """Fit scaler + k-means (`k` clusters) on plausible workouts and name the clusters by mean pace."""
     pipeline = Pipeline(
         stages=[
             VectorAssembler(inputCols=list(FEATURES), outputCol="raw"),
             StandardScaler(inputCol="raw", outputCol="features", withMean=True, withStd=True),
-            KMeans(k=K, seed=SEED, featuresCol="features", predictionCol="cluster"),
+            KMeans(k=k, seed=SEED, featuresCol="features", predictionCol="cluster"),
         ]
     )
     model = pipeline.fit(df)
@@ -90,8 +90,10 @@ def describe(model: PipelineModel, df: DataFrame) -> TrainedModel:
         for r in model.transform(df).groupBy("cluster").agg(F.avg("pace_min_per_mile").alias("pace")).collect()
     }
     ordered = sorted(paces, key=lambda c: paces[c])
-    names = LABELS_BY_PACE if len(ordered) == K else ("real_run", "pup_walk")
-    label_of_cluster = {c: names[min(i, len(names) - 1)] for i, c in enumerate(ordered)}
+    # Fastest real_run, slowest pup_walk, any clusters between them mixed (k = 3: LABELS_BY_PACE).
+    label_of_cluster = {
+        c: "real_run" if i == 0 else "pup_walk" if i == len(ordered) - 1 else "mixed" for i, c in enumerate(ordered)
+    }
     centroids = [list(map(float, c)) for c in model.stages[-1].clusterCenters()]
     return TrainedModel(model, label_of_cluster, centroids)
 
@@ -108,7 +110,7 @@ def classify(df: DataFrame, trained: TrainedModel) -> DataFrame:
     implausible = ~F.col("pace_min_per_mile").between(low, high)
     far = d1 > OUTLIER_DISTANCE
     return scored.select(
-        "workout_id", "athlete_id", "workout_date", "sport", *FEATURES,
+        "workout_id", "person_id", "workout_date", "sport", *FEATURES,
         F.col("cluster").cast("int").alias("cluster"),
         F.when(implausible | far, F.lit("outlier"))
         .otherwise(F.try_element_at(labels, F.col("cluster")))
@@ -123,7 +125,7 @@ def classify(df: DataFrame, trained: TrainedModel) -> DataFrame:
 def era_defaults(df: DataFrame, event_date: date) -> DataFrame:
     """Too few workouts to cluster: before the event date real_run, after it pup_walk, confidence 0.5."""
     return df.select(
-        "workout_id", "athlete_id", "workout_date", "sport", *FEATURES,
+        "workout_id", "person_id", "workout_date", "sport", *FEATURES,
         F.lit(None).cast("int").alias("cluster"),
         F.when(F.col("workout_date") < F.lit(event_date), "real_run").otherwise("pup_walk").alias("label"),
         F.lit(ERA_DEFAULT_CONFIDENCE).alias("confidence"),
@@ -138,7 +140,7 @@ def pace_thresholds(df: DataFrame) -> DataFrame:
     low, high = PLAUSIBLE_PACE_MIN_PER_MILE
     pace = F.col("pace_min_per_mile")
     return df.select(
-        "workout_id", "athlete_id", "workout_date", "sport", *FEATURES,
+        "workout_id", "person_id", "workout_date", "sport", *FEATURES,
         F.lit(None).cast("int").alias("cluster"),
         F.when(~pace.between(low, high), "outlier").when(pace <= fast, "real_run").when(pace >= slow, "pup_walk")
         .otherwise("mixed").alias("label"),
@@ -148,9 +150,9 @@ def pace_thresholds(df: DataFrame) -> DataFrame:
     )  # fmt: skip
 
 
-def can_cluster(df: DataFrame) -> bool:
-    """At least K distinct plausible feature vectors: k-means has something to separate."""
-    return plausible(df).select(*FEATURES).distinct().limit(K).count() >= K
+def can_cluster(df: DataFrame, k: int = K) -> bool:
+    """At least `k` distinct plausible feature vectors: k-means has something to separate."""
+    return plausible(df).select(*FEATURES).distinct().limit(k).count() >= k
 
 
 def metadata(trained: TrainedModel) -> str:

@@ -136,12 +136,19 @@ def _line_end(header_line: str) -> str:
     return "\r\n" if header_line.endswith("\r\n") else "\n"
 
 
-def import_csv(source: str | Path | bytes, landing: LandingZone, run_id: str) -> list[LandedFile]:
+def import_csv(
+    source: str | Path | bytes, landing: LandingZone, run_id: str, export_name: str | None = None
+) -> list[LandedFile]:
     """Validate a MapMyRun export and land it as monthly CSV files (by `Workout Date`), rows verbatim.
 
-    Example: `import_csv("workout_history.csv", LandingZone(open_store(root)), new_run_id())`.
+    The landed files keep the export's own name (`<run id>--<name>`), which the people file matches to say
+    whose export it is. Example: `import_csv("workout_history.csv", LandingZone(open_store(root)), new_run_id())`.
     Raises `MissingColumnsError` (naming the columns) or `UnparseableDateError` (naming the line).
     """
+    if export_name is None and isinstance(source, str | Path):
+        export_name = Path(source).name
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", export_name or "export.csv").strip("._") or "export"
+    name = name if name.lower().endswith(".csv") else f"{name}.csv"
     header_line, header, rows = _raw_rows(_decode(source))
     missing = missing_columns(header)
     if missing:
@@ -157,7 +164,7 @@ def import_csv(source: str | Path | bytes, landing: LandingZone, run_id: str) ->
     header_text = header_line if header_line.endswith(("\n", "\r")) else header_line + "\n"
     landed = [
         landing.write_bytes(
-            landing_key(SOURCE, ENTITY, month, run_id, ext="csv"),
+            landing_key(SOURCE, ENTITY, month, f"{run_id}--{name.removesuffix('.csv')}", ext="csv"),
             (header_text + "".join(by_month[month])).encode("utf-8"),
             records=len(by_month[month]),
         )

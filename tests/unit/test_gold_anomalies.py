@@ -11,11 +11,11 @@ from pyspark.sql import SparkSession
 from lakehouse.gold.anomalies import detect
 
 WORKOUTS = (
-    "workout_id string, athlete_id long, sport string, workout_date date, pace_s_per_km double,"
+    "workout_id string, person_id long, sport string, workout_date date, pace_s_per_km double,"
     " distance_m double, duration_s double, avg_heart_rate_bpm double"
 )
 OUT = (
-    "workout_id string, athlete_id long, sport string, workout_date date, metric string, value double,"
+    "workout_id string, person_id long, sport string, workout_date date, metric string, value double,"
     " method string, threshold string, score double, lower_bound double, upper_bound double, is_anomaly boolean"
 )
 

@@ -15,9 +15,9 @@ from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse.gold.consistency import consistency
 
-WORKOUTS = "athlete_id long, workout_date date, start_time_local timestamp_ntz, pace_s_per_km double, distance_m double"
+WORKOUTS = "person_id long, workout_date date, start_time_local timestamp_ntz, pace_s_per_km double, distance_m double"
 OUT = (
-    "athlete_id long, period_start date, workouts long, frequency_score double, timing_score double,"
+    "person_id long, period_start date, workouts long, frequency_score double, timing_score double,"
     " performance_score double, streak_score double, score double"
 )
 

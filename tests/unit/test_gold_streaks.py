@@ -26,7 +26,7 @@ def test_longest_and_latest_streak_per_athlete_and_sport(spark: SparkSession) ->
             # ride: 29 Feb (leap day) and 1 Mar are consecutive
             (2, "ride", d(2, 29)), (2, "ride", d(3, 1)),
         ],
-        "athlete_id long, sport string, workout_date date",
+        "person_id long, sport string, workout_date date",
     )  # fmt: skip
     expected = spark.createDataFrame(
         [
@@ -34,7 +34,7 @@ def test_longest_and_latest_streak_per_athlete_and_sport(spark: SparkSession) ->
             (1, "walk", 3, d(2, 10), d(2, 12), 3, d(2, 12)),
             (2, "ride", 2, d(2, 29), d(3, 1), 2, d(3, 1)),
         ],
-        "athlete_id long, sport string, longest_streak_days long, longest_streak_start date,"
+        "person_id long, sport string, longest_streak_days long, longest_streak_start date,"
         " longest_streak_end date, latest_streak_days long, last_active_day date",
     )
     assert_df_equality(streaks(workouts), expected, ignore_row_order=True, ignore_nullable=True)
@@ -55,7 +55,7 @@ def test_eddington_number_in_km_and_miles(spark: SparkSession) -> None:
             (2, "ride", date(2024, 1, 2), 100000.0),
             (2, "ride", date(2024, 1, 3), 100000.0),
         ],
-        "athlete_id long, sport string, workout_date date, distance_m double",
+        "person_id long, sport string, workout_date date, distance_m double",
     )
     # Run days in km, longest first: 10, 5, 4.2, 4, 2, 0.5 -> 4 days of at least 4 km, not 5 of 5: E = 4.
     # In miles: 6.21, 3.11, 2.61, 2.49, ... -> 2 days of at least 2 mi, not 3 of 3: E = 2.
@@ -69,6 +69,6 @@ def test_eddington_number_in_km_and_miles(spark: SparkSession) -> None:
             (2, "ride", "km", 3, 3),
             (2, "ride", "mi", 3, 3),
         ],
-        "athlete_id long, sport string, unit string, eddington int, active_days long",
+        "person_id long, sport string, unit string, eddington int, active_days long",
     )
     assert_df_equality(eddington(workouts), expected, ignore_row_order=True, ignore_nullable=True)

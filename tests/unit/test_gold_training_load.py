@@ -21,7 +21,7 @@ from lakehouse.gold.training_load import activity_load, daily_load, performance_
 PARAMS = AnalyticsSettings()
 ZONES = "array<struct<zone: string, min_bpm: int, max_bpm: int, minutes: int, calories_kcal: double>>"
 DAILY_OUT = (
-    "athlete_id long, date date, load double, ctl double, atl double, tsb double, ramp_rate double, acwr double,"
+    "person_id long, date date, load double, ctl double, atl double, tsb double, ramp_rate double, acwr double,"
     " acwr_zone string, monotony double, strain double"
 )
 
@@ -49,7 +49,7 @@ def test_trimp_from_fitbit_samples_or_the_average_heart_rate(spark: SparkSession
             ("D", 1, "run", date(2024, 1, 13), datetime(2024, 1, 13, 9), 600.0, 600.0, None),
             ("E", 1, "run", date(2024, 1, 14), None, 600.0, 600.0, 150.0),
         ],
-        "workout_id string, athlete_id long, sport string, workout_date date, start_time_utc timestamp,"
+        "workout_id string, person_id long, sport string, workout_date date, start_time_utc timestamp,"
         " elapsed_s double, duration_s double, avg_heart_rate_bpm double",
     )
     b_start, c_start = datetime(2024, 1, 11, 18), datetime(2024, 1, 12, 7)
@@ -97,7 +97,7 @@ def test_trimp_from_fitbit_samples_or_the_average_heart_rate(spark: SparkSession
              None, None, None, None),
             ("D", 1, "run", date(2024, 1, 13), 10.0, "none", 0, None, 60.0, None, None, None, None, None, None),
         ],
-        "workout_id string, athlete_id long, sport string, workout_date date, duration_min double,"
+        "workout_id string, person_id long, sport string, workout_date date, duration_min double,"
         " hr_source string, hr_samples long, avg_hr double, resting_hr double, trimp double, trimp100 double,"
         " out_of_range_min double, fat_burn_min double, cardio_min double, peak_min double",
     )  # fmt: skip
@@ -120,7 +120,7 @@ def test_daily_load_covers_every_calendar_day(spark: SparkSession) -> None:
             (1, date(2024, 1, 13), 40.0),
             (2, date(2024, 1, 14), 20.0),
         ],
-        "athlete_id long, workout_date date, trimp100 double",
+        "person_id long, workout_date date, trimp100 double",
     )
     expected = spark.createDataFrame(
         [
@@ -133,7 +133,7 @@ def test_daily_load_covers_every_calendar_day(spark: SparkSession) -> None:
             (2, date(2024, 1, 14), 20.0),
             (2, date(2024, 1, 15), 0.0),
         ],
-        "athlete_id long, date date, load double",
+        "person_id long, date date, load double",
     )
     assert_approx_df_equality(
         daily_load(loads, until=date(2024, 1, 15)), expected, 1e-9, ignore_row_order=True, ignore_nullable=True
@@ -143,7 +143,7 @@ def test_daily_load_covers_every_calendar_day(spark: SparkSession) -> None:
 def test_first_three_days_by_hand(spark: SparkSession) -> None:
     daily = spark.createDataFrame(
         [(1, date(2024, 1, 1), 100.0), (1, date(2024, 1, 2), 0.0), (1, date(2024, 1, 3), 50.0)],
-        "athlete_id long, date date, load double",
+        "person_id long, date date, load double",
     )
     # e^(-1/42) = 0.976472, e^(-1/7) = 0.866878.
     # CTL: 100 x 0.023528 = 2.35283; x 0.976472 = 2.29747; 50 x 0.023528 + 2.29747 x 0.976472 = 3.41984.
@@ -179,7 +179,7 @@ START_1, START_2 = date(2024, 3, 1), date(2024, 3, 30)
 def _daily(spark: SparkSession) -> DataFrame:
     rows = [(1, START_1 + timedelta(days=i), float(x)) for i, x in enumerate(LOADS_1)]
     rows += [(2, START_2 + timedelta(days=i), float(x)) for i, x in enumerate(LOADS_2)]
-    return spark.createDataFrame(rows, "athlete_id long, date date, load double")
+    return spark.createDataFrame(rows, "person_id long, date date, load double")
 
 
 def _zone(acwr: float | None) -> str | None:
@@ -227,7 +227,7 @@ def test_incremental_performance_management_equals_the_full_computation(spark: S
     daily = _daily(spark)
     full = performance_management(daily, PARAMS).persist()
     start = START_1 + timedelta(days=35)  # athlete 2 starts 6 days before, and has history too
-    history = full.where(F.col("date") < F.lit(start)).select("athlete_id", "date", "ctl", "atl")
+    history = full.where(F.col("date") < F.lit(start)).select("person_id", "date", "ctl", "atl")
     incremental = performance_management(
         daily.where(F.col("date") >= F.lit(start - timedelta(days=28))), PARAMS, history=history, start=start
     )
@@ -245,12 +245,12 @@ def test_incremental_after_rest_days_continues_from_the_last_stored_day(spark: S
     first = date(2024, 5, 1)
     stored = performance_management(
         spark.createDataFrame(
-            [(1, first + timedelta(days=i), x) for i, x in enumerate(old)], "athlete_id long, date date, load double"
+            [(1, first + timedelta(days=i), x) for i, x in enumerate(old)], "person_id long, date date, load double"
         ),
         PARAMS,
-    ).select("athlete_id", "date", "ctl", "atl")
+    ).select("person_id", "date", "ctl", "atl")
     daily = spark.createDataFrame(
-        [(1, first + timedelta(days=i), x) for i, x in enumerate(old + new)], "athlete_id long, date date, load double"
+        [(1, first + timedelta(days=i), x) for i, x in enumerate(old + new)], "person_id long, date date, load double"
     )
     start = first + timedelta(days=len(old) + 9)  # new[9]: the day before the first new workout
     expected = spark.createDataFrame(

@@ -14,7 +14,7 @@ from pyspark.sql import SparkSession
 
 from lakehouse.gold.trends import before_after, fits, monthly
 
-MONTHLY = "athlete_id long, sport string, month date, workouts long, distance_km double, mean_pace_min_per_km double"
+MONTHLY = "person_id long, sport string, month date, workouts long, distance_km double, mean_pace_min_per_km double"
 
 
 def test_monthly_fills_empty_months_and_rolls_three_months(spark: SparkSession) -> None:
@@ -28,7 +28,7 @@ def test_monthly_fills_empty_months_and_rolls_three_months(spark: SparkSession) 
             (1, "run", date(2024, 4, 30), 2000.0, 600.0),
             (1, "walk", date(2024, 5, 5), 3000.0, 1800.0),
         ],
-        "athlete_id long, sport string, workout_date date, distance_m double, duration_s double",
+        "person_id long, sport string, workout_date date, distance_m double, duration_s double",
     )
     # Jan: 15 km in 4860 s = 81 min -> 5.4 min/km. Feb: nothing (0 km, no pace). Mar: 8 km, 40 min -> 5.0.
     # Apr: 10 km in 3120 s = 52 min -> 5.2. Rolling over up to 3 months, empty paces left out:
@@ -93,7 +93,7 @@ def test_fits_match_a_plain_python_least_squares(spark: SparkSession) -> None:
     assert expected_rows[3][3:] == (2, 2.0, 1.0, None, None, None, 1.0)
     expected = spark.createDataFrame(
         expected_rows,
-        "athlete_id long, sport string, metric string, n long, slope_per_month double, intercept double,"
+        "person_id long, sport string, metric string, n long, slope_per_month double, intercept double,"
         " slope_std_error double, slope_ci95_low double, slope_ci95_high double, r_squared double",
     )
     assert_approx_df_equality(fits(monthly_trends), expected, 1e-5, ignore_row_order=True, ignore_nullable=True)
@@ -113,7 +113,7 @@ def test_before_after_the_event_date(spark: SparkSession) -> None:
             (1, "run", date(2023, 7, 20), 2000.0, 690.0),  # 11.5
             (1, "walk", date(2023, 8, 5), 3000.0, 900.0),  # 15.0, walks only after
         ],
-        "athlete_id long, sport string, workout_date date, distance_m double, pace_s_per_km double",
+        "person_id long, sport string, workout_date date, distance_m double, pace_s_per_km double",
     )
     # Before: 3 runs over March-May (3 months) = 1 per month; mean distance 7000; paces 5, 5.5, 6: mean 5.5,
     # quartiles at positions 0.5 and 1.5 -> 5.25 and 5.75.
@@ -133,7 +133,7 @@ def test_before_after_the_event_date(spark: SparkSession) -> None:
             (1, "walk", "pace_p25_min_per_km", event, None, 15.0, None),
             (1, "walk", "pace_p75_min_per_km", event, None, 15.0, None),
         ],
-        "athlete_id long, sport string, metric string, event_date date, before double, after double,"
+        "person_id long, sport string, metric string, event_date date, before double, after double,"
         " change_factor double",
     )
     assert_approx_df_equality(

@@ -23,7 +23,7 @@ from lakehouse.gold.workout_classification import (
 )
 
 FEATURES = (
-    "workout_id string, athlete_id long, workout_date date, sport string, pace_min_per_mile double,"
+    "workout_id string, person_id long, workout_date date, sport string, pace_min_per_mile double,"
     " distance_mi double, duration_min double"
 )
 LABELLED = f"{FEATURES}, cluster int, label string, confidence double, centroid_distance double, method string"
@@ -40,7 +40,7 @@ def test_features_in_minutes_per_mile_miles_and_minutes(spark: SparkSession) -> 
             ("c", 1, date(2024, 1, 3), "ride", 120.0, 20000.0, 2400.0),  # not on foot
             ("d", 1, date(2024, 1, 4), "run", None, 0.0, 600.0),  # no distance, no pace
         ],
-        "workout_id string, athlete_id long, workout_date date, sport string, pace_s_per_km double,"
+        "workout_id string, person_id long, workout_date date, sport string, pace_s_per_km double,"
         " distance_m double, duration_s double",
     )
     expected = spark.createDataFrame(

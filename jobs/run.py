@@ -1,0 +1,133 @@
+"""Your own data: ingest what you configured, then bronze -> silver -> gold (and race), for any mix of sources.
+
+    python -m jobs.run                                   # every stage: ingest, bronze, silver, gold, race
+    python -m jobs.run --stages bronze,silver,gold       # some stages (comma list)
+    python -m jobs.run --stages gold --full-gold         # recompute gold from scratch
+    lakehouse --stages silver                            # the same, as the installed console script
+
+Ingest pulls from each API whose credentials are present (Strava: STRAVA_CLIENT_ID / _SECRET / _REFRESH_TOKEN
+or its token file) and imports the export files listed under [imports] in conf/local.toml (each file once).
+A source with nothing landed is skipped with a note. Settings: conf/local.toml and conf/people.toml (who is
+who). Exit codes: 0 done, 1 failed, 2 bad arguments or settings, 3 an API stopped early (run again later).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import hashlib
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from lakehouse.cli import EXIT_FAILED, EXIT_OK, EXIT_STOPPED_EARLY, progress, run_job
+from lakehouse.config import Settings
+from lakehouse.landing import LandingZone, new_run_id
+from lakehouse.stages import STAGES as TABLE_STAGES
+from lakehouse.stages import SummaryRow, failed, format_summary, run_stages
+from lakehouse.storage import open_store
+
+STAGES = ("ingest", *TABLE_STAGES)
+IMPORTED_PREFIX = "_imports/"
+
+
+def _files(patterns: Sequence[str]) -> list[Path]:
+    found: list[Path] = []
+    for pattern in patterns:
+        found += [Path(p) for p in sorted(glob.glob(str(Path(pattern).expanduser())))]
+    return found
+
+
+def _digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def import_files(settings: Settings, landing: LandingZone) -> list[SummaryRow]:
+    """Import the export files listed in [imports] that were not imported before (by content)."""
+    from lakehouse.sources.mapmyrun import import_csv
+
+    rows = []
+    store = landing.store
+    for path in _files(settings.imports.mapmyrun):
+        started = time.monotonic()
+        marker = f"{IMPORTED_PREFIX}mapmyrun/{_digest(path)}"
+        if store.exists(marker):
+            rows.append(SummaryRow("ingest", f"mapmyrun: {path.name}", 1, None, 0, None, 0.0, "imported before"))
+            continue
+        files = import_csv(path, landing, new_run_id())
+        store.write_bytes(marker, str(path).encode("utf-8"))
+        records = sum(f.records for f in files)
+        rows.append(SummaryRow("ingest", f"mapmyrun: {path.name}", 1, records, records, None,
+                               time.monotonic() - started))  # fmt: skip
+    return rows
+
+
+def ingest(settings: Settings) -> tuple[list[SummaryRow], bool]:
+    """Every configured source: APIs with credentials present, then export files. Returns (rows, stopped early)."""
+    from lakehouse.sources.errors import CredentialsError
+    from lakehouse.sources.strava import StravaSettings, sync_strava
+
+    landing = LandingZone(open_store(settings.landing_root, settings.s3))
+    rows: list[SummaryRow] = []
+    stopped = False
+    started = time.monotonic()
+    try:
+        strava = StravaSettings.from_env()
+    except CredentialsError as exc:
+        rows.append(SummaryRow("ingest", "strava API", None, None, None, None, 0.0, f"skipped: {exc}"))
+    else:
+        progress("ingest: Strava API")
+        report = sync_strava(strava, landing)
+        stopped = stopped or not report.completed
+        rows.append(SummaryRow("ingest", "strava API", None, None, None, None, time.monotonic() - started,
+                               "" if report.completed else "stopped early: run again later"))  # fmt: skip
+    rows += import_files(settings, landing)
+    return rows, stopped
+
+
+def body(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the chosen stages on the user's data and print the summary."""
+    started = time.monotonic()
+    stages = [s.strip() for s in args.stages.split(",") if s.strip()] if args.stages else list(STAGES)
+    unknown = [s for s in stages if s not in (*STAGES, "race")]
+    if unknown:
+        print(f"run: unknown stage(s) {', '.join(unknown)}; choose from {', '.join(STAGES)}", file=sys.stderr)
+        return 2
+    rows: list[SummaryRow] = []
+    stopped = False
+    if "ingest" in stages:
+        ingested, stopped = ingest(settings)
+        rows += ingested
+    if not settings.people:
+        progress("no people file (conf/people.toml): each source identity is its own person; "
+                 "copy conf/people.example.toml to link them and set your physiology")  # fmt: skip
+    rows += run_stages(settings, stages, new_run_id(), force=args.force, full_gold=args.full_gold,
+                       with_race=not args.stages or "race" in stages)  # fmt: skip
+    print(format_summary(rows))
+    print(f"\nlanding zone: {settings.landing_root}")
+    print(f"tables:       {settings.tables_root}/{{bronze,silver,gold,ops}}/<table>")
+    print(f"done in {time.monotonic() - started:.0f}s")
+    bad = failed(rows)
+    if bad:
+        print(f"run: {len(bad)} table(s) failed: {', '.join(r.table for r in bad)}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_STOPPED_EARLY if stopped else EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for `python -m jobs.run`, the `lakehouse` console script and spark-submit."""
+    parser = argparse.ArgumentParser(prog="lakehouse", description=__doc__.splitlines()[0])
+    parser.add_argument("--stages", default=None,
+                        help=f"comma list of stages to run (default: all of {','.join(STAGES)},race)")
+    parser.add_argument("--force", action="store_true", help="bronze: reload every landing file")
+    parser.add_argument("--full-gold", action="store_true", help="gold: recompute everything, not just what changed")
+    return run_job("run", parser, body, argv, default_env="local")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""What every job's command line shares: settings, a log file, exit codes and a one-line error.
+
+A job is `main(argv) -> int`, built as `run_job("name", parser, body, argv)`: the parser gets `--env`, the
+settings are loaded (a bad settings file is exit 2 with one line), a log file is opened under the settings'
+`log_dir` (everything the library logs, and the traceback of a failure), and the body runs. A failure prints
+one line on stderr that names the log file; the traceback stays in the file.
+
+Exit codes: 0 done, 1 failed, 2 bad arguments or settings, 3 stopped early (run again later).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from lakehouse.config import ConfigError, Settings, load_settings
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED_EARLY = 0, 1, 2, 3
+
+
+def progress(message: str) -> None:
+    """A progress line on stderr (stdout carries the summary)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def add_env_argument(parser: argparse.ArgumentParser, default_env: str | None) -> None:
+    """`--env`: which `conf/<env>.toml` to use."""
+    where = default_env or "local"
+    parser.add_argument(
+        "--env", default=None, help=f"settings file conf/<env>.toml (default: $LAKEHOUSE_ENV or {where})"
+    )
+
+
+def open_log(settings: Settings, job: str) -> Path | None:
+    """Send the library's logging to `<log_dir>/<job>-<UTC time>.log`; None when the folder is not writable."""
+    try:
+        folder = Path(settings.log_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{job}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.log"
+        handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError:
+        return None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    # py4j chatters at INFO about every gateway call.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    return path
+
+
+def one_line(exc: BaseException) -> str:
+    """`Type: the first line of the message`."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def run_job(
+    job: str,
+    parser: argparse.ArgumentParser,
+    body: Callable[[argparse.Namespace, Settings], int],
+    argv: Sequence[str] | None = None,
+    default_env: str | None = None,
+) -> int:
+    """Parse `argv`, load settings, open the log, run `body(args, settings)`; failures are one line + exit 1."""
+    add_env_argument(parser, default_env)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed its message
+        return int(exc.code or 0) and EXIT_USAGE
+    try:
+        settings = load_settings(args.env or os.environ.get("LAKEHOUSE_ENV") or default_env)
+    except ConfigError as exc:
+        print(f"{job}: bad settings: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    log_path = open_log(settings, job)
+    started = time.monotonic()
+    try:
+        return body(args, settings)
+    except KeyboardInterrupt:
+        print(f"{job}: interrupted after {time.monotonic() - started:.0f}s; run it again to resume", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:  # one clear line for the operator; the traceback goes to the log file
+        logging.getLogger(job).error("%s failed:\n%s", job, traceback.format_exc())
+        where = f" (details: {log_path})" if log_path else ""
+        print(f"{job} failed in {time.monotonic() - started:.0f}s: {one_line(exc)}{where}", file=sys.stderr)
+        return EXIT_FAILED

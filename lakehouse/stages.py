@@ -1,0 +1,196 @@
+"""A run of the lakehouse: bronze -> silver -> gold (and race) over whatever sources have data, with a summary.
+
+Every stage works on any subset of sources, including none: a source with nothing landed is skipped with a
+note in the summary, never a crash; one entity whose load fails does not stop the others (its row says why
+and the run ends failed). Jobs (`jobs.run` on your data, `jobs.pipeline` the demo) call `run_stages`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from pyspark.sql import SparkSession
+
+from lakehouse.bronze.entities import ENTITIES
+from lakehouse.bronze.loader import load_entity
+from lakehouse.cli import one_line, progress
+from lakehouse.config import Settings
+from lakehouse.gold.run import run_gold
+from lakehouse.quality import notify_summary, run_summary
+from lakehouse.race import run as race
+from lakehouse.race.layout import TELEMETRY_PREFIX
+from lakehouse.silver.run import SilverResult, refresh_people, run_silver
+from lakehouse.spark import get_spark
+from lakehouse.storage import open_store
+from lakehouse.tables import Tables, table_exists
+
+log = logging.getLogger(__name__)
+
+STAGES = ("bronze", "silver", "gold")
+FAILED = "FAILED"
+
+
+@dataclass
+class SummaryRow:
+    """One line of the run summary."""
+
+    stage: str
+    table: str
+    files_in: int | None
+    rows_in: int | None
+    rows_written: int | None
+    quarantined: int | None
+    seconds: float
+    note: str = ""
+
+
+class StageFailed(RuntimeError):
+    """Some tables of a stage failed; the others were built (their summary rows say which failed and why)."""
+
+
+def bronze(spark: SparkSession, settings: Settings, run_id: str, force: bool) -> list[SummaryRow]:
+    """Load every landing entity into its bronze table; an entity without files is skipped."""
+    store = open_store(settings.landing_root, settings.s3)
+    out = []
+    for entity in ENTITIES.values():
+        started = time.monotonic()
+        if not store.list_keys(entity.landing_prefix):
+            out.append(SummaryRow("bronze", f"bronze.{entity.table}", 0, 0, 0, 0, 0.0, "skipped: no files landed"))
+            continue
+        progress(f"bronze: loading {entity.landing_prefix} -> bronze.{entity.table}")
+        try:
+            r = load_entity(spark, settings, entity, run_id=run_id, force=force)
+        except Exception as exc:  # one entity's failure must not stop the others
+            log.exception("bronze.%s failed", entity.table)
+            out.append(SummaryRow("bronze", f"bronze.{entity.table}", None, None, None, None,
+                                  time.monotonic() - started, f"{FAILED}: {one_line(exc)}"))  # fmt: skip
+            continue
+        for warning in r.warnings:
+            progress(f"bronze: warning: {warning}")
+        note = "resumed an interrupted load" if r.resumed else ("no new files" if r.batch_id is None else "")
+        out.append(SummaryRow("bronze", f"bronze.{entity.table}", r.files_loaded,
+                              r.records_loaded + r.records_quarantined, r.records_loaded, r.records_quarantined,
+                              r.seconds, note))  # fmt: skip
+    return out
+
+
+def _silver_row(r: SilverResult) -> SummaryRow:
+    note = r.note or (f"{r.inserted} new, {r.updated} updated" if r.rows_in else "nothing new")
+    return SummaryRow("silver", f"silver.{r.table}", None, r.rows_in, r.inserted + r.updated, r.quarantined,
+                      r.seconds, note)  # fmt: skip
+
+
+def silver(spark: SparkSession, settings: Settings, run_id: str) -> list[SummaryRow]:
+    """Check and MERGE new bronze batches into silver."""
+    progress("silver: checking and merging new bronze batches")
+    try:
+        results = run_silver(spark, settings, run_id)
+    finally:
+        # The quality summary is printed (and sent to the webhook) whether the stage passed or halted.
+        summary = run_summary(spark, settings, run_id)
+        progress(summary)
+        notify_summary(summary, settings.webhook_url)
+    return [_silver_row(r) for r in results]
+
+
+def gold(spark: SparkSession, settings: Settings, run_id: str, full: bool) -> list[SummaryRow]:
+    """Build gold from silver (only what changed, unless `full`); people settings are refreshed first."""
+    progress("gold: building" + (" (full recompute)" if full else ""))
+    rows = [_silver_row(r) for r in refresh_people(spark, settings) if r.inserted or r.updated]
+    return rows + [
+        SummaryRow("gold", f"gold.{r.table}", None, None, r.rows_out, None, r.seconds,
+                   ", ".join(x for x in (r.mode if r.mode not in ("full", "no input") else "", r.note) if x))
+        for r in run_gold(spark, settings, run_id, full=full)
+    ]  # fmt: skip
+
+
+def has_race_data(spark: SparkSession, settings: Settings) -> bool:
+    """Race files landed, or race tables already built."""
+    store = open_store(settings.landing_root, settings.s3)
+    if store.list_keys(TELEMETRY_PREFIX):
+        return True
+    return table_exists(spark, Tables(settings).ref("silver", "race_telemetry"))
+
+
+def race_stages(spark: SparkSession, settings: Settings, stages: Sequence[str], run_id: str) -> list[SummaryRow]:
+    """The race through the same stages, only when race data exists."""
+    if not has_race_data(spark, settings):
+        return [SummaryRow("race", "race", None, None, None, None, 0.0, "skipped: no race files landed")]
+    out = []
+    for stage, step in (("bronze", race.bronze), ("silver", race.silver), ("gold", race.gold)):
+        if stage in stages:
+            progress(f"race: {stage}")
+            started = time.monotonic()
+            try:
+                results = step(spark, settings, run_id)
+            except Exception as exc:  # e.g. telemetry landed without its stage routes: say so, keep the run
+                log.exception("race %s failed", stage)
+                out.append(SummaryRow(stage, f"race ({stage})", None, None, None, None, time.monotonic() - started,
+                                      f"{FAILED}: {one_line(exc)}"))  # fmt: skip
+                break
+            out += [SummaryRow(r.layer, r.table, r.files_in, r.rows_in, r.rows_out, r.quarantined, r.seconds, r.note)
+                    for r in results]  # fmt: skip
+    return out
+
+
+def run_stages(
+    settings: Settings,
+    stages: Sequence[str],
+    run_id: str,
+    spark: SparkSession | None = None,
+    force: bool = False,
+    full_gold: bool = False,
+    with_race: bool = True,
+    spark_factory: Callable[[Settings], SparkSession] = get_spark,
+) -> list[SummaryRow]:
+    """Run the given stages (of `STAGES`) in order over every source that has data; returns the summary."""
+    wanted = [s for s in STAGES if s in stages]
+    if not wanted:
+        return []
+    spark = spark or spark_factory(settings)
+    rows: list[SummaryRow] = []
+    if "bronze" in wanted:
+        rows += bronze(spark, settings, run_id, force)
+    if "silver" in wanted:
+        rows += silver(spark, settings, run_id)
+    if "gold" in wanted:
+        rows += gold(spark, settings, run_id, full_gold)
+    if with_race:
+        rows += race_stages(spark, settings, wanted, run_id)
+    if not any(r.rows_in or r.rows_written for r in rows) and all("skipped" in r.note or not r.note for r in rows):
+        progress("nothing to do: no source has landed data yet (see the README: 'Your own data')")
+    return rows
+
+
+def failed(rows: Sequence[SummaryRow]) -> list[SummaryRow]:
+    """The summary rows of tables that failed."""
+    return [r for r in rows if r.note.startswith(FAILED)]
+
+
+def format_summary(rows: Sequence[SummaryRow]) -> str:
+    """The per-table summary as an aligned text table."""
+    header = ("stage", "table", "files in", "rows in", "rows written", "quarantined", "seconds", "note")
+
+    def cell(value: int | float | str | None) -> str:
+        if value is None:
+            return "-"
+        return f"{value:.1f}" if isinstance(value, float) else str(value)
+
+    body = [
+        (r.stage, r.table, cell(r.files_in), cell(r.rows_in), cell(r.rows_written), cell(r.quarantined),
+         cell(r.seconds), r.note)
+        for r in rows
+    ]  # fmt: skip
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *body, strict=True)]
+    lines = [
+        "  ".join(
+            str(v).ljust(w) if i in (0, 1, 7) else str(v).rjust(w)
+            for i, (v, w) in enumerate(zip(line, widths, strict=True))
+        ).rstrip()
+        for line in (header, *body)
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
