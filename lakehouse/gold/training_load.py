@@ -119,11 +119,13 @@ def activity_load(
     workout, and `params` gives the physiology.
     """
     if people is None:
-        owners = heart_rate.select("user_id").unionByName(fitbit_daily.select("user_id")).distinct()
-        owners = owners.crossJoin(workouts.select("person_id").distinct())
+        persons = workouts.select("person_id").distinct()
+        heart_rate, fitbit_daily = heart_rate.crossJoin(persons), fitbit_daily.crossJoin(persons)
         body = physiology(params, workouts)
     else:
         owners = people.select(F.explode("fitbit_user_ids").alias("user_id"), "person_id")
+        heart_rate = heart_rate.join(owners, on="user_id", how="inner")
+        fitbit_daily = fitbit_daily.join(owners, on="user_id", how="inner")
         body = people.select("person_id", *[F.col(name).cast("double") for name in PHYSIOLOGY])
     timed = workouts.where(F.col("start_time_utc").isNotNull()).select(
         "workout_id", "person_id", "sport", "workout_date", "start_time_utc",
@@ -135,7 +137,7 @@ def activity_load(
         *[c for c in timed.columns if c not in PHYSIOLOGY],
         *[F.coalesce(F.col(n), F.lit(float(getattr(params, n)))).alias(n) for n in PHYSIOLOGY],
     )
-    daily_hr = fitbit_daily.where(F.col("metric") == "heart_rate_bpm").join(owners, on="user_id", how="inner")
+    daily_hr = fitbit_daily.where(F.col("metric") == "heart_rate_bpm")
     resting = daily_hr.select(
         "person_id",
         F.col("date").alias("workout_date"),
@@ -150,7 +152,7 @@ def activity_load(
         "workout_id", "person_id", "workout_date", "start_time_utc", "end_time_utc", *PHYSIOLOGY,
         F.explode(F.sequence(F.to_date("start_time_utc"), F.to_date("end_time_utc"))).alias("utc_day"),
     )  # fmt: skip
-    samples = heart_rate.join(owners, on="user_id", how="inner").select(
+    samples = heart_rate.select(
         "person_id", F.col("ts_utc"), F.to_date("ts_utc").alias("utc_day"), F.col("ts_local"),
         F.col("value").alias("hr"), F.col("interval_s"),
     )  # fmt: skip

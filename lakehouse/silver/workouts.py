@@ -214,6 +214,14 @@ def conform(
             strava["kudos_count"],
         )
     )
+    # A MapMyRun-only workout carries its person's Strava athlete id, when they have one.
+    athletes = people.select(
+        F.col("person_id").alias("p_id"), F.try_element_at("strava_athlete_ids", F.lit(1)).alias("p_athlete")
+    )
+    joined = joined.join(athletes, on=F.col("person_id") == F.col("p_id"), how="left").select(
+        F.coalesce(F.col("athlete_id"), F.col("p_athlete")).alias("athlete_id"),
+        *[c for c in joined.columns if c != "athlete_id"],
+    )
     sources = F.filter(
         F.array(
             F.when(F.col("strava_activity_id").isNotNull(), F.lit("strava")),

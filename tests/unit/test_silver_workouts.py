@@ -7,9 +7,12 @@ from datetime import date, datetime
 from chispa import assert_approx_df_equality
 from pyspark.sql import DataFrame, SparkSession
 
+from lakehouse.config import AnalyticsSettings, Person
+from lakehouse.people import people_frame, resolve_people
 from lakehouse.silver.workouts import conform
 
 ATHLETE = 7
+EXPORT = "/landing/mapmyrun/workouts/month=2024-04/20240501T000000Z-abc123--ana_workout_history.csv"
 STRAVA = (
     "athlete_id long, activity_id long, sport_type string, activity_date date, start_time_utc timestamp,"
     " start_time_local timestamp_ntz, distance_m double, moving_time_s long, elapsed_time_s long,"
@@ -17,11 +20,11 @@ STRAVA = (
 )
 MAPMYRUN = (
     "workout_id long, activity_type string, workout_date date, distance_m double, duration_s double,"
-    " avg_heart_rate_bpm double"
+    " avg_heart_rate_bpm double, _source_file string"
 )
 OUT = (
     "workout_id string, athlete_id long, strava_activity_id long, mapmyrun_workout_id long, sport string,"
-    " workout_date date, distance_m double, duration_s double, avg_heart_rate_bpm double, kudos_count int,"
+    " workout_date date, distance_m double, duration_s double, avg_heart_rate_bpm double, kudos_count long,"
     " pace_s_per_km double, sources array<string>"
 )
 
@@ -29,6 +32,20 @@ OUT = (
 def _strava(activity_id: int, sport: str, day: date, metres: float, seconds: int, hr: float | None) -> tuple:
     start = datetime(day.year, day.month, day.day, 7)
     return (ATHLETE, activity_id, sport, day, start, start, metres, seconds, seconds + 60, 10.0, hr, None, 2)
+
+
+def _people(spark: SparkSession) -> tuple[DataFrame, list[tuple]]:
+    """Ana is Strava athlete 7 and the MapMyRun export `ana_workout_history*.csv` is hers; Ben is athlete 8."""
+    rows = resolve_people(
+        [Person("ana", strava_athlete_id=ATHLETE, mapmyrun_files=("ana_workout_history*.csv",)),
+         Person("ben", strava_athlete_id=8)],
+        AnalyticsSettings(),
+    )  # fmt: skip
+    return people_frame(spark, rows), rows
+
+
+def _mmr(*rows: tuple) -> list[tuple]:
+    return [(*r, EXPORT) for r in rows]
 
 
 def _select(df: DataFrame) -> DataFrame:
@@ -51,14 +68,14 @@ def test_the_same_session_in_both_sources_is_one_workout(spark: SparkSession) ->
         STRAVA,
     )
     mapmyrun = spark.createDataFrame(
-        [
+        _mmr(
             (11, "Run", d[1], 5050.0, 1530.0, 148.0),  # within 10 % (+ slack) of Strava 1: the same session
             (12, "Run", d[2], 4000.0, 1200.0, None),  # same day as Strava 2, far shorter: another session
             (13, "Run", d[3], 2000.0, 1500.0, None),  # same numbers as Strava 3, but a run, not a walk
             (14, "Walk", d[4], 1500.0, 1200.0, None),  # MapMyRun only
             (61, "Run", d[6], 5000.0, 1560.0, None),  # both close to Strava 6; 62 is closer in duration
             (62, "Run", d[6], 5000.0, 1510.0, None),
-        ],
+        ),
         MAPMYRUN,
     )
     # Strava's values win where both have one; heart rate comes from MapMyRun when Strava has none.
@@ -77,7 +94,11 @@ def test_the_same_session_in_both_sources_is_one_workout(spark: SparkSession) ->
         OUT,
     )
     assert_approx_df_equality(
-        _select(conform(activities, mapmyrun, ATHLETE)), expected, 1e-9, ignore_row_order=True, ignore_nullable=True
+        _select(conform(activities, mapmyrun, *_people(spark))),
+        expected,
+        1e-9,
+        ignore_row_order=True,
+        ignore_nullable=True,
     )
 
 
@@ -90,7 +111,7 @@ def test_pairs_are_matched_best_duration_first(spark: SparkSession) -> None:
         [_strava(7, "Walk", day, 2000.0, 1500, None), _strava(8, "Walk", day, 2000.0, 1520, None)], STRAVA
     )
     mapmyrun = spark.createDataFrame(
-        [(71, "Walk", day, 2000.0, 1515.0, None), (72, "Walk", day, 2000.0, 1700.0, None)], MAPMYRUN
+        _mmr((71, "Walk", day, 2000.0, 1515.0, None), (72, "Walk", day, 2000.0, 1700.0, None)), MAPMYRUN
     )
     expected = spark.createDataFrame(
         [
@@ -100,7 +121,11 @@ def test_pairs_are_matched_best_duration_first(spark: SparkSession) -> None:
         OUT,
     )
     assert_approx_df_equality(
-        _select(conform(activities, mapmyrun, ATHLETE)), expected, 1e-9, ignore_row_order=True, ignore_nullable=True
+        _select(conform(activities, mapmyrun, *_people(spark))),
+        expected,
+        1e-9,
+        ignore_row_order=True,
+        ignore_nullable=True,
     )
 
 
@@ -111,7 +136,7 @@ def test_a_mapmyrun_export_matches_only_its_own_athletes_sessions(spark: SparkSe
     other = (8, 81, "Run", day, datetime(2024, 4, 8, 7), datetime(2024, 4, 8, 7), 5000.0, 1505, 1565, 10.0,
              None, None, 2)  # fmt: skip
     activities = spark.createDataFrame([_strava(9, "Run", day, 5000.0, 1600, None), other], STRAVA)
-    mapmyrun = spark.createDataFrame([(91, "Run", day, 5000.0, 1500.0, None)], MAPMYRUN)
+    mapmyrun = spark.createDataFrame(_mmr((91, "Run", day, 5000.0, 1500.0, None)), MAPMYRUN)
     expected = spark.createDataFrame(
         [
             ("strava:9", ATHLETE, 9, 91, "run", day, 5000.0, 1600.0, None, 2, 320.0, ["strava", "mapmyrun"]),
@@ -120,5 +145,29 @@ def test_a_mapmyrun_export_matches_only_its_own_athletes_sessions(spark: SparkSe
         OUT,
     )
     assert_approx_df_equality(
-        _select(conform(activities, mapmyrun, ATHLETE)), expected, 1e-9, ignore_row_order=True, ignore_nullable=True
+        _select(conform(activities, mapmyrun, *_people(spark))),
+        expected,
+        1e-9,
+        ignore_row_order=True,
+        ignore_nullable=True,
     )
+
+
+def test_either_source_alone_makes_the_workouts(spark: SparkSession) -> None:
+    # A Strava-only and a MapMyRun-only lakehouse: every workout of the one source, attributed to its person.
+    day = date(2024, 4, 9)
+    activities = spark.createDataFrame([_strava(5, "Run", day, 5000.0, 1500, None)], STRAVA)
+    mapmyrun = spark.createDataFrame(_mmr((55, "Walk", day, 2000.0, 1500.0, None)), MAPMYRUN)
+    people, rows = _people(spark)
+    strava_only = conform(activities, None, people, rows).select("workout_id", "person_id", "athlete_id", "sources")
+    mapmyrun_only = conform(None, mapmyrun, people, rows).select("workout_id", "person_id", "athlete_id", "sources")
+    schema = "workout_id string, person_id string, athlete_id long, sources array<string>"
+    assert_approx_df_equality(
+        strava_only, spark.createDataFrame([("strava:5", "ana", ATHLETE, ["strava"])], schema), 1e-9,
+        ignore_nullable=True,
+    )  # fmt: skip
+    # Ana's export (by its file name): her person, with her Strava athlete id.
+    assert_approx_df_equality(
+        mapmyrun_only, spark.createDataFrame([("mapmyrun:55", "ana", ATHLETE, ["mapmyrun"])], schema), 1e-9,
+        ignore_nullable=True,
+    )  # fmt: skip
