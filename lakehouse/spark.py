@@ -114,6 +114,9 @@ def get_spark(settings: Settings) -> SparkSession:
     """The SparkSession for `settings`: Databricks' own, spark-submit's, or a local Delta-enabled one."""
     if running_on_databricks():
         return SparkSession.builder.getOrCreate()
+    active = SparkSession.getActiveSession()
+    if active is not None:  # a notebook's or a test run's session: use it as it is, settings untouched
+        return active
     if running_under_spark_submit():
         builder = SparkSession.builder.appName(settings.spark.app_name)
         for key, value in s3a_conf(settings.s3).items():

@@ -115,6 +115,14 @@ def has_race_data(spark: SparkSession, settings: Settings) -> bool:
     return table_exists(spark, Tables(settings).ref("silver", "race_telemetry"))
 
 
+def has_any_data(spark: SparkSession, settings: Settings) -> bool:
+    """Any landed file of any source, or any table built before."""
+    store = open_store(settings.landing_root, settings.s3)
+    if any(store.list_keys(entity.landing_prefix) for entity in ENTITIES.values()):
+        return True
+    return has_race_data(spark, settings) or table_exists(spark, Tables(settings).ref("ops", "silver_progress"))
+
+
 def race_stages(spark: SparkSession, settings: Settings, stages: Sequence[str], run_id: str) -> list[SummaryRow]:
     """The race through the same stages, only when race data exists."""
     if not has_race_data(spark, settings):
@@ -151,6 +159,10 @@ def run_stages(
     if not wanted:
         return []
     spark = spark or spark_factory(settings)
+    if not has_any_data(spark, settings):
+        note = "nothing to do: no source has landed data yet (see the README: 'Your own data')"
+        progress(note)
+        return [SummaryRow("-", "all sources", 0, 0, 0, 0, 0.0, note)]
     rows: list[SummaryRow] = []
     if "bronze" in wanted:
         rows += bronze(spark, settings, run_id, force)
@@ -160,8 +172,6 @@ def run_stages(
         rows += gold(spark, settings, run_id, full_gold)
     if with_race:
         rows += race_stages(spark, settings, wanted, run_id)
-    if not any(r.rows_in or r.rows_written for r in rows) and all("skipped" in r.note or not r.note for r in rows):
-        progress("nothing to do: no source has landed data yet (see the README: 'Your own data')")
     return rows
 
 

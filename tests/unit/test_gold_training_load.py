@@ -265,3 +265,52 @@ def test_incremental_after_rest_days_continues_from_the_last_stored_day(spark: S
         ignore_row_order=True,
         ignore_nullable=True,
     )
+
+
+def test_two_people_never_share_heart_rate(spark: SparkSession) -> None:
+    # Ana and Ben each do a 10-minute session at the same time; each wears a Fitbit (users UA and UB).
+    # Ana: HR max 200, rest 50, k 1.67; Ben: HR max 180, rest 60, k 1.92; thresholds 170 and 160.
+    from lakehouse.config import Person
+    from lakehouse.people import people_frame, resolve_people
+
+    people = people_frame(spark, resolve_people(
+        [Person("ana", fitbit_user_ids=("UA",), hr_max=200, hr_rest=50, trimp_k=1.67, threshold_hr=170),
+         Person("ben", fitbit_user_ids=("UB",), hr_max=180, hr_rest=60, trimp_k=1.92, threshold_hr=160)],
+        PARAMS,
+    ))  # fmt: skip
+    start = datetime(2024, 3, 1, 10)
+    workouts = spark.createDataFrame(
+        [("ana-1", "ana", "run", date(2024, 3, 1), start, 600.0, 600.0, None),
+         ("ben-1", "ben", "run", date(2024, 3, 1), start, 600.0, 600.0, None)],
+        "workout_id string, person_id string, sport string, workout_date date, start_time_utc timestamp,"
+        " elapsed_s double, duration_s double, avg_heart_rate_bpm double",
+    )  # fmt: skip
+    samples = [
+        (user, start + timedelta(minutes=i), hr) for user, hr in (("UA", 150.0), ("UB", 120.0)) for i in range(10)
+    ]
+    heart_rate = spark.createDataFrame(
+        [(user, ts, ts, hr, 60) for user, ts, hr in samples],
+        "user_id string, ts_utc timestamp, ts_local timestamp_ntz, value double, interval_s int",
+    )
+    fitbit_daily = spark.createDataFrame([], f"user_id string, date date, metric string, resting_heart_rate_bpm int,"
+                                             f" heart_rate_zones {ZONES}")  # fmt: skip
+
+    def banister(minutes: float, hr: float, rest: float, hr_max: float, k: float) -> float:
+        hrr = (hr - rest) / (hr_max - rest)
+        return minutes * hrr * 0.64 * math.exp(k * hrr)
+
+    # Ana: 10 one-minute samples at HRR (150-50)/150 = 0.6667 -> 10 x 0.6667 x 0.64 x e^(1.67 x 0.6667) = 12.99.
+    # Ben: HRR (120-60)/120 = 0.5 -> 10 x 0.5 x 0.64 x e^0.96 = 8.36. Each from their own samples only.
+    ana, ben = banister(10, 150, 50, 200, 1.67), banister(10, 120, 60, 180, 1.92)
+    ana_unit, ben_unit = banister(60, 170, 50, 200, 1.67), banister(60, 160, 60, 180, 1.92)
+    assert abs(ana - 12.99) < 0.01 and abs(ben - 8.36) < 0.01
+    actual = activity_load(workouts, heart_rate, fitbit_daily, PARAMS, people).select(
+        "workout_id", "hr_source", "hr_samples", "avg_hr", "resting_hr", "trimp", "trimp100"
+    )
+    expected = spark.createDataFrame(
+        [("ana-1", "fitbit", 10, 150.0, 50.0, ana, 100 * ana / ana_unit),
+         ("ben-1", "fitbit", 10, 120.0, 60.0, ben, 100 * ben / ben_unit)],
+        "workout_id string, hr_source string, hr_samples long, avg_hr double, resting_hr double, trimp double,"
+        " trimp100 double",
+    )  # fmt: skip
+    assert_approx_df_equality(actual, expected, 1e-3, ignore_row_order=True, ignore_nullable=True)
