@@ -16,14 +16,14 @@ SPARK_SUBMIT=${SPARK_SUBMIT:-.venv/bin/spark-submit}
 [ -x "$SPARK_SUBMIT" ] || { echo "spark-submit not found: run scripts/setup.sh or set SPARK_HOME" >&2; exit 2; }
 PYTHON=${PYSPARK_PYTHON:-$PWD/.venv/bin/python}
 
-# The library as a zip: lakehouse/ plus schemas/ and conf/ inside it (found there when not beside it).
+# The library as a zip: lakehouse/ (and the demo's lakehouse_demo/) plus schemas/ and conf/ inside it (found there when not beside it).
 mkdir -p .cache/dist
 zip_file=.cache/dist/lakehouse.zip
 "$PYTHON" - "$zip_file" <<'PY'
 import pathlib, sys, zipfile
 out = pathlib.Path(sys.argv[1])
 with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-    for path in sorted(pathlib.Path("lakehouse").rglob("*")):
+    for path in sorted([*pathlib.Path("lakehouse").rglob("*"), *pathlib.Path("lakehouse_demo").rglob("*")]):
         if path.is_file() and "__pycache__" not in path.parts:
             z.write(path, path.as_posix())
     for folder, inside in (("schemas", "lakehouse/_schemas"), ("conf", "lakehouse/_conf")):

@@ -105,6 +105,9 @@ def local_conf(settings: Settings, jars: list[str]) -> dict[str, str]:
         # Delta's MERGE and the idempotent txnAppId writes need no retention games locally.
         "spark.databricks.delta.retentionDurationCheck.enabled": "true",
     }
+    log_config = REPO_ROOT / "conf" / "log4j2.properties"
+    if log_config.is_file():  # quiet start-up: warnings and errors only (conf/log4j2.properties)
+        conf["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={log_config.as_uri()}"
     conf.update(s3a_conf(settings.s3))
     conf.update(spark.extra_conf)
     return conf

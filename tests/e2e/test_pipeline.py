@@ -4,7 +4,10 @@ new data, the incremental gold run equals a full recompute."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import re
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
 
 import pytest
 from pyspark.sql import SparkSession
@@ -15,6 +18,7 @@ from lakehouse.config import Settings
 from lakehouse.gold import activity_summary_monthly
 from lakehouse.gold.run import run_gold
 from lakehouse.landing import LandingZone
+from lakehouse.race import run as race_run
 from lakehouse.silver.run import SPECS
 from lakehouse.storage import LocalStore
 from lakehouse.tables import Tables, read_table
@@ -104,9 +108,11 @@ def test_the_dog_era_shows_in_classification_and_before_after(spark: SparkSessio
 
 
 GOLD_TABLES = (
-    "activity_summary_monthly", "kudos_weekly", "fitbit_daily_summary", "workout_classification",
-    "consistency_weekly", "consistency_monthly", "workout_anomalies", "trends_monthly", "trend_fits",
-    "before_after", "activity_training_load", "training_load_daily", "streaks", "eddington",
+    "activity_summary_monthly", "kudos_weekly", "fitbit_daily_summary", "hr_zone_minutes_daily",
+    "workout_classification", "consistency_weekly", "consistency_monthly", "workout_anomalies", "trends_monthly",
+    "trend_fits", "before_after", "activity_training_load", "training_load_daily", "streaks", "eddington",
+    "kudos_predictions", "race_stage_results", "race_general_classification", "race_checkpoint_times",
+    "race_climb_times", "race_rider_profiles",
 )  # fmt: skip
 
 
@@ -115,14 +121,34 @@ def gold_snapshot(spark: SparkSession, settings: Settings) -> dict[str, list[tup
     out = {}
     for name in GOLD_TABLES:
         df = read_table(spark, tables.ref("gold", name))
-        columns = sorted(c for c in df.columns if c != "_row_hash")
+        columns = sorted(c for c in df.columns if c not in ("_row_hash", "built_at", "run_id"))
         rows = [tuple(round(v, 6) if isinstance(v, float) else v for v in row) for row in df.select(*columns).collect()]
         out[name] = sorted(rows, key=repr)
     return out
 
 
+def _land_more_fitbit_and_mapmyrun(settings: Settings) -> None:
+    """A new Fitbit day and a changed one (a re-pull), and a new MapMyRun export with one new workout."""
+    store = LocalStore(settings.landing_root)
+    landing = LandingZone(store)
+    heart_key = sorted(k for k in store.list_keys("fitbit/heart/") if k.endswith(".json"))[-1]
+    envelopes = json.loads(store.read_bytes(heart_key))
+    last = max(envelopes, key=lambda e: e["date"])
+    new_day = (date.fromisoformat(last["date"]) + timedelta(days=1)).isoformat()
+    moved = json.loads(json.dumps(last).replace(last["date"], new_day))
+    changed = json.loads(json.dumps(envelopes[0]))
+    changed["response"]["activities-heart-intraday"]["dataset"][0]["value"] += 7
+    landing.write_json_month("fitbit", "heart", new_day[:7], "weekly-2", [moved, changed])
+    csv_key = sorted(k for k in store.list_keys("mapmyrun/workouts/") if k.endswith(".csv"))[-1]
+    header, first, *_ = store.read_bytes(csv_key).decode("utf-8").splitlines()
+    row = re.sub(r"/workout/(\d+)", lambda m: f"/workout/{int(m.group(1)) + 7_000_000}", first)
+    landing.write_bytes(csv_key.rsplit("/", 1)[0] + "/weekly-2--mapmyrun_export.csv", f"{header}\n{row}\n".encode(), 1)
+
+
 def test_incremental_gold_equals_full_recompute(spark: SparkSession, built: Built) -> None:
-    """Runs last in this module: it adds a week of data to the lakehouse the tests above built."""
+    """Runs last in this module: it adds a week of data to the lakehouse the tests above built (new and
+    re-pulled Strava activities, a new and a changed Fitbit day, a new MapMyRun export), then changes every
+    setting the gold tables read; each time the incremental run equals a full recompute."""
     settings = built.settings
 
     activities = sorted(sample_strava.generate_activities(settings.sample), key=lambda a: str(a["start_date"]))
@@ -134,11 +160,32 @@ def test_incremental_gold_equals_full_recompute(spark: SparkSession, built: Buil
     ]
     landing = LandingZone(LocalStore(settings.landing_root))
     landing.write_json_month("strava", "activities", str(newest["start_date"])[:7], "weekly-2", extra)
+    _land_more_fitbit_and_mapmyrun(settings)
+    before = gold_snapshot(spark, settings)
     rows = run(settings, ("bronze", "silver", "gold"), spark=spark)
     by_table = {r.table: r for r in rows}
     incremental = gold_snapshot(spark, settings)
 
     assert "incremental" in by_table["gold.activity_summary_monthly"].note
     assert "incremental" in by_table["gold.training_load_daily"].note
+    assert "incremental" in by_table["gold.fitbit_daily_summary"].note
+    assert incremental["kudos_predictions"] != before["kudos_predictions"]  # retrained on the re-pulled kudos
     run_gold(spark, settings, "full", full=True)
+    race_run.gold(spark, settings, "full", force=True)
     assert gold_snapshot(spark, settings) == incremental
+
+    # Every setting gold reads, changed: event date, physiology, weekly target, k.
+    (sam,) = settings.people
+    changed = replace(
+        settings,
+        people=(replace(sam, event_date=date(2023, 1, 1), hr_max=200.0, hr_rest=50.0, threshold_hr=175.0,
+                        trimp_k=1.67, weekly_target=2.0),),
+        analytics=replace(settings.analytics, kmeans_k=4),
+    )  # fmt: skip
+    run(changed, ("gold",), spark=spark)
+    after_settings = gold_snapshot(spark, changed)
+    for name in ("before_after", "consistency_weekly", "activity_training_load", "training_load_daily",
+                 "workout_classification"):  # fmt: skip
+        assert after_settings[name] != incremental[name], name
+    run_gold(spark, changed, "full", full=True)
+    assert gold_snapshot(spark, changed) == after_settings
