@@ -16,6 +16,7 @@ Exit codes: 0 done, 3 stopped early (run again later), 1 failed, 2 bad arguments
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from collections import defaultdict
@@ -155,7 +156,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point for `python -m jobs.ingest`."""
     args = parse_args(argv)
     try:
-        settings = load_settings(args.env)
+        # The stand-in demo lands the sample: into the demo lakehouse unless told otherwise.
+        settings = load_settings(
+            args.env or ("demo" if args.source == "demo" and not os.environ.get("LAKEHOUSE_ENV") else None)
+        )
     except ConfigError as exc:
         print(f"ingest: bad settings: {exc}", file=sys.stderr)
         return 2

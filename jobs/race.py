@@ -17,8 +17,8 @@ import sys
 import time
 from collections.abc import Sequence
 
-from lakehouse.cli import progress
-from lakehouse.config import ConfigError, load_settings
+from lakehouse.cli import progress, run_job
+from lakehouse.config import Settings
 from lakehouse.landing import new_run_id
 from lakehouse.race import run
 from lakehouse.race.run import StepResult
@@ -46,37 +46,27 @@ def parse_stages(text: str) -> tuple[int, ...]:
 def summary_rows(steps: Sequence[StepResult]) -> list[SummaryRow]:
     """Step results in the main job's summary format."""
     return [
-        SummaryRow(s.layer, s.table, s.files_in, s.rows_in, s.rows_out, s.quarantined, s.seconds, s.note)
-        for s in steps
+        SummaryRow(s.layer, s.table, s.files_in, s.rows_in, s.rows_out, s.quarantined, s.seconds, s.note) for s in steps
     ]
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    """Command-line arguments."""
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line arguments (`--env` is added by the shared CLI helper)."""
     parser = argparse.ArgumentParser(prog="race", description=__doc__.splitlines()[0])
-    parser.add_argument("--env", default=None, help="settings file conf/<env>.toml")
     parser.add_argument("--step", choices=(*STEPS, "all"), default="all", help="run one step alone")
     parser.add_argument("--stages", type=parse_stages, default=None, help="stages to land, e.g. 1-21 or 3,9")
     parser.add_argument("--scale", type=float, default=None, help="distance scale (1.0 = real stage lengths)")
     parser.add_argument("--rider-count", type=int, default=None, help="riders with telemetry (default 88)")
     parser.add_argument("--force-gold", action="store_true", help="rebuild gold even if silver is unchanged")
-    parser.add_argument(
-        "--stage", type=int, default=None, help="compare: the stage (default: the last landed)"
-    )
+    parser.add_argument("--stage", type=int, default=None, help="compare: the stage (default: the last landed)")
     parser.add_argument("--riders", default=None, help="compare: two rider ids, e.g. 11,21")
     parser.add_argument("--segment", default=None, help="compare: a climb name, 'finale' or '<km>-<km>'")
     parser.add_argument("--no-gif", action="store_true", help="compare: skip the GIF")
-    return parser.parse_args(argv)
+    return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point for `python -m jobs.race`."""
-    args = parse_args(argv)
-    try:
-        settings = load_settings(args.env)
-    except ConfigError as exc:
-        print(f"race: bad settings: {exc}", file=sys.stderr)
-        return 2
+def body(args: argparse.Namespace, settings: Settings) -> int:
+    """Generate (by default into the demo lakehouse) and build the race; print the summary."""
     spec = RaceSpec.from_settings(settings.race, stages=args.stages, scale=args.scale)
     if args.rider_count:
         spec = RaceSpec(spec.seed, args.rider_count, spec.stages, spec.distance_scale, spec.file_seconds,
@@ -85,43 +75,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_id = new_run_id()
     started = time.monotonic()
     results: list[StepResult] = []
-    try:
-        if "land" in steps:
-            progress(
-                f"land: race stages {spec.stages[0]}..{spec.stages[-1]} at scale {spec.distance_scale:g}"
-            )
-            results += land_summary(settings, spec, progress)
-        if any(s in steps for s in STEPS[1:]):
-            spark = get_spark(settings)
-            if "bronze" in steps:
-                progress("bronze: race files")
-                results += run.bronze(spark, settings, run_id)
-            if "silver" in steps:
-                progress("silver: race tables")
-                results += run.silver(spark, settings, run_id)
-            if "gold" in steps:
-                progress("gold: race tables")
-                results += run.gold(spark, settings, run_id, force=args.force_gold)
-            if "compare" in steps:
-                riders = [int(r) for r in args.riders.split(",")] if args.riders else [None, None]
-                if len(riders) != 2:
-                    raise ValueError("--riders takes two rider ids, e.g. 11,21")
-                stage = args.stage or spec.stages[-1]
-                progress(f"gold: comparing riders on stage {stage}")
-                row, gif = run.compare(spark, settings, stage, riders[0], riders[1], args.segment,
-                                       gif=not args.no_gif)  # fmt: skip
-                results.append(row)
-                if gif:
-                    progress(f"gold: GIF written to {gif}")
-    except Exception as exc:  # one clear line for the operator
-        first_line = (str(exc).strip().splitlines() or [""])[0]
-        print(f"race failed in {time.monotonic() - started:.0f}s: {type(exc).__name__}: {first_line}",
-              file=sys.stderr)  # fmt: skip
-        return 1
+    if "land" in steps:
+        progress(f"land: race stages {spec.stages[0]}..{spec.stages[-1]} at scale {spec.distance_scale:g}")
+        results += land_summary(settings, spec, progress)
+    if any(s in steps for s in STEPS[1:]):
+        spark = get_spark(settings)
+        if "bronze" in steps:
+            progress("bronze: race files")
+            results += run.bronze(spark, settings, run_id)
+        if "silver" in steps:
+            progress("silver: race tables")
+            results += run.silver(spark, settings, run_id)
+        if "gold" in steps:
+            progress("gold: race tables")
+            results += run.gold(spark, settings, run_id, force=args.force_gold)
+        if "compare" in steps:
+            riders = [int(r) for r in args.riders.split(",")] if args.riders else [None, None]
+            if len(riders) != 2:
+                raise ValueError("--riders takes two rider ids, e.g. 11,21")
+            stage = args.stage or spec.stages[-1]
+            progress(f"gold: comparing riders on stage {stage}")
+            row, gif = run.compare(spark, settings, stage, riders[0], riders[1], args.segment,
+                                   gif=not args.no_gif)  # fmt: skip
+            results.append(row)
+            if gif:
+                progress(f"gold: GIF written to {gif}")
     print(format_summary(summary_rows(results)))
     print(f"\ntables: {settings.tables_root}/{{bronze,silver,gold}}/race_*")
     print(f"done in {time.monotonic() - started:.0f}s")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for `python -m jobs.race` (the demo lakehouse unless --env says otherwise)."""
+    return run_job("race", build_parser(), body, argv, default_env="demo")
 
 
 if __name__ == "__main__":

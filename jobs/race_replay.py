@@ -14,34 +14,27 @@ import sys
 import time
 from collections.abc import Sequence
 
-from lakehouse.cli import progress
-from lakehouse.config import ConfigError, load_settings
+from lakehouse.cli import progress, run_job
+from lakehouse.config import Settings
 from lakehouse.landing import LandingZone
 from lakehouse.storage import open_store
 from lakehouse_demo.race.landing import RaceSpec
 from lakehouse_demo.race.replay import ReplayedFile, replay_stage
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    """Command-line arguments."""
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line arguments (`--env` is added by the shared CLI helper)."""
     parser = argparse.ArgumentParser(prog="race_replay", description=__doc__.splitlines()[0])
-    parser.add_argument("--env", default=None, help="settings file conf/<env>.toml")
     parser.add_argument("--stage", type=int, required=True, help="the stage to replay (1..21)")
     parser.add_argument("--speed", type=float, default=60.0, help="times real time (default 60)")
     parser.add_argument("--file-every", type=float, default=1.0, help="seconds of wall time between files")
     parser.add_argument("--scale", type=float, default=None, help="distance scale (default: [race] setting)")
     parser.add_argument("--max-files", type=int, default=None, help="stop after this many files")
-    return parser.parse_args(argv)
+    return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point for `python -m jobs.race_replay`."""
-    args = parse_args(argv)
-    try:
-        settings = load_settings(args.env)
-    except ConfigError as exc:
-        print(f"race_replay: bad settings: {exc}", file=sys.stderr)
-        return 2
+def body(args: argparse.Namespace, settings: Settings) -> int:
+    """Drop the stage's files into the landing zone at N times real time."""
     if not 1 <= args.stage <= 21:
         print(f"race_replay: --stage must be 1..21, got {args.stage}", file=sys.stderr)
         return 2
@@ -59,16 +52,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         progress("replay: stopped")
         return 0
-    except Exception as exc:  # one clear line for the operator
-        first_line = (str(exc).strip().splitlines() or [""])[0]
-        print(f"race_replay failed: {type(exc).__name__}: {first_line}", file=sys.stderr)
-        return 1
     points = sum(f.landed.records for f in files)
     print(
         f"replayed stage {args.stage}: {len(files)} files, {points} points "
         f"in {time.monotonic() - started:.0f}s"
     )
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for `python -m jobs.race_replay` (the demo lakehouse unless --env says otherwise)."""
+    return run_job("race_replay", build_parser(), body, argv, default_env="demo")
 
 
 if __name__ == "__main__":

@@ -22,8 +22,8 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from jobs.race import summary_rows
-from lakehouse.cli import progress
-from lakehouse.config import ConfigError, Settings, load_settings
+from lakehouse.cli import progress, run_job
+from lakehouse.config import Settings
 from lakehouse.landing import new_run_id
 from lakehouse.race import run, stream
 from lakehouse.race.gold import live_standings
@@ -34,15 +34,14 @@ from lakehouse.tables import Tables, read_table, table_exists
 STANDINGS_EVERY_S = 10.0
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    """Command-line arguments."""
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line arguments (`--env` is added by the shared CLI helper)."""
     parser = argparse.ArgumentParser(prog="race_stream", description=__doc__.splitlines()[0])
-    parser.add_argument("--env", default=None, help="settings file conf/<env>.toml")
     parser.add_argument("--trigger", choices=("available-now", "processing-time"), default="available-now")
     parser.add_argument("--seconds", type=float, default=None, help="processing-time trigger interval")
     parser.add_argument("--timeout", type=float, default=None, help="live: stop after this many seconds")
     parser.add_argument("--no-gold", action="store_true", help="do not rebuild gold when the stream stops")
-    return parser.parse_args(argv)
+    return parser
 
 
 def show_leaders(spark: SparkSession, settings: Settings) -> None:
@@ -58,14 +57,8 @@ def show_leaders(spark: SparkSession, settings: Settings) -> None:
         )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point for `python -m jobs.race_stream`."""
-    args = parse_args(argv)
-    try:
-        settings = load_settings(args.env)
-    except ConfigError as exc:
-        print(f"race_stream: bad settings: {exc}", file=sys.stderr)
-        return 2
+def body(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the stream (catch up, or live until stopped), then rebuild gold; print the summary."""
     started = time.monotonic()
     run_id = new_run_id()
     queries: tuple[StreamingQuery, ...] = ()
@@ -103,15 +96,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if not args.no_gold:
             results += run.gold(spark, settings, run_id)
-    except Exception as exc:  # one clear line for the operator
+    except BaseException:  # stop the queries, then the shared CLI helper reports it in one line
         stream.stop(queries)
-        first_line = (str(exc).strip().splitlines() or [""])[0]
-        print(f"race_stream failed in {time.monotonic() - started:.0f}s: {type(exc).__name__}: {first_line}",
-              file=sys.stderr)  # fmt: skip
-        return 1
+        raise
     print(format_summary(summary_rows(results)))
     print(f"done in {time.monotonic() - started:.0f}s")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for `python -m jobs.race_stream` (the demo lakehouse unless --env says otherwise)."""
+    return run_job("race_stream", build_parser(), body, argv, default_env="demo")
 
 
 if __name__ == "__main__":

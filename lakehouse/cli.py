@@ -38,7 +38,7 @@ def add_env_argument(parser: argparse.ArgumentParser, default_env: str | None) -
     )
 
 
-def open_log(settings: Settings, job: str) -> Path | None:
+def open_log(settings: Settings, job: str) -> logging.FileHandler | None:
     """Send the library's logging to `<log_dir>/<job>-<UTC time>.log`; None when the folder is not writable."""
     try:
         folder = Path(settings.log_dir)
@@ -53,7 +53,7 @@ def open_log(settings: Settings, job: str) -> Path | None:
     root.setLevel(logging.INFO)
     # py4j chatters at INFO about every gateway call.
     logging.getLogger("py4j").setLevel(logging.WARNING)
-    return path
+    return handler
 
 
 def one_line(exc: BaseException) -> str:
@@ -80,7 +80,8 @@ def run_job(
     except ConfigError as exc:
         print(f"{job}: bad settings: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    log_path = open_log(settings, job)
+    handler = open_log(settings, job)
+    log_path = handler.baseFilename if handler else None
     started = time.monotonic()
     try:
         return body(args, settings)
@@ -92,3 +93,7 @@ def run_job(
         where = f" (details: {log_path})" if log_path else ""
         print(f"{job} failed in {time.monotonic() - started:.0f}s: {one_line(exc)}{where}", file=sys.stderr)
         return EXIT_FAILED
+    finally:
+        if handler:
+            logging.getLogger().removeHandler(handler)
+            handler.close()
