@@ -1,0 +1,66 @@
+"""Who is who: the people file and the identities found in the data -> silver.people rows (plain Python)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from lakehouse.config import AnalyticsSettings, ConfigError, Person, load_settings
+from lakehouse.people import glob_regex, resolve_people
+
+DEFAULTS = AnalyticsSettings(hr_max=190, hr_rest=60, event_date=None)
+
+
+def by_id(rows: list[tuple]) -> dict[str, tuple]:
+    return {row[0]: row for row in rows}
+
+
+def test_one_configured_person_owns_every_identity_in_the_data() -> None:
+    rows = by_id(resolve_people([Person("ana", hr_max=185)], DEFAULTS, strava_athletes=[7, 9], fitbit_users=["U1"]))
+    assert list(rows) == ["ana"]
+    ana = rows["ana"]
+    assert ana[3] == [7, 9] and ana[4] == ["U1"] and ana[5] == ["*"]
+    assert (ana[7], ana[8]) == (185.0, 60.0)  # her HR max, the default resting HR
+
+
+def test_with_several_people_an_unclaimed_identity_is_a_person_of_its_own() -> None:
+    people = [Person("ana", strava_athlete_id=7, fitbit_user_ids=("U1",)), Person("ben", strava_athlete_id=8)]
+    rows = by_id(resolve_people(people, DEFAULTS, strava_athletes=[7, 8, 9], fitbit_users=["U1", "U2"],
+                                unclaimed_mapmyrun=True))  # fmt: skip
+    assert sorted(rows) == ["ana", "ben", "fitbit-U2", "mapmyrun", "strava-9"]
+    assert rows["ana"][3] == [7] and rows["ben"][3] == [8] and rows["strava-9"][3] == [9]
+    assert rows["strava-9"][2] is False and rows["ana"][2] is True  # configured or not
+    assert rows["ben"][11] is None  # no event date: no before/after for him
+
+
+def test_the_people_file_is_read_and_checked(tmp_path) -> None:
+    people = tmp_path / "people.toml"
+    people.write_text('[[person]]\nid = "ana"\nstrava_athlete_id = 7\nevent_date = "2024-03-15"\n'
+                      'timezone = "Europe/Madrid"\nhr_max = 186\n')  # fmt: skip
+    settings = load_settings("local", environ={"LAKEHOUSE_PEOPLE": str(people), "LAKEHOUSE_ROOT": str(tmp_path)})
+    assert settings.people == (Person("ana", strava_athlete_id=7, timezone="Europe/Madrid", hr_max=186.0,
+                                      event_date=date(2024, 3, 15)),)  # fmt: skip
+    for text, message in (
+        ('[[person]]\nid = "a"\nstrava_athlete_id = 7\n[[person]]\nid = "b"\nstrava_athlete_id = 7\n', "two people"),
+        ('[[person]]\nid = "a"\nhrmax = 180\n', "unknown key"),
+        ('[[person]]\nid = "a"\ntimezone = "Mars/Olympus"\n', "unknown time zone"),
+        ('[[person]]\nname = "no id"\n', "needs an id"),
+    ):
+        people.write_text(text)
+        with pytest.raises(ConfigError, match=message):
+            load_settings("local", environ={"LAKEHOUSE_PEOPLE": str(people), "LAKEHOUSE_ROOT": str(tmp_path)})
+
+
+def test_a_missing_people_file_means_no_configured_people(tmp_path) -> None:
+    settings = load_settings("local", environ={"LAKEHOUSE_PEOPLE": str(tmp_path / "none.toml"),
+                                               "LAKEHOUSE_ROOT": str(tmp_path)})  # fmt: skip
+    assert settings.people == ()
+    assert settings.analytics.event_date is None  # real-data settings carry no sample dates
+
+
+def test_export_globs_match_file_names_only_whole() -> None:
+    import re
+
+    assert re.search(glob_regex("JD_*"), "JD_workout_history_2021-01-31.csv")
+    assert not re.search(glob_regex("JD_*"), "xJD_workout_history.csv")
