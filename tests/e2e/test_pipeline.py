@@ -90,7 +90,7 @@ def test_the_same_session_in_two_apps_is_one_workout(spark: SparkSession, built:
 
 def test_the_dog_era_shows_in_classification_and_before_after(spark: SparkSession, built: Built) -> None:
     tables = Tables(built.settings)
-    event = built.settings.analytics.event_date
+    event = built.settings.people[0].event_date
     labels = read_table(spark, tables.ref("gold", "workout_classification"))
     share = (
         labels.withColumn("era", F.when(F.col("workout_date") < F.lit(event), "before").otherwise("after"))

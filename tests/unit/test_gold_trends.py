@@ -139,3 +139,25 @@ def test_before_after_the_event_date(spark: SparkSession) -> None:
     assert_approx_df_equality(
         before_after(workouts, event), expected, 1e-9, ignore_row_order=True, ignore_nullable=True
     )
+
+
+def test_before_after_uses_each_persons_own_event_date(spark: SparkSession) -> None:
+    # Ana's dog came on 1 March 2024; Ben set no event date, so he has no before/after.
+    workouts = spark.createDataFrame(
+        [
+            ("ana", "run", date(2024, 2, 10), 5000.0, 300.0),  # before: 5.0 min/km
+            ("ana", "run", date(2024, 3, 10), 5000.0, 360.0),  # after: 6.0
+            ("ben", "run", date(2024, 2, 10), 8000.0, 330.0),
+        ],
+        "person_id string, sport string, workout_date date, distance_m double, pace_s_per_km double",
+    )
+    events = spark.createDataFrame(
+        [("ana", date(2024, 3, 1)), ("ben", None)], "person_id string, event_date date"
+    )
+    rows = (
+        before_after(workouts, events)
+        .where("metric = 'mean_pace_min_per_km'")
+        .select("person_id", "event_date", "before", "after")
+        .collect()
+    )
+    assert [tuple(r) for r in rows] == [("ana", date(2024, 3, 1), 5.0, 6.0)]
