@@ -116,8 +116,10 @@ def activity_load(
 
     Heart rate is joined by person: `people` (silver.people) says whose each Fitbit user id is and gives each
     person's physiology. Without it, one person's data is assumed: every Fitbit user's samples may cover any
-    workout, and `params` gives the physiology.
+    workout, and `params` gives the physiology. No Fitbit data (None): TRIMP from each workout's own heart rate.
     """
+    heart_rate = _no_heart_rate(workouts) if heart_rate is None else heart_rate
+    fitbit_daily = _no_daily(workouts) if fitbit_daily is None else fitbit_daily
     if people is None:
         persons = workouts.select("person_id").distinct()
         heart_rate, fitbit_daily = heart_rate.crossJoin(persons), fitbit_daily.crossJoin(persons)

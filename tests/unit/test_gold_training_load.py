@@ -314,3 +314,18 @@ def test_two_people_never_share_heart_rate(spark: SparkSession) -> None:
         " trimp100 double",
     )  # fmt: skip
     assert_approx_df_equality(actual, expected, 1e-3, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_without_fitbit_trimp_comes_from_the_workouts_own_heart_rate(spark: SparkSession) -> None:
+    # A Strava-only lakehouse: no Fitbit tables at all. 30 min at average HR 150, default physiology:
+    # HRR (150 - 60) / 130 = 0.6923 -> 30 x 0.6923 x 0.64 x e^(1.92 x 0.6923) = 50.22.
+    workouts = spark.createDataFrame(
+        [("A", "me", "run", date(2024, 1, 10), datetime(2024, 1, 10, 7), None, 1800.0, 150.0)],
+        "workout_id string, person_id string, sport string, workout_date date, start_time_utc timestamp,"
+        " elapsed_s double, duration_s double, avg_heart_rate_bpm double",
+    )
+    a = _banister(30.0, 150.0, 60.0)
+    assert abs(a - 50.22) < 0.01
+    row = activity_load(workouts, None, None, PARAMS).select("hr_source", "trimp", "trimp100").first()
+    assert row["hr_source"] == "activity"
+    assert abs(row["trimp"] - a) < 1e-3 and abs(row["trimp100"] - 100 * a / THRESHOLD_HOUR) < 1e-3
