@@ -13,6 +13,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakehouse.silver.readable import as_text, parse_errors, record_errors, unreadable
 from lakehouse.tables.merge import latest_per_key, with_row_hash
 
 NAME = "api_calls"
@@ -51,8 +52,14 @@ def _single(header: str) -> Column:
 def to_silver(bronze: DataFrame) -> DataFrame:
     """Bronze ledger records -> one typed row per call."""
     rows = bronze.select(
-        F.from_json("record", RECORD_SCHEMA).alias("r"), "_source_file", "_batch_id", "_record_index", "_ingested_at"
+        F.from_json("record", RECORD_SCHEMA).alias("r"),
+        F.from_json("record", as_text(RECORD_SCHEMA)).alias("_text"),
+        "_source_file",
+        "_batch_id",
+        "_record_index",
+        "_ingested_at",
     )
+    started_at = F.try_to_timestamp(F.col("r.started_at"))
     typed = rows.select(
         F.col("r.source").alias("source"),
         F.col("r.run_id").alias("run_id"),
@@ -62,7 +69,7 @@ def to_silver(bronze: DataFrame) -> DataFrame:
         F.col("r.status").alias("status"),
         F.col("r.outcome").alias("outcome"),
         F.coalesce(F.col("r.retries"), F.lit(0)).alias("retries"),
-        F.to_timestamp(F.col("r.started_at")).alias("started_at"),
+        started_at.alias("started_at"),
         F.col("r.duration_ms").alias("duration_ms"),
         _pair_part("x-ratelimit-usage", 0).alias("usage_15min"),
         _pair_part("x-ratelimit-usage", 1).alias("usage_daily"),
@@ -76,6 +83,10 @@ def to_silver(bronze: DataFrame) -> DataFrame:
         _single("fitbit-rate-limit-remaining").alias("hourly_remaining"),
         _single("fitbit-rate-limit-reset").alias("hourly_reset_s"),
         F.col("r.error").alias("error"),
+        parse_errors(
+            record_errors(F.col("r"), F.col("_text"), RECORD_SCHEMA),
+            unreadable("started_at", F.col("r.started_at"), started_at, "an ISO 8601 timestamp"),
+        ),
         "_source_file",
         "_batch_id",
         "_record_index",
