@@ -6,6 +6,8 @@
     spark-submit jobs/pipeline.py --stage silver # the same job on a cluster (see spark-submit.sh)
 
 Exits 0 on success; on failure prints a one-line reason and exits 1 (2 for bad arguments or settings).
+A bronze table whose load fails does not stop the others: the run goes on, its summary row says FAILED
+and why, and the job exits 1 at the end.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class SummaryRow:
     quarantined: int | None
     seconds: float
     note: str = ""
+    failed: bool = False
 
 
 def progress(message: str) -> None:
@@ -73,12 +76,26 @@ def land(settings: Settings) -> list[SummaryRow]:
     return list(rows.values())
 
 
+def one_line(exc: BaseException) -> str:
+    """`ExceptionType: first line of its message`, for a summary note or stderr."""
+    return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
+
+
 def bronze(spark: SparkSession, settings: Settings, run_id: str, force: bool) -> list[SummaryRow]:
-    """Load every landing entity into its bronze table."""
+    """Load every landing entity into its bronze table; one entity failing does not stop the others."""
     out = []
     for entity in ENTITIES.values():
         progress(f"bronze: loading {entity.landing_prefix} -> bronze.{entity.table}")
-        r = load_entity(spark, settings, entity, run_id=run_id, force=force)
+        started = time.monotonic()
+        try:
+            r = load_entity(spark, settings, entity, run_id=run_id, force=force)
+        except Exception as exc:  # reported in the summary and by the exit code; the next source still loads
+            progress(f"bronze: bronze.{entity.table} FAILED: {one_line(exc)}")
+            out.append(
+                SummaryRow("bronze", f"bronze.{entity.table}", None, None, None, None,
+                           time.monotonic() - started, f"FAILED: {one_line(exc)}", failed=True)
+            )  # fmt: skip
+            continue
         for warning in r.warnings:
             progress(f"bronze: warning: {warning}")
         note = "resumed an interrupted load" if r.resumed else ("no new files" if r.batch_id is None else "")
@@ -197,8 +214,8 @@ def run(
             rows += gold(spark, settings, run_id, full_gold)
     # Race GPS: a small race (a few stages, every rider) through the same stages; see lakehouse_demo.race.pipeline.
     race = race_steps(settings, stages, run_id, lambda: spark or get_spark(settings), progress)
-    rows += [SummaryRow(r.layer, r.table, r.files_in, r.rows_in, r.rows_out, r.quarantined, r.seconds, r.note)
-             for r in race]  # fmt: skip
+    rows += [SummaryRow(r.layer, r.table, r.files_in, r.rows_in, r.rows_out, r.quarantined, r.seconds, r.note,
+                        r.failed) for r in race]  # fmt: skip
     return rows
 
 
@@ -225,17 +242,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         rows = run(settings, stages, force=args.force, full_gold=args.full_gold)
     except Exception as exc:  # one clear line for the operator; the traceback is Spark's log business
-        first_line = (str(exc).strip().splitlines() or [""])[0]
-        print(
-            f"pipeline failed in {time.monotonic() - started:.0f}s: {type(exc).__name__}: {first_line}",
-            file=sys.stderr,
-        )
+        print(f"pipeline failed in {time.monotonic() - started:.0f}s: {one_line(exc)}", file=sys.stderr)
         return 1
     print(format_summary(rows))
     print(f"\nlanding zone: {settings.landing_root}")
     print(f"tables:       {settings.tables_root}/{{bronze,silver,gold,ops}}/<table>")
     print(f"done in {time.monotonic() - started:.0f}s")
-    return 0
+    failed = [r for r in rows if r.failed]
+    for row in failed:
+        print(f"pipeline: {row.table} {row.note}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
