@@ -107,7 +107,9 @@ HEART_VALUE_SCHEMA = T.StructType(
 
 def _known_zone(zone: Column) -> Column:
     """`zone` when it names a time zone, else null: `to_utc_timestamp` fails a whole stage on an unknown one."""
-    zones = sorted(available_timezones() | {"UTC"})
+    zones = sorted(available_timezones())
+    if not zones:  # no time-zone database on this Python: Python cannot tell, so the zone is passed as is
+        return zone
     offset = zone.rlike(r"^[+-]\d{2}:\d{2}$")
     return F.when(F.array_contains(F.array(*[F.lit(z) for z in zones]), zone) | offset, zone)
 
@@ -194,7 +196,9 @@ def intraday_to_silver(bronze: DataFrame, default_timezone: str) -> DataFrame:
         (value * F.col("factor")).alias("value"),
         F.col("p.level").alias("activity_level"),
         F.col("p.mets").alias("mets"),
-        (F.col("interval") * F.when(F.col("interval_unit") == "second", 1).otherwise(60)).alias("interval_s"),
+        F.try_multiply(F.col("interval"), F.when(F.col("interval_unit") == "second", 1).otherwise(60)).alias(
+            "interval_s"
+        ),
         parse_errors(
             F.when(  # with no date there is no timestamp either: the date's message says why
                 F.col("date").isNotNull(),
