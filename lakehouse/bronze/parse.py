@@ -21,6 +21,7 @@ import csv
 import io
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -30,6 +31,7 @@ from jsonschema import Draft202012Validator
 UTF8_BOM = b"\xef\xbb\xbf"
 SURROGATES = ("\ud800", "\udfff")
 ESCAPED_BYTES = ("\udc80", "\udcff")  # how `surrogateescape` carries the bytes 0x80..0xff it could not decode
+SURROGATE_RE = re.compile("[\ud800-\udfff]")
 MAX_RAW_CHARS = 100_000  # a quarantined blob is kept whole up to this size, then cut (and the cut noted)
 MAX_ERRORS_IN_REASON = 3
 
@@ -71,7 +73,7 @@ def _printable(text: str) -> str:
     Undecodable bytes are carried as surrogates (Python's `surrogateescape`); neither kind can be encoded as
     UTF-8, so a string holding one would fail on its way to Spark.
     """
-    if not any(SURROGATES[0] <= ch <= SURROGATES[1] for ch in text):
+    if SURROGATE_RE.search(text) is None:
         return text
     out = []
     for ch in text:
@@ -95,12 +97,13 @@ def _clip(text: str) -> str:
 def _value_problem(value: Any, where: str) -> str | None:
     """Why a parsed value cannot be loaded (undecodable bytes, a lone surrogate, a non-finite number), or None."""
     if isinstance(value, str):
-        for ch in value:
-            if ESCAPED_BYTES[0] <= ch <= ESCAPED_BYTES[1]:
-                return f"not valid UTF-8: byte 0x{ord(ch) - 0xDC00:02x} in {where}"
-            if SURROGATES[0] <= ch <= SURROGATES[1]:
-                return f"lone surrogate \\u{ord(ch):04x} in {where} (a \\u escape without its pair is not Unicode)"
-        return None
+        found = SURROGATE_RE.search(value)
+        if found is None:
+            return None
+        ch = found.group()
+        if ESCAPED_BYTES[0] <= ch <= ESCAPED_BYTES[1]:
+            return f"not valid UTF-8: byte 0x{ord(ch) - 0xDC00:02x} in {where}"
+        return f"lone surrogate \\u{ord(ch):04x} in {where} (a \\u escape without its pair is not Unicode)"
     if isinstance(value, float) and not math.isfinite(value):
         return f"{where}: {json.dumps(value)} is not a JSON number (NaN, Infinity or beyond the range of a double)"
     if isinstance(value, dict):
