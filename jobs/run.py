@@ -112,9 +112,9 @@ def body(args: argparse.Namespace, settings: Settings) -> int:
     print(f"\nlanding zone: {settings.landing_root}")
     print(f"tables:       {settings.tables_root}/{{bronze,silver,gold,ops}}/<table>")
     print(f"done in {time.monotonic() - started:.0f}s")
-    bad = failed(rows)
-    if bad:
-        print(f"run: {len(bad)} table(s) failed: {', '.join(r.table for r in bad)}", file=sys.stderr)
+    for row in failed(rows):  # the others were built; these say why they were not
+        print(f"run: {row.table} {row.note}", file=sys.stderr)
+    if failed(rows):
         return EXIT_FAILED
     return EXIT_STOPPED_EARLY if stopped else EXIT_OK
 

@@ -7,6 +7,10 @@ Rules:
   before a truncation point, the rows of a CSV around a bad row);
 - a record that fails its JSON Schema, or repeats a key already seen in the same file, is quarantined
   alone; its neighbours load;
+- a value Spark could not hold or that is not what JSON allows quarantines its record alone, with the field
+  named: bytes that are not UTF-8 (the rest of the file is read), a lone UTF-16 surrogate from a `\\uD800`
+  escape, and `NaN`, `Infinity` or a number beyond a double's range (Python's JSON reader accepts them;
+  RFC 8259 does not);
 - a UTF-8 byte-order mark is removed and noted; unknown extra fields are kept (bronze keeps the raw record)
   and noted, so a new field in an API never loses data.
 """
@@ -16,6 +20,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -23,6 +29,9 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 UTF8_BOM = b"\xef\xbb\xbf"
+SURROGATES = ("\ud800", "\udfff")
+ESCAPED_BYTES = ("\udc80", "\udcff")  # how `surrogateescape` carries the bytes 0x80..0xff it could not decode
+SURROGATE_RE = re.compile("[\ud800-\udfff]")
 MAX_RAW_CHARS = 100_000  # a quarantined blob is kept whole up to this size, then cut (and the cut noted)
 MAX_ERRORS_IN_REASON = 3
 
@@ -58,10 +67,57 @@ def _known_fields(schema_json: str) -> frozenset[str]:
     return frozenset(json.loads(schema_json).get("properties", {}))
 
 
+def _printable(text: str) -> str:
+    """`text` with every surrogate written out: `\\xe9` for an undecodable byte, `\\ud800` for a lone surrogate.
+
+    Undecodable bytes are carried as surrogates (Python's `surrogateescape`); neither kind can be encoded as
+    UTF-8, so a string holding one would fail on its way to Spark.
+    """
+    if SURROGATE_RE.search(text) is None:
+        return text
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ESCAPED_BYTES[0] <= ch <= ESCAPED_BYTES[1]:
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif SURROGATES[0] <= ch <= SURROGATES[1]:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def _clip(text: str) -> str:
+    text = _printable(text)
     if len(text) <= MAX_RAW_CHARS:
         return text
     return text[:MAX_RAW_CHARS] + f"... [cut: {len(text) - MAX_RAW_CHARS} more characters]"
+
+
+def _value_problem(value: Any, where: str) -> str | None:
+    """Why a parsed value cannot be loaded (undecodable bytes, a lone surrogate, a non-finite number), or None."""
+    if isinstance(value, str):
+        found = SURROGATE_RE.search(value)
+        if found is None:
+            return None
+        ch = found.group()
+        if ESCAPED_BYTES[0] <= ch <= ESCAPED_BYTES[1]:
+            return f"not valid UTF-8: byte 0x{ord(ch) - 0xDC00:02x} in {where}"
+        return f"lone surrogate \\u{ord(ch):04x} in {where} (a \\u escape without its pair is not Unicode)"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{where}: {json.dumps(value)} is not a JSON number (NaN, Infinity or beyond the range of a double)"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            path = key if where == "record" else f"{where}.{key}"
+            problem = _value_problem(key, f"a field name of {where}") or _value_problem(item, path)
+            if problem:
+                return problem
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            problem = _value_problem(item, f"{where}[{i}]")
+            if problem:
+                return problem
+    return None
 
 
 def _dig(record: dict[str, Any], dotted: str) -> Any:
@@ -94,7 +150,7 @@ def _accept_records(items: list[tuple[int, Any, str]], fmt: EntityFormat, out: P
         if not isinstance(record, dict):
             out.quarantined.append((index, _clip(raw), f"record is not a JSON object (got {type(record).__name__})"))
             continue
-        reason = _schema_reason(record, fmt)
+        reason = _value_problem(record, "record") or _schema_reason(record, fmt)
         if reason:
             out.quarantined.append((index, _clip(raw), reason))
             continue
@@ -209,12 +265,10 @@ def parse_file(data: bytes, fmt: EntityFormat) -> ParsedFile:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        bad = data[exc.start : exc.start + 1].hex()
-        raw = data.decode("utf-8", errors="backslashreplace")
-        out.quarantined.append(
-            (None, _clip(raw), f"not valid UTF-8: byte 0x{bad} at offset {exc.start} ({exc.reason})")
-        )
-        return out
+        # Bytes that are not UTF-8 stay in the text as surrogates; only the records holding them are
+        # quarantined (`_value_problem`), their neighbours load.
+        text = data.decode("utf-8", errors="surrogateescape")
+        out.notes.append(f"not valid UTF-8 from offset {exc.start}: records with undecodable bytes quarantined")
     if fmt.kind == "json":
         _parse_json(text, fmt, out)
     elif fmt.kind == "csv":

@@ -132,7 +132,8 @@ def validate_telemetry(raw: DataFrame, keep: tuple[str, ...] = ()) -> DataFrame:
     must be numbers in a plausible range. A line with the wrong number of fields is rejected whole.
     Values are typed once, then checked (two projections: each text is parsed a single time).
     """
-    folder_date = F.split(F.split(F.col("_source_file"), "date=").getItem(1), "/").getItem(0)
+    # `get` (not `[i]`): a file outside any `date=` folder has no second part, and must be rejected, not fail.
+    folder_date = F.get(F.split(F.get(F.split(F.col("_source_file"), "date="), 1), "/"), 0)
     typed = raw.select(
         _blank("rider_id").try_cast("int").alias("rider_id"),
         F.when(F.length("timestamp") >= MIN_TIMESTAMP_CHARS, _blank("timestamp").try_cast("timestamp")).alias(

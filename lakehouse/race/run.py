@@ -82,13 +82,26 @@ class StepResult:
     note: str = ""
     files_in: int | None = None
     quarantined: int | None = None
+    failed: bool = False
+
+
+def _failed(table: str, exc: Exception, seconds: float) -> StepResult:
+    """A bronze load that raised, as a summary row (the other loads still run)."""
+    first_line = (str(exc).strip().splitlines() or [""])[0]
+    return StepResult("bronze", table, seconds=seconds, note=f"FAILED: {type(exc).__name__}: {first_line}",
+                      failed=True)  # fmt: skip
 
 
 def bronze_reference(spark: SparkSession, settings: Settings, run_id: str) -> list[StepResult]:
     """Load new athletes, route and start-list files into bronze (the shared loader)."""
     out = []
     for entity in race_bronze.REFERENCE_ENTITIES:
-        r = load_entity(spark, settings, entity, run_id=run_id)
+        started = time.monotonic()
+        try:
+            r = load_entity(spark, settings, entity, run_id=run_id)
+        except Exception as exc:  # one file set failing does not stop the others; the summary says FAILED
+            out.append(_failed(f"bronze.{entity.table}", exc, time.monotonic() - started))
+            continue
         out.append(
             StepResult(
                 "bronze",
@@ -106,7 +119,11 @@ def bronze_reference(spark: SparkSession, settings: Settings, run_id: str) -> li
 
 def bronze_telemetry(spark: SparkSession, settings: Settings, run_id: str) -> StepResult:
     """Load new telemetry files into bronze."""
-    t = race_bronze.load_telemetry(spark, settings, run_id=run_id)
+    started = time.monotonic()
+    try:
+        t = race_bronze.load_telemetry(spark, settings, run_id=run_id)
+    except Exception as exc:  # the reference loads and the other sources are unaffected
+        return _failed(f"bronze.{race_bronze.TELEMETRY_TABLE}", exc, time.monotonic() - started)
     note = "resumed an interrupted load; " if t.resumed else ""
     note += f"batches {t.batches[0]}..{t.batches[-1]}" if t.batches else "no new files"
     return StepResult(

@@ -17,11 +17,13 @@ UTC).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from zoneinfo import available_timezones
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakehouse.silver.readable import finite, non_finite, parse_errors, unreadable
 from lakehouse.tables.merge import latest_per_key, with_row_hash
 
 INTRADAY_NAME = "fitbit_intraday"
@@ -71,6 +73,14 @@ INTRADAY_SCHEMA = T.StructType(
         T.StructField("datasetType", T.StringType()),
     ]
 )
+INTRADAY_TEXT_SCHEMA = T.StructType(
+    [
+        T.StructField(
+            "dataset",
+            T.ArrayType(T.StructType([T.StructField(c, T.StringType()) for c in ("time", "value", "level", "mets")])),
+        )
+    ]
+)
 ZONE_TYPE = T.StructType(
     [
         T.StructField("name", T.StringType()),
@@ -97,6 +107,15 @@ HEART_VALUE_SCHEMA = T.StructType(
 )
 
 
+def _known_zone(zone: Column) -> Column:
+    """`zone` when it names a time zone, else null: `to_utc_timestamp` fails a whole stage on an unknown one."""
+    zones = sorted(available_timezones())
+    if not zones:  # no time-zone database on this Python: Python cannot tell, so the zone is passed as is
+        return zone
+    offset = zone.rlike(r"^[+-]\d{2}:\d{2}$")
+    return F.when(F.array_contains(F.array(*[F.lit(z) for z in zones]), zone) | offset, zone)
+
+
 def _metric_map() -> tuple[Column, Column]:
     names = F.create_map(*[x for r, (m, _) in METRICS.items() for x in (F.lit(r), F.lit(m))])
     factors = F.create_map(*[x for r, (_, f) in METRICS.items() for x in (F.lit(r), F.lit(f))])
@@ -116,8 +135,11 @@ def _zone(user_id: Column, zones: UserZones) -> Column:
     return F.coalesce(F.try_element_at(lookup, user_id), F.lit("UTC"))
 
 
-def _envelopes(bronze: DataFrame, zones: UserZones) -> DataFrame:
+def _envelopes(bronze: DataFrame, zones: UserZones = "UTC") -> DataFrame:
+    """One row per day envelope; `_envelope_errors` names the envelope values that did not read."""
     names, factors = _metric_map()
+    timezone = F.coalesce(F.col("e.timezone"), _zone(F.col("e.user_id"), zones))
+    date = F.to_date(F.try_to_timestamp(F.col("e.date"), F.lit("yyyy-MM-dd")))
     return bronze.select(
         F.from_json(F.col("record"), ENVELOPE_SCHEMA).alias("e"),
         "_source_file",
@@ -129,9 +151,13 @@ def _envelopes(bronze: DataFrame, zones: UserZones) -> DataFrame:
         F.col("e.resource").alias("resource"),
         F.try_element_at(names, F.col("e.resource")).alias("metric"),
         F.try_element_at(factors, F.col("e.resource")).alias("factor"),
-        F.to_date(F.col("e.date")).alias("date"),
-        F.coalesce(F.col("e.timezone"), _zone(F.col("e.user_id"), zones)).alias("timezone"),
+        date.alias("date"),
+        _known_zone(timezone).alias("timezone"),
         F.col("e.response").alias("response"),
+        F.array(
+            unreadable("date", F.col("e.date"), date, "a calendar date (yyyy-MM-dd)"),
+            unreadable("timezone", timezone, _known_zone(timezone), "a known time zone"),
+        ).alias("_envelope_errors"),
         "_source_file",
         "_batch_id",
         "_record_index",
@@ -140,14 +166,17 @@ def _envelopes(bronze: DataFrame, zones: UserZones) -> DataFrame:
 
 
 def intraday_to_silver(bronze: DataFrame, zones: UserZones = "UTC") -> DataFrame:
-    """Bronze day envelopes -> one row per (user, metric, local timestamp), latest ingestion winning."""
+    """Bronze day envelopes -> one row per (user, metric, local timestamp), latest ingestion winning.
+
+    A point whose time is not a time of day (`24:00:00`) or whose value is not a finite number is kept
+    with its reason in `_parse_errors`, for the quality gate to quarantine; its neighbours are unaffected.
+    """
     days = _envelopes(bronze, zones)
+    intraday_key = F.concat(F.lit("activities-"), F.col("resource"), F.lit("-intraday"))
     series = days.select(
         "*",
-        F.from_json(
-            F.try_element_at(F.col("response"), F.concat(F.lit("activities-"), F.col("resource"), F.lit("-intraday"))),
-            INTRADAY_SCHEMA,
-        ).alias("intraday"),
+        F.from_json(F.try_element_at(F.col("response"), intraday_key), INTRADAY_SCHEMA).alias("intraday"),
+        F.from_json(F.try_element_at(F.col("response"), intraday_key), INTRADAY_TEXT_SCHEMA).alias("text"),
     )
     points = series.select(
         "user_id",
@@ -155,16 +184,23 @@ def intraday_to_silver(bronze: DataFrame, zones: UserZones = "UTC") -> DataFrame
         "factor",
         "date",
         "timezone",
+        "_envelope_errors",
         "_source_file",
         "_batch_id",
         "_record_index",
         "_ingested_at",
         F.col("intraday.datasetInterval").alias("interval"),
         F.col("intraday.datasetType").alias("interval_unit"),
-        F.explode(F.col("intraday.dataset")).alias("p"),
-    )
+        # Zipped with the same points as text, to name a value that did not read.
+        F.explode(F.arrays_zip(F.col("intraday.dataset").alias("p"), F.col("text.dataset").alias("t"))).alias("z"),
+    ).select("*", F.col("z.p").alias("p"), F.col("z.t").alias("t"))
     clock = F.when(F.length(F.col("p.time")) == 5, F.concat(F.col("p.time"), F.lit(":00"))).otherwise(F.col("p.time"))
-    ts_local = F.to_timestamp_ntz(F.concat(F.col("date").cast("string"), F.lit(" "), clock))
+    # A time of day past 23:59:59 does not read: try_cast gives null (the pattern is checked first).
+    ts_local = F.when(
+        clock.rlike(r"^\d{2}:\d{2}:\d{2}$"),
+        F.concat(F.col("date").cast("string"), F.lit(" "), clock).try_cast("timestamp_ntz"),
+    )
+    value = finite(F.col("p.value"))
     typed = points.select(
         "user_id",
         "metric",
@@ -172,10 +208,22 @@ def intraday_to_silver(bronze: DataFrame, zones: UserZones = "UTC") -> DataFrame
         F.to_utc_timestamp(ts_local.cast("timestamp"), F.col("timezone")).alias("ts_utc"),
         "date",
         F.date_format(F.col("date"), "yyyy-MM").alias("month"),
-        (F.col("p.value") * F.col("factor")).alias("value"),
+        (value * F.col("factor")).alias("value"),
         F.col("p.level").alias("activity_level"),
         F.col("p.mets").alias("mets"),
-        (F.col("interval") * F.when(F.col("interval_unit") == "second", 1).otherwise(60)).alias("interval_s"),
+        F.try_multiply(F.col("interval"), F.when(F.col("interval_unit") == "second", 1).otherwise(60)).alias(
+            "interval_s"
+        ),
+        parse_errors(
+            F.when(  # with no date there is no timestamp either: the date's message says why
+                F.col("date").isNotNull(),
+                unreadable("time", F.col("p.time"), ts_local, "a time of day (HH:mm or HH:mm:ss up to 23:59:59)"),
+            ),
+            unreadable("value", F.col("t.value"), F.col("p.value"), "a number"),
+            non_finite("value", F.col("p.value")),
+            unreadable("level", F.col("t.level"), F.col("p.level"), "an integer"),
+            also=F.col("_envelope_errors"),
+        ),
         "_source_file",
         "_batch_id",
         "_record_index",
@@ -185,19 +233,26 @@ def intraday_to_silver(bronze: DataFrame, zones: UserZones = "UTC") -> DataFrame
 
 
 def daily_to_silver(bronze: DataFrame, zones: UserZones = "UTC") -> DataFrame:
-    """Bronze day envelopes -> one row per (user, metric, day): total, resting heart rate, zone minutes."""
+    """Bronze day envelopes -> one row per (user, metric, day): total, resting heart rate, zone minutes.
+
+    The day's summary is the first element of `activities-<resource>`; an empty or missing summary array
+    is named in `_parse_errors` (there is no total to load), as is a total that is not a number.
+    """
     days = _envelopes(bronze, zones)
+    summary_key = F.concat(F.lit("activities-"), F.col("resource"))
     summary = days.select(
         "*",
-        F.from_json(F.col("response")[F.concat(F.lit("activities-"), F.col("resource"))], DAILY_SCHEMA)[0].alias("day"),
+        F.try_element_at(F.col("response"), summary_key).alias("_summary_text"),
+        F.get(F.from_json(F.try_element_at(F.col("response"), summary_key), DAILY_SCHEMA), 0).alias("day"),
     )
     heart = F.from_json(F.col("day.value"), HEART_VALUE_SCHEMA)
     is_heart = F.col("resource") == "heart"
+    total = finite(F.col("day.value").try_cast("double")) * F.col("factor")
     typed = summary.select(
         "user_id",
         "metric",
         "date",
-        F.when(~is_heart, F.col("day.value").try_cast("double") * F.col("factor")).alias("total"),
+        F.when(~is_heart, total).alias("total"),
         F.when(is_heart, heart["restingHeartRate"]).alias("resting_heart_rate_bpm"),
         F.when(
             is_heart,
@@ -212,6 +267,20 @@ def daily_to_silver(bronze: DataFrame, zones: UserZones = "UTC") -> DataFrame:
                 ),
             ),
         ).alias("heart_rate_zones"),
+        parse_errors(
+            F.when(
+                F.col("day").isNull(),
+                F.concat(
+                    F.lit("activities-"),
+                    F.col("resource"),
+                    F.lit(": no day summary in "),
+                    F.coalesce(F.substring(F.col("_summary_text"), 1, 60), F.lit("(missing)")),
+                ),
+            ),
+            F.when(~is_heart, unreadable("value", F.col("day.value"), total, "a number")),
+            F.when(is_heart, unreadable("value", F.col("day.value"), heart, "a heart-rate summary object")),
+            also=F.col("_envelope_errors"),
+        ),
         "_source_file",
         "_batch_id",
         "_record_index",

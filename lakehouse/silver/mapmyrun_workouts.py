@@ -12,6 +12,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakehouse.silver.readable import finite, parse_errors, unreadable
 from lakehouse.tables.merge import latest_per_key, with_row_hash
 
 NAME = "mapmyrun_workouts"
@@ -30,6 +31,8 @@ COLUMNS = (
     "Max Speed (mi/h)", "Max Speed", "Avg Heart Rate", "Steps", "Notes", "Source", "Link",
 )  # fmt: skip
 RECORD_SCHEMA = T.StructType([T.StructField(c, T.StringType()) for c in COLUMNS])
+TEXT_COLUMNS = ("Date Submitted", "Workout Date", "Activity Type", "Notes", "Source", "Link")
+NUMBER_COLUMNS = tuple(c for c in COLUMNS if c not in TEXT_COLUMNS)
 
 
 def ap_date(text: Column) -> Column:
@@ -49,7 +52,14 @@ def ap_date(text: Column) -> Column:
 
 
 def _number(column: str) -> Column:
-    return F.nullif(F.trim(F.col(f"r.`{column}`")), F.lit("")).try_cast("double")
+    """A numeric cell as a double; null when empty, unreadable, NaN or infinite (`_number_errors` names it)."""
+    return finite(F.nullif(F.trim(F.col(f"r.`{column}`")), F.lit("")).try_cast("double"))
+
+
+def _number_errors() -> list[Column]:
+    return [
+        unreadable(c, F.col(f"r.`{c}`"), _number(c), "a finite number") for c in NUMBER_COLUMNS
+    ]
 
 
 def _notes(column: Column) -> Column:
@@ -75,10 +85,14 @@ def to_silver(bronze: DataFrame) -> DataFrame:
     avg_speed = F.coalesce(_number("Avg Speed (km/h)"), _number("Avg Speed (mi/h)"))
     max_speed = F.coalesce(_number("Max Speed (km/h)"), _number("Max Speed (mi/h)"), _number("Max Speed"))
     heart_rate = _number("Avg Heart Rate")
+    workout_id = F.nullif(F.regexp_extract(F.col("r.Link"), r"/workout/(\d+)", 1), F.lit("")).try_cast("long")
+    workout_date = ap_date(F.col("r.`Workout Date`"))
+    submitted_date = ap_date(F.col("r.`Date Submitted`"))
+    steps = _number("Steps").try_cast("long")
     typed = rows.select(
-        F.regexp_extract(F.col("r.Link"), r"/workout/(\d+)", 1).cast("long").alias("workout_id"),
-        ap_date(F.col("r.`Workout Date`")).alias("workout_date"),
-        ap_date(F.col("r.`Date Submitted`")).alias("submitted_date"),
+        workout_id.alias("workout_id"),
+        workout_date.alias("workout_date"),
+        submitted_date.alias("submitted_date"),
         F.trim(F.col("r.`Activity Type`")).alias("activity_type"),
         _number("Calories Burned (kCal)").alias("calories_kcal"),
         (distance * distance_unit_m).alias("distance_m"),
@@ -90,11 +104,18 @@ def to_silver(bronze: DataFrame) -> DataFrame:
         (avg_speed * distance_unit_m / 3600).alias("avg_speed_mps"),
         (max_speed * distance_unit_m / 3600).alias("max_speed_mps"),
         F.when(heart_rate > 0, heart_rate).alias("avg_heart_rate_bpm"),
-        _number("Steps").cast("long").alias("steps"),
+        steps.alias("steps"),
         _notes(F.col("r.Notes")).alias("notes"),
         F.nullif(F.trim(F.col("r.Source")), F.lit("")).alias("source"),
         F.col("r.Link").alias("link"),
         F.when(imperial, F.lit("imperial")).otherwise(F.lit("metric")).alias("unit_system"),
+        parse_errors(
+            _number_errors(),
+            unreadable("Link", F.col("r.Link"), workout_id, "a workout URL ending in a workout id that fits a long"),
+            unreadable("Workout Date", F.col("r.`Workout Date`"), workout_date, "a calendar date"),
+            unreadable("Date Submitted", F.col("r.`Date Submitted`"), submitted_date, "a calendar date"),
+            unreadable("Steps", F.col("r.Steps"), steps, "a step count that fits a long"),
+        ),
         "_source_file",
         "_batch_id",
         "_record_index",

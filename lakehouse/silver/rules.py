@@ -25,6 +25,7 @@ from lakehouse.quality.checks import (
 )
 from lakehouse.quality.expectations import DROP, QUARANTINE, WARN, Expectation
 from lakehouse.silver import api_calls, fitbit, mapmyrun_workouts, strava_activities, strava_streams
+from lakehouse.silver.readable import PARSE_ERRORS
 
 STRAVA = f"silver.{strava_activities.NAME}"
 FITBIT_INTRADAY = f"silver.{fitbit.INTRADAY_NAME}"
@@ -67,12 +68,25 @@ def _speed_by_sport_sql(speed: str, sport: str, limits: Mapping[float, tuple[str
     return f"{speed} IS NULL OR CASE {whens} ELSE TRUE END"
 
 
+def _values_readable(table: str) -> Expectation:
+    """Quarantine a row holding a value that was present in bronze but did not read (see `silver.readable`)."""
+    return Expectation(
+        "values_readable",
+        table,
+        f"size({PARSE_ERRORS}) = 0",
+        QUARANTINE,
+        f"a value that is there but does not read (an impossible date, a time past 23:59:59, a number too big"
+        f" for its column, NaN): `{PARSE_ERRORS}` in the quarantined row names the field and the value",
+    )
+
+
 def _heart_rate_in_range(column: str) -> str:
     return f"{column} IS NULL OR {column} BETWEEN {HEART_RATE_MIN_BPM} AND {HEART_RATE_MAX_BPM}"
 
 
 EXPECTATIONS: dict[str, tuple[Expectation, ...]] = {
     STRAVA: (
+        _values_readable(STRAVA),
         Expectation(
             "activity_key_present",
             STRAVA,
@@ -106,6 +120,7 @@ EXPECTATIONS: dict[str, tuple[Expectation, ...]] = {
         Expectation("kudos_non_negative", STRAVA, "kudos_count >= 0", WARN),
     ),
     FITBIT_INTRADAY: (
+        _values_readable(FITBIT_INTRADAY),
         Expectation(
             "series_key_present",
             FITBIT_INTRADAY,
@@ -124,6 +139,7 @@ EXPECTATIONS: dict[str, tuple[Expectation, ...]] = {
         Expectation("value_non_negative", FITBIT_INTRADAY, "value IS NULL OR value >= 0", WARN),
     ),
     FITBIT_DAILY: (
+        _values_readable(FITBIT_DAILY),
         Expectation(
             "day_key_present",
             FITBIT_DAILY,
@@ -143,6 +159,7 @@ EXPECTATIONS: dict[str, tuple[Expectation, ...]] = {
         ),
     ),
     MAPMYRUN: (
+        _values_readable(MAPMYRUN),
         Expectation(
             "workout_id_present",
             MAPMYRUN,
@@ -167,6 +184,7 @@ EXPECTATIONS: dict[str, tuple[Expectation, ...]] = {
         Expectation("heart_rate_plausible", MAPMYRUN, _heart_rate_in_range("avg_heart_rate_bpm"), WARN),
     ),
     STRAVA_STREAMS: (
+        _values_readable(STRAVA_STREAMS),
         Expectation(
             "sample_key_present",
             STRAVA_STREAMS,
@@ -183,8 +201,8 @@ EXPECTATIONS: dict[str, tuple[Expectation, ...]] = {
             WARN,
         ),
     ),
-    # A ledger of the pipeline's own API calls: only the duplicate-key check below.
-    API_CALLS: (),
+    # A ledger of the pipeline's own API calls: readable values, and the duplicate-key check below.
+    API_CALLS: (_values_readable(API_CALLS),),
 }
 
 CHECKS: dict[str, tuple[SqlCheck, ...]] = {

@@ -18,6 +18,7 @@ from lakehouse import people
 from lakehouse.config import Settings
 from lakehouse.quality.gate import ensure_tables, run_gate
 from lakehouse.silver import api_calls, fitbit, mapmyrun_workouts, strava_activities, strava_streams, workouts
+from lakehouse.silver.readable import PARSE_ERRORS
 from lakehouse.silver.rules import checks_for, expectations_for
 from lakehouse.tables import Tables, read_table, table_exists
 from lakehouse.tables.merge import merge_replace, merge_upsert, with_row_hash
@@ -125,8 +126,10 @@ def run_silver_table(spark: SparkSession, settings: Settings, spec: SilverSpec, 
             spark, settings, spec.name, updates, production, run_id,
             expectations=expectations_for(label), checks=checks_for(label), txn_version=upto,
         )  # fmt: skip
-        counts = merge_upsert(spark, target, gated.rows, spec.keys, spec.partition_by)
-        result.rows_out = gated.rows.count()
+        # Rows with unreadable values were quarantined by the gate; the list of them is not a silver column.
+        rows = gated.rows.drop(PARSE_ERRORS)
+        counts = merge_upsert(spark, target, rows, spec.keys, spec.partition_by)
+        result.rows_out = rows.count()
         result.quarantined = gated.quarantined
     finally:
         updates.unpersist()

@@ -11,6 +11,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakehouse.silver.readable import as_text, finite, parse_errors, record_errors, unreadable
 from lakehouse.tables.merge import latest_per_key, with_row_hash
 
 NAME = "strava_activities"
@@ -70,18 +71,36 @@ UTC_PATTERN = "yyyy-MM-dd'T'HH:mm:ss'Z'"
 
 def _latlng(column: str, index: int) -> F.Column:
     """Element `index` of a [lat, lng] pair, null when Strava sent `[]` (no GPS)."""
-    return F.when(F.size(F.col(column)) == 2, F.col(column)[index])
+    return F.when(F.size(F.col(column)) == 2, F.get(F.col(column), index))
+
+
+def _local_time(text: F.Column) -> F.Column:
+    """Strava's local wall time, written with a misleading `Z`, as a timestamp without a time zone.
+
+    `try_cast` is the tolerant parse here (there is no `try_to_timestamp_ntz`); the pattern is checked first
+    because a cast accepts more shapes than Strava writes.
+    """
+    shaped = text.rlike(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+    return F.when(shaped, F.regexp_replace(text, "Z$", "").try_cast("timestamp_ntz"))
 
 
 def to_silver(bronze: DataFrame) -> DataFrame:
-    """Bronze rows -> one typed row per (athlete, activity), latest ingestion winning."""
+    """Bronze rows -> one typed row per (athlete, activity), latest ingestion winning.
+
+    Values that do not read (an impossible date, a number too big for its column) are named in
+    `_parse_errors`; the quality gate quarantines those rows.
+    """
     parsed = bronze.select(
-        F.from_json(F.col("record"), RECORD_SCHEMA).alias("a"),
+        F.from_json(F.col("record"), RECORD_SCHEMA).alias("_typed"),
+        F.from_json(F.col("record"), as_text(RECORD_SCHEMA)).alias("_text"),
         "_source_file",
         "_batch_id",
         "_record_index",
         "_ingested_at",
-    ).select("a.*", "_source_file", "_batch_id", "_record_index", "_ingested_at")
+    ).select("_typed.*", "_typed", "_text", "_source_file", "_batch_id", "_record_index", "_ingested_at")
+    start_utc = F.try_to_timestamp(F.col("start_date"), F.lit(UTC_PATTERN))
+    start_local = _local_time(F.col("start_date_local"))
+    utc_offset = finite(F.col("utc_offset")).try_cast("int")
     typed = parsed.select(
         F.col("athlete.id").alias("athlete_id"),
         F.col("id").alias("activity_id"),
@@ -89,12 +108,11 @@ def to_silver(bronze: DataFrame) -> DataFrame:
         F.coalesce(F.col("sport_type"), F.col("type")).alias("sport_type"),
         F.col("type").alias("activity_type"),
         F.col("workout_type"),
-        F.to_timestamp(F.col("start_date"), UTC_PATTERN).alias("start_time_utc"),
-        # Strava writes local wall time with a misleading `Z`: it is a timestamp without a time zone.
-        F.to_timestamp_ntz(F.col("start_date_local"), F.lit(UTC_PATTERN)).alias("start_time_local"),
-        F.to_date(F.to_timestamp_ntz(F.col("start_date_local"), F.lit(UTC_PATTERN))).alias("activity_date"),
+        start_utc.alias("start_time_utc"),
+        start_local.alias("start_time_local"),
+        F.to_date(start_local).alias("activity_date"),
         F.nullif(F.regexp_extract(F.col("timezone"), r"\)\s*(\S+)\s*$", 1), F.lit("")).alias("timezone"),
-        F.col("utc_offset").cast("int").alias("utc_offset_s"),
+        utc_offset.alias("utc_offset_s"),
         F.col("distance").alias("distance_m"),
         F.col("moving_time").alias("moving_time_s"),
         F.col("elapsed_time").alias("elapsed_time_s"),
@@ -128,6 +146,12 @@ def to_silver(bronze: DataFrame) -> DataFrame:
         _latlng("end_latlng", 0).alias("end_lat"),
         _latlng("end_latlng", 1).alias("end_lng"),
         F.nullif(F.col("map.summary_polyline"), F.lit("")).alias("summary_polyline"),
+        parse_errors(
+            record_errors(F.col("_typed"), F.col("_text"), RECORD_SCHEMA),
+            unreadable("start_date", F.col("start_date"), start_utc, "a UTC timestamp (yyyy-MM-ddTHH:mm:ssZ)"),
+            unreadable("start_date_local", F.col("start_date_local"), start_local, "a local timestamp"),
+            unreadable("utc_offset", F.col("_text.utc_offset"), utc_offset, "an offset in seconds"),
+        ),
         "_source_file",
         "_batch_id",
         "_record_index",

@@ -11,6 +11,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakehouse.silver.readable import finite, parse_errors, unreadable
 from lakehouse.tables.merge import latest_per_key, with_row_hash
 
 NAME = "strava_streams"
@@ -33,13 +34,15 @@ NUMERIC_STREAMS = {
     "temp": ("temperature_c", T.DoubleType()),
     "grade_smooth": ("grade_pct", T.DoubleType()),
 }
+# Numeric samples are read as text and cast one by one, so one unreadable sample (a string, NaN, a number
+# too big for its column) is named and quarantined alone instead of nulling its whole stream.
 RECORD_SCHEMA = T.StructType(
     [
         T.StructField("activity_id", T.LongType()),
         T.StructField(
             "streams",
             T.StructType(
-                [T.StructField(name, _stream(kind)) for name, (_, kind) in NUMERIC_STREAMS.items()]
+                [T.StructField(name, _stream(T.StringType())) for name in NUMERIC_STREAMS]
                 + [
                     T.StructField("latlng", _stream(T.ArrayType(T.DoubleType()))),
                     T.StructField("moving", _stream(T.BooleanType())),
@@ -62,17 +65,25 @@ def to_silver(bronze: DataFrame) -> DataFrame:
     )
     points = latest.select("*", F.explode(F.sequence(F.lit(0), longest - 1)).alias("point")).where(longest > 0)
     at = F.col("point") + 1
+    texts = {name: F.try_element_at(F.col(f"r.streams.{name}.data"), at) for name in NUMERIC_STREAMS}
+    values = {
+        name: (finite(texts[name].try_cast(kind)) if kind == T.DoubleType() else texts[name].try_cast(kind))
+        for name, (_, kind) in NUMERIC_STREAMS.items()
+    }
     return with_row_hash(
         points.select(
             "activity_id",
             "point",
-            *[
-                F.try_element_at(F.col(f"r.streams.{name}.data"), at).cast(kind).alias(column)
-                for name, (column, kind) in NUMERIC_STREAMS.items()
-            ],
+            *[values[name].alias(column) for name, (column, _) in NUMERIC_STREAMS.items()],
             F.try_element_at(F.try_element_at(F.col("r.streams.latlng.data"), at), F.lit(1)).alias("lat"),
             F.try_element_at(F.try_element_at(F.col("r.streams.latlng.data"), at), F.lit(2)).alias("lng"),
             F.try_element_at(F.col("r.streams.moving.data"), at).alias("moving"),
+            parse_errors(
+                [
+                    unreadable(name, texts[name], values[name], f"a finite {kind.simpleString()}")
+                    for name, (_, kind) in NUMERIC_STREAMS.items()
+                ]
+            ),
             "_source_file",
             "_batch_id",
             "_ingested_at",

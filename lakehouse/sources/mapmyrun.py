@@ -2,7 +2,10 @@
 
 Grain of what lands: `mapmyrun/workouts/month=YYYY-MM/<run-id>.csv`, one row per workout per import, with
 the export's own header line and rows byte for byte (the `b''` notes, `0` heart rates and GPS-glitch
-speeds included: cleaning is silver's job). The header must be one of the export's 15-column variants:
+speeds included: cleaning is silver's job). A row whose month cannot be told (no readable `Workout Date`,
+too few fields) lands verbatim in `month=undated/<run-id>.csv`, so one bad row never stops the import:
+bronze and silver quarantine it with its reason, as they do bytes that are not UTF-8.
+The header must be one of the export's 15-column variants:
 metric (`Distance (km)`, `Avg Pace (min/km)`, ...), imperial (`(mi)`, `(min/mi)`, `(mi/h)`), or the older
 one without units on the Max columns (`Max Pace`, `Max Speed`).
 """
@@ -26,6 +29,7 @@ SOURCE = "mapmyrun"
 ENTITY = "workouts"
 WORKOUT_DATE = "Workout Date"
 DISTANCE_COLUMNS = {"km": "Distance (km)", "mi": "Distance (mi)"}
+UNDATED = "undated"  # the month folder of rows whose workout date does not read
 
 # Each column of the export and how it may be spelled, per unit system ("{unit}" is km or mi).
 _COLUMN_SPELLINGS: tuple[tuple[str, ...], ...] = (
@@ -103,8 +107,13 @@ def missing_columns(header: list[str]) -> list[str]:
 
 
 def _decode(source: str | Path | bytes) -> str:
+    """The export as text; bytes that are not UTF-8 are kept as surrogates and written back unchanged."""
     data = source if isinstance(source, bytes) else Path(source).read_bytes()
-    return data.decode("utf-8-sig")
+    return data.removeprefix(b"\xef\xbb\xbf").decode("utf-8", errors="surrogateescape")
+
+
+def _encode(text: str) -> bytes:
+    return text.encode("utf-8", errors="surrogateescape")
 
 
 def _raw_rows(text: str) -> tuple[str, list[str], list[tuple[list[str], str]]]:
@@ -143,7 +152,8 @@ def import_csv(
 
     The landed files keep the export's own name (`<run id>--<name>`), which the people file matches to say
     whose export it is. Example: `import_csv("workout_history.csv", LandingZone(open_store(root)), new_run_id())`.
-    Raises `MissingColumnsError` (naming the columns) or `UnparseableDateError` (naming the line).
+    Raises `MissingColumnsError` (naming the columns). Rows without a readable date land in
+    `month=undated` (logged with their line numbers) for bronze and silver to quarantine with the reason.
     """
     if export_name is None and isinstance(source, str | Path):
         export_name = Path(source).name
@@ -159,13 +169,18 @@ def import_csv(
         try:
             month = parse_ap_date(fields[date_index]).strftime("%Y-%m")
         except (IndexError, UnparseableDateError) as exc:
-            raise UnparseableDateError(f"row {line_number}: {exc}") from exc
+            reason = "too few fields" if isinstance(exc, IndexError) else str(exc)
+            log.warning("mapmyrun: row %d has no readable workout date (%s); landed in month=%s", line_number,
+                        reason, UNDATED)  # fmt: skip
+            month = UNDATED
         by_month[month].append(raw if raw.endswith(("\n", "\r")) else raw + _line_end(header_line))
     header_text = header_line if header_line.endswith(("\n", "\r")) else header_line + "\n"
     landed = [
         landing.write_bytes(
-            landing_key(SOURCE, ENTITY, month, f"{run_id}--{name.removesuffix('.csv')}", ext="csv"),
-            (header_text + "".join(by_month[month])).encode("utf-8"),
+            f"{SOURCE}/{ENTITY}/month={UNDATED}/{run_id}--{name}"
+            if month == UNDATED
+            else landing_key(SOURCE, ENTITY, month, f"{run_id}--{name.removesuffix('.csv')}", ext="csv"),
+            _encode(header_text + "".join(by_month[month])),
             records=len(by_month[month]),
         )
         for month in sorted(by_month)

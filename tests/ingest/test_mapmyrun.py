@@ -137,10 +137,25 @@ def test_a_multi_line_note_stays_one_verbatim_row(landing: LandingZone) -> None:
     assert list(csv.reader(io.StringIO(content)))[1][12] == "line one\nline two"
 
 
-def test_an_unreadable_workout_date_names_the_row(landing: LandingZone) -> None:
-    row = '"2021-01-31","2021-01-31",Run,340,4.49,2336,8.65,1.10,6.93,54.54,0,6205,b\'\',iPhone,http://x/1'
-    with pytest.raises(UnparseableDateError, match="row 2"):
-        import_csv(f"{METRIC_HEADER}\n{row}\n".encode(), landing, "run-bad-date")
+def test_rows_without_a_readable_date_land_undated_beside_their_neighbours(landing: LandingZone) -> None:
+    good = '"Oct. 5, 2020","Oct. 5, 2020",Run,230,3.3,1394,6.9,0.6,8.5,98.6,0,3883,,iPhone,http://x/2\n'
+    iso_date = '"2021-01-31","2021-01-31",Run,340,4.49,2336,8.65,1.10,6.93,54.54,0,6205,b\'\',iPhone,http://x/1\n'
+    impossible = '"Feb. 30, 2021","Feb. 30, 2021",Run,340,4.49,2336,8.65,1.10,6.93,54.54,0,6205,,iPhone,http://x/3\n'
+    short = '"Jan. 2, 2021"\n'  # one field: the date column (the second) is not there
+    latin1 = '"Oct. 6, 2020","Oct. 6, 2020",Run,230,3.3,1394,6.9,0.6,8.5,98.6,0,3883,Caf\xe9,iPhone,http://x/4\n'
+    data = f"{METRIC_HEADER}\n{good}{iso_date}{impossible}{short}".encode() + latin1.encode("latin-1")
+
+    landed = import_csv(data, landing, "run-bad-rows")
+
+    by_key = {f.key: f.records for f in landed}
+    assert by_key == {
+        "mapmyrun/workouts/month=2020-10/run-bad-rows.csv": 2,
+        "mapmyrun/workouts/month=undated/run-bad-rows.csv": 3,
+    }
+    undated = landing.store.read_bytes("mapmyrun/workouts/month=undated/run-bad-rows.csv")
+    assert undated == f"{METRIC_HEADER}\n{iso_date}{impossible}{short}".encode()
+    october = landing.store.read_bytes("mapmyrun/workouts/month=2020-10/run-bad-rows.csv")
+    assert october == f"{METRIC_HEADER}\n{good}".encode() + latin1.encode("latin-1")  # bytes kept as they were
 
 
 def test_importing_the_same_file_under_the_same_run_id_is_a_no_op(landing: LandingZone) -> None:

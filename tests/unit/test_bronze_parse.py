@@ -112,16 +112,36 @@ def test_bom_is_removed_and_noted(strava: EntityFormat) -> None:
     assert parsed.notes == ["UTF-8 byte-order mark removed"]
 
 
-def test_non_utf8_bytes_are_quarantined_with_the_offset(strava: EntityFormat) -> None:
-    data = json.dumps([activity(1, name="Café")], ensure_ascii=False).encode().replace("é".encode(), b"\xe9")
+def test_non_utf8_bytes_quarantine_only_their_record(strava: EntityFormat) -> None:
+    records = [activity(1), activity(2, name="Café"), activity(3)]
+    data = json.dumps(records, ensure_ascii=False).encode().replace("é".encode(), b"\xe9")
     parsed = parse_file(data, strava)
-    assert parsed.records == []
+    assert loaded_ids(parsed) == [1, 3]
+    [(index, raw, reason)] = parsed.quarantined
+    assert (index, reason) == (1, "not valid UTF-8: byte 0xe9 in name")
+    assert "Caf\\xe9" in raw
     offset = data.index(b"\xe9")
-    assert (
-        parsed.quarantined[0][2]
-        == f"not valid UTF-8: byte 0xe9 at offset {offset} (invalid continuation byte)"
+    assert parsed.notes == [f"not valid UTF-8 from offset {offset}: records with undecodable bytes quarantined"]
+
+
+def test_lone_surrogate_is_quarantined_and_a_pair_loads(strava: EntityFormat) -> None:
+    text = json.dumps([activity(1, name="LONE"), activity(2, name="\U0001f3c3 run")])  # the pair as \ud83c\udfc3
+    parsed = parse_file(text.replace("LONE", "\\ud800 run").encode(), strava)
+    assert loaded_ids(parsed) == [2]
+    assert json.loads(parsed.records[0][1])["name"] == "\U0001f3c3 run"
+    [(index, raw, reason)] = parsed.quarantined
+    assert (index, reason) == (0, "lone surrogate \\ud800 in name (a \\u escape without its pair is not Unicode)")
+    raw.encode("utf-8")  # what goes to Spark must be encodable
+
+
+@pytest.mark.parametrize(("token", "shown"), [("NaN", "NaN"), ("-Infinity", "-Infinity"), ("1e999", "Infinity")])
+def test_non_finite_numbers_are_quarantined(strava: EntityFormat, token: str, shown: str) -> None:
+    text = json.dumps([activity(1, distance=12.5), activity(2)]).replace("12.5", token)
+    parsed = parse_file(text.encode(), strava)
+    assert loaded_ids(parsed) == [2]
+    assert parsed.quarantined[0][2] == (
+        f"distance: {shown} is not a JSON number (NaN, Infinity or beyond the range of a double)"
     )
-    assert "Caf\\xe9" in parsed.quarantined[0][1]
 
 
 def test_record_that_is_not_an_object(strava: EntityFormat) -> None:

@@ -34,7 +34,7 @@ def to_silver(bronze: DataFrame) -> DataFrame:
         F.trim("r.team").alias("team"),
         F.upper(F.trim("r.nationality")).alias("nationality"),
         F.to_date(F.try_to_timestamp(F.col("r.birth_date"), F.lit("yyyy-MM-dd"))).alias("birth_date"),
-        F.nullif(F.col("r.height_cm"), F.lit("")).try_cast("double").cast("int").alias("height_cm"),
+        F.nullif(F.col("r.height_cm"), F.lit("")).try_cast("double").try_cast("int").alias("height_cm"),
         F.nullif(F.col("r.weight_kg"), F.lit("")).try_cast("double").alias("weight_kg"),
         "_source_file", "_batch_id", "_record_index", "_ingested_at",
     )  # fmt: skip
