@@ -7,6 +7,8 @@ Rules:
   before a truncation point, the rows of a CSV around a bad row);
 - a record that fails its JSON Schema, or repeats a key already seen in the same file, is quarantined
   alone; its neighbours load;
+- a record an importer could not convert lands marked `"_rejected": "<reason>"` (the Strava archive import
+  does this for a bad CSV row or a corrupt activity file): it is quarantined with that reason;
 - a UTF-8 byte-order mark is removed and noted; unknown extra fields are kept (bronze keeps the raw record)
   and noted, so a new field in an API never loses data.
 """
@@ -25,6 +27,7 @@ from jsonschema import Draft202012Validator
 UTF8_BOM = b"\xef\xbb\xbf"
 MAX_RAW_CHARS = 100_000  # a quarantined blob is kept whole up to this size, then cut (and the cut noted)
 MAX_ERRORS_IN_REASON = 3
+REJECTED_FIELD = "_rejected"  # set by an importer on a record it could not convert, with the reason
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,9 @@ def _accept_records(items: list[tuple[int, Any, str]], fmt: EntityFormat, out: P
     for index, record, raw in items:
         if not isinstance(record, dict):
             out.quarantined.append((index, _clip(raw), f"record is not a JSON object (got {type(record).__name__})"))
+            continue
+        if isinstance(record.get(REJECTED_FIELD), str):
+            out.quarantined.append((index, _clip(raw), f"rejected at import: {record[REJECTED_FIELD]}"))
             continue
         reason = _schema_reason(record, fmt)
         if reason:
