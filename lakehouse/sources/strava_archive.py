@@ -498,7 +498,9 @@ class _Import:
         except StopIteration:
             raise ArchiveError(f"{ACTIVITIES_CSV} is empty") from None
         columns = resolve_columns(header, header_map)
-        self.report.layout = columns.layout + (f", {columns.translated} headers translated" if columns.translated else "")
+        self.report.layout = columns.layout + (
+            f", {columns.translated} headers translated" if columns.translated else ""
+        )
         if columns.unknown:
             self.report.lines.append(
                 f"{ACTIVITIES_CSV}: {len(columns.unknown)} column(s) this importer does not know, ignored: "
@@ -621,9 +623,7 @@ def advance_watermark(
     report.newest_start = iso_utc(from_epoch(newest))
     old = state.get("watermark")
     if old and epoch_seconds(parse_iso_utc(old)) >= newest:
-        report.lines.append(
-            f"sync watermark {old} is already at or after the archive's newest activity: left as it is"
-        )
+        report.lines.append(f"sync watermark {old} is already at or after the archive's newest activity: left as it is")
         return
     floor = newest - overlap.total_seconds()
     recent = {**state.get("recent", {}), **{str(i): s for i, s in starts.items() if s >= floor}}
@@ -657,7 +657,9 @@ def import_archive(
     with ArchiveSource(path) as archive:
         from_profile = _read_profile_athlete(archive)
         if from_profile is not None and athlete_id is not None and from_profile != athlete_id:
-            report.lines.append(f"profile.csv says athlete {from_profile}, --athlete-id {athlete_id}: using profile.csv")
+            report.lines.append(
+                f"profile.csv says athlete {from_profile}, --athlete-id {athlete_id}: using profile.csv"
+            )
         chosen = from_profile if from_profile is not None else athlete_id
         if chosen is None:
             raise MissingAthleteIdError(
