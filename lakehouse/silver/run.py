@@ -19,7 +19,7 @@ from pyspark.sql import types as T
 from lakehouse.config import Settings
 from lakehouse.quality.gate import ensure_tables, run_gate
 from lakehouse.silver import api_calls, fitbit, mapmyrun_workouts, strava_activities, strava_streams, workouts
-from lakehouse.silver.merge import merge_replace, merge_upsert
+from lakehouse.silver.merge import drop_outranked, merge_replace, merge_upsert
 from lakehouse.tables import Tables, append, create_if_missing, read_table, table_exists
 
 PROGRESS_TABLE = ("ops", "silver_progress")
@@ -46,6 +46,8 @@ class SilverSpec:
     keys: tuple[str, ...]
     partition_by: tuple[str, ...]
     build: Callable[[DataFrame, Settings], DataFrame]
+    precedence: str | None = None  # a rank column: a lower-ranked route never replaces a higher one
+    precedence_group: tuple[str, ...] = ()  # the unit that wins or loses whole (default: the keys)
 
 
 @dataclass
@@ -69,6 +71,7 @@ SPECS: tuple[SilverSpec, ...] = (
         strava_activities.KEYS,
         strava_activities.PARTITION_BY,
         lambda df, _settings: strava_activities.to_silver(df),
+        precedence=strava_activities.PRECEDENCE,
     ),
     SilverSpec(
         fitbit.INTRADAY_NAME,
@@ -90,6 +93,8 @@ SPECS: tuple[SilverSpec, ...] = (
         strava_streams.KEYS,
         (),
         lambda df, _settings: strava_streams.to_silver(df),
+        precedence=strava_activities.PRECEDENCE,
+        precedence_group=strava_streams.GROUP,
     ),
     SilverSpec(
         api_calls.NAME,
@@ -136,10 +141,14 @@ def run_silver_table(spark: SparkSession, settings: Settings, spec: SilverSpec, 
     try:
         target = tables.ref("silver", spec.name)
         production = read_table(spark, target) if table_exists(spark, target) else None
+        candidates = updates
+        if spec.precedence:  # a route outranked by what production holds does not reach the gate or the MERGE
+            group = spec.precedence_group or spec.keys
+            candidates = drop_outranked(updates, production, group, spec.precedence)
         # Expectations and staging-versus-production checks run before anything touches production;
         # a fail or halt raises here and the MERGE never happens.
-        gated = run_gate(spark, settings, spec.name, updates, production, run_id, txn_version=upto)
-        counts = merge_upsert(spark, target, gated.rows, spec.keys, spec.partition_by)
+        gated = run_gate(spark, settings, spec.name, candidates, production, run_id, txn_version=upto)
+        counts = merge_upsert(spark, target, gated.rows, spec.keys, spec.partition_by, spec.precedence)
         result.rows_out = gated.rows.count()
         result.quarantined = gated.quarantined
     finally:
