@@ -40,13 +40,16 @@ import io
 import json
 import re
 import zipfile
+import zlib
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from stream_unzip import UnzipError, stream_unzip
 
 from lakehouse.landing import LandingZone, new_run_id
 from lakehouse.sources.activity_files import ActivityFileError, Recording, UnknownFileTypeError, read_recording
@@ -60,6 +63,7 @@ PROFILE_CSV = "profile.csv"
 ACTIVITIES_FOLDER = "activities/"
 FLUSH_EVERY_RECORDINGS = 50  # land buffered streams every 50 files: memory stays flat on a 10-year archive
 MAX_RAW_ROW_CHARS = 4_000
+SALVAGE_CHUNK_BYTES = 1 << 20
 
 # Localized header -> English. German from Strava's own export (the names in strava-csv-mapping-de-en.json).
 GERMAN_HEADERS: dict[str, str] = {
@@ -168,33 +172,73 @@ class ArchiveReport:
 
 
 class ArchiveSource:
-    """Read access to an archive's members by their path inside it (`activities.csv`, `activities/1.fit.gz`)."""
+    """Read access to an archive's members by their path inside it (`activities.csv`, `activities/1.fit.gz`).
+
+    A zip is opened with `zipfile` (it reads the central directory, then streams one member at a time). A zip
+    whose central directory is gone (a download cut short) is *salvaged*: stream-unzip reads it front to back
+    and every member complete before the damage is used; `salvage_note` says what happened.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._zip: zipfile.ZipFile | None = None
         self._root = ""
+        self._salvaged: dict[str, bytes | None] | None = None  # complete members; CSVs kept, files streamed
+        self.salvage_note: str | None = None
         if path.is_dir():
             found = sorted(path.rglob(ACTIVITIES_CSV), key=lambda p: len(p.parts))
             if not found:
                 raise ArchiveError(f"{path}: no {ACTIVITIES_CSV} in this folder; is it a Strava archive?")
-            self._root = str(found[0].parent.relative_to(path)).replace("\\", "/").strip(".")
+            root = str(found[0].parent.relative_to(path)).replace("\\", "/")
+            self._root = "" if root == "." else root
         elif path.is_file():
             try:
                 self._zip = zipfile.ZipFile(path)  # reads only the central directory; members stream on open
+                members = self._zip.namelist()
             except zipfile.BadZipFile as exc:
-                raise ArchiveError(
-                    f"{path}: not a readable zip ({exc}); the download is truncated or corrupt: download it again"
-                ) from exc
-            names = sorted((n for n in self._zip.namelist() if PurePosixPath(n).name == ACTIVITIES_CSV), key=len)
-            if not names:
-                raise ArchiveError(f"{path}: no {ACTIVITIES_CSV} in this zip; is it a Strava archive?")
-            self._root = str(PurePosixPath(names[0]).parent).strip(".")
+                members = self._salvage(f"{exc}")
+            csvs = sorted((n for n in members if PurePosixPath(n).name == ACTIVITIES_CSV), key=len)
+            if not csvs:
+                cut = f" before the damage ({self.salvage_note})" if self.salvage_note else ""
+                raise ArchiveError(f"{path}: no {ACTIVITIES_CSV} in this zip{cut}; is it a Strava archive?")
+            root = str(PurePosixPath(csvs[0]).parent)
+            self._root = "" if root == "." else root
         else:
             raise ArchiveError(f"{path}: no such file or folder")
         if self._root:
             self._root += "/"
 
+    # ---- salvage of a zip without its central directory -----------------------------------------------
+    def _chunks(self) -> Iterator[bytes]:
+        with self.path.open("rb") as handle:
+            while chunk := handle.read(SALVAGE_CHUNK_BYTES):
+                yield chunk
+
+    def _stream_members(self) -> Iterator[tuple[str, Iterator[bytes]]]:
+        """(name, chunks) of each member front to back; stops quietly at the damage (noted once)."""
+        try:
+            for raw_name, _size, chunks in stream_unzip(self._chunks()):
+                yield raw_name.decode("utf-8", errors="replace"), chunks
+        except UnzipError as exc:
+            if self.salvage_note is None or "stopped" not in self.salvage_note:
+                detail = f"{type(exc).__name__} {exc}".strip()
+                self.salvage_note = (self.salvage_note or "") + f"; reading stopped at the damage ({detail})"
+
+    def _salvage(self, reason: str) -> list[str]:
+        self.salvage_note = f"not a complete zip ({reason}): salvaged the members before the damage"
+        self._salvaged = {}
+        for name, chunks in self._stream_members():
+            data = b"".join(chunks)  # consumed whole: stream-unzip needs each member read before the next
+            small = PurePosixPath(name).name in (ACTIVITIES_CSV, PROFILE_CSV)
+            self._salvaged[name] = data if small else None
+        return list(self._salvaged)
+
+    @property
+    def salvaged(self) -> bool:
+        """True when the zip was damaged and only its readable front part is used."""
+        return self._salvaged is not None
+
+    # ---- access ---------------------------------------------------------------------------------------
     def close(self) -> None:
         """Close the zip file, if any."""
         if self._zip is not None:
@@ -206,11 +250,14 @@ class ArchiveSource:
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    def _zip_names(self) -> list[str]:
+        names = list(self._salvaged) if self._salvaged is not None else self._zip.namelist() if self._zip else []
+        return [n[len(self._root) :] for n in names if n.startswith(self._root) and not n.endswith("/")]
+
     def names(self, prefix: str = "") -> list[str]:
         """Member paths (relative to the archive root) under `prefix`, files only."""
-        if self._zip is not None:
-            full = self._root + prefix
-            return [n[len(self._root) :] for n in self._zip.namelist() if n.startswith(full) and not n.endswith("/")]
+        if self._zip is not None or self._salvaged is not None:
+            return [n for n in self._zip_names() if n.startswith(prefix)]
         base = self.path / self._root
         folder = base / prefix
         if not folder.exists():
@@ -218,7 +265,9 @@ class ArchiveSource:
         return sorted(str(p.relative_to(base)).replace("\\", "/") for p in folder.rglob("*") if p.is_file())
 
     def exists(self, name: str) -> bool:
-        """Whether the member is in the archive."""
+        """Whether the member is in the archive (for a salvaged zip: complete before the damage)."""
+        if self._salvaged is not None:
+            return self._root + name in self._salvaged
         if self._zip is not None:
             try:
                 self._zip.getinfo(self._root + name)
@@ -228,11 +277,36 @@ class ArchiveSource:
         return (self.path / self._root / name).is_file()
 
     def read(self, name: str) -> bytes:
-        """One member's bytes (one activity file or a CSV at a time; the archive itself is never read whole)."""
+        """One member's bytes (a CSV, or one activity file; the archive itself is never read whole)."""
+        if self._salvaged is not None:
+            data = self._salvaged.get(self._root + name)
+            if data is None:
+                raise ArchiveError(f"{name}: not kept from the salvaged zip; read it through members()")
+            return data
         if self._zip is not None:
             with self._zip.open(self._root + name) as member:
                 return member.read()
         return (self.path / self._root / name).read_bytes()
+
+    def members(self, wanted: Iterable[str]) -> Iterator[tuple[str, bytes | Exception]]:
+        """Each wanted member that exists, with its bytes or the error reading it, in the archive's order."""
+        wanted = set(wanted)
+        if self._salvaged is not None:
+            for name, chunks in self._stream_members():
+                relative = name[len(self._root) :] if name.startswith(self._root) else None
+                if relative in wanted:
+                    yield relative, b"".join(chunks)
+                else:
+                    for _ in chunks:  # skip: stream-unzip needs every member consumed
+                        pass
+            return
+        for name in sorted(wanted):
+            if not self.exists(name):
+                continue
+            try:
+                yield name, self.read(name)
+            except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:  # a damaged member
+                yield name, exc
 
 
 # ---- activities.csv ---------------------------------------------------------------------------------------
@@ -467,7 +541,7 @@ def _rejected(reason: str, raw: Any, **extra: Any) -> dict[str, Any]:
 
 
 class _Import:
-    """One import run: rows, their files, landing, the report."""
+    """One import run: the rows first, then their files in the archive's order, then the activities."""
 
     def __init__(
         self,
@@ -486,7 +560,6 @@ class _Import:
         self.reject_month = now.strftime("%Y-%m")
         self.batches = MonthlyBatches(landing, SOURCE, report.run_id)
         self.starts: dict[int, int] = {}  # landed activity id -> start epoch
-        self.failures: Counter[str] = Counter()
         self.notes: Counter[str] = Counter()
         self.buffered_recordings = 0
 
@@ -498,9 +571,8 @@ class _Import:
         except StopIteration:
             raise ArchiveError(f"{ACTIVITIES_CSV} is empty") from None
         columns = resolve_columns(header, header_map)
-        self.report.layout = columns.layout + (
-            f", {columns.translated} headers translated" if columns.translated else ""
-        )
+        translated = f", {columns.translated} headers translated" if columns.translated else ""
+        self.report.layout = columns.layout + translated
         if columns.unknown:
             self.report.lines.append(
                 f"{ACTIVITIES_CSV}: {len(columns.unknown)} column(s) this importer does not know, ignored: "
@@ -515,6 +587,28 @@ class _Import:
             yield reader.line_num, row, columns
 
     def run(self, header_map: Mapping[str, str] | None) -> None:
+        records = self._read_rows(header_map)
+        by_file: dict[str, dict[str, Any]] = {}
+        for record in records:
+            filename = record["_archive"].get("filename")
+            if filename and filename not in by_file:
+                by_file[filename] = record
+            elif filename:
+                self.notes[f"{filename} named by two rows: its streams go to the first"] += 1
+        recordings = self._read_files(by_file)
+        for record in records:
+            recording = recordings.get(record["id"])
+            started = parse_iso_utc(record["start_date"])
+            record.update(_local_fields(started, recording[0] if recording else None, self.timezone))
+            if recording is not None:
+                record["start_latlng"], record["end_latlng"] = recording[1], recording[2]
+            self.batches.add(ENTITY_ACTIVITIES, activity_month(record), record)
+            self.starts[record["id"]] = epoch_seconds(started)
+            self.report.activities_landed += 1
+            self.report.manual_activities += record["manual"]
+
+    def _read_rows(self, header_map: Mapping[str, str] | None) -> list[dict[str, Any]]:
+        records: list[dict[str, Any]] = []
         seen: dict[int, int] = {}
         for line, row, columns in self.rows(header_map):
             self.report.rows_read += 1
@@ -528,17 +622,34 @@ class _Import:
             seen[record["id"]] = line
             for note in notes:
                 self.notes[note] += 1
-            recording = self._recording(record)
-            started = parse_iso_utc(record["start_date"])
-            record.update(_local_fields(started, recording.utc_offset_s if recording else None, self.timezone))
+            records.append(record)
+        return records
+
+    def _read_files(
+        self, by_file: Mapping[str, dict[str, Any]]
+    ) -> dict[int, tuple[int | None, list[float], list[float]]]:
+        """Parse and land each named file; per activity id its (utc offset, first latlng, last latlng)."""
+        found: dict[int, tuple[int | None, list[float], list[float]]] = {}
+        reached: set[str] = set()
+        for filename, payload in self.archive.members(by_file):
+            reached.add(filename)
+            recording = self._recording(by_file[filename], filename, payload)
             if recording is not None:
-                record["start_latlng"], record["end_latlng"] = recording.first_latlng(), recording.last_latlng()
-            self.batches.add(ENTITY_ACTIVITIES, activity_month(record), record)
-            self.starts[record["id"]] = epoch_seconds(started)
-            self.report.activities_landed += 1
-            self.report.manual_activities += record["manual"]
+                found[by_file[filename]["id"]] = (
+                    recording.utc_offset_s, recording.first_latlng(), recording.last_latlng()
+                )  # fmt: skip
             if self.buffered_recordings >= FLUSH_EVERY_RECORDINGS:
                 self.flush()
+        missing = sorted(set(by_file) - reached)
+        if missing:
+            self.report.files_missing += len(missing)
+            where = " (or after the damaged part)" if self.archive.salvaged else ""
+            shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            self.report.lines.append(
+                f"{len(missing)} file(s) named in {ACTIVITIES_CSV} are not in the archive{where}: {shown}; "
+                "those activities land without streams"
+            )
+        return found
 
     def _reject_row(self, line: int, row: list[str], columns: Columns, reason: str) -> None:
         named = {name: row[i] for name, indexes in columns.positions.items() for i in indexes[:1] if i < len(row)}
@@ -550,26 +661,19 @@ class _Import:
         self.report.rows_quarantined += 1
         self.report.lines.append(f"{ACTIVITIES_CSV} line {line}: quarantined: {reason}")
 
-    def _recording(self, record: dict[str, Any]) -> Recording | None:
-        filename = record["_archive"].get("filename")
-        if not filename:
-            return None
+    def _recording(self, record: dict[str, Any], filename: str, payload: bytes | Exception) -> Recording | None:
         month = activity_month(record)
-        if not self.archive.exists(filename):
-            self.report.files_missing += 1
-            self.failures["file named in activities.csv is missing from the archive"] += 1
+        if isinstance(payload, Exception):
+            self._reject_file(record, filename, month, "unreadable", f"cannot read from the archive: {payload}")
             return None
         try:
-            recording = read_recording(filename, self.archive.read(filename))
+            recording = read_recording(filename, payload)
         except UnknownFileTypeError as exc:
             self._reject_file(record, filename, month, "unknown", str(exc))
             return None
         except ActivityFileError as exc:
             kind = filename.lower().removesuffix(".gz").rsplit(".", 1)[-1]
             self._reject_file(record, filename, month, kind, str(exc))
-            return None
-        except (OSError, zipfile.BadZipFile) as exc:  # a member whose compressed data is damaged
-            self._reject_file(record, filename, month, "unreadable", f"cannot read from the archive: {exc}")
             return None
         self.batches.add(
             ENTITY_STREAMS,
@@ -596,15 +700,12 @@ class _Import:
 
     def finish(self) -> None:
         self.flush()
-        for reason, count in sorted(self.failures.items()):
-            self.report.lines.append(f"{count} activit{'y' if count == 1 else 'ies'}: {reason}")
+        if self.archive.salvage_note:
+            self.report.lines.insert(0, f"{self.archive.path.name}: {self.archive.salvage_note}")
         for note, count in sorted(self.notes.items()):
             self.report.lines.append(f"{ACTIVITIES_CSV}: {note} ({count}x)")
-        named = {record_file for record_file in self.archive.names(ACTIVITIES_FOLDER)}
-        if not named and self.report.activities_landed > self.report.manual_activities:
-            self.report.lines.append(
-                f"no {ACTIVITIES_FOLDER} folder in the archive: every activity lands without streams"
-            )
+        if not self.archive.names(ACTIVITIES_FOLDER) and self.report.activities_landed > self.report.manual_activities:
+            self.report.lines.append(f"no {ACTIVITIES_FOLDER} folder in the archive: activities land without streams")
 
 
 def advance_watermark(
@@ -681,10 +782,13 @@ def render_report(report: ArchiveReport) -> str:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"strava archive {report.source} (athlete {report.athlete_id}, run {report.run_id})")
+    table = Table(title="strava archive import")
     table.add_column("what")
     table.add_column("count", justify="right")
     rows = [
+        ("archive", report.source),
+        ("athlete id", str(report.athlete_id)),
+        ("run id", report.run_id),
         ("activities.csv layout", report.layout),
         ("rows read", report.rows_read),
         ("activities landed", report.activities_landed),
