@@ -42,7 +42,7 @@ import re
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -214,11 +214,22 @@ class ArchiveSource:
             while chunk := handle.read(SALVAGE_CHUNK_BYTES):
                 yield chunk
 
-    def _stream_members(self) -> Iterator[tuple[str, Iterator[bytes]]]:
-        """(name, chunks) of each member front to back; stops quietly at the damage (noted once)."""
+    def _stream_members(self, keep: Callable[[str], bool]) -> Iterator[tuple[str, bytes | None]]:
+        """(name, bytes if `keep(name)` else None) of each complete member, front to back; stops at the damage.
+
+        Each member is read whole (stream-unzip needs it consumed before the next) before it is yielded, so a
+        member cut by the damage is never handed out.
+        """
         try:
             for raw_name, _size, chunks in stream_unzip(self._chunks()):
-                yield raw_name.decode("utf-8", errors="replace"), chunks
+                name = raw_name.decode("utf-8", errors="replace")
+                if keep(name):
+                    data: bytes | None = b"".join(chunks)
+                else:
+                    data = None
+                    for _ in chunks:
+                        pass
+                yield name, data
         except UnzipError as exc:
             if self.salvage_note is None or "stopped" not in self.salvage_note:
                 detail = f"{type(exc).__name__} {exc}".strip()
@@ -226,11 +237,9 @@ class ArchiveSource:
 
     def _salvage(self, reason: str) -> list[str]:
         self.salvage_note = f"not a complete zip ({reason}): salvaged the members before the damage"
-        self._salvaged = {}
-        for name, chunks in self._stream_members():
-            data = b"".join(chunks)  # consumed whole: stream-unzip needs each member read before the next
-            small = PurePosixPath(name).name in (ACTIVITIES_CSV, PROFILE_CSV)
-            self._salvaged[name] = data if small else None
+        self._salvaged = dict(
+            self._stream_members(lambda name: PurePosixPath(name).name in (ACTIVITIES_CSV, PROFILE_CSV))
+        )
         return list(self._salvaged)
 
     @property
@@ -292,13 +301,9 @@ class ArchiveSource:
         """Each wanted member that exists, with its bytes or the error reading it, in the archive's order."""
         wanted = set(wanted)
         if self._salvaged is not None:
-            for name, chunks in self._stream_members():
-                relative = name[len(self._root) :] if name.startswith(self._root) else None
-                if relative in wanted:
-                    yield relative, b"".join(chunks)
-                else:
-                    for _ in chunks:  # skip: stream-unzip needs every member consumed
-                        pass
+            for name, data in self._stream_members(lambda name: name[len(self._root) :] in wanted):
+                if data is not None:
+                    yield name[len(self._root) :], data
             return
         for name in sorted(wanted):
             if not self.exists(name):
@@ -346,7 +351,7 @@ def resolve_columns(header: list[str], header_map: Mapping[str, str] | None = No
         english = OLDER_HEADERS.get(name) if older else translations.get(name, name)
         if english is None:
             english = name
-        translated += english != name
+        translated += english != name and not older  # the older layout's own names are not a language
         if english not in KNOWN_COLUMNS:
             unknown.append(name)
         positions.setdefault(english, []).append(index)
@@ -389,12 +394,16 @@ def sport_type(display: str) -> str:
 
 
 def _boolean(text: str, column: str) -> bool:
+    """`true`/`false` (the summary block), or a number, 0 being false (the detailed block: `0.0`, German `0,0`)."""
     lowered = text.strip().lower()
     if lowered in TRUE_WORDS:
         return True
     if lowered in FALSE_WORDS:
         return False
-    raise BadRowError(f"{column} {text!r} is neither true nor false")
+    try:
+        return parse_number(lowered, column) != 0
+    except BadRowError:
+        raise BadRowError(f"{column} {text!r} is neither true nor false") from None
 
 
 class _Row:
