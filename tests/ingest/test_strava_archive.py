@@ -166,7 +166,7 @@ def tracks_archive(tmp_path: Path) -> Path:
                 ("Distance", 1): "1000.5",
                 "Filename": filename,
             },
-        )  # fmt: skip
+        )
         for activity_id, (filename, date, sport) in TRACKS.items()
     ]
     tracks = realdata("tracks")
@@ -470,7 +470,7 @@ def test_athlete_id_from_the_option_when_there_is_no_profile(landing: LandingZon
 
 def test_a_folder_without_activities_csv_is_no_archive(landing: LandingZone, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ArchiveError, match="no activities.csv in this folder"):
+    with pytest.raises(ArchiveError, match=r"no activities\.csv in this folder"):
         import_archive(tmp_path / "empty", landing, now=NOW)
 
 
