@@ -11,6 +11,7 @@ import gzip
 import io
 import zipfile
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 
 from ingest_support import realdata
@@ -121,3 +122,38 @@ TCX = b"""          <?xml version="1.0" encoding="UTF-8"?>
   </Activities>
 </TrainingCenterDatabase>
 """
+
+
+DISPLAY_SPORT = {"TrailRun": "Trail Run"}  # the archive writes display names; the rest are spelled alike
+
+
+def archive_of(
+    activities: list[dict], root: Path, athlete: int, files: Mapping[int, tuple[str, bytes]] | None = None
+) -> Path:
+    """An archive folder holding `activities` (SummaryActivity dicts) as Strava's export writes them.
+
+    `files` gives some activities a recorded file: activity id -> (archive path, bytes).
+    """
+    files = files or {}
+    header = real_header()
+    rows = []
+    for activity in activities:
+        started = datetime.strptime(activity["start_date"], "%Y-%m-%dT%H:%M:%SZ")
+        rows.append(
+            row_for(
+                header,
+                {
+                    "Activity ID": str(activity["id"]),
+                    "Activity Date": started.strftime("%b %d, %Y, %I:%M:%S %p"),
+                    "Activity Name": activity["name"],
+                    "Activity Type": DISPLAY_SPORT.get(activity["sport_type"], activity["sport_type"]),
+                    ("Elapsed Time", 0): str(activity["elapsed_time"]),
+                    ("Elapsed Time", 1): f"{activity['elapsed_time']:.1f}",
+                    ("Distance", 0): f"{activity['distance'] / 1000:.2f}",
+                    ("Distance", 1): str(activity["distance"]),
+                    "Moving Time": f"{activity['moving_time']:.1f}",
+                    "Filename": files[activity["id"]][0] if activity["id"] in files else "",
+                },
+            )
+        )
+    return write_folder(root, csv_text(header, rows), dict(files.values()), athlete)
