@@ -94,7 +94,8 @@ def drop_outranked(updates: DataFrame, current: DataFrame | None, group: Sequenc
     """
     if current is None:
         return updates
-    held = current.groupBy(*group).agg(F.max(precedence).alias("_held_rank"))
+    touched = current.join(updates.select(*group).distinct(), on=list(group), how="left_semi")
+    held = touched.groupBy(*group).agg(F.max(precedence).alias("_held_rank"))
     return (
         updates.join(held, on=list(group), how="left")
         .where(F.col("_held_rank").isNull() | (F.col(precedence) >= F.col("_held_rank")))
