@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from lakehouse.tables import TableRef, append, delta_table, enable_change_feed, table_exists
+from lakehouse.tables import TableRef, append, delta_table, enable_change_feed, read_table, sql_name, table_exists
 
 LINEAGE_COLUMNS = ("_source_file", "_batch_id", "_ingested_at", "_row_hash")
 WINNER_ORDER = ("_ingested_at", "_batch_id", "_source_file", "_record_index")  # all descending
@@ -59,6 +59,7 @@ def merge_upsert(
         enable_change_feed(spark, target)
         append(updates, target)
         return {"inserted": updates.count(), "updated": 0}
+    add_new_columns(spark, target, updates)
     condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
     if partition_by:
         # Literal partition values let Delta prune the target to the partitions this batch touches.
@@ -77,6 +78,20 @@ def merge_upsert(
     )
     counts = _merge_counts(metrics)
     return {"inserted": counts["inserted"], "updated": counts["updated"]}
+
+
+def add_new_columns(spark: SparkSession, target: TableRef, updates: DataFrame) -> list[str]:
+    """Add to an existing table the columns a newer transform gives (null in older rows); their names.
+
+    Delta's schema auto-merge stays off; a transform's new columns (e.g. `source_route` in
+    silver.strava_activities) are added here, explicitly, so a table built by an older version keeps merging.
+    """
+    existing = {field.name for field in read_table(spark, target).schema.fields}
+    new = [field for field in updates.schema.fields if field.name not in existing]
+    if new:
+        columns = ", ".join(f"`{field.name}` {field.dataType.simpleString()}" for field in new)
+        spark.sql(f"ALTER TABLE {sql_name(target)} ADD COLUMNS ({columns})")
+    return [field.name for field in new]
 
 
 def _update_condition(precedence: str | None) -> str:

@@ -78,3 +78,17 @@ def test_drop_outranked_keeps_or_drops_a_whole_group(spark: SparkSession) -> Non
 
     expected = spark.createDataFrame([(2, 0, 1), (3, 0, 0)], schema)
     assert_df_equality(kept, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_a_table_from_an_older_transform_gets_the_new_columns(spark: SparkSession, settings: Settings) -> None:
+    target = Tables(settings).ref("silver", "t")
+    merge_upsert(spark, target, rows(spark, [(1, 10, 2, datetime(2024, 1, 1))]), KEYS)
+    newer = with_row_hash(
+        spark.createDataFrame([(1, 11, 0, "archive", datetime(2024, 2, 1))], f"{SCHEMA.rsplit(',', 1)[0]}, "
+                              "source_route string, _ingested_at timestamp")
+    )  # fmt: skip
+
+    assert merge_upsert(spark, target, newer, KEYS) == {"inserted": 1, "updated": 0}
+    routes = read_table(spark, target).select("activity_id", "source_route")
+    expected = spark.createDataFrame([(10, None), (11, "archive")], "activity_id long, source_route string")
+    assert_df_equality(routes, expected, ignore_row_order=True, ignore_nullable=True)
