@@ -424,7 +424,7 @@ class _Row:
 
     def flag(self, name: str) -> bool | None:
         values = self.columns.values(self.row, name)
-        return _boolean(values[0], name) if values else None
+        return _boolean(values[-1], name) if values else None
 
     def distance_m(self) -> tuple[float | None, str | None]:
         """Metres, and a note when only the display-unit distance exists."""
