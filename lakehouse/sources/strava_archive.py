@@ -27,6 +27,17 @@ How `activities.csv` is read (evidence: the real archive in `realdata/strava-arc
   distance in metres, ISO dates) is read through the same table of names.
 - A column nobody knows is ignored and named in the report: a new column never stops an import.
 
+Reading the archive: a zip is opened with `zipfile` (central directory only) and each member is read when
+its turn comes, one activity file at a time; it is never unpacked. A zip whose central directory is gone
+(a download cut short) is read front to back with stream-unzip, and every member complete before the
+damage is used (the report says so; activities whose file lay after it land without streams).
+
+Verified against real files: today's English layout, the repeated columns, the UTC dates and the FIT of the
+real sample; the FIT and GPX recordings in `realdata/tracks/`. Resting on documentation and third-party
+descriptions only: the German header names (the mapping file) and date form `DD.MM.YYYY, HH:MM:SS` with
+decimal commas, the pre-2019 layout's exact columns, the `.tcx` with leading blanks (a synthetic file
+here), and the sport names that need a spelling (`SPORT_TYPE_SPELLINGS`).
+
 Afterwards the Strava sync's watermark (`_state/strava.json`, see `lakehouse.sources.sync`) moves to the
 newest archived start if that is ahead of it, and the archived activities of the last overlap window are
 recorded as already pulled: the next `ingest strava` lists only the overlap window and what is newer, and
