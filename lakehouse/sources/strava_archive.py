@@ -58,7 +58,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from stream_unzip import UnzipError, stream_unzip
 
@@ -774,6 +774,11 @@ def import_archive(
     are quarantined and reported instead.
     """
     now = now or datetime.now(UTC)
+    if timezone is not None:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ArchiveError(f"--timezone {timezone!r} is no IANA time zone (e.g. Europe/Berlin)") from None
     report = ArchiveReport(source=str(path), run_id=run_id or new_run_id(now))
     with ArchiveSource(path) as archive:
         from_profile = _read_profile_athlete(archive)

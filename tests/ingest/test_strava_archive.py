@@ -468,6 +468,11 @@ def test_athlete_id_from_the_option_when_there_is_no_profile(landing: LandingZon
     assert report.athlete_id == 42 and landed(landing, "activities")[0]["athlete"] == {"id": 42}
 
 
+def test_an_unknown_timezone_is_a_clear_error(landing: LandingZone) -> None:
+    with pytest.raises(ArchiveError, match="'Mars/Olympus' is no IANA time zone"):
+        import_archive(realdata(*ARCHIVE), landing, timezone="Mars/Olympus", now=NOW)
+
+
 def test_a_folder_without_activities_csv_is_no_archive(landing: LandingZone, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(ArchiveError, match=r"no activities\.csv in this folder"):
