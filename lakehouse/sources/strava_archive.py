@@ -582,6 +582,7 @@ class _Import:
         self.starts: dict[int, int] = {}  # landed activity id -> start epoch
         self.notes: Counter[str] = Counter()
         self.buffered_recordings = 0
+        self.referenced: set[str] = set()
 
     def rows(self, header_map: Mapping[str, str] | None) -> Iterator[tuple[int, list[str], Columns]]:
         text = self.archive.read(ACTIVITIES_CSV).decode("utf-8-sig", errors="replace")
@@ -615,6 +616,7 @@ class _Import:
                 by_file[filename] = record
             elif filename:
                 self.notes[f"{filename} named by two rows: its streams go to the first"] += 1
+        self.referenced = set(by_file)
         recordings = self._read_files(by_file)
         for record in records:
             recording = recordings.get(record["id"])
@@ -724,7 +726,12 @@ class _Import:
             self.report.lines.insert(0, f"{self.archive.path.name}: {self.archive.salvage_note}")
         for note, count in sorted(self.notes.items()):
             self.report.lines.append(f"{ACTIVITIES_CSV}: {note} ({count}x)")
-        if not self.archive.names(ACTIVITIES_FOLDER) and self.report.activities_landed > self.report.manual_activities:
+        in_folder = self.archive.names(ACTIVITIES_FOLDER)
+        unnamed = sorted(set(in_folder) - self.referenced)
+        if unnamed:
+            shown = ", ".join(unnamed[:5]) + (f" and {len(unnamed) - 5} more" if len(unnamed) > 5 else "")
+            self.report.lines.append(f"{len(unnamed)} file(s) in {ACTIVITIES_FOLDER} named by no row, ignored: {shown}")
+        if not in_folder and self.report.activities_landed > self.report.manual_activities:
             self.report.lines.append(f"no {ACTIVITIES_FOLDER} folder in the archive: activities land without streams")
 
 

@@ -401,6 +401,7 @@ def test_unknown_file_type_and_corrupt_fit_are_quarantined_and_their_activities_
         "activities/1.kml": b"<kml/>",
         "activities/2.fit": fenix[: len(fenix) // 2],
         "activities/3.gpx": realdata("tracks", "korita-zbevnica.gpx").read_bytes(),
+        "activities/4.fit": fenix,  # no row names it
     }
     archive = write_folder(tmp_path / "bad-files", csv_text(header, rows), files, athlete=5)
 
@@ -415,6 +416,7 @@ def test_unknown_file_type_and_corrupt_fit_are_quarantined_and_their_activities_
     ]
     assert dict(report.files_failed) == {"unknown": 1, "fit": 1}
     assert any(line.startswith("activities/2.fit (activity 2): corrupt FIT") for line in report.lines)
+    assert "1 file(s) in activities/ named by no row, ignored: activities/4.fit" in report.lines
     # Bronze quarantines the rejected records with the import's reason; the good stream set loads.
     (key,) = landing.list_files("strava", "activity_streams")
     parsed = parse_file(landing.store.read_bytes(key), STRAVA_ACTIVITY_STREAMS.format(SCHEMAS))
