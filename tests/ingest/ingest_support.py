@@ -19,10 +19,14 @@ import pytest
 from lakehouse.landing import LandingZone
 from lakehouse.sources.http import HttpSettings
 
-REALDATA = Path(os.environ.get("LAKEHOUSE_REALDATA") or Path(__file__).resolve().parents[3] / "shared" / "realdata")
+REALDATA = Path(
+    os.environ.get("LAKEHOUSE_REALDATA") or Path(__file__).resolve().parents[3] / "shared" / "realdata"
+)
 START_OF_TESTS = datetime(2025, 3, 4, 9, 7, 30, tzinfo=UTC)  # a Tuesday, 7.5 minutes into a window
 ATHLETE_ID = 26462176
-TEST_HTTP = HttpSettings(connect_timeout=1.0, read_timeout=2.0, max_retries=3, backoff_factor=0.001, trust_env=False)
+TEST_HTTP = HttpSettings(
+    connect_timeout=1.0, read_timeout=2.0, max_retries=3, backoff_factor=0.001, trust_env=False
+)
 SPORTS = (("Run", "Run"), ("Ride", "Ride"), ("Run", "TrailRun"), ("Walk", "Walk"), ("Swim", "Swim"))
 
 
@@ -51,7 +55,11 @@ def generate_activities(
         if index and same_second_every and index % same_second_every == 0:
             started = datetime.fromisoformat(activities[-1]["start_date"].replace("Z", "+00:00"))
         else:
-            started = start + step * index + timedelta(seconds=rng.randint(0, max(int(step.total_seconds()) // 2, 1)))
+            started = (
+                start
+                + step * index
+                + timedelta(seconds=rng.randint(0, max(int(step.total_seconds()) // 2, 1)))
+            )
         activity_type, sport = SPORTS[rng.randrange(len(SPORTS))]
         distance = round(rng.uniform(1500, 42000), 1)
         moving = int(distance / rng.uniform(2.2, 7.5))

@@ -70,7 +70,10 @@ def test_settings_from_the_environment(tmp_path: Path) -> None:
     }
     settings = StravaSettings.from_env(environ)
     assert settings.token_file == tmp_path / "fitness-lakehouse" / "strava-token.json"
-    assert settings.base_url == "https://www.strava.com" and settings.token_url == "https://www.strava.com/oauth/token"
+    assert (
+        settings.base_url == "https://www.strava.com"
+        and settings.token_url == "https://www.strava.com/oauth/token"
+    )
     assert settings.fetch_details and not settings.fetch_streams
     assert "client-secret-value" not in repr(settings) and "refresh-value" not in repr(settings)
     fitbit = FitbitSettings.from_env(
@@ -141,13 +144,19 @@ def test_no_token_appears_in_logs_progress_reports_ledger_or_landed_files(
         settings = strava_settings(strava, per_page=50, fetch_details=True, fetch_streams=True)
         texts.append(repr(settings))
         reports = [sync_strava(settings, landing, clock=clock, progress=progress)]
-        stale = strava_settings(strava, refresh_token=Secret("stale-strava-refresh"), token_file=tmp_path / "s2.json")
+        stale = strava_settings(
+            strava, refresh_token=Secret("stale-strava-refresh"), token_file=tmp_path / "s2.json"
+        )
         reports.append(sync_strava(stale, landing, clock=clock, progress=progress, force=True))
         secrets = [*strava.issued_tokens, strava.client_secret, "stale-strava-refresh"]
     with FitbitStandin({}, clock=clock, faults=FitbitFaults(expire_tokens_after_calls=3)) as fitbit:
         settings_f = fitbit_settings(fitbit, resources=("steps", "heart"), start_date=date(2024, 5, 1))
-        reports.append(sync_fitbit(settings_f, landing, clock=clock, progress=progress, today=date(2024, 5, 4)))
-        stale_f = fitbit_settings(fitbit, refresh_token=Secret("stale-fitbit-refresh"), token_file=tmp_path / "f2.json")
+        reports.append(
+            sync_fitbit(settings_f, landing, clock=clock, progress=progress, today=date(2024, 5, 4))
+        )
+        stale_f = fitbit_settings(
+            fitbit, refresh_token=Secret("stale-fitbit-refresh"), token_file=tmp_path / "f2.json"
+        )
         reports.append(sync_fitbit(stale_f, landing, clock=clock, progress=progress, force=True))
         secrets += [*fitbit.issued_tokens, fitbit.client_secret, "stale-fitbit-refresh"]
 

@@ -32,7 +32,9 @@ def days_between(first: date, last: date) -> list[str]:
 def landed_pairs(landing: LandingZone, resources: tuple[str, ...] = RESOURCES) -> Counter[tuple[str, str]]:
     """How many times each (resource, date) was landed."""
     return Counter(
-        (record["resource"], record["date"]) for r in resources for record in read_landed(landing, "fitbit", r)
+        (record["resource"], record["date"])
+        for r in resources
+        for record in read_landed(landing, "fitbit", r)
     )
 
 
@@ -40,7 +42,8 @@ def test_real_bodies_land_raw_with_user_id_by_resource_and_month(
     clock: ManualClock, landing: LandingZone, fitbit_settings: SettingsFor
 ) -> None:
     heart = {
-        d: json.loads(realdata("fitbit", f"{d}_datadumpHeart.json").read_text()) for d in ("2017-05-01", "2017-05-02")
+        d: json.loads(realdata("fitbit", f"{d}_datadumpHeart.json").read_text())
+        for d in ("2017-05-01", "2017-05-02")
     }
     days = {d: {"heart": body} for d, body in heart.items()}
     with FitbitStandin(days, clock=clock, user_id="ABC123") as standin:
@@ -147,7 +150,9 @@ def test_transient_faults_end_in_a_completed_run(
 ) -> None:
     http = replace(TEST_HTTP, read_timeout=0.1)
     with FitbitStandin({}, clock=clock, faults=faults) as standin:
-        settings = fitbit_settings(standin, resources=("steps", "heart"), start_date=date(2024, 5, 1), http=http)
+        settings = fitbit_settings(
+            standin, resources=("steps", "heart"), start_date=date(2024, 5, 1), http=http
+        )
         report = sync_fitbit(settings, landing, clock=clock, progress=None, today=date(2024, 5, 4))
 
     assert report.completed, report.message

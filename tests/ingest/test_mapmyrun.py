@@ -111,7 +111,9 @@ def test_imperial_and_legacy_headers_are_accepted(landing: LandingZone) -> None:
 
 def test_a_missing_column_is_named(landing: LandingZone) -> None:
     header = METRIC_HEADER.replace(",Avg Heart Rate", "")
-    row = '"Jan. 31, 2021","Jan. 31, 2021",Run,340,4.49,2336,8.65,1.10,6.93,54.54,6205,b\'\',iPhone,http://x/1'
+    row = (
+        '"Jan. 31, 2021","Jan. 31, 2021",Run,340,4.49,2336,8.65,1.10,6.93,54.54,6205,b\'\',iPhone,http://x/1'
+    )
     with pytest.raises(MissingColumnsError, match=r"missing column\(s\) Avg Heart Rate$") as error:
         import_csv(f"{header}\n{row}\n".encode(), landing, "run-missing")
     assert error.value.missing == ["Avg Heart Rate"]

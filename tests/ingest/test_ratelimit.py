@@ -55,7 +55,9 @@ def test_the_recorded_post_with_an_empty_read_usage_falls_back_to_the_overall_li
     recorded = cassette["http_interactions"][0]["response"]["headers"]
     headers = {name: values[0] for name, values in recorded.items()}
     assert headers["X-Readratelimit-Usage"] == ","
-    assert strava_usage(headers) == StravaUsage(short_usage=66, short_limit=200, daily_usage=209, daily_limit=2000)
+    assert strava_usage(headers) == StravaUsage(
+        short_usage=66, short_limit=200, daily_usage=209, daily_limit=2000
+    )
 
 
 def test_the_tighter_of_the_read_and_overall_limits_binds() -> None:
@@ -71,12 +73,16 @@ def test_the_tighter_of_the_read_and_overall_limits_binds() -> None:
 
 def test_missing_headers_mean_unknown_usage() -> None:
     assert strava_usage({}) == StravaUsage(None, None, None, None)
-    assert rate_limit_headers({"Content-Type": "x", "X-RateLimit-Usage": "1,2"}) == {"x-ratelimit-usage": "1,2"}
+    assert rate_limit_headers({"Content-Type": "x", "X-RateLimit-Usage": "1,2"}) == {
+        "x-ratelimit-usage": "1,2"
+    }
 
 
 def test_window_boundaries() -> None:
     assert next_quarter_hour(AT_10_07) == datetime(2025, 3, 4, 10, 15, tzinfo=UTC)
-    assert next_quarter_hour(datetime(2025, 3, 4, 10, 15, tzinfo=UTC)) == datetime(2025, 3, 4, 10, 30, tzinfo=UTC)
+    assert next_quarter_hour(datetime(2025, 3, 4, 10, 15, tzinfo=UTC)) == datetime(
+        2025, 3, 4, 10, 30, tzinfo=UTC
+    )
     assert next_quarter_hour(datetime(2025, 3, 4, 23, 59, tzinfo=UTC)) == datetime(2025, 3, 5, tzinfo=UTC)
     assert next_utc_midnight(AT_10_07) == datetime(2025, 3, 5, tzinfo=UTC)
     assert next_hour(AT_10_07) == datetime(2025, 3, 4, 11, tzinfo=UTC)
@@ -140,7 +146,10 @@ def test_strava_estimate_walks_the_windows_ahead() -> None:
     assert limiter.seconds_for_calls(10) == 0  # fits in this window
     assert limiter.seconds_for_calls(30) == 8 * 60  # 10 now, 20 after 10:15
     # 500 left today: 10 now, then 100 per window from 10:15 -> the 500th call is in the 10:45+60 min window
-    assert limiter.seconds_for_calls(500) == (datetime(2025, 3, 4, 11, 15, tzinfo=UTC) - AT_10_07).total_seconds()
+    assert (
+        limiter.seconds_for_calls(500)
+        == (datetime(2025, 3, 4, 11, 15, tzinfo=UTC) - AT_10_07).total_seconds()
+    )
     # 510 does not fit today: the rest waits for tomorrow's first window
     assert limiter.seconds_for_calls(510) == (datetime(2025, 3, 5, tzinfo=UTC) - AT_10_07).total_seconds()
 

@@ -49,8 +49,12 @@ def test_strava_sync_with_a_stop_and_resume_lands_in_s3(
         second = sync_strava(settings, s3_landing, clock=clock, progress=None)
 
     assert second.completed, second.message
-    assert_each_exactly_once(id_counts(read_landed(s3_landing, "strava", "activities")), {a["id"] for a in data})
-    assert all(f.uri.startswith("s3://lake/landing/strava/activities/month=") for f in first.files + second.files)
+    assert_each_exactly_once(
+        id_counts(read_landed(s3_landing, "strava", "activities")), {a["id"] for a in data}
+    )
+    assert all(
+        f.uri.startswith("s3://lake/landing/strava/activities/month=") for f in first.files + second.files
+    )
     keys = s3_landing.store.list_keys("_ledger/strava/")
     assert keys and all(json.loads(s3_landing.store.read_bytes(k)) for k in keys)
 

@@ -48,7 +48,9 @@ def test_strava_token_refresh_rotates_and_the_old_refresh_token_is_refused(clock
         }
         fresh = requests.post(f"{standin.base_url}/oauth/token", data=form, timeout=5)
         reused = requests.post(f"{standin.base_url}/oauth/token", data=form, timeout=5)
-        bad_client = requests.post(f"{standin.base_url}/oauth/token", data={**form, "client_id": "1"}, timeout=5)
+        bad_client = requests.post(
+            f"{standin.base_url}/oauth/token", data={**form, "client_id": "1"}, timeout=5
+        )
 
     body = fresh.json()
     assert set(body) == {"token_type", "access_token", "expires_at", "expires_in", "refresh_token"}
@@ -136,7 +138,9 @@ def test_strava_detail_and_streams_shapes(clock: ManualClock) -> None:
             headers=headers,
             timeout=5,
         )
-        only_distance = requests.get(f"{base}/{data[0]['id']}/streams?key_by_type=true", headers=headers, timeout=5)
+        only_distance = requests.get(
+            f"{base}/{data[0]['id']}/streams?key_by_type=true", headers=headers, timeout=5
+        )
         missing = requests.get(f"{base}/1", headers=headers, timeout=5)
 
     assert detail.json()["resource_state"] == 3 and "X-Readratelimit-Usage" in detail.headers
@@ -150,13 +154,18 @@ def test_strava_detail_and_streams_shapes(clock: ManualClock) -> None:
 
 
 def test_strava_replay_serves_the_recorded_pages_and_headers(clock: ManualClock) -> None:
-    with StravaStandin.from_recording(realdata("strava", "all_athlete_activities.yml"), clock=clock) as standin:
+    with StravaStandin.from_recording(
+        realdata("strava", "all_athlete_activities.yml"), clock=clock
+    ) as standin:
         headers = {"Authorization": f"Bearer {strava_token(standin)}"}
         url = f"{standin.base_url}/api/v3/athlete/activities"
         first = requests.get(url, params={"page": 1}, headers=headers, timeout=5)
         last = requests.get(url, params={"page": 39, "per_page": 200}, headers=headers, timeout=5)
 
-    assert first.headers["X-Ratelimit-Usage"] == "70,303" and first.headers["X-Readratelimit-Limit"] == "100,1000"
+    assert (
+        first.headers["X-Ratelimit-Usage"] == "70,303"
+        and first.headers["X-Readratelimit-Limit"] == "100,1000"
+    )
     assert first.json()[0]["id"] == 16195505756 and len(first.json()) == 30
     assert last.json() == [] and last.headers["X-Readratelimit-Usage"] == "8,344"
 

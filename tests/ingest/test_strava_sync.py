@@ -369,7 +369,9 @@ def test_checkpoints_land_parts_and_move_the_cursor_within_a_run(
         report = sync_strava(settings, landing, clock=clock, progress=None)
 
     assert report.stopped_reason == "server_error"
-    stems = {key.rsplit("/", 1)[1].removesuffix(".json") for key in landing.list_files("strava", "activities")}
+    stems = {
+        key.rsplit("/", 1)[1].removesuffix(".json") for key in landing.list_files("strava", "activities")
+    }
     assert stems == {report.run_id, f"{report.run_id}-p002", f"{report.run_id}-p003"}
     assert_each_exactly_once(
         id_counts(read_landed(landing, "strava", "activities")),
