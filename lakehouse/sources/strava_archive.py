@@ -49,6 +49,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 import zipfile
 import zlib
@@ -431,7 +432,7 @@ class _Row:
     def number(self, name: str) -> float | None:
         """The later (detailed-block) value of a repeated column, the earlier when the later is empty."""
         values = self.columns.values(self.row, name)
-        return parse_number(values[-1], name) if values else None
+        return _finite(parse_number(values[-1], name)) if values else None
 
     def flag(self, name: str) -> bool | None:
         values = self.columns.values(self.row, name)
@@ -442,11 +443,16 @@ class _Row:
         indexes = self.columns.positions.get("Distance", [])
         if len(indexes) >= 2:
             metres = self.row[indexes[1]].strip() if indexes[1] < len(self.row) else ""
-            return (parse_number(metres, "Distance") if metres else None), None
+            return (_finite(parse_number(metres, "Distance")) if metres else None), None
         value = self.number("Distance")
         if value is None or self.columns.layout == "older":
             return value, None
         return value * 1000, "only the display Distance column: read as kilometres"
+
+
+def _finite(value: float) -> float | None:
+    """NaN or infinity (JSON has neither) is a missing value."""
+    return value if math.isfinite(value) else None
 
 
 def _whole(value: float | None) -> int | None:
