@@ -4,6 +4,7 @@
     python -m jobs.ingest strava --details --streams --full-refresh
     python -m jobs.ingest fitbit               # intraday days not yet landed (FITBIT_* credentials)
     python -m jobs.ingest mapmyrun export.csv  # a MapMyRun workout-history export
+    python -m jobs.ingest strava-archive export_12345.zip  # Strava's "Download your data" archive (or its folder)
     python -m jobs.ingest demo                 # the same clients against local stand-in servers
 
 Credentials come from the environment (or the token file the clients keep, outside the repository):
@@ -68,6 +69,29 @@ def ingest_mapmyrun(settings: Settings, args: argparse.Namespace) -> int:
     written = [f for f in files if f.written]
     print(f"mapmyrun: {sum(f.records for f in files)} workouts in {len(files)} monthly files "
           f"({len(written)} new) -> {settings.landing_root}/mapmyrun/workouts/")  # fmt: skip
+    return 0
+
+
+def ingest_strava_archive(settings: Settings, args: argparse.Namespace) -> int:
+    """Import a Strava "Download your data" archive and print its report."""
+    from lakehouse.sources.strava_archive import ArchiveError, import_archive, load_header_map, render_report
+
+    try:
+        header_map = load_header_map(Path(args.header_map)) if args.header_map else None
+        report = import_archive(
+            Path(args.archive),
+            landing_zone(settings),
+            athlete_id=args.athlete_id,
+            header_map=header_map,
+            timezone=args.timezone,
+        )
+    except ArchiveError as exc:
+        print(f"strava-archive: {exc}", file=sys.stderr)
+        return 2
+    print(render_report(report), end="")
+    problems = report.rows_quarantined + sum(report.files_failed.values()) + report.files_missing
+    print(f"strava-archive: {report.activities_landed:,} activities and {report.streams_landed:,} stream sets "
+          f"landed -> {settings.landing_root}/strava/; {problems:,} problem(s) listed above")  # fmt: skip
     return 0
 
 
@@ -146,6 +170,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     fitbit.add_argument("--force", action="store_true", help="ignore a 'run after' left by a stopped run")
     mapmyrun = sub.add_parser("mapmyrun", help="import a MapMyRun workout-history CSV export")
     mapmyrun.add_argument("csv", help="path of the export")
+    archive = sub.add_parser("strava-archive", help="import Strava's 'Download your data' archive (zip or folder)")
+    archive.add_argument("archive", help="the export zip (export_<athlete-id>.zip) or its unpacked folder")
+    archive.add_argument("--athlete-id", type=int, default=None, help="when the archive has no profile.csv")
+    archive.add_argument("--timezone", default=None, help="IANA zone for local start times a file does not give")
+    archive.add_argument("--header-map", default=None, help="JSON {localized header: English} for other languages")
     demo_parser = sub.add_parser("demo", help="sync the sample data through local stand-in servers")
     demo_parser.add_argument("--details", action="store_true", help="also land every activity's detail")
     demo_parser.add_argument("--streams", action="store_true", help="also land every activity's streams")
@@ -170,6 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return report_exit(ingest_fitbit(settings, args))
         if args.source == "mapmyrun":
             return ingest_mapmyrun(settings, args)
+        if args.source == "strava-archive":
+            return ingest_strava_archive(settings, args)
         reports = demo(settings, details=args.details, streams=args.streams)
         print(f"demo: {sum(r.calls for r in reports)} API calls in {len(reports)} runs -> {settings.landing_root}")
         return 0

@@ -11,6 +11,8 @@ Rules:
   named: bytes that are not UTF-8 (the rest of the file is read), a lone UTF-16 surrogate from a `\\uD800`
   escape, and `NaN`, `Infinity` or a number beyond a double's range (Python's JSON reader accepts them;
   RFC 8259 does not);
+- a record an importer could not convert lands marked `"_rejected": "<reason>"` (the Strava archive import
+  does this for a bad CSV row or a corrupt activity file): it is quarantined with that reason;
 - a UTF-8 byte-order mark is removed and noted; unknown extra fields are kept (bronze keeps the raw record)
   and noted, so a new field in an API never loses data.
 """
@@ -34,6 +36,7 @@ ESCAPED_BYTES = ("\udc80", "\udcff")  # how `surrogateescape` carries the bytes 
 SURROGATE_RE = re.compile("[\ud800-\udfff]")
 MAX_RAW_CHARS = 100_000  # a quarantined blob is kept whole up to this size, then cut (and the cut noted)
 MAX_ERRORS_IN_REASON = 3
+REJECTED_FIELD = "_rejected"  # set by an importer on a record it could not convert, with the reason
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,9 @@ def _accept_records(items: list[tuple[int, Any, str]], fmt: EntityFormat, out: P
     for index, record, raw in items:
         if not isinstance(record, dict):
             out.quarantined.append((index, _clip(raw), f"record is not a JSON object (got {type(record).__name__})"))
+            continue
+        if isinstance(record.get(REJECTED_FIELD), str):
+            out.quarantined.append((index, _clip(raw), f"rejected at import: {record[REJECTED_FIELD]}"))
             continue
         reason = _value_problem(record, "record") or _schema_reason(record, fmt)
         if reason:

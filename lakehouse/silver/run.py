@@ -21,7 +21,7 @@ from lakehouse.silver import api_calls, fitbit, mapmyrun_workouts, strava_activi
 from lakehouse.silver.readable import PARSE_ERRORS
 from lakehouse.silver.rules import checks_for, expectations_for
 from lakehouse.tables import Tables, read_table, table_exists
-from lakehouse.tables.merge import merge_replace, merge_upsert, with_row_hash
+from lakehouse.tables.merge import drop_outranked, merge_replace, merge_upsert, with_row_hash
 from lakehouse.tables.progress import last_bronze_batches, record_silver_progress
 
 
@@ -34,6 +34,8 @@ class SilverSpec:
     keys: tuple[str, ...]
     partition_by: tuple[str, ...]
     build: Callable[[DataFrame, Settings], DataFrame]
+    precedence: str | None = None  # a rank column: a lower-ranked route never replaces a higher one
+    precedence_group: tuple[str, ...] = ()  # the unit that wins or loses whole (default: the keys)
 
 
 @dataclass
@@ -58,6 +60,7 @@ SPECS: tuple[SilverSpec, ...] = (
         strava_activities.KEYS,
         strava_activities.PARTITION_BY,
         lambda df, _settings: strava_activities.to_silver(df),
+        precedence=strava_activities.PRECEDENCE,
     ),
     SilverSpec(
         fitbit.INTRADAY_NAME,
@@ -79,6 +82,8 @@ SPECS: tuple[SilverSpec, ...] = (
         strava_streams.KEYS,
         (),
         lambda df, _settings: strava_streams.to_silver(df),
+        precedence=strava_activities.PRECEDENCE,
+        precedence_group=strava_streams.GROUP,
     ),
     SilverSpec(
         api_calls.NAME,
@@ -119,16 +124,20 @@ def run_silver_table(spark: SparkSession, settings: Settings, spec: SilverSpec, 
     try:
         target = tables.ref("silver", spec.name)
         production = read_table(spark, target) if table_exists(spark, target) else None
+        candidates = updates
+        if spec.precedence:  # a route outranked by what production holds does not reach the gate or the MERGE
+            group = spec.precedence_group or spec.keys
+            candidates = drop_outranked(updates, production, group, spec.precedence)
         # Expectations and staging-versus-production checks run before anything touches production;
         # a fail or halt raises here and the MERGE never happens.
         label = f"silver.{spec.name}"
         gated = run_gate(
-            spark, settings, spec.name, updates, production, run_id,
+            spark, settings, spec.name, candidates, production, run_id,
             expectations=expectations_for(label), checks=checks_for(label), txn_version=upto,
         )  # fmt: skip
         # Rows with unreadable values were quarantined by the gate; the list of them is not a silver column.
         rows = gated.rows.drop(PARSE_ERRORS)
-        counts = merge_upsert(spark, target, rows, spec.keys, spec.partition_by)
+        counts = merge_upsert(spark, target, rows, spec.keys, spec.partition_by, spec.precedence)
         result.rows_out = rows.count()
         result.quarantined = gated.quarantined
     finally:

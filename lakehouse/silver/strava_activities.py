@@ -1,8 +1,16 @@
 """silver.strava_activities: Strava activities, typed and in SI units.
 
 Grain: one row per athlete per activity. Keys: (`athlete_id`, `activity_id`).
-Source: bronze.strava_activities (SummaryActivity JSON). The same activity pulled again (kudos keep
-changing after upload) replaces the older version; the latest ingestion wins.
+Source: bronze.strava_activities (SummaryActivity JSON), landed by the API sync or by the archive import
+(`_route: "archive"`, see `lakehouse.sources.strava_archive`; the archive's ids are the API's ids).
+
+Which version of an activity wins, in this order:
+1. the route: an API pull (`source_route = "api"`, `_route_rank` 1) beats the archive's copy (`"archive"`,
+   rank 0), whichever was ingested last. The API row has what the archive lacks (kudos, comments,
+   achievements, photos, visibility, gear id, polyline), so an archive import never erases those fields,
+   and an API pull replaces an archived row whole. Enforced both among new rows and in the MERGE
+   (`precedence="_route_rank"`, see `lakehouse.tables.merge`).
+2. then the latest ingestion: the same activity pulled again (kudos keep changing) replaces the older pull.
 """
 
 from __future__ import annotations
@@ -63,8 +71,22 @@ RECORD_SCHEMA = T.StructType(
         T.StructField("start_latlng", T.ArrayType(T.DoubleType())),
         T.StructField("end_latlng", T.ArrayType(T.DoubleType())),
         T.StructField("map", T.StructType([T.StructField("summary_polyline", T.StringType())])),
+        T.StructField("_route", T.StringType()),
     ]
 )
+
+ROUTE_API = "api"
+ROUTE_ARCHIVE = "archive"
+ROUTE_RANKS = {ROUTE_API: 1, ROUTE_ARCHIVE: 0}  # higher wins
+PRECEDENCE = "_route_rank"
+
+
+def route_columns(route: F.Column) -> list[F.Column]:
+    """`source_route` (a record without `_route` came from the API) and its rank `_route_rank`."""
+    source = F.coalesce(route, F.lit(ROUTE_API))
+    rank = F.when(source == ROUTE_ARCHIVE, F.lit(ROUTE_RANKS[ROUTE_ARCHIVE])).otherwise(F.lit(ROUTE_RANKS[ROUTE_API]))
+    return [source.alias("source_route"), rank.alias(PRECEDENCE)]
+
 
 UTC_PATTERN = "yyyy-MM-dd'T'HH:mm:ss'Z'"
 
@@ -85,7 +107,7 @@ def _local_time(text: F.Column) -> F.Column:
 
 
 def to_silver(bronze: DataFrame) -> DataFrame:
-    """Bronze rows -> one typed row per (athlete, activity), latest ingestion winning.
+    """Bronze rows -> one typed row per (athlete, activity): an API row over an archive row, then the latest.
 
     Values that do not read (an impossible date, a number too big for its column) are named in
     `_parse_errors`; the quality gate quarantines those rows.
@@ -110,7 +132,8 @@ def to_silver(bronze: DataFrame) -> DataFrame:
         F.col("workout_type"),
         start_utc.alias("start_time_utc"),
         start_local.alias("start_time_local"),
-        F.to_date(start_local).alias("activity_date"),
+        # An archived activity without a recorded file (and no timezone given) has no local time: its UTC date.
+        F.coalesce(F.to_date(start_local), F.to_date(start_utc)).alias("activity_date"),
         F.nullif(F.regexp_extract(F.col("timezone"), r"\)\s*(\S+)\s*$", 1), F.lit("")).alias("timezone"),
         utc_offset.alias("utc_offset_s"),
         F.col("distance").alias("distance_m"),
@@ -152,9 +175,10 @@ def to_silver(bronze: DataFrame) -> DataFrame:
             unreadable("start_date_local", F.col("start_date_local"), start_local, "a local timestamp"),
             unreadable("utc_offset", F.col("_text.utc_offset"), utc_offset, "an offset in seconds"),
         ),
+        *route_columns(F.col("_route")),
         "_source_file",
         "_batch_id",
         "_record_index",
         "_ingested_at",
     )
-    return with_row_hash(latest_per_key(typed, KEYS).drop("_record_index"))
+    return with_row_hash(latest_per_key(typed, KEYS, PRECEDENCE).drop("_record_index"))

@@ -12,11 +12,13 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakehouse.silver.readable import finite, parse_errors, unreadable
+from lakehouse.silver.strava_activities import PRECEDENCE, route_columns
 from lakehouse.tables.merge import latest_per_key, with_row_hash
 
 NAME = "strava_streams"
 BRONZE_TABLE = "strava_activity_streams"
 KEYS = ("activity_id", "point")
+GROUP = ("activity_id",)  # the unit a route wins or loses: one activity's whole stream set
 
 
 def _stream(kind: T.DataType) -> T.StructType:
@@ -49,17 +51,19 @@ RECORD_SCHEMA = T.StructType(
                 ]
             ),
         ),
+        T.StructField("_route", T.StringType()),
     ]
 )
 
 
 def to_silver(bronze: DataFrame) -> DataFrame:
-    """Bronze stream records -> one row per (activity, sample), latest ingestion winning per activity."""
+    """Bronze stream records -> one row per (activity, sample); per activity an API pull wins, then the latest."""
     records = bronze.select(
         F.from_json("record", RECORD_SCHEMA).alias("r"), "_source_file", "_batch_id", "_record_index", "_ingested_at"
     )
     # The winner is chosen per activity (a re-pull replaces every sample), then the samples are exploded.
-    latest = latest_per_key(records.withColumn("activity_id", F.col("r.activity_id")), ("activity_id",))
+    ranked = records.select("*", F.col("r.activity_id").alias("activity_id"), *route_columns(F.col("r._route")))
+    latest = latest_per_key(ranked, GROUP, PRECEDENCE)
     longest = F.greatest(
         *[F.coalesce(F.size(F.col(f"r.streams.{name}.data")), F.lit(0)) for name in [*NUMERIC_STREAMS, "latlng"]]
     )
@@ -84,6 +88,8 @@ def to_silver(bronze: DataFrame) -> DataFrame:
                     for name, (_, kind) in NUMERIC_STREAMS.items()
                 ]
             ),
+            "source_route",
+            PRECEDENCE,
             "_source_file",
             "_batch_id",
             "_ingested_at",

@@ -4,6 +4,11 @@ Which row wins is explicit: the latest ingestion (`_ingested_at`), then the late
 later file name, then the later record in the file. A MERGE updates a target row only when the business
 columns changed (`_row_hash`) and the incoming row is not older, so re-running a load changes nothing and
 a re-pulled Strava activity with new kudos updates in place.
+
+A table whose rows come by routes of different worth (Strava's API versus its archive export) names a
+*precedence* column (higher wins, e.g. `_route_rank`): it is compared before everything above, both when
+choosing among new rows and in the MERGE, so a lower-ranked row never replaces a higher-ranked one,
+whichever was ingested last.
 """
 
 from __future__ import annotations
@@ -13,15 +18,20 @@ from collections.abc import Sequence
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from lakehouse.tables import TableRef, append, delta_table, enable_change_feed, table_exists
+from lakehouse.tables import TableRef, append, delta_table, enable_change_feed, read_table, sql_name, table_exists
 
 LINEAGE_COLUMNS = ("_source_file", "_batch_id", "_ingested_at", "_row_hash")
 WINNER_ORDER = ("_ingested_at", "_batch_id", "_source_file", "_record_index")  # all descending
 
 
-def latest_per_key(df: DataFrame, keys: Sequence[str]) -> DataFrame:
-    """One row per key: the most recently ingested one (ties broken by batch, file, then record index)."""
-    window = Window.partitionBy(*keys).orderBy(*[F.col(c).desc() for c in WINNER_ORDER])
+def latest_per_key(df: DataFrame, keys: Sequence[str], precedence: str | None = None) -> DataFrame:
+    """One row per key: the most recently ingested one (ties broken by batch, file, then record index).
+
+    With `precedence` (a column, higher wins), rows are first ordered by it: `latest_per_key(df, keys,
+    "_route_rank")` keeps an API row over an archive row of the same key even when the archive came later.
+    """
+    order = ([precedence] if precedence else []) + list(WINNER_ORDER)
+    window = Window.partitionBy(*keys).orderBy(*[F.col(c).desc() for c in order])
     return df.withColumn("_rank", F.row_number().over(window)).where(F.col("_rank") == 1).drop("_rank")
 
 
@@ -37,13 +47,19 @@ def merge_upsert(
     updates: DataFrame,
     keys: Sequence[str],
     partition_by: Sequence[str] = (),
+    precedence: str | None = None,
 ) -> dict[str, int]:
-    """Insert new keys, update changed rows whose update is not older; returns Delta's row counts."""
+    """Insert new keys, update changed rows whose update is not older; returns Delta's row counts.
+
+    With `precedence` (a column, higher wins), an update must also not be outranked: a higher rank
+    replaces a lower one whatever their ingestion times, a lower one never replaces a higher one.
+    """
     if not table_exists(spark, target):
         append(updates.limit(0), target, partition_by=tuple(partition_by))
         enable_change_feed(spark, target)
         append(updates, target)
         return {"inserted": updates.count(), "updated": 0}
+    add_new_columns(spark, target, updates)
     condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
     if partition_by:
         # Literal partition values let Delta prune the target to the partitions this batch touches.
@@ -56,12 +72,50 @@ def merge_upsert(
         delta_table(spark, target)
         .alias("t")
         .merge(updates.alias("s"), condition)
-        .whenMatchedUpdateAll(condition="s._row_hash <> t._row_hash AND s._ingested_at >= t._ingested_at")
+        .whenMatchedUpdateAll(condition=_update_condition(precedence))
         .whenNotMatchedInsertAll()
         .execute()
     )
     counts = _merge_counts(metrics)
     return {"inserted": counts["inserted"], "updated": counts["updated"]}
+
+
+def add_new_columns(spark: SparkSession, target: TableRef, updates: DataFrame) -> list[str]:
+    """Add to an existing table the columns a newer transform gives (null in older rows); their names.
+
+    Delta's schema auto-merge stays off; a transform's new columns (e.g. `source_route` in
+    silver.strava_activities) are added here, explicitly, so a table built by an older version keeps merging.
+    """
+    existing = {field.name for field in read_table(spark, target).schema.fields}
+    new = [field for field in updates.schema.fields if field.name not in existing]
+    if new:
+        columns = ", ".join(f"`{field.name}` {field.dataType.simpleString()}" for field in new)
+        spark.sql(f"ALTER TABLE {sql_name(target)} ADD COLUMNS ({columns})")
+    return [field.name for field in new]
+
+
+def _update_condition(precedence: str | None) -> str:
+    newer = "s._ingested_at >= t._ingested_at"
+    if precedence:
+        p = f"`{precedence}`"
+        newer = f"(s.{p} > t.{p} OR (s.{p} = t.{p} AND {newer}))"
+    return f"s._row_hash <> t._row_hash AND {newer}"
+
+
+def drop_outranked(updates: DataFrame, current: DataFrame | None, group: Sequence[str], precedence: str) -> DataFrame:
+    """The update rows whose group (e.g. one activity) is not held in `current` by a higher-ranked route.
+
+    A whole group is kept or dropped, so an activity's archive samples never mix with its API samples.
+    """
+    if current is None:
+        return updates
+    touched = current.join(updates.select(*group).distinct(), on=list(group), how="left_semi")
+    held = touched.groupBy(*group).agg(F.max(precedence).alias("_held_rank"))
+    return (
+        updates.join(held, on=list(group), how="left")
+        .where(F.col("_held_rank").isNull() | (F.col(precedence) >= F.col("_held_rank")))
+        .drop("_held_rank")
+    )
 
 
 def _merge_counts(metrics: DataFrame) -> dict[str, int]:

@@ -9,7 +9,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse.config import Settings
 from lakehouse.tables import Tables, read_table
-from lakehouse.tables.merge import merge_upsert, with_row_hash
+from lakehouse.tables.merge import drop_outranked, merge_upsert, with_row_hash
 
 SCHEMA = "athlete_id long, activity_id long, kudos_count int, _ingested_at timestamp"
 KEYS = ("athlete_id", "activity_id")
@@ -45,3 +45,50 @@ def test_repulled_activity_updates_in_place_and_older_data_never_wins(spark: Spa
     assert older == {"inserted": 0, "updated": 0}
     expected = spark.createDataFrame([(1, 10, 7)], "athlete_id long, activity_id long, kudos_count int")
     assert_df_equality(current(spark, settings), expected, ignore_row_order=True, ignore_nullable=True)
+
+
+RANKED = "athlete_id long, activity_id long, kudos_count int, _route_rank int, _ingested_at timestamp"
+
+
+def test_a_higher_route_rank_wins_the_merge_whichever_comes_last(spark: SparkSession, settings: Settings) -> None:
+    target = Tables(settings).ref("silver", "t")
+
+    def batch(data: list[tuple[int, int, int, int, datetime]]) -> DataFrame:
+        return with_row_hash(spark.createDataFrame(data, RANKED))
+
+    # activity 10: the API copy (rank 1) first, the archive's (rank 0) later; activity 11: the other way round.
+    merge_upsert(spark, target, batch([(1, 10, 5, 1, datetime(2024, 1, 1)), (1, 11, 0, 0, datetime(2024, 1, 1))]),
+                 KEYS, precedence="_route_rank")  # fmt: skip
+    later = merge_upsert(
+        spark, target, batch([(1, 10, 0, 0, datetime(2024, 2, 1)), (1, 11, 3, 1, datetime(2023, 12, 1))]),
+        KEYS, precedence="_route_rank",
+    )  # fmt: skip
+
+    assert later == {"inserted": 0, "updated": 1}
+    expected = spark.createDataFrame([(1, 10, 5), (1, 11, 3)], "athlete_id long, activity_id long, kudos_count int")
+    assert_df_equality(current(spark, settings), expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_drop_outranked_keeps_or_drops_a_whole_group(spark: SparkSession) -> None:
+    schema = "activity_id long, point int, _route_rank int"
+    held = spark.createDataFrame([(1, 0, 1), (1, 1, 1), (2, 0, 0)], schema)  # 1 from the API, 2 from the archive
+    updates = spark.createDataFrame([(1, 0, 0), (1, 1, 0), (1, 2, 0), (2, 0, 1), (3, 0, 0)], schema)
+
+    kept = drop_outranked(updates, held, ("activity_id",), "_route_rank")
+
+    expected = spark.createDataFrame([(2, 0, 1), (3, 0, 0)], schema)
+    assert_df_equality(kept, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_a_table_from_an_older_transform_gets_the_new_columns(spark: SparkSession, settings: Settings) -> None:
+    target = Tables(settings).ref("silver", "t")
+    merge_upsert(spark, target, rows(spark, [(1, 10, 2, datetime(2024, 1, 1))]), KEYS)
+    newer = with_row_hash(
+        spark.createDataFrame([(1, 11, 0, "archive", datetime(2024, 2, 1))], f"{SCHEMA.rsplit(',', 1)[0]}, "
+                              "source_route string, _ingested_at timestamp")
+    )  # fmt: skip
+
+    assert merge_upsert(spark, target, newer, KEYS) == {"inserted": 1, "updated": 0}
+    routes = read_table(spark, target).select("activity_id", "source_route")
+    expected = spark.createDataFrame([(10, None), (11, "archive")], "activity_id long, source_route string")
+    assert_df_equality(routes, expected, ignore_row_order=True, ignore_nullable=True)
