@@ -354,7 +354,7 @@ def build_kudos_prediction(ctx: GoldContext) -> list[GoldResult]:
     feats = kudos_prediction.features(activities).persist()
     try:
         ids = feats.agg(F.count(F.lit(1)), F.sha2(F.concat_ws(",", F.sort_array(F.collect_list(
-            F.concat_ws(":", "athlete_id", "activity_id", "kudos_count")))), 256)).first()  # fmt: skip
+            F.concat_ws(":", "athlete_id", "activity_id", "kudos")))), 256)).first()  # fmt: skip
         n, ids_hash = int(ids[0]), ids[1]
         runs_ref = ctx.gold_ref(kudos_prediction.RUNS_NAME, "ops")
         create_if_missing(ctx.spark, runs_ref, ctx.spark.createDataFrame([], KUDOS_RUNS_SCHEMA))
