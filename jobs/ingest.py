@@ -2,15 +2,17 @@
 
     python -m jobs.ingest strava               # everything new since the last run (STRAVA_* credentials)
     python -m jobs.ingest strava --details --streams --full-refresh
-    python -m jobs.ingest fitbit               # intraday days not yet landed (FITBIT_* credentials)
+    python -m jobs.ingest fitbit               # legacy Fitbit Web API (turned off 2026-11-02: answers 410)
+    python -m jobs.ingest google-health --user ana   # Fitbit/Pixel data, Google Health API (GOOGLE_HEALTH_*)
     python -m jobs.ingest mapmyrun export.csv  # a MapMyRun workout-history export
     python -m jobs.ingest demo                 # the same clients against local stand-in servers
 
 Credentials come from the environment (or the token file the clients keep, outside the repository):
 STRAVA_CLIENT_ID, STRAVA_CLIENT_SECRET, STRAVA_REFRESH_TOKEN; FITBIT_CLIENT_ID, FITBIT_CLIENT_SECRET,
-FITBIT_REFRESH_TOKEN; STRAVA_BASE_URL and FITBIT_BASE_URL point them elsewhere. The landing root is the
-settings' (local or s3://). A run stopped by a rate limit says when to go on; the next run resumes there.
-Exit codes: 0 done, 3 stopped early (run again later), 1 failed, 2 bad arguments or settings.
+FITBIT_REFRESH_TOKEN; GOOGLE_HEALTH_CLIENT_ID, GOOGLE_HEALTH_CLIENT_SECRET, GOOGLE_HEALTH_REFRESH_TOKEN;
+STRAVA_BASE_URL, FITBIT_BASE_URL and GOOGLE_HEALTH_BASE_URL/_TOKEN_URL point them elsewhere. The landing root
+is the settings' (local or s3://). A run stopped by a rate limit says when to go on; the next run resumes there.
+Exit codes: 0 done, 3 stopped early (run again later), 1 failed (or the API is gone: 410), 2 bad arguments.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from lakehouse.sources.sync import SyncReport
 from lakehouse.storage import open_store
 
 EXIT_STOPPED_EARLY = 3
+GONE = "gone"  # EndpointGoneError.reason
 DEMO_MAX_RUNS = 50
 
 
@@ -57,6 +60,21 @@ def ingest_fitbit(settings: Settings, args: argparse.Namespace) -> SyncReport:
     from lakehouse.sources.fitbit import FitbitSettings, sync_fitbit
 
     return sync_fitbit(FitbitSettings.from_env(), landing_zone(settings), force=args.force)
+
+
+def ingest_google_health(settings: Settings, args: argparse.Namespace) -> SyncReport:
+    """One Google Health API sync with the user's credentials."""
+    from datetime import date
+
+    from lakehouse.sources.google_health import GoogleHealthSettings, sync_google_health
+
+    overrides: dict[str, Any] = {}
+    if args.user:
+        overrides["user_id"] = args.user
+    if args.start_date:
+        overrides["start_date"] = date.fromisoformat(args.start_date)
+    google = GoogleHealthSettings.from_env(**overrides)
+    return sync_google_health(google, landing_zone(settings), force=args.force)
 
 
 def ingest_mapmyrun(settings: Settings, args: argparse.Namespace) -> int:
@@ -128,6 +146,8 @@ def demo(settings: Settings, quiet: bool = False, details: bool = False, streams
 def report_exit(report: SyncReport) -> int:
     """Print a sync report's outcome and map it to an exit code."""
     print(f"{report.source}: {report.calls} calls, {report.records_landed} records landed. {report.message}")
+    if report.stopped_reason == GONE:
+        return 1  # the API is switched off: running again later will not help
     return 0 if report.completed else EXIT_STOPPED_EARLY
 
 
@@ -143,6 +163,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     strava.add_argument("--force", action="store_true", help="ignore a 'run after' left by a stopped run")
     fitbit = sub.add_parser("fitbit", help="sync Fitbit intraday days")
     fitbit.add_argument("--force", action="store_true", help="ignore a 'run after' left by a stopped run")
+    google = sub.add_parser("google-health", help="sync Fitbit/Pixel data from the Google Health API")
+    google.add_argument("--user", default=None, help="person key to land under (default: GOOGLE_HEALTH_USER, 'me')")
+    google.add_argument("--start-date", default=None, help="first day of a first run, YYYY-MM-DD (default: a week ago)")
+    google.add_argument("--force", action="store_true", help="ignore a 'run after' left by a stopped run")
     mapmyrun = sub.add_parser("mapmyrun", help="import a MapMyRun workout-history CSV export")
     mapmyrun.add_argument("csv", help="path of the export")
     demo_parser = sub.add_parser("demo", help="sync the sample data through local stand-in servers")
@@ -164,6 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return report_exit(ingest_strava(settings, args))
         if args.source == "fitbit":
             return report_exit(ingest_fitbit(settings, args))
+        if args.source == "google-health":
+            return report_exit(ingest_google_health(settings, args))
         if args.source == "mapmyrun":
             return ingest_mapmyrun(settings, args)
         reports = demo(settings, details=args.details, streams=args.streams)
