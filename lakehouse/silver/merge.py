@@ -17,6 +17,7 @@ from lakehouse.tables import TableRef, append, delta_table, enable_change_feed, 
 
 LINEAGE_COLUMNS = ("_source_file", "_batch_id", "_ingested_at", "_row_hash")
 WINNER_ORDER = ("_ingested_at", "_batch_id", "_source_file", "_record_index")  # all descending
+UPDATE_WHEN_NEWER = "s._row_hash <> t._row_hash AND s._ingested_at >= t._ingested_at"
 
 
 def latest_per_key(df: DataFrame, keys: Sequence[str]) -> DataFrame:
@@ -37,8 +38,12 @@ def merge_upsert(
     updates: DataFrame,
     keys: Sequence[str],
     partition_by: Sequence[str] = (),
+    update_condition: str = UPDATE_WHEN_NEWER,
 ) -> dict[str, int]:
-    """Insert new keys, update changed rows whose update is not older; returns Delta's row counts."""
+    """Insert new keys, update changed rows whose update is not older; returns Delta's row counts.
+
+    `update_condition` (SQL on `s` and `t`) replaces the default rule, e.g. for a table fed by several
+    routes that ranks the routes before the ingestion time."""
     if not table_exists(spark, target):
         append(updates.limit(0), target, partition_by=tuple(partition_by))
         enable_change_feed(spark, target)
@@ -56,7 +61,7 @@ def merge_upsert(
         delta_table(spark, target)
         .alias("t")
         .merge(updates.alias("s"), condition)
-        .whenMatchedUpdateAll(condition="s._row_hash <> t._row_hash AND s._ingested_at >= t._ingested_at")
+        .whenMatchedUpdateAll(condition=update_condition)
         .whenNotMatchedInsertAll()
         .execute()
     )

@@ -18,8 +18,16 @@ from pyspark.sql import types as T
 
 from lakehouse.config import Settings
 from lakehouse.quality.gate import ensure_tables, run_gate
-from lakehouse.silver import api_calls, fitbit, mapmyrun_workouts, strava_activities, strava_streams, workouts
-from lakehouse.silver.merge import merge_replace, merge_upsert
+from lakehouse.silver import (
+    api_calls,
+    fitbit,
+    google_health,
+    mapmyrun_workouts,
+    strava_activities,
+    strava_streams,
+    workouts,
+)
+from lakehouse.silver.merge import UPDATE_WHEN_NEWER, merge_replace, merge_upsert
 from lakehouse.tables import Tables, append, create_if_missing, read_table, table_exists
 
 PROGRESS_TABLE = ("ops", "silver_progress")
@@ -46,6 +54,8 @@ class SilverSpec:
     keys: tuple[str, ...]
     partition_by: tuple[str, ...]
     build: Callable[[DataFrame, Settings], DataFrame]
+    update_condition: str = UPDATE_WHEN_NEWER  # when a MERGE replaces a matched row
+    txn_scope: str | None = None  # set when a second bronze table feeds the same silver table
 
 
 @dataclass
@@ -76,6 +86,7 @@ SPECS: tuple[SilverSpec, ...] = (
         fitbit.INTRADAY_KEYS,
         fitbit.INTRADAY_PARTITION_BY,
         lambda df, settings: fitbit.intraday_to_silver(df, settings.fitbit_timezone),
+        fitbit.UPDATE_BY_ROUTE,
     ),
     SilverSpec(
         fitbit.DAILY_NAME,
@@ -83,6 +94,25 @@ SPECS: tuple[SilverSpec, ...] = (
         fitbit.DAILY_KEYS,
         (),
         lambda df, settings: fitbit.daily_to_silver(df, settings.fitbit_timezone),
+        fitbit.UPDATE_BY_ROUTE,
+    ),
+    SilverSpec(
+        fitbit.INTRADAY_NAME,
+        google_health.BRONZE_TABLE,
+        fitbit.INTRADAY_KEYS,
+        fitbit.INTRADAY_PARTITION_BY,
+        lambda df, settings: google_health.intraday_to_silver(df, settings.fitbit_timezone),
+        fitbit.UPDATE_BY_ROUTE,
+        google_health.BRONZE_TABLE,
+    ),
+    SilverSpec(
+        fitbit.DAILY_NAME,
+        google_health.BRONZE_TABLE,
+        fitbit.DAILY_KEYS,
+        (),
+        lambda df, settings: google_health.daily_to_silver(df, settings.fitbit_timezone),
+        fitbit.UPDATE_BY_ROUTE,
+        google_health.BRONZE_TABLE,
     ),
     SilverSpec(
         strava_streams.NAME,
@@ -108,10 +138,16 @@ SPECS: tuple[SilverSpec, ...] = (
 )
 
 
-def _last_merged_batch(spark: SparkSession, tables: Tables, name: str) -> int:
+def _last_merged_batch(spark: SparkSession, tables: Tables, name: str, bronze_table: str) -> int:
+    """The last bronze batch of `bronze_table` merged into `name` (several bronze tables may feed one table)."""
     progress = tables.ref(*PROGRESS_TABLE)
     create_if_missing(spark, progress, spark.createDataFrame([], PROGRESS_SCHEMA))
-    row = read_table(spark, progress).where(F.col("silver_table") == name).agg(F.max("last_bronze_batch")).first()
+    row = (
+        read_table(spark, progress)
+        .where((F.col("silver_table") == name) & (F.col("bronze_table") == bronze_table))
+        .agg(F.max("last_bronze_batch"))
+        .first()
+    )
     return int(row[0]) if row and row[0] is not None else 0
 
 
@@ -124,7 +160,7 @@ def run_silver_table(spark: SparkSession, settings: Settings, spec: SilverSpec, 
     if not table_exists(spark, source):
         result.seconds = time.monotonic() - started
         return result
-    last = _last_merged_batch(spark, tables, spec.name)
+    last = _last_merged_batch(spark, tables, spec.name, spec.bronze_table)
     bronze = read_table(spark, source).where(F.col("_batch_id") > last)
     stats = bronze.agg(F.count(F.lit(1)).alias("rows"), F.max("_batch_id").alias("upto")).first()
     if not stats or not stats["rows"]:
@@ -138,8 +174,10 @@ def run_silver_table(spark: SparkSession, settings: Settings, spec: SilverSpec, 
         production = read_table(spark, target) if table_exists(spark, target) else None
         # Expectations and staging-versus-production checks run before anything touches production;
         # a fail or halt raises here and the MERGE never happens.
-        gated = run_gate(spark, settings, spec.name, updates, production, run_id, txn_version=upto)
-        counts = merge_upsert(spark, target, gated.rows, spec.keys, spec.partition_by)
+        gated = run_gate(
+            spark, settings, spec.name, updates, production, run_id, txn_version=upto, txn_scope=spec.txn_scope
+        )
+        counts = merge_upsert(spark, target, gated.rows, spec.keys, spec.partition_by, spec.update_condition)
         result.rows_out = gated.rows.count()
         result.quarantined = gated.quarantined
     finally:
