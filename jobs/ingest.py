@@ -4,6 +4,7 @@
     python -m jobs.ingest strava --details --streams --full-refresh
     python -m jobs.ingest fitbit               # legacy Fitbit Web API (turned off 2026-11-02: answers 410)
     python -m jobs.ingest google-health --user ana   # Fitbit/Pixel data, Google Health API (GOOGLE_HEALTH_*)
+    python -m jobs.ingest takeout takeout.zip --user ana   # a Google Takeout export of Fitbit data
     python -m jobs.ingest mapmyrun export.csv  # a MapMyRun workout-history export
     python -m jobs.ingest demo                 # the same clients against local stand-in servers
 
@@ -75,6 +76,17 @@ def ingest_google_health(settings: Settings, args: argparse.Namespace) -> SyncRe
         overrides["start_date"] = date.fromisoformat(args.start_date)
     google = GoogleHealthSettings.from_env(**overrides)
     return sync_google_health(google, landing_zone(settings), force=args.force)
+
+
+def ingest_takeout(settings: Settings, args: argparse.Namespace) -> int:
+    """Import one Google Takeout export (zip or unpacked folder) and print its report."""
+    from lakehouse.sources.takeout import import_takeout
+
+    report = import_takeout(Path(args.export), landing_zone(settings), user_id=args.user or "me")
+    for line in report.lines():
+        print(line)
+    print(f"takeout: {sum(report.records_landed.values()):,} records -> {settings.landing_root}/google_health/")
+    return 0
 
 
 def ingest_mapmyrun(settings: Settings, args: argparse.Namespace) -> int:
@@ -167,6 +179,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     google.add_argument("--user", default=None, help="person key to land under (default: GOOGLE_HEALTH_USER, 'me')")
     google.add_argument("--start-date", default=None, help="first day of a first run, YYYY-MM-DD (default: a week ago)")
     google.add_argument("--force", action="store_true", help="ignore a 'run after' left by a stopped run")
+    takeout = sub.add_parser("takeout", help="import a Google Takeout export of Fitbit / Google Health data")
+    takeout.add_argument("export", help="the Takeout .zip (streamed, never unpacked) or its unpacked folder")
+    takeout.add_argument("--user", default=None, help="person key to land under (default: 'me')")
     mapmyrun = sub.add_parser("mapmyrun", help="import a MapMyRun workout-history CSV export")
     mapmyrun.add_argument("csv", help="path of the export")
     demo_parser = sub.add_parser("demo", help="sync the sample data through local stand-in servers")
@@ -192,6 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return report_exit(ingest_google_health(settings, args))
         if args.source == "mapmyrun":
             return ingest_mapmyrun(settings, args)
+        if args.source == "takeout":
+            return ingest_takeout(settings, args)
         reports = demo(settings, details=args.details, streams=args.streams)
         print(f"demo: {sum(r.calls for r in reports)} API calls in {len(reports)} runs -> {settings.landing_root}")
         return 0
