@@ -235,3 +235,41 @@ def test_legacy_fitbit_410_after_a_token_mid_run(clock: ManualClock, landing: La
     # The day landed before the switch-off stays; the watermark did not move past it.
     assert [r["date"] for r in read_landed(landing, "fitbit", "steps")] == ["2025-03-01"]
     assert load_state(landing.store, "fitbit")["through"]["steps"] == "2025-03-01"
+
+
+def test_cli_google_health_against_the_stand_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from jobs.ingest import main
+
+    points = {name: values for name, values in demo_points(FIRST_DAY, 1).items() if name == "steps"}
+    with GoogleHealthStandin(points) as standin:
+        env = {
+            "LAKEHOUSE_ROOT": str(tmp_path / "lake"),
+            "GOOGLE_HEALTH_CLIENT_ID": standin.client_id,
+            "GOOGLE_HEALTH_CLIENT_SECRET": standin.client_secret,
+            "GOOGLE_HEALTH_REFRESH_TOKEN": standin.refresh_token,
+            "GOOGLE_HEALTH_TOKEN_FILE": str(tmp_path / "config" / "google.json"),
+            "GOOGLE_HEALTH_BASE_URL": standin.base_url,
+            "GOOGLE_HEALTH_TOKEN_URL": standin.token_url,
+            "GOOGLE_HEALTH_DATA_TYPES": "steps",
+        }
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        code = main(["--env", "test", "google-health", "--user", "ana", "--start-date", "2025-03-01"])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert "96 records landed" in out  # one local day of quarter hours
+    assert standin.client_secret not in out + err and standin.refresh_token not in out + err
+
+
+def test_cli_google_health_without_credentials_says_what_to_set(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from jobs.ingest import main
+
+    monkeypatch.setenv("LAKEHOUSE_ROOT", str(tmp_path / "lake"))
+    for name in ("GOOGLE_HEALTH_CLIENT_ID", "GOOGLE_HEALTH_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["--env", "test", "google-health"]) == 1
+    assert "GOOGLE_HEALTH_CLIENT_ID" in capsys.readouterr().err
