@@ -143,6 +143,19 @@ def daily_heart_rate_zones_point(day: date, bounds: Iterable[tuple[str, int, int
     return {"dataSource": DATA_SOURCE, "dailyHeartRateZones": {"date": _date(day), "heartRateZones": zones}}
 
 
+def sleep_point(start: datetime, seconds: int, utc_offset_seconds: int, minutes_asleep: int) -> dict[str, Any]:
+    """A `sleep` session data point (identifiable: it has a `name`)."""
+    return {
+        "name": f"users/me/dataTypes/sleep/dataPoints/{epoch_seconds(start)}",
+        "dataSource": DATA_SOURCE,
+        "sleep": {
+            "interval": observation_interval(start, seconds, utc_offset_seconds),
+            "type": "STAGES",
+            "summary": {"minutesInSleepPeriod": str(seconds // 60), "minutesAsleep": str(minutes_asleep)},
+        },
+    }
+
+
 # ---- the server ------------------------------------------------------------------------------------------
 @dataclass
 class GoogleHealthFaults:
@@ -408,8 +421,9 @@ class GoogleHealthStandin(StandinServer):
 
 def demo_points(first_day: date, days: int, utc_offset_seconds: int = 3600) -> dict[str, list[dict[str, Any]]]:
     """Deterministic points in the documented shapes for `days` local days from `first_day`: heart rate every
-    10 minutes, steps and distance every 15 minutes, altitude and floors every hour, a resting heart rate
-    and heart-rate zones per day. The values follow simple formulas, so tests can recompute them."""
+    10 minutes, steps and distance every 15 minutes, altitude and floors every hour, a resting heart rate,
+    heart-rate zones and a night's sleep (23:00 to 07:00 local) per day. The values follow simple formulas,
+    so tests can recompute them."""
     offset = timedelta(seconds=utc_offset_seconds)
     points: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for n in range(days):
@@ -433,5 +447,6 @@ def demo_points(first_day: date, days: int, utc_offset_seconds: int = 3600) -> d
             )
             points["floors"].append(interval_point("floors", start, 3600, utc_offset_seconds, count=str(floors)))
         points["daily-resting-heart-rate"].append(daily_resting_heart_rate_point(day, 52 + n % 5))
+        points["sleep"].append(sleep_point(midnight_utc - timedelta(hours=1), 8 * 3600, utc_offset_seconds, 440))
         points["daily-heart-rate-zones"].append(daily_heart_rate_zones_point(day, DEMO_ZONES))
     return dict(points)
