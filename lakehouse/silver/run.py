@@ -155,7 +155,8 @@ def run_silver_table(spark: SparkSession, settings: Settings, spec: SilverSpec, 
     """MERGE the bronze batches this silver table has not seen yet."""
     started = time.monotonic()
     tables = Tables(settings)
-    result = SilverResult(table=spec.name)
+    # A table fed by a second bronze table says which one in the summary.
+    result = SilverResult(table=spec.name if spec.txn_scope is None else f"{spec.name} <- {spec.bronze_table}")
     source = tables.ref("bronze", spec.bronze_table)
     if not table_exists(spark, source):
         result.seconds = time.monotonic() - started
