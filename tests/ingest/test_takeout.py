@@ -141,3 +141,10 @@ def test_cli_prints_the_report(
     assert main(["--env", "test", "takeout", str(path), "--user", "ana"]) == 0
     out = capsys.readouterr().out
     assert "takeout: landed 6 distance record(s)" in out and CSV_DIR + "floors_2024-10-01.csv" in out
+
+
+def test_a_missing_folder_is_a_report_line_and_the_rest_lands(tmp_path: Path, landing: LandingZone) -> None:
+    members = {name: data for name, data in export_members().items() if name.startswith(CSV_DIR)}
+    report = import_takeout(build_zip(tmp_path / "t.zip", members), landing)
+    assert "takeout: note: the export has no `Global Export Data/` folder" in report.lines()
+    assert report.records_landed["steps"] == 2 and report.records_landed["heart-rate"] == 1
