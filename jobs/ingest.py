@@ -100,11 +100,14 @@ def ingest_mapmyrun(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def demo(settings: Settings, quiet: bool = False, details: bool = False, streams: bool = False) -> list[SyncReport]:
+def demo(
+    settings: Settings, quiet: bool = False, details: bool = False, streams: bool = False, google_health: bool = False
+) -> list[SyncReport]:
     """Serve the sample data from the stand-in servers and sync it with the real clients, run after run.
 
     The stand-ins keep real limits (Strava 100 reads per 15 minutes and 1,000 a day, Fitbit 150 an hour) on
-    a simulated clock, so a long backfill shows its stops and resumes in seconds.
+    a simulated clock, so a long backfill shows its stops and resumes in seconds. With `google_health`, the
+    Google Health API client also syncs the sample's Fitbit days from its stand-in (300 calls a minute).
     """
     from lakehouse.sample import fitbit as sample_fitbit
     from lakehouse.sample import strava as sample_strava
@@ -152,7 +155,30 @@ def demo(settings: Settings, quiet: bool = False, details: bool = False, streams
                 if report.resume_at is None:
                     raise RuntimeError(f"{name} stopped without a resume point: {report.message}")
                 clock.set(max(report.resume_at, clock.now()))
+        if google_health:
+            reports.append(_demo_google_health(settings, landing, clock, Path(tokens), progress, quiet))
     return reports
+
+
+def _demo_google_health(
+    settings: Settings, landing: LandingZone, clock: Any, tokens: Path, progress: Any, quiet: bool
+) -> SyncReport:
+    """The Google Health client against its stand-in, on the sample's Fitbit days (user: the sample's)."""
+    from lakehouse.sources.google_health import GoogleHealthSettings, sync_google_health
+    from lakehouse.standins.google_health import GoogleHealthStandin, demo_points
+
+    sample = settings.sample
+    first = sample.end_date - timedelta(days=sample.fitbit_days - 1)
+    with GoogleHealthStandin(demo_points(first, sample.fitbit_days), clock=clock) as google:
+        google_settings = GoogleHealthSettings(
+            client_id=google.client_id, client_secret=Secret(google.client_secret),
+            refresh_token=Secret(google.refresh_token), token_file=tokens / "google-health-token.json",
+            user_id=sample.fitbit_user_id, base_url=google.base_url, token_url=google.token_url, start_date=first,
+        )  # fmt: skip
+        report = sync_google_health(google_settings, landing, clock=clock, progress=progress, today=sample.end_date)
+    if not quiet:
+        print(f"google-health: {report.calls} calls, {report.records_landed} points landed; {report.message}")
+    return report
 
 
 def report_exit(report: SyncReport) -> int:
@@ -187,6 +213,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     demo_parser = sub.add_parser("demo", help="sync the sample data through local stand-in servers")
     demo_parser.add_argument("--details", action="store_true", help="also land every activity's detail")
     demo_parser.add_argument("--streams", action="store_true", help="also land every activity's streams")
+    demo_parser.add_argument("--google-health", action="store_true", help="also sync the Google Health stand-in")
     return parser.parse_args(argv)
 
 
@@ -209,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return ingest_mapmyrun(settings, args)
         if args.source == "takeout":
             return ingest_takeout(settings, args)
-        reports = demo(settings, details=args.details, streams=args.streams)
+        reports = demo(settings, details=args.details, streams=args.streams, google_health=args.google_health)
         print(f"demo: {sum(r.calls for r in reports)} API calls in {len(reports)} runs -> {settings.landing_root}")
         return 0
     except Exception as exc:  # one clear line; secrets never appear in these messages

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -273,3 +273,18 @@ def test_cli_google_health_without_credentials_says_what_to_set(
         monkeypatch.delenv(name, raising=False)
     assert main(["--env", "test", "google-health"]) == 1
     assert "GOOGLE_HEALTH_CLIENT_ID" in capsys.readouterr().err
+
+
+def test_demo_syncs_the_sample_fitbit_days_from_the_google_health_stand_in(tmp_path: Path) -> None:
+    from jobs.ingest import _demo_google_health
+    from lakehouse.config import load_settings
+    from lakehouse.sources.clock import ManualClock
+    from lakehouse.storage import LocalStore
+
+    settings = load_settings("test", environ={"LAKEHOUSE_ROOT": str(tmp_path / "lake")})
+    landing = LandingZone(LocalStore(settings.landing_root))
+    clock = ManualClock(datetime(2025, 1, 1, 6, tzinfo=UTC))
+    report = _demo_google_health(settings, landing, clock, tmp_path / "tokens", None, quiet=True)
+    assert report.completed, report.message
+    days = settings.sample.fitbit_days
+    assert report.landed["heart-rate"] == 144 * days and report.landed["daily-resting-heart-rate"] == days
