@@ -2,16 +2,19 @@
 
     python -m jobs.ingest strava               # everything new since the last run (STRAVA_* credentials)
     python -m jobs.ingest strava --details --streams --full-refresh
-    python -m jobs.ingest fitbit               # intraday days not yet landed (FITBIT_* credentials)
+    python -m jobs.ingest fitbit               # legacy Fitbit Web API (turned off 2026-11-02: answers 410)
+    python -m jobs.ingest google-health --user ana   # Fitbit/Pixel data, Google Health API (GOOGLE_HEALTH_*)
+    python -m jobs.ingest takeout takeout.zip --user ana   # a Google Takeout export of Fitbit data
     python -m jobs.ingest mapmyrun export.csv  # a MapMyRun workout-history export
     python -m jobs.ingest strava-archive export_12345.zip  # Strava's "Download your data" archive (or its folder)
     python -m jobs.ingest demo                 # the same clients against local stand-in servers
 
 Credentials come from the environment (or the token file the clients keep, outside the repository):
 STRAVA_CLIENT_ID, STRAVA_CLIENT_SECRET, STRAVA_REFRESH_TOKEN; FITBIT_CLIENT_ID, FITBIT_CLIENT_SECRET,
-FITBIT_REFRESH_TOKEN; STRAVA_BASE_URL and FITBIT_BASE_URL point them elsewhere. The landing root is the
-settings' (local or s3://). A run stopped by a rate limit says when to go on; the next run resumes there.
-Exit codes: 0 done, 3 stopped early (run again later), 1 failed, 2 bad arguments or settings.
+FITBIT_REFRESH_TOKEN; GOOGLE_HEALTH_CLIENT_ID, GOOGLE_HEALTH_CLIENT_SECRET, GOOGLE_HEALTH_REFRESH_TOKEN;
+STRAVA_BASE_URL, FITBIT_BASE_URL and GOOGLE_HEALTH_BASE_URL/_TOKEN_URL point them elsewhere. The landing root
+is the settings' (local or s3://). A run stopped by a rate limit says when to go on; the next run resumes there.
+Exit codes: 0 done, 3 stopped early (run again later), 1 failed (or the API is gone: 410), 2 bad arguments.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from lakehouse.sources.sync import SyncReport
 from lakehouse.storage import open_store
 
 EXIT_STOPPED_EARLY = 3
+GONE = "gone"  # EndpointGoneError.reason
 DEMO_MAX_RUNS = 50
 
 
@@ -59,6 +63,32 @@ def ingest_fitbit(settings: Settings, args: argparse.Namespace) -> SyncReport:
     from lakehouse.sources.fitbit import FitbitSettings, sync_fitbit
 
     return sync_fitbit(FitbitSettings.from_env(), landing_zone(settings), force=args.force)
+
+
+def ingest_google_health(settings: Settings, args: argparse.Namespace) -> SyncReport:
+    """One Google Health API sync with the user's credentials."""
+    from datetime import date
+
+    from lakehouse.sources.google_health import GoogleHealthSettings, sync_google_health
+
+    overrides: dict[str, Any] = {}
+    if args.user:
+        overrides["user_id"] = args.user
+    if args.start_date:
+        overrides["start_date"] = date.fromisoformat(args.start_date)
+    google = GoogleHealthSettings.from_env(**overrides)
+    return sync_google_health(google, landing_zone(settings), force=args.force)
+
+
+def ingest_takeout(settings: Settings, args: argparse.Namespace) -> int:
+    """Import one Google Takeout export (zip or unpacked folder) and print its report."""
+    from lakehouse.sources.takeout import import_takeout
+
+    report = import_takeout(Path(args.export), landing_zone(settings), user_id=args.user or "me")
+    for line in report.lines():
+        print(line)
+    print(f"takeout: {sum(report.records_landed.values()):,} records -> {settings.landing_root}/google_health/")
+    return 0
 
 
 def ingest_mapmyrun(settings: Settings, args: argparse.Namespace) -> int:
@@ -95,11 +125,14 @@ def ingest_strava_archive(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def demo(settings: Settings, quiet: bool = False, details: bool = False, streams: bool = False) -> list[SyncReport]:
+def demo(
+    settings: Settings, quiet: bool = False, details: bool = False, streams: bool = False, google_health: bool = False
+) -> list[SyncReport]:
     """Serve the sample data from the stand-in servers and sync it with the real clients, run after run.
 
     The stand-ins keep real limits (Strava 100 reads per 15 minutes and 1,000 a day, Fitbit 150 an hour) on
-    a simulated clock, so a long backfill shows its stops and resumes in seconds.
+    a simulated clock, so a long backfill shows its stops and resumes in seconds. With `google_health`, the
+    Google Health API client also syncs the sample's Fitbit days from its stand-in (300 calls a minute).
     """
     from lakehouse.sources.clock import ManualClock
     from lakehouse.sources.fitbit import FitbitSettings, sync_fitbit
@@ -147,12 +180,37 @@ def demo(settings: Settings, quiet: bool = False, details: bool = False, streams
                 if report.resume_at is None:
                     raise RuntimeError(f"{name} stopped without a resume point: {report.message}")
                 clock.set(max(report.resume_at, clock.now()))
+        if google_health:
+            reports.append(_demo_google_health(settings, landing, clock, Path(tokens), progress, quiet))
     return reports
+
+
+def _demo_google_health(
+    settings: Settings, landing: LandingZone, clock: Any, tokens: Path, progress: Any, quiet: bool
+) -> SyncReport:
+    """The Google Health client against its stand-in, on the sample's Fitbit days (user: the sample's)."""
+    from lakehouse.sources.google_health import GoogleHealthSettings, sync_google_health
+    from lakehouse_demo.standins.google_health import GoogleHealthStandin, demo_points
+
+    sample = settings.sample
+    first = sample.end_date - timedelta(days=sample.fitbit_days - 1)
+    with GoogleHealthStandin(demo_points(first, sample.fitbit_days), clock=clock) as google:
+        google_settings = GoogleHealthSettings(
+            client_id=google.client_id, client_secret=Secret(google.client_secret),
+            refresh_token=Secret(google.refresh_token), token_file=tokens / "google-health-token.json",
+            user_id=sample.fitbit_user_id, base_url=google.base_url, token_url=google.token_url, start_date=first,
+        )  # fmt: skip
+        report = sync_google_health(google_settings, landing, clock=clock, progress=progress, today=sample.end_date)
+    if not quiet:
+        print(f"google-health: {report.calls} calls, {report.records_landed} points landed; {report.message}")
+    return report
 
 
 def report_exit(report: SyncReport) -> int:
     """Print a sync report's outcome and map it to an exit code."""
     print(f"{report.source}: {report.calls} calls, {report.records_landed} records landed. {report.message}")
+    if report.stopped_reason == GONE:
+        return 1  # the API is switched off: running again later will not help
     return 0 if report.completed else EXIT_STOPPED_EARLY
 
 
@@ -168,6 +226,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     strava.add_argument("--force", action="store_true", help="ignore a 'run after' left by a stopped run")
     fitbit = sub.add_parser("fitbit", help="sync Fitbit intraday days")
     fitbit.add_argument("--force", action="store_true", help="ignore a 'run after' left by a stopped run")
+    google = sub.add_parser("google-health", help="sync Fitbit/Pixel data from the Google Health API")
+    google.add_argument("--user", default=None, help="person key to land under (default: GOOGLE_HEALTH_USER, 'me')")
+    google.add_argument("--start-date", default=None, help="first day of a first run, YYYY-MM-DD (default: a week ago)")
+    google.add_argument("--force", action="store_true", help="ignore a 'run after' left by a stopped run")
+    takeout = sub.add_parser("takeout", help="import a Google Takeout export of Fitbit / Google Health data")
+    takeout.add_argument("export", help="the Takeout .zip (streamed, never unpacked) or its unpacked folder")
+    takeout.add_argument("--user", default=None, help="person key to land under (default: 'me')")
     mapmyrun = sub.add_parser("mapmyrun", help="import a MapMyRun workout-history CSV export")
     mapmyrun.add_argument("csv", help="path of the export")
     archive = sub.add_parser("strava-archive", help="import Strava's 'Download your data' archive (zip or folder)")
@@ -178,6 +243,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     demo_parser = sub.add_parser("demo", help="sync the sample data through local stand-in servers")
     demo_parser.add_argument("--details", action="store_true", help="also land every activity's detail")
     demo_parser.add_argument("--streams", action="store_true", help="also land every activity's streams")
+    demo_parser.add_argument("--google-health", action="store_true", help="also sync the Google Health stand-in")
     return parser.parse_args(argv)
 
 
@@ -197,11 +263,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return report_exit(ingest_strava(settings, args))
         if args.source == "fitbit":
             return report_exit(ingest_fitbit(settings, args))
+        if args.source == "google-health":
+            return report_exit(ingest_google_health(settings, args))
         if args.source == "mapmyrun":
             return ingest_mapmyrun(settings, args)
         if args.source == "strava-archive":
             return ingest_strava_archive(settings, args)
-        reports = demo(settings, details=args.details, streams=args.streams)
+        if args.source == "takeout":
+            return ingest_takeout(settings, args)
+        reports = demo(settings, details=args.details, streams=args.streams, google_health=args.google_health)
         print(f"demo: {sum(r.calls for r in reports)} API calls in {len(reports)} runs -> {settings.landing_root}")
         return 0
     except Exception as exc:  # one clear line; secrets never appear in these messages

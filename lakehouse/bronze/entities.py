@@ -44,6 +44,15 @@ FITBIT_INTRADAY = BronzeEntity(
     key_fields=("user_id", "resource", "date"),
 )
 
+GOOGLE_HEALTH_DATAPOINTS = BronzeEntity(
+    table="google_health_datapoints",
+    landing_prefix="google_health/",
+    file_glob="*.json",
+    kind="json",
+    schema_file="google_health_datapoint.schema.json",
+    key_fields=("user_id", "data_type", "point_id"),
+)
+
 MAPMYRUN_WORKOUTS = BronzeEntity(
     table="mapmyrun_workouts",
     landing_prefix="mapmyrun/workouts/",
@@ -104,6 +113,7 @@ ENTITIES: dict[str, BronzeEntity] = {
         STRAVA_ACTIVITY_DETAILS,
         STRAVA_ACTIVITY_STREAMS,
         FITBIT_INTRADAY,
+        GOOGLE_HEALTH_DATAPOINTS,
         MAPMYRUN_WORKOUTS,
         API_CALLS,
     )

@@ -87,12 +87,15 @@ def run_gate(
     expectations: Sequence[Expectation] = (),
     checks: Sequence[SqlCheck] = (),
     txn_version: int | None = None,
+    txn_scope: str | None = None,
 ) -> GateOutcome:
     """Expectations, then checks, on `staged`; record every result; quarantine; return the rows to merge.
 
     `table_name` is the table's name in `layer` (`strava_activities`) or its label (`silver.x`); the caller
     passes the table's declared rules (silver's are in `lakehouse.silver.rules`). With `txn_version` (e.g. the
-    highest bronze batch staged) the quarantine write is idempotent: a re-run of the same batch does not write it twice.
+    highest bronze batch staged) the quarantine write is idempotent: a re-run of the same batch does not write
+    it twice; `txn_scope` (the bronze table) keeps the batch numbers of several bronze tables feeding one table
+    apart.
     Raises `ExpectationFailed` / `ValidationHalted` after recording the results; nothing else is written.
     """
     label = table_name if "." in table_name else f"{layer}.{table_name}"
@@ -121,7 +124,8 @@ def run_gate(
             F.lit(datetime.now(UTC)).cast("timestamp").alias("quarantined_at"),
             *[F.col(f.name).cast(f.dataType) for f in QUARANTINE_SCHEMA.fields[2:]],
         )
-        txn = (f"{ref.name}:{label}", txn_version) if txn_version is not None else None
+        app = f"{ref.name}:{label}" + (f":{txn_scope}" if txn_scope else "")
+        txn = (app, txn_version) if txn_version is not None else None
         append(rows, ref, txn=txn)
     return GateOutcome(outcome.kept, results, quarantined)
 

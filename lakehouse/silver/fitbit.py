@@ -1,37 +1,53 @@
 """silver.fitbit_intraday and silver.fitbit_daily: Fitbit's intraday series in long form, and daily summaries.
 
+One pair of tables whatever the route the data came by: the legacy Fitbit Web API (this module), the Google
+Health API and Google Takeout (`lakehouse.silver.google_health`); `source` names the route.
+
 fitbit_intraday
-    Grain: one row per user per metric per timestamp. Keys: (`user_id`, `metric`, `ts_local`).
+    Grain: one row per user per metric per UTC instant. Keys: (`user_id`, `metric`, `ts_utc`).
     Values in SI units: heart rate bpm, steps, calories kcal, distance m, elevation m, floors.
-    Partitioned by `month` (YYYY-MM of the local date) so a MERGE touches only the months it changes.
+    Partitioned by `month` (YYYY-MM of `ts_utc`: a function of the key, so a MERGE that prunes partitions
+    always finds a point that came earlier by another route).
 fitbit_daily
     Grain: one row per user per metric per day. Keys: (`user_id`, `metric`, `date`).
     The day's total (steps, calories, distance m, elevation m, floors), and for heart rate the resting
     heart rate and the minutes and calories in each heart-rate zone.
 
-Fitbit's times are the user's local wall time; `ts_utc` converts them with the user's time zone (the
+Which row wins when a key comes twice (ROUTE_RANK, then the latest ingestion): the Google Health API
+(UTC instant + offset from the device), a Takeout CSV (UTC instants), the legacy Web API (local time +
+configured zone), a Takeout JSON file (naive local time + configured zone). The MERGE follows the same
+order (`UPDATE_BY_ROUTE`), so a later import by a weaker route never overwrites a stronger one.
+
+Fitbit's legacy times are the user's local wall time; `ts_utc` converts them with the user's time zone (the
 envelope's `timezone` when ingestion recorded one, else the zone of the user's person in the people file, else
 UTC).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from zoneinfo import available_timezones
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakehouse.silver.readable import finite, non_finite, parse_errors, unreadable
-from lakehouse.tables.merge import latest_per_key, with_row_hash
+from lakehouse.tables.merge import WINNER_ORDER, with_row_hash
 
 INTRADAY_NAME = "fitbit_intraday"
 DAILY_NAME = "fitbit_daily"
 BRONZE_TABLE = "fitbit_intraday"
-INTRADAY_KEYS = ("user_id", "metric", "ts_local")
+INTRADAY_KEYS = ("user_id", "metric", "ts_utc")
 DAILY_KEYS = ("user_id", "metric", "date")
 INTRADAY_PARTITION_BY = ("month",)
+SOURCE_WEB_API = "fitbit-web-api"
+# Lower wins: instants from the device first, then UTC-stamped exports, then local times + a configured zone.
+ROUTE_RANK = {"google-health-api": 1, "takeout-csv": 2, SOURCE_WEB_API: 3, "takeout-json": 4}
+UPDATE_BY_ROUTE = (
+    "s._route_rank < t._route_rank OR (s._route_rank = t._route_rank AND s._row_hash <> t._row_hash "
+    "AND s._ingested_at >= t._ingested_at)"
+)
 
 # Fitbit resource -> (metric name, factor to SI): distance comes in km, elevation in m (metric locale).
 METRICS: dict[str, tuple[str, float]] = {
@@ -116,6 +132,13 @@ def _known_zone(zone: Column) -> Column:
     return F.when(F.array_contains(F.array(*[F.lit(z) for z in zones]), zone) | offset, zone)
 
 
+def winner_per_key(df: DataFrame, keys: Sequence[str]) -> DataFrame:
+    """One row per key: the best route (`_route_rank`), then the latest ingestion (`WINNER_ORDER`)."""
+    order = [F.col("_route_rank").asc(), *[F.col(c).desc() for c in WINNER_ORDER]]
+    window = Window.partitionBy(*keys).orderBy(*order)
+    return df.withColumn("_rank", F.row_number().over(window)).where(F.col("_rank") == 1).drop("_rank")
+
+
 def _metric_map() -> tuple[Column, Column]:
     names = F.create_map(*[x for r, (m, _) in METRICS.items() for x in (F.lit(r), F.lit(m))])
     factors = F.create_map(*[x for r, (_, f) in METRICS.items() for x in (F.lit(r), F.lit(f))])
@@ -125,7 +148,7 @@ def _metric_map() -> tuple[Column, Column]:
 UserZones = Mapping[str, str] | str
 
 
-def _zone(user_id: Column, zones: UserZones) -> Column:
+def user_zone(user_id: Column, zones: UserZones) -> Column:
     """The user's home time zone: from the people file by user id (a mapping), else UTC; or one zone for all."""
     if isinstance(zones, str):
         return F.lit(zones)
@@ -138,7 +161,7 @@ def _zone(user_id: Column, zones: UserZones) -> Column:
 def _envelopes(bronze: DataFrame, zones: UserZones = "UTC") -> DataFrame:
     """One row per day envelope; `_envelope_errors` names the envelope values that did not read."""
     names, factors = _metric_map()
-    timezone = F.coalesce(F.col("e.timezone"), _zone(F.col("e.user_id"), zones))
+    timezone = F.coalesce(F.col("e.timezone"), user_zone(F.col("e.user_id"), zones))
     date = F.to_date(F.try_to_timestamp(F.col("e.date"), F.lit("yyyy-MM-dd")))
     return bronze.select(
         F.from_json(F.col("record"), ENVELOPE_SCHEMA).alias("e"),
@@ -201,13 +224,14 @@ def intraday_to_silver(bronze: DataFrame, zones: UserZones = "UTC") -> DataFrame
         F.concat(F.col("date").cast("string"), F.lit(" "), clock).try_cast("timestamp_ntz"),
     )
     value = finite(F.col("p.value"))
+    ts_utc = F.to_utc_timestamp(ts_local.cast("timestamp"), F.col("timezone"))
     typed = points.select(
         "user_id",
         "metric",
         ts_local.alias("ts_local"),
-        F.to_utc_timestamp(ts_local.cast("timestamp"), F.col("timezone")).alias("ts_utc"),
+        ts_utc.alias("ts_utc"),
         "date",
-        F.date_format(F.col("date"), "yyyy-MM").alias("month"),
+        F.date_format(ts_utc, "yyyy-MM").alias("month"),
         (value * F.col("factor")).alias("value"),
         F.col("p.level").alias("activity_level"),
         F.col("p.mets").alias("mets"),
@@ -224,12 +248,14 @@ def intraday_to_silver(bronze: DataFrame, zones: UserZones = "UTC") -> DataFrame
             unreadable("level", F.col("t.level"), F.col("p.level"), "an integer"),
             also=F.col("_envelope_errors"),
         ),
+        F.lit(SOURCE_WEB_API).alias("source"),
+        F.lit(ROUTE_RANK[SOURCE_WEB_API]).alias("_route_rank"),
         "_source_file",
         "_batch_id",
         "_record_index",
         "_ingested_at",
     )
-    return with_row_hash(latest_per_key(typed, INTRADAY_KEYS).drop("_record_index"))
+    return with_row_hash(winner_per_key(typed, INTRADAY_KEYS).drop("_record_index"))
 
 
 def daily_to_silver(bronze: DataFrame, zones: UserZones = "UTC") -> DataFrame:
@@ -281,9 +307,11 @@ def daily_to_silver(bronze: DataFrame, zones: UserZones = "UTC") -> DataFrame:
             F.when(is_heart, unreadable("value", F.col("day.value"), heart, "a heart-rate summary object")),
             also=F.col("_envelope_errors"),
         ),
+        F.lit(SOURCE_WEB_API).alias("source"),
+        F.lit(ROUTE_RANK[SOURCE_WEB_API]).alias("_route_rank"),
         "_source_file",
         "_batch_id",
         "_record_index",
         "_ingested_at",
     )
-    return with_row_hash(latest_per_key(typed, DAILY_KEYS).drop("_record_index"))
+    return with_row_hash(winner_per_key(typed, DAILY_KEYS).drop("_record_index"))

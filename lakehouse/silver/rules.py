@@ -124,7 +124,7 @@ EXPECTATIONS: dict[str, tuple[Expectation, ...]] = {
         Expectation(
             "series_key_present",
             FITBIT_INTRADAY,
-            "user_id IS NOT NULL AND metric IS NOT NULL AND ts_local IS NOT NULL",
+            "user_id IS NOT NULL AND metric IS NOT NULL AND ts_utc IS NOT NULL AND ts_local IS NOT NULL",
             QUARANTINE,
             "an unknown resource (no metric) or an unreadable time cannot be merged",
         ),

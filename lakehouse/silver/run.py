@@ -17,7 +17,15 @@ from pyspark.sql import functions as F
 from lakehouse import people
 from lakehouse.config import Settings
 from lakehouse.quality.gate import ensure_tables, run_gate
-from lakehouse.silver import api_calls, fitbit, mapmyrun_workouts, strava_activities, strava_streams, workouts
+from lakehouse.silver import (
+    api_calls,
+    fitbit,
+    google_health,
+    mapmyrun_workouts,
+    strava_activities,
+    strava_streams,
+    workouts,
+)
 from lakehouse.silver.readable import PARSE_ERRORS
 from lakehouse.silver.rules import checks_for, expectations_for
 from lakehouse.tables import Tables, read_table, table_exists
@@ -36,6 +44,8 @@ class SilverSpec:
     build: Callable[[DataFrame, Settings], DataFrame]
     precedence: str | None = None  # a rank column: a lower-ranked route never replaces a higher one
     precedence_group: tuple[str, ...] = ()  # the unit that wins or loses whole (default: the keys)
+    update_condition: str | None = None  # when a MERGE replaces a matched row (default: newer, or by precedence)
+    txn_scope: str | None = None  # set when a second bronze table feeds the same silver table
 
 
 @dataclass
@@ -68,6 +78,7 @@ SPECS: tuple[SilverSpec, ...] = (
         fitbit.INTRADAY_KEYS,
         fitbit.INTRADAY_PARTITION_BY,
         lambda df, settings: fitbit.intraday_to_silver(df, user_zones(settings)),
+        update_condition=fitbit.UPDATE_BY_ROUTE,
     ),
     SilverSpec(
         fitbit.DAILY_NAME,
@@ -75,6 +86,25 @@ SPECS: tuple[SilverSpec, ...] = (
         fitbit.DAILY_KEYS,
         (),
         lambda df, settings: fitbit.daily_to_silver(df, user_zones(settings)),
+        update_condition=fitbit.UPDATE_BY_ROUTE,
+    ),
+    SilverSpec(
+        fitbit.INTRADAY_NAME,
+        google_health.BRONZE_TABLE,
+        fitbit.INTRADAY_KEYS,
+        fitbit.INTRADAY_PARTITION_BY,
+        lambda df, settings: google_health.intraday_to_silver(df, user_zones(settings)),
+        update_condition=fitbit.UPDATE_BY_ROUTE,
+        txn_scope=google_health.BRONZE_TABLE,
+    ),
+    SilverSpec(
+        fitbit.DAILY_NAME,
+        google_health.BRONZE_TABLE,
+        fitbit.DAILY_KEYS,
+        (),
+        lambda df, settings: google_health.daily_to_silver(df, user_zones(settings)),
+        update_condition=fitbit.UPDATE_BY_ROUTE,
+        txn_scope=google_health.BRONZE_TABLE,
     ),
     SilverSpec(
         strava_streams.NAME,
@@ -106,7 +136,8 @@ def run_silver_table(spark: SparkSession, settings: Settings, spec: SilverSpec, 
     """MERGE the bronze batches this silver table has not seen yet."""
     started = time.monotonic()
     tables = Tables(settings)
-    result = SilverResult(table=spec.name)
+    # A table fed by a second bronze table says which one in the summary.
+    result = SilverResult(table=spec.name if spec.txn_scope is None else f"{spec.name} <- {spec.bronze_table}")
     source = tables.ref("bronze", spec.bronze_table)
     if not table_exists(spark, source):
         result.note = f"skipped: no bronze.{spec.bronze_table} (no such files landed)"
@@ -120,7 +151,10 @@ def run_silver_table(spark: SparkSession, settings: Settings, spec: SilverSpec, 
         return result
     upto = int(stats["upto"])
     # Pin the batch range read now, so a bronze load committing meanwhile is left for the next run.
-    updates = spec.build(bronze.where(F.col("_batch_id") <= upto), settings).persist()
+    updates = spec.build(bronze.where(F.col("_batch_id") <= upto), settings)
+    if PARSE_ERRORS not in updates.columns:  # a transform without unreadable-value checks: nothing unreadable
+        updates = updates.withColumn(PARSE_ERRORS, F.array().cast("array<string>"))
+    updates = updates.persist()
     try:
         target = tables.ref("silver", spec.name)
         production = read_table(spark, target) if table_exists(spark, target) else None
@@ -134,10 +168,13 @@ def run_silver_table(spark: SparkSession, settings: Settings, spec: SilverSpec, 
         gated = run_gate(
             spark, settings, spec.name, candidates, production, run_id,
             expectations=expectations_for(label), checks=checks_for(label), txn_version=upto,
+            txn_scope=spec.txn_scope,
         )  # fmt: skip
         # Rows with unreadable values were quarantined by the gate; the list of them is not a silver column.
         rows = gated.rows.drop(PARSE_ERRORS)
-        counts = merge_upsert(spark, target, rows, spec.keys, spec.partition_by, spec.precedence)
+        counts = merge_upsert(
+            spark, target, rows, spec.keys, spec.partition_by, spec.precedence, spec.update_condition
+        )
         result.rows_out = rows.count()
         result.quarantined = gated.quarantined
     finally:

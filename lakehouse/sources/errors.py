@@ -79,3 +79,9 @@ class ReauthorizationRequiredError(SyncStop):
     """The refresh token was refused: the user has to authorise the app again."""
 
     reason = "reauthorization_required"
+
+
+class EndpointGoneError(SyncStop):
+    """The API answered 410 Gone: the endpoint is switched off for good; running again will not help."""
+
+    reason = "gone"

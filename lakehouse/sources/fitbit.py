@@ -26,7 +26,7 @@ import requests
 from lakehouse.landing import LandingZone, new_run_id
 from lakehouse.sources.clock import Clock, SystemClock, iso_utc, parse_iso_utc
 from lakehouse.sources.credentials import Secret, TokenFile, default_token_file, redact, secret_or_none
-from lakehouse.sources.errors import CredentialsError, MalformedResponseError, SyncStop
+from lakehouse.sources.errors import CredentialsError, EndpointGoneError, MalformedResponseError, SyncStop
 from lakehouse.sources.http import ApiClient, CallLedger, HttpSettings, build_session
 from lakehouse.sources.oauth import OAuthClient, TokenManager
 from lakehouse.sources.progress import ProgressLine, format_duration
@@ -53,6 +53,11 @@ ACTIVITY_DETAIL_LEVELS = ("1min", "5min", "15min")
 DEFAULT_FIRST_DAYS = 7  # a first run without a start date pulls the last week
 DEFAULT_OVERLAP_DAYS = 1  # re-pull the last day pulled: it may have been today, still filling up
 DEFAULT_CHECKPOINT_DAYS = 7
+GONE_MESSAGE = (
+    "fitbit: the legacy Fitbit Web API answered 410 Gone (Google turned it off on 2026-11-02); "
+    "use `python -m jobs.ingest google-health` (Google Health API) or "
+    "`python -m jobs.ingest takeout <export.zip>` (Google Takeout) instead"
+)
 
 
 @dataclass(frozen=True)
@@ -274,6 +279,9 @@ def _final_message(
     fetched_through: Mapping[str, str],
     secrets: list[Secret | None],
 ) -> str:
+    if isinstance(stop, EndpointGoneError):
+        log.warning("%s", GONE_MESSAGE)
+        return GONE_MESSAGE
     if stop is not None:
         message = redact(f"fitbit stopped ({stop.reason}): {stop.message}", secrets)
         where = ", ".join(f"{resource} through {day}" for resource, day in sorted(fetched_through.items()))

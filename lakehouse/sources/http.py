@@ -24,6 +24,7 @@ from lakehouse.sources.clock import Clock, iso_utc, next_quarter_hour
 from lakehouse.sources.credentials import Secret
 from lakehouse.sources.errors import (
     ApiRequestError,
+    EndpointGoneError,
     MalformedResponseError,
     NetworkError,
     RateLimitedError,
@@ -250,6 +251,8 @@ class ApiClient:
             raise ServerUnavailableError(
                 f"{endpoint} answered {status} after {self.http.max_retries} retries; try again later"
             )
+        if status == 410:
+            raise EndpointGoneError(f"{endpoint} answered 410 Gone: this API has been switched off")
         if status >= 400:
             raise ApiRequestError(
                 f"{endpoint} answered {status} ({self.error_summary(response)})", status=status

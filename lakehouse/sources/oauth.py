@@ -20,6 +20,7 @@ from lakehouse.sources.credentials import Secret, TokenFile, TokenSet
 from lakehouse.sources.errors import (
     ApiRequestError,
     CredentialsError,
+    EndpointGoneError,
     MalformedResponseError,
     NetworkError,
     ReauthorizationRequiredError,
@@ -50,6 +51,8 @@ class OAuthClient:
 
 def _refusal_is_about_client(body: Any) -> bool:
     """Whether a 400/401 from the token endpoint blames the client credentials rather than the grant."""
+    if isinstance(body, dict) and isinstance(body.get("error"), str):  # Google: {"error": "invalid_client"}
+        return body["error"] == "invalid_client"
     errors = body.get("errors") if isinstance(body, dict) else None
     if not isinstance(errors, list):
         return False
@@ -180,6 +183,8 @@ class TokenManager:
         response = self._post(refresh_token)
         if response.status_code in REFUSED_STATUSES:
             raise ReauthorizationRequiredError(self._refusal_message(response))
+        if response.status_code == 410:
+            raise EndpointGoneError(f"{self.client.source} token endpoint answered 410 Gone: it has been switched off")
         if response.status_code >= 500:
             raise ServerUnavailableError(
                 f"{self.client.source} token endpoint answered {response.status_code}"

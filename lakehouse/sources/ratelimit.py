@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from lakehouse.sources.clock import (
     Clock,
+    from_epoch,
     iso_utc,
     next_hour,
     next_quarter_hour,
@@ -340,5 +341,94 @@ class FitbitRateLimiter:
                 self.limit = int(data.get("limit") or self.limit)
                 self.remaining = min(self.remaining, int(data["remaining"]))
                 self.reset_at = reset_at
+        except (KeyError, TypeError, ValueError):
+            log.warning("ignoring an unreadable rate-limit snapshot in the state file")
+
+
+GOOGLE_HEALTH_PER_MINUTE_LIMIT = 300  # requests per minute per user (developers.google.com/health/rate-limits)
+MINUTE_SECONDS = 60
+
+
+def _next_minute(when: datetime) -> datetime:
+    seconds = int(when.timestamp())
+    return from_epoch((seconds // MINUTE_SECONDS + 1) * MINUTE_SECONDS)
+
+
+class PerMinuteRateLimiter:
+    """Keeps a client under a per-minute request quota (the Google Health API: 300 a minute per user).
+
+    Google sends no usage headers (documented: none), so the limiter counts its own calls per clock minute
+    and, after a 429, waits for the next minute (or the `Retry-After` seconds when the answer has one).
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        limit: int = GOOGLE_HEALTH_PER_MINUTE_LIMIT,
+        slack_seconds: float = WINDOW_SLACK_SECONDS,
+    ) -> None:
+        self.clock = clock
+        self.limit = limit
+        self.slack = timedelta(seconds=slack_seconds)
+        self.used = 0
+        self.window_end = _next_minute(clock.now())
+        self.waits = 0
+
+    def _roll(self) -> datetime:
+        now = self.clock.now()
+        if now >= self.window_end:
+            self.used, self.window_end = 0, _next_minute(now)
+        return now
+
+    def before_request(self) -> None:
+        """Sleep to the next minute when this minute's calls are spent."""
+        now = self._roll()
+        if self.used < self.limit:
+            return
+        wait = (self.window_end + self.slack - now).total_seconds()
+        log.info("per-minute budget spent; waiting %.0f s", wait)
+        self.waits += 1
+        self.clock.sleep(wait)
+        self._roll()
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        """Count the call (the API sends no usage headers)."""
+        self._roll()
+        self.used += 1
+
+    def after_rate_limited(self, headers: Mapping[str, str]) -> None:
+        """After a 429: nothing left until `Retry-After` seconds pass, or until the next minute."""
+        now = self._roll()
+        retry_after = _header(headers, "retry-after")
+        if retry_after is not None:
+            self.window_end = now + timedelta(seconds=retry_after)
+        self.used = self.limit
+
+    def seconds_for_calls(self, calls: int) -> float:
+        """Whole minutes of budget ahead, after what is left in this one."""
+        now = self._roll()
+        left_now = max(self.limit - self.used, 0)
+        if calls <= left_now:
+            return 0.0
+        extra_minutes = -(-(calls - left_now) // max(self.limit, 1)) - 1
+        return (self.window_end - now).total_seconds() + extra_minutes * MINUTE_SECONDS
+
+    def describe(self) -> str:
+        """`minute 37/300`."""
+        self._roll()
+        return f"minute {self.used}/{self.limit}"
+
+    def snapshot(self) -> dict[str, Any]:
+        """The count and the end of its minute."""
+        return {"used": self.used, "limit": self.limit, "window_end": iso_utc(self.window_end)}
+
+    def restore(self, data: Mapping[str, Any]) -> None:
+        """Reuse a previous run's count if its minute is still the current one."""
+        try:
+            window_end = parse_iso_utc(str(data["window_end"]))
+            if window_end > self.clock.now():
+                self.used = max(self.used, int(data["used"]))
+                self.window_end = window_end
         except (KeyError, TypeError, ValueError):
             log.warning("ignoring an unreadable rate-limit snapshot in the state file")

@@ -22,6 +22,7 @@ from lakehouse.tables import TableRef, append, delta_table, enable_change_feed, 
 
 LINEAGE_COLUMNS = ("_source_file", "_batch_id", "_ingested_at", "_row_hash")
 WINNER_ORDER = ("_ingested_at", "_batch_id", "_source_file", "_record_index")  # all descending
+UPDATE_WHEN_NEWER = "s._row_hash <> t._row_hash AND s._ingested_at >= t._ingested_at"
 
 
 def latest_per_key(df: DataFrame, keys: Sequence[str], precedence: str | None = None) -> DataFrame:
@@ -48,11 +49,14 @@ def merge_upsert(
     keys: Sequence[str],
     partition_by: Sequence[str] = (),
     precedence: str | None = None,
+    update_condition: str | None = None,
 ) -> dict[str, int]:
     """Insert new keys, update changed rows whose update is not older; returns Delta's row counts.
 
     With `precedence` (a column, higher wins), an update must also not be outranked: a higher rank
     replaces a lower one whatever their ingestion times, a lower one never replaces a higher one.
+    `update_condition` (SQL on `s` and `t`) replaces the rule altogether, e.g. for a table fed by several
+    routes that ranks the routes before the ingestion time.
     """
     if not table_exists(spark, target):
         append(updates.limit(0), target, partition_by=tuple(partition_by))
@@ -72,7 +76,7 @@ def merge_upsert(
         delta_table(spark, target)
         .alias("t")
         .merge(updates.alias("s"), condition)
-        .whenMatchedUpdateAll(condition=_update_condition(precedence))
+        .whenMatchedUpdateAll(condition=update_condition or _update_condition(precedence))
         .whenNotMatchedInsertAll()
         .execute()
     )

@@ -1,3 +1,4 @@
-"""Local stand-ins for the Strava and Fitbit APIs: the same client code talks to them or to the real ones."""
+"""Local stand-ins for the Strava, Fitbit and Google Health APIs: the same client code talks to them or to the
+real ones."""
 
 from __future__ import annotations

@@ -10,7 +10,7 @@
 - 401 `expired_token` / `invalid_token` bodies that, like the real API, echo the token: clients must not
   copy server messages into logs.
 - `FitbitFaults` switches: 429 storms, 5xx / slow / malformed answers for a date, tokens that expire
-  mid-run, an hourly budget that ends after N calls.
+  mid-run, an hourly budget that ends after N calls, and `gone`: 410 for every call (the API since 2026-11-02).
 """
 
 from __future__ import annotations
@@ -85,6 +85,7 @@ class FitbitFaults:
     hourly_budget_ends_after_calls: int | None = (
         None  # the hour's budget is gone after this many calls (once)
     )
+    gone: bool = False  # every call answers 410 Gone, as the API does since Google turned it off (2026-11-02)
 
 
 def _take(counts: dict[str, int], key: str) -> bool:
@@ -139,7 +140,9 @@ class FitbitStandin(StandinServer):
     def handle(self, request: Request) -> Reply:
         """Route one request."""
         with self.lock:
-            if request.method == "POST" and request.path == "/oauth2/token":
+            if self.faults.gone:  # body: [guess]; Google documents the 410, not its body
+                reply = json_reply(410, fitbit_error("gone", "The Fitbit Web API has been turned off."))
+            elif request.method == "POST" and request.path == "/oauth2/token":
                 reply = self._token(request)
             elif request.method == "GET":
                 reply = self._api(request)

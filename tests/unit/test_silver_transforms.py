@@ -280,7 +280,7 @@ def test_fitbit_intraday_long_form_in_si_units_and_utc(spark: SparkSession) -> N
                 "distance_m",
                 datetime(2024, 7, 1, 0, 0),
                 datetime(2024, 6, 30, 22, 0),
-                "2024-07",
+                "2024-06",  # the month of ts_utc (the partition follows the key since routes share the table)
                 250.0,
                 None,
                 None,
