@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from lakehouse.config import Settings
@@ -21,6 +22,7 @@ from lakehouse.quality.gate import (
     run_gate,
 )
 from lakehouse.quality.results import RESULTS_SCHEMA, RESULTS_TABLE, run_results, summarize
+from lakehouse.silver.readable import PARSE_ERRORS
 from lakehouse.silver.rules import checks_for, expectations_for
 from lakehouse.tables import TableRef, Tables, delta_table, read_table, table_exists
 from lakehouse.tables.merge import merge_upsert, with_row_hash
@@ -52,6 +54,11 @@ def silver(spark: SparkSession, rows: list[Row]) -> DataFrame:
     return with_row_hash(spark.createDataFrame(rows, SCHEMA)).localCheckpoint()
 
 
+def staged_rows(spark: SparkSession, rows: list[Row]) -> DataFrame:
+    """Rows as the silver stage stages them: silver-shaped, plus `_parse_errors` (empty: every value read)."""
+    return silver(spark, rows).withColumn(PARSE_ERRORS, F.array().cast("array<string>"))
+
+
 def weeks_of_runs(counts: list[int], kudos: list[int], first_id: int = 1, first_week: int = 0) -> list[Row]:
     rows, next_id = [], first_id
     for k, (n, k_kudos) in enumerate(zip(counts, kudos, strict=True)):
@@ -78,7 +85,7 @@ def stage_and_merge(spark: SparkSession, settings: Settings, staged: DataFrame, 
     label = "silver.strava_activities"
     to_merge = gate(spark, settings, "strava_activities", staged, production, run_id,
                     expectations=expectations_for(label), checks=checks_for(label))
-    merge_upsert(spark, ref, to_merge, KEYS)
+    merge_upsert(spark, ref, to_merge.drop(PARSE_ERRORS), KEYS)
 
 
 def test_seed_story_a_quiet_week_warns_and_still_merges(spark: SparkSession, settings: Settings) -> None:
@@ -89,7 +96,7 @@ def test_seed_story_a_quiet_week_warns_and_still_merges(spark: SparkSession, set
     merge_upsert(
         spark, target(settings), silver(spark, weeks_of_runs([10, 12, 11, 9, 13], [4, 6, 5, 5, 6])), KEYS
     )
-    staged = silver(spark, weeks_of_runs([3], [5], first_id=1000, first_week=5))
+    staged = staged_rows(spark, weeks_of_runs([3], [5], first_id=1000, first_week=5))
 
     stage_and_merge(spark, settings, staged, "run-quiet-week")
 
@@ -99,9 +106,9 @@ def test_seed_story_a_quiet_week_warns_and_still_merges(spark: SparkSession, set
     assert (count.passed, count.action, count.threshold) == (False, "warn", 1.645)
     assert count.observed == pytest.approx(-5.0596, abs=1e-4)
     assert (kudos.passed, kudos.observed) == (True, pytest.approx(-0.2390, abs=1e-4))
-    assert all(r.passed for r in results.values()), results  # the 7 expectations and the duplicate check
+    assert all(r.passed for r in results.values()), results  # the 8 expectations and the duplicate check
     assert summarize(recorded, "run-quiet-week").splitlines() == [
-        "data quality, run run-quiet-week: 10 rules, 9 ok, 1 warn",
+        "data quality, run run-quiet-week: 11 rules, 10 ok, 1 warn",
         "WARN        silver.strava_activities  weekly_activity_count_zscore: observed -5.06, expected within "
         "±1.645 (warn): this week's activity count is unusual against the weekly history",
     ]
@@ -119,7 +126,7 @@ def test_halt_leaves_production_untouched(spark: SparkSession, settings: Setting
     ref = target(settings)
     merge_upsert(spark, ref, silver(spark, [run(1, MONDAY, 2), run(2, MONDAY, 3)]), KEYS)
     version, rows = production_snapshot(spark, ref)
-    staged = silver(
+    staged = staged_rows(
         spark,
         [
             run(2, MONDAY, 9),
@@ -146,7 +153,7 @@ def test_fail_expectation_leaves_production_untouched(spark: SparkSession, setti
     ref = target(settings)
     merge_upsert(spark, ref, silver(spark, [run(1, MONDAY, 2)]), KEYS)
     version, rows = production_snapshot(spark, ref)
-    staged = silver(spark, [run(2, MONDAY, 0, distance=-1.0), run(3, MONDAY, 0)])
+    staged = staged_rows(spark, [run(2, MONDAY, 0, distance=-1.0), run(3, MONDAY, 0)])
     rules = [Expectation("distance_non_negative", "silver.strava_activities", "distance_m >= 0", FAIL)]
 
     with pytest.raises(ExpectationFailed, match=r"distance_non_negative: 1 of 2 rows fail"):
@@ -163,7 +170,7 @@ def test_fail_expectation_leaves_production_untouched(spark: SparkSession, setti
 
 
 def test_quarantined_rows_land_once_with_their_rule(spark: SparkSession, settings: Settings) -> None:
-    staged = silver(
+    staged = staged_rows(
         spark,
         [run(1, MONDAY, 1), run(2, MONDAY, 2), run(3, MONDAY, 3), without_start_time(run(4, MONDAY, 0))],
     )
