@@ -91,7 +91,7 @@ def test_real_exports_land_by_month_with_rows_verbatim(landing: LandingZone, nam
         assert {month_by_hand(next(csv.reader([row]))[1]) for row in body} == {month}
         all_rows += body
     assert Counter(all_rows) == Counter(rows)  # every row once, byte for byte (b'' notes, 0 HR included)
-    assert landed[0].key.endswith("/20250304T090730Z-abc123.csv")
+    assert landed[0].key.endswith(f"/20250304T090730Z-abc123--{name}")  # the export keeps its name
 
 
 def test_imperial_and_legacy_headers_are_accepted(landing: LandingZone) -> None:
@@ -104,8 +104,8 @@ def test_imperial_and_legacy_headers_are_accepted(landing: LandingZone) -> None:
     imperial = import_csv(f"{IMPERIAL_HEADER}\n{imperial_row}\n".encode(), landing, "run-imperial")
     legacy = import_csv(f"{LEGACY_HEADER}\r\n{LEGACY_ROW}\r\n".encode(), landing, "run-legacy")
 
-    assert [f.key for f in imperial] == ["mapmyrun/workouts/month=2025-05/run-imperial.csv"]
-    assert [f.key for f in legacy] == ["mapmyrun/workouts/month=2017-06/run-legacy.csv"]
+    assert [f.key for f in imperial] == ["mapmyrun/workouts/month=2025-05/run-imperial--export.csv"]
+    assert [f.key for f in legacy] == ["mapmyrun/workouts/month=2017-06/run-legacy--export.csv"]
     assert landing.store.read_bytes(legacy[0].key) == f"{LEGACY_HEADER}\r\n{LEGACY_ROW}\r\n".encode()
 
 
@@ -149,12 +149,12 @@ def test_rows_without_a_readable_date_land_undated_beside_their_neighbours(landi
 
     by_key = {f.key: f.records for f in landed}
     assert by_key == {
-        "mapmyrun/workouts/month=2020-10/run-bad-rows.csv": 2,
-        "mapmyrun/workouts/month=undated/run-bad-rows.csv": 3,
+        "mapmyrun/workouts/month=2020-10/run-bad-rows--export.csv": 2,
+        "mapmyrun/workouts/month=undated/run-bad-rows--export.csv": 3,
     }
-    undated = landing.store.read_bytes("mapmyrun/workouts/month=undated/run-bad-rows.csv")
+    undated = landing.store.read_bytes("mapmyrun/workouts/month=undated/run-bad-rows--export.csv")
     assert undated == f"{METRIC_HEADER}\n{iso_date}{impossible}{short}".encode()
-    october = landing.store.read_bytes("mapmyrun/workouts/month=2020-10/run-bad-rows.csv")
+    october = landing.store.read_bytes("mapmyrun/workouts/month=2020-10/run-bad-rows--export.csv")
     assert october == f"{METRIC_HEADER}\n{good}".encode() + latin1.encode("latin-1")  # bytes kept as they were
 
 

@@ -67,4 +67,4 @@ def test_mapmyrun_import_lands_in_s3(s3_landing: LandingZone) -> None:
     )
     row = '"June 11, 2017","June 11, 2017",Run,315,3.08999,1215,6.55,0,9.16031,0,,3626,,,http://x/2255711738'
     landed = import_csv(f"{header}\n{row}\n".encode(), s3_landing, "run-s3")
-    assert [f.uri for f in landed] == ["s3://lake/landing/mapmyrun/workouts/month=2017-06/run-s3.csv"]
+    assert [f.uri for f in landed] == ["s3://lake/landing/mapmyrun/workouts/month=2017-06/run-s3--export.csv"]
