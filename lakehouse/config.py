@@ -102,6 +102,14 @@ class RaceSettings:
 
 
 @dataclass(frozen=True)
+class DashboardSettings:
+    """The dashboard's optional OpenAI-compatible endpoint for race questions (its key: $LAKEHOUSE_LLM_API_KEY)."""
+
+    llm_url: str | None = None  # e.g. http://localhost:11434/v1 ($LAKEHOUSE_LLM_URL)
+    llm_model: str | None = None  # ($LAKEHOUSE_LLM_MODEL)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a job needs to know about where data lives and how to run."""
 
@@ -114,6 +122,7 @@ class Settings:
     sample: SampleSettings = field(default_factory=SampleSettings)
     analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
     race: RaceSettings = field(default_factory=RaceSettings)
+    dashboard: DashboardSettings = field(default_factory=DashboardSettings)
     fitbit_timezone: str = "UTC"  # the Fitbit user's time zone (Fitbit reports local wall time)
     mapmyrun_athlete_id: int | None = None  # whose MapMyRun export it is (a Strava athlete id), for workouts
     webhook_url: str | None = None  # Slack-compatible, from $LAKEHOUSE_WEBHOOK_URL: a secret, never in conf/
@@ -240,6 +249,11 @@ def _build(raw: dict[str, Any], env: str, base: Path, environ: dict[str, str]) -
     race = _race_settings(_section(raw, "race"))
     catalog = environ.get("LAKEHOUSE_CATALOG") or raw.get("catalog") or None
     fitbit_raw = _section(raw, "fitbit")
+    dashboard_raw = _section(raw, "dashboard")
+    dashboard = DashboardSettings(
+        llm_url=environ.get("LAKEHOUSE_LLM_URL") or dashboard_raw.get("llm_url") or None,
+        llm_model=environ.get("LAKEHOUSE_LLM_MODEL") or dashboard_raw.get("llm_model") or None,
+    )
     return Settings(
         env=env,
         landing_root=_resolve_root(landing, base),
@@ -250,6 +264,7 @@ def _build(raw: dict[str, Any], env: str, base: Path, environ: dict[str, str]) -
         sample=sample,
         analytics=analytics,
         race=race,
+        dashboard=dashboard,
         fitbit_timezone=str(fitbit_raw.get("timezone", "UTC")),
         mapmyrun_athlete_id=_section(raw, "identity").get("mapmyrun_athlete_id"),
         webhook_url=environ.get("LAKEHOUSE_WEBHOOK_URL") or None,

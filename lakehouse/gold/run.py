@@ -27,8 +27,10 @@ from lakehouse.config import Settings
 from lakehouse.gold import (
     activity_summary_monthly,
     anomalies,
+    classification_models,
     consistency,
     fitbit_daily,
+    forecast,
     kudos_prediction,
     kudos_weekly,
     streaks,
@@ -295,11 +297,16 @@ def build_classification(ctx: GoldContext) -> GoldResult:
     feats = workout_classification.features(ctx.silver("workouts")).persist()
     try:
         athletes = [r[0] for r in feats.select("athlete_id").distinct().collect()]
+        active = classification_models.active_models(ctx.spark, ctx.tables)  # versions chosen by jobs.classify
         parts = []
         for athlete_id in athletes:
             mine = feats.where(F.col("athlete_id").eqNullSafe(athlete_id))
             n = mine.count()
-            if n < workout_classification.MIN_WORKOUTS:
+            if athlete_id in active:
+                part = workout_classification.classify(mine, classification_models.load_trained(
+                    ctx.spark, active[athlete_id], mine))  # fmt: skip
+                model_path = active[athlete_id].path
+            elif n < workout_classification.MIN_WORKOUTS:
                 part = workout_classification.era_defaults(mine, ctx.settings.analytics.event_date)
                 model_path = None
             elif workout_classification.can_cluster(mine):
@@ -423,6 +430,8 @@ def run_gold(spark: SparkSession, settings: Settings, run_id: str = "adhoc", ful
                                                      trends.monthly)),
         ([trends.FITS_NAME], workouts, full_table(trends.FITS_NAME, trends.FITS_KEYS, "workouts",
                                                   lambda w: trends.fits(trends.monthly(w)))),
+        ([forecast.NAME], workouts, full_table(forecast.NAME, forecast.KEYS, "workouts",
+                                               lambda w: forecast.forecast(trends.monthly(w)))),
         ([trends.BEFORE_AFTER_NAME], workouts, full_table(trends.BEFORE_AFTER_NAME, trends.BEFORE_AFTER_KEYS,
                                                           "workouts", lambda w: trends.before_after(w, event))),
         ([training_load.ACTIVITY_NAME, training_load.DAILY_NAME], ("workouts", "fitbit_intraday", "fitbit_daily"),
