@@ -51,7 +51,7 @@ def time_pages(repeat: int) -> list[dict[str, object]]:
     return out
 
 
-def time_classification(settings, repeat: int) -> dict[str, object]:  # noqa: ANN001 (Settings)
+def time_classification(settings, repeat: int) -> dict[str, object]:
     """Classify 1,000+ on-foot workouts with the saved k-means model, warm: Spark and numpy."""
     import pandas as pd
     from pyspark.ml import PipelineModel

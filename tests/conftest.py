@@ -53,7 +53,9 @@ class DemoLakehouse:
 
 
 @pytest.fixture(scope="session")
-def demo_lakehouse(spark: SparkSession, base_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> DemoLakehouse:
+def demo_lakehouse(
+    spark: SparkSession, base_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> DemoLakehouse:
     """The main job (land the sample, bronze, silver, gold, the small race) built once per test run.
 
     Shared by the end-to-end tests and the dashboard's tests. Users that change it (the e2e incremental test)

@@ -12,7 +12,8 @@ AS_OF = date(2024, 3, 13)  # a Wednesday; its week starts on Monday 11 March
 
 
 def workouts() -> pd.DataFrame:
-    this_week = [("w1", date(2024, 3, 11), 5000.0), ("w2", date(2024, 3, 12), 5000.0), ("w3", date(2024, 3, 13), 10000.0)]
+    this_week = [("w1", date(2024, 3, 11), 5000.0), ("w2", date(2024, 3, 12), 5000.0),
+                 ("w3", date(2024, 3, 13), 10000.0)]
     # One 4 km workout on the Tuesday of each of the 8 weeks before: the usual is 1 workout and 4 km a week.
     before = [(f"b{i}", date(2024, 3, 12) - timedelta(weeks=i), 4000.0) for i in range(1, 9)]
     older = [("old", date(2023, 1, 3), 42000.0)]  # outside the 8 weeks: not in the usual

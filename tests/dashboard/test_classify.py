@@ -36,7 +36,7 @@ def labels(spark: SparkSession, settings: Settings) -> dict[str, tuple[str, str 
     return {r["workout_id"]: (r["label"], r["model_path"]) for r in rows if r["method"] == "kmeans"}
 
 
-def numpy_matches_spark(spark: SparkSession, settings: Settings, registry_row) -> None:  # noqa: ANN001 (a Row)
+def numpy_matches_spark(spark: SparkSession, settings: Settings, registry_row) -> None:
     """The saved model read with pyarrow + numpy labels every k-means workout as Spark did."""
     model = load_kmeans(registry_row["path"], registry_row["metadata"])
     gold = read_table(spark, Tables(settings).ref("gold", wc.NAME)).where("method = 'kmeans'").toPandas()

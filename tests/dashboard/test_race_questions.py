@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pandas as pd
 import pyarrow as pa
@@ -69,7 +70,8 @@ def hand_built_race(tmp_path: Path, base_settings: Settings) -> Lake:
     })
     write_deltalake(str(root / "gold" / "race_climb_times"), pa.Table.from_pandas(climbs, preserve_index=False))
     results = pd.DataFrame({"stage": [15, 15, 15], "rider_id": [1, 2, 3], "rank": [2, 3, 1],
-                            "stage_time": ["5:00:10", "5:01:00", "5:00:00"], "stage_time_s": [18010.0, 18060.0, 18000.0],
+                            "stage_time": ["5:00:10", "5:01:00", "5:00:00"],
+                            "stage_time_s": [18010.0, 18060.0, 18000.0],
                             "gap_s": [10.0, 60.0, 0.0]})
     write_deltalake(str(root / "gold" / "race_stage_results"), pa.Table.from_pandas(results, preserve_index=False))
     riders = pd.DataFrame({"rider_id": [1, 2, 3], "name": ["Ann Ay", "Bo Bee", "Cy Sea"], "team": ["T1", "T2", "T1"]})
@@ -93,9 +95,9 @@ class FakeChat(BaseHTTPRequestHandler):
     """An OpenAI-compatible /chat/completions that replies with the SQL it was given."""
 
     reply = ""
-    requests: list[dict] = []
+    requests: ClassVar[list[dict]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         FakeChat.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
         payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": FakeChat.reply}}]}).encode()
@@ -122,7 +124,8 @@ def fake_llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 def test_the_endpoint_answers_unknown_questions_with_checked_sql(hand_built_race: Lake, fake_llm: str) -> None:
-    FakeChat.reply = "Here you go:\n```sql\nSELECT team, count(*) AS riders FROM race_riders GROUP BY team ORDER BY team\n```"
+    FakeChat.reply = ("Here you go:\n```sql\nSELECT team, count(*) AS riders FROM race_riders GROUP BY team "
+                      "ORDER BY team\n```")
     got = answer(hand_built_race, "how many riders per team?", fake_llm, "tiny-model")
     assert got.source == "llm"
     assert got.frame.to_dict("records") == [{"team": "T1", "riders": 2}, {"team": "T2", "riders": 1}]

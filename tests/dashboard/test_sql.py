@@ -42,7 +42,7 @@ def test_queries_see_the_gold_tables_and_cannot_reach_files(demo_lake: Lake) -> 
     result = run_query(con, "SELECT count(*) AS n FROM activity_summary_monthly")
     assert int(result.frame["n"].iloc[0]) == expected
     assert int(run_query(con, "SELECT count(*) AS n FROM gold_activity_summary_monthly").frame["n"].iloc[0]) == expected
-    with pytest.raises(Exception, match="(?i)disabled|permission"):
+    with pytest.raises(Exception, match=r"(?i)disabled|permission"):
         run_query(con, "SELECT * FROM read_csv('/etc/hostname')")
     limited = run_query(con, "SELECT * FROM activity_summary_monthly", max_rows=2)
     assert len(limited.frame) == 2 and limited.truncated == (expected > 2)

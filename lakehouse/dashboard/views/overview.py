@@ -14,8 +14,7 @@ TABLES = (("gold", "activity_summary_monthly"), ("silver", "workouts"), ("gold",
 
 def calendar(workouts: pd.DataFrame) -> pd.DataFrame:
     """Workouts per day laid out as a calendar: one row per day with its ISO week start and weekday."""
-    days = workouts
-    per_day = days.groupby(pd.to_datetime(days["workout_date"]).dt.normalize()).size().rename("workouts")
+    per_day = workouts.groupby(pd.to_datetime(workouts["workout_date"]).dt.normalize()).size().rename("workouts")
     if per_day.empty:
         return pd.DataFrame(columns=["date", "week_start", "weekday", "workouts"])
     spine = pd.date_range(per_day.index.min(), per_day.index.max(), freq="D")
