@@ -44,7 +44,7 @@ def command(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
         env["LAKEHOUSE_ENV"] = args.env
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(args.port),
            "--server.address", args.address, "--server.headless", "true", "--browser.gatherUsageStats", "false",
-           "--global.developmentMode", "false"]
+           "--global.developmentMode", "false", "--client.toolbarMode", "viewer"]
     return cmd, env
 
 

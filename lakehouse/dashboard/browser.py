@@ -22,6 +22,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run")
 CHART = "[data-testid='stPlotlyChart'] .js-plotly-plot"
+RUNNING = "[data-testid='stStatusWidget']"
 START_TIMEOUT_S = 90.0
 
 
@@ -81,19 +82,26 @@ def screenshot_pages(base: str, slugs: Sequence[str], out_dirs: Sequence[Path], 
     """Open each page, wait for a Plotly chart where one is expected, save a full-page screenshot."""
     from playwright.sync_api import sync_playwright
 
+    from lakehouse.dashboard.app import PAGES
+
+    default_slug = PAGES[0].slug
+
     for folder in out_dirs:
         folder.mkdir(parents=True, exist_ok=True)
     shots = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport={"width": 1400, "height": 1400})
             for slug in slugs:
                 started = time.monotonic()
-                page.goto(f"{base}/{slug}", wait_until="domcontentloaded")
+                path = "" if slug == default_slug else slug  # the default page lives at the root URL
+                page.goto(f"{base}/{path}", wait_until="domcontentloaded")
                 page.wait_for_selector("h1", timeout=timeout_s * 1000)
                 if slug in chart_slugs:
                     page.wait_for_selector(CHART, timeout=timeout_s * 1000)
+                # The script has finished when Streamlit's "running" status widget is gone.
+                page.wait_for_selector(RUNNING, state="detached", timeout=timeout_s * 1000)
                 page.wait_for_timeout(500)  # let the charts finish drawing
                 seconds = time.monotonic() - started
                 first = out_dirs[0] / f"{slug}.png"

@@ -92,10 +92,27 @@ def plot(figure: Any, key: str | None = None) -> None:
     st.plotly_chart(figure, key=key)
 
 
+def tidy(frame: pd.DataFrame) -> pd.DataFrame:
+    """Dates shown as dates: datetime columns whose values all fall on midnight lose the time."""
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        if pd.api.types.is_datetime64_any_dtype(values) and values.dt.tz is None:
+            present = values.dropna()
+            if len(present) and (present == present.dt.normalize()).all():
+                out[column] = values.dt.date
+    return out
+
+
+def table(frame: pd.DataFrame, **kwargs: Any) -> None:
+    """A data frame on the page, dates tidied, without the index."""
+    st.dataframe(tidy(frame), hide_index=True, **kwargs)
+
+
 def sentence_with_numbers(text: str, numbers: pd.DataFrame | dict[str, Any], key: str) -> None:
     """A sentence with the numbers behind it one click away."""
     st.markdown(f"- {text}")
     with st.expander("the numbers behind it", expanded=False):
         if isinstance(numbers, dict):
             numbers = pd.DataFrame([numbers])
-        st.dataframe(numbers, hide_index=True, key=key)
+        table(numbers, key=key)

@@ -55,8 +55,8 @@ def test_too_short_a_series_gets_no_rows() -> None:
 
 
 def test_forecast_per_athlete_sport_and_metric_in_spark(spark: SparkSession) -> None:
-    rows = [(7, "run", m, v, v * 5.0) for m, v in zip(MONTHS, VALUES, strict=True)]
-    rows += [(8, "walk", m, 1.0, 2.0) for m in MONTHS[:3]]  # too short: no rows
+    rows = [(7, "run", m, int(v), v * 5.0) for m, v in zip(MONTHS, VALUES, strict=True)]
+    rows += [(8, "walk", m, 1, 2.0) for m in MONTHS[:3]]  # too short: no rows
     trends = spark.createDataFrame(rows, "athlete_id long, sport string, month date, workouts long, distance_km double")
     actual = forecast.forecast(trends).where("kind = 'forecast'").select(
         "athlete_id", "sport", "metric", "month", "fitted", "pred_low", "pred_high")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
-from lakehouse.dashboard.common import Context, plot, show_or_hint
+from lakehouse.dashboard.common import Context, plot, show_or_hint, table
 from lakehouse.dashboard.data import MissingTablesError
 
 CHECKS = ("ops", "check_results")
@@ -34,7 +34,7 @@ def render(ctx: Context) -> None:
         cols[0].metric("checks in the last run", len(latest))
         cols[1].metric("failed", int((latest["passed"] == False).sum()))  # noqa: E712 (a nullable column)
         cols[2].metric("rows failing", int(latest["rows_failed"].fillna(0).sum()))
-        st.dataframe(latest.sort_values(["passed", "table_name"]), hide_index=True)
+        table(latest.sort_values(["passed", "table_name"]))
         per_run = checks.assign(failed=checks["passed"] == False)  # noqa: E712
         per_run = per_run.groupby("checked_at", as_index=False)["failed"].sum()
         plot(px.bar(per_run, x="checked_at", y="failed", title="failed checks per run"), "checks")
@@ -48,16 +48,16 @@ def render(ctx: Context) -> None:
         if lake.exists(*BRONZE_QUARANTINE):
             quarantine = lake.df(*BRONZE_QUARANTINE)
             reasons = quarantine.groupby(["_table", "reason"], as_index=False).size() if len(quarantine) else quarantine
-            st.dataframe(reasons, hide_index=True)
+            table(reasons)
             with st.expander(f"{len(quarantine)} records"):
-                st.dataframe(quarantine, hide_index=True)
+                table(quarantine)
         else:
             show_or_hint(BRONZE_QUARANTINE)
     with cols[1]:
         st.caption("silver: rows a quality rule quarantined")
         if lake.exists(*SILVER_QUARANTINE):
             silver_q = lake.df(*SILVER_QUARANTINE)
-            st.dataframe(silver_q.head(500), hide_index=True)
+            table(silver_q.head(500))
         else:
             st.write("none")
 
@@ -68,12 +68,12 @@ def render(ctx: Context) -> None:
         runs = committed.groupby(["table_name", "batch_id"], as_index=False).agg(
             files=("file_path", "count"), records=("records_loaded", "sum"),
             quarantined=("records_quarantined", "sum"))
-        st.dataframe(runs.sort_values("batch_id", ascending=False).head(50), hide_index=True)
+        table(runs.sort_values("batch_id", ascending=False).head(50))
     if lake.exists(*GOLD_PROGRESS):
         progress = lake.df(*GOLD_PROGRESS)
         last = progress.sort_values("built_at").groupby("gold_table", as_index=False).last()
         st.caption("gold tables: the silver version each reflects and when it was built")
-        st.dataframe(last[["gold_table", "source_table", "source_version", "mode", "built_at"]], hide_index=True)
+        table(last[["gold_table", "source_table", "source_version", "mode", "built_at"]])
 
     st.subheader("API calls and backfill progress")
     if lake.exists(*API_CALLS):
@@ -87,6 +87,6 @@ def render(ctx: Context) -> None:
         per_run = calls.groupby(["source", "run_id"], as_index=False).agg(
             calls=("seq", "count"), first=("started_at", "min"), last=("started_at", "max"))
         st.caption("each ingestion run: calls made, first and last call (a backfill resumes run after run)")
-        st.dataframe(per_run.sort_values("first", ascending=False), hide_index=True)
+        table(per_run.sort_values("first", ascending=False))
     else:
         show_or_hint(API_CALLS)

@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from lakehouse.dashboard.common import Context, pick_person, plot
+from lakehouse.dashboard.common import Context, pick_person, plot, table
 from lakehouse.dashboard.data import for_person
 
 TRENDS = ("gold", "trends_monthly")
@@ -70,6 +70,8 @@ def render(ctx: Context) -> None:
     plot(px.bar(mix, x="era", y="size", color="label", category_orders={"era": ["before", "after"]},
                 title="labels before and after the event"), "era_mix")
     st.subheader("Sample classifications")
-    sample = labels.groupby("label", group_keys=False).apply(lambda g: g.sample(min(3, len(g)), random_state=1))
-    st.dataframe(sample[["workout_date", "sport", "label", "confidence", "method", "pace_min_per_km",
-                         "distance_mi", "duration_min"]].sort_values("label"), hide_index=True)
+    st.caption("per label: the two most confident and the least confident")
+    picks = [pd.concat([g.nlargest(2, "confidence"), g.nsmallest(1, "confidence")]) for _, g in labels.groupby("label")]
+    sample = pd.concat(picks).drop_duplicates("workout_id")
+    table(sample[["workout_date", "sport", "label", "confidence", "method", "pace_min_per_km",
+                         "distance_mi", "duration_min"]].sort_values("label"))

@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from lakehouse.dashboard.common import Context, pick_person, plot
+from lakehouse.dashboard.common import Context, pick_person, plot, table
 from lakehouse.dashboard.data import for_person
 
 ZONES = ("gold", "hr_zone_minutes_daily")
@@ -52,5 +52,4 @@ def render(ctx: Context) -> None:
     if lake.exists(*SUMMARY):
         summary = for_person(lake.df(*SUMMARY), person)
         st.subheader("Daily totals")
-        st.dataframe(summary.pivot_table(index="date", columns="metric", values=["total", "mean"]).reset_index(),
-                     hide_index=True)
+        table(summary.pivot_table(index="date", columns="metric", values=["total", "mean"]).reset_index())

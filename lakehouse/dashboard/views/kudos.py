@@ -7,7 +7,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from lakehouse.dashboard.common import Context, pick_person, plot, show_or_hint
+from lakehouse.dashboard.common import Context, pick_person, plot, show_or_hint, table
 from lakehouse.dashboard.data import for_person
 
 WEEKLY = ("gold", "kudos_weekly")
@@ -71,4 +71,4 @@ def render(ctx: Context) -> None:
                              var_name="error", value_name="held-out MAE")
             plot(px.line(long, x="trained_at", y="held-out MAE", color="error", markers=True,
                          title="held-out MAE of each retrain vs the naive baseline"), "kudos_runs")
-            st.dataframe(runs, hide_index=True)
+            table(runs)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from lakehouse.dashboard.common import Context, pick_person
+from lakehouse.dashboard.common import Context, pick_person, table
 from lakehouse.dashboard.data import for_person
 from lakehouse.dashboard.models import load_kmeans
 from lakehouse.gold.workout_classification import FEATURES, OUTLIER_DISTANCE, K
@@ -75,11 +75,10 @@ def render(ctx: Context) -> None:
 
     st.subheader("Registry")
     shown = kmeans.assign(active=kmeans["model_version"] == active_version)
-    st.dataframe(shown[["model_version", "active", "data_table", "data_version", "n_train", "trained_at", "path"]],
-                 hide_index=True)
+    table(shown[["model_version", "active", "data_table", "data_version", "n_train", "trained_at", "path"]])
     if len(active):
         with st.expander("activations and rollbacks"):
-            st.dataframe(active, hide_index=True)
+            table(active)
     if kmeans.empty:
         st.info("No k-means model yet: the gold stage trains one when an athlete has enough on-foot workouts.")
         return
@@ -96,10 +95,10 @@ def render(ctx: Context) -> None:
     try:
         model = load_kmeans(entry["path"], entry["metadata"])
         st.caption("centroids in the features' units (pace min/mi, distance mi, duration min)")
-        st.dataframe(model.centroids_in_units().round(3), hide_index=True)
+        table(model.centroids_in_units().round(3))
     except (FileNotFoundError, StopIteration, OSError):
         st.caption(f"the saved model is not readable here ({entry['path']}); centroids in standardised units:")
-        st.dataframe(pd.DataFrame(meta.get("centroids", []), columns=list(FEATURES)), hide_index=True)
+        table(pd.DataFrame(meta.get("centroids", []), columns=list(FEATURES)))
 
     if lake.exists(*LABELS) and model is not None:
         st.subheader("Why did this workout get its label?")
@@ -110,7 +109,7 @@ def render(ctx: Context) -> None:
         x = np.array([[row[f] for f in FEATURES]], dtype=float)
         distances = model.distances(x)[0]
         explained = model.classify(x).iloc[0]
-        table = pd.DataFrame({"cluster": range(len(distances)),
+        reasons = pd.DataFrame({"cluster": range(len(distances)),
                               "label": [model.label_of_cluster.get(i, "?") for i in range(len(distances))],
                               "distance (standardised)": np.round(distances, 4)})
         st.markdown(
@@ -120,7 +119,7 @@ def render(ctx: Context) -> None:
             f"pace, would make it an outlier). Confidence (d2 - d1) / (d2 + d1) = {explained['confidence']:.3f}. "
             f"Stored in gold: **{row['label']}** ({row['method']}, confidence {row['confidence']:.3f})."
         )
-        st.dataframe(table, hide_index=True)
+        table(reasons)
 
     st.subheader("Retrain or roll back")
     _job_status()
@@ -143,4 +142,4 @@ def render(ctx: Context) -> None:
             st.rerun()
     if lake.exists(*KUDOS_RUNS):
         st.subheader("Kudos model runs")
-        st.dataframe(lake.df(*KUDOS_RUNS).sort_values("trained_at", ascending=False), hide_index=True)
+        table(lake.df(*KUDOS_RUNS).sort_values("trained_at", ascending=False))

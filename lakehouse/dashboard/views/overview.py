@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from lakehouse.dashboard.common import Context, pick_person, plot
+from lakehouse.dashboard.common import Context, pick_person, plot, table
 from lakehouse.dashboard.data import for_person
 
 TABLES = (("gold", "activity_summary_monthly"), ("silver", "workouts"), ("gold", "streaks"), ("gold", "eddington"))
@@ -43,7 +43,7 @@ def render(ctx: Context) -> None:
 
     st.subheader("Monthly summary")
     plot(px.bar(monthly, x="month", y="distance_km", color="sport_type", title="distance per month (km)"), "monthly")
-    st.dataframe(monthly.sort_values(["month", "sport_type"], ascending=[False, True]), hide_index=True)
+    table(monthly.sort_values(["month", "sport_type"], ascending=[False, True]))
 
     if lake.exists(*TABLES[1]):
         st.subheader("Calendar")
@@ -63,10 +63,9 @@ def render(ctx: Context) -> None:
     if lake.exists(*TABLES[2]):
         with cols[0]:
             st.subheader("Streaks")
-            st.dataframe(for_person(lake.df(*TABLES[2]), person), hide_index=True)
+            table(for_person(lake.df(*TABLES[2]), person))
     if lake.exists(*TABLES[3]):
         with cols[1]:
             st.subheader("Eddington numbers")
             edd = for_person(lake.df(*TABLES[3]), person)
-            st.dataframe(edd.pivot_table(index="sport", columns="unit", values="eddington").reset_index(),
-                         hide_index=True)
+            table(edd.pivot_table(index="sport", columns="unit", values="eddington").reset_index())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lakehouse.dashboard.common import Context
+from lakehouse.dashboard.common import Context, table
 from lakehouse.dashboard.race_questions import EXAMPLES, UnknownQuestionError, answer, race_connection
 from lakehouse.dashboard.sql import ReadOnlyError
 
@@ -43,5 +43,5 @@ def render(ctx: Context) -> None:
     if result.frame.empty:
         st.info("No rows: the race data has no answer to that (a stage not raced, a rider not found, no climb).")
     else:
-        st.dataframe(result.frame, hide_index=True)
+        table(result.frame)
     st.caption(f"SQL written by the {result.source}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lakehouse.dashboard.common import Context
+from lakehouse.dashboard.common import Context, table
 from lakehouse.dashboard.data import MissingTablesError
 from lakehouse.dashboard.sql import ReadOnlyError, connect, run_query, schema_text
 
@@ -33,7 +33,7 @@ def render(ctx: Context) -> None:
         st.error(f"The query failed: {str(failed).splitlines()[0]}")
         return
     st.caption(f"{len(result.frame)} rows" + (" (first rows only)" if result.truncated else ""))
-    st.dataframe(result.frame, hide_index=True)
+    table(result.frame)
     cols = st.columns(2)
     cols[0].download_button("Download CSV", result.frame.to_csv(index=False), "query.csv", "text/csv",
                             key="sql_csv")

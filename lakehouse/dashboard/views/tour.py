@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from lakehouse.dashboard.common import Context, plot, show_or_hint
+from lakehouse.dashboard.common import Context, plot, show_or_hint, table
 from lakehouse.dashboard.data import Lake
 
 RESULTS = ("gold", "race_stage_results")
@@ -49,7 +49,7 @@ def render(ctx: Context) -> None:
     st.subheader(f"Stage {stage} results")
     shown = results[results["stage"] == stage].sort_values("rank", na_position="last")
     columns = [c for c in ("rank", "rider_id", "name", "team", "stage_time", "gap_s", "status") if c in shown]
-    st.dataframe(shown[columns], hide_index=True)
+    table(shown[columns])
     finishers = shown.dropna(subset=["rank"])
     if len(finishers):
         plot(px.bar(finishers.head(20), x="gap_s", y="name" if "name" in finishers else "rider_id", orientation="h",
@@ -59,8 +59,7 @@ def render(ctx: Context) -> None:
         gc = with_names(lake, lake.df(*GC))
         st.subheader(f"General classification after stage {stage}")
         after = gc[gc["after_stage"] == stage].sort_values("rank")
-        st.dataframe(after[[c for c in ("rank", "rider_id", "name", "team", "total_time", "gap_s") if c in after]],
-                     hide_index=True)
+        table(after[[c for c in ("rank", "rider_id", "name", "team", "total_time", "gap_s") if c in after]])
         top = gc[gc["rider_id"].isin(after.head(5)["rider_id"])]
         plot(px.line(top, x="after_stage", y="rank", color="name" if "name" in top else "rider_id", markers=True,
                      title="GC rank of today's top five, stage by stage").update_yaxes(autorange="reversed"), "gc")
@@ -85,7 +84,7 @@ def render(ctx: Context) -> None:
         mine = climbs[climbs["stage"] == stage]
         if len(mine):
             st.subheader("Climbs")
-            st.dataframe(mine.sort_values(["climb", "rank"]), hide_index=True)
+            table(mine.sort_values(["climb", "rank"]))
 
     st.subheader("Two riders on a segment")
     if lake.exists(*GAPS):
@@ -121,6 +120,6 @@ def _live_standings(lake: Lake, stage: int, every: float | None) -> None:
             return
         as_of = mine["as_of_ts"].max() if "as_of_ts" in mine else None
         st.caption(f"as of {as_of} (Delta version {lake.version(*LIVE)})")
-        st.dataframe(mine, hide_index=True)
+        table(mine)
 
     standings()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from lakehouse.dashboard.common import Context, pick_person, plot
+from lakehouse.dashboard.common import Context, pick_person, plot, table
 from lakehouse.dashboard.data import for_person
 
 TABLE = ("gold", "training_load_daily")
@@ -62,4 +62,4 @@ def render(ctx: Context) -> None:
     acwr_fig.update_layout(title="acute:chronic workload ratio (7 d / 28 d) and its zones")
     plot(acwr_fig, "acwr")
     with st.expander("the daily numbers"):
-        st.dataframe(daily.sort_values("date", ascending=False), hide_index=True)
+        table(daily.sort_values("date", ascending=False))

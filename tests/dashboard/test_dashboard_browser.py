@@ -11,7 +11,7 @@ import pytest
 from lakehouse.dashboard.app import PAGES
 from lakehouse.dashboard.browser import CHROMIUM, running_dashboard, screenshot_pages
 from tests.conftest import DemoLakehouse
-from tests.dashboard.test_pages import WITH_CHARTS
+from tests.dashboard.test_dashboard_pages import WITH_CHARTS
 
 pytest.importorskip("playwright")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
