@@ -64,7 +64,8 @@ def streak_status(streaks: pd.DataFrame, as_of: date) -> Sentence:
     gap = (as_of - last).days
     longest = streaks.sort_values("longest_streak_days").iloc[-1]
     if gap <= 1:
-        text = (f"Your {latest['sport']} streak is alive: {int(latest['latest_streak_days'])} days in a row "
+        days = int(latest["latest_streak_days"])
+        text = (f"Your {latest['sport']} streak is alive: {days} day{'s' if days != 1 else ''} in a row "
                 f"(longest ever: {int(longest['longest_streak_days'])} days of {longest['sport']}).")
     else:
         text = (f"Your last streak ({int(latest['latest_streak_days'])} days of {latest['sport']}) ended "

@@ -100,9 +100,12 @@ def screenshot_pages(base: str, slugs: Sequence[str], out_dirs: Sequence[Path], 
                 page.wait_for_selector("h1", timeout=timeout_s * 1000)
                 if slug in chart_slugs:
                     page.wait_for_selector(CHART, timeout=timeout_s * 1000)
-                # The script has finished when Streamlit's "running" status widget is gone.
-                page.wait_for_selector(RUNNING, state="detached", timeout=timeout_s * 1000)
-                page.wait_for_timeout(500)  # let the charts finish drawing
+                # The script has finished when Streamlit's "running" widget is gone and stays gone for a second.
+                for _ in range(int(timeout_s)):
+                    page.wait_for_selector(RUNNING, state="detached", timeout=timeout_s * 1000)
+                    page.wait_for_timeout(1000)
+                    if page.locator(RUNNING).count() == 0:
+                        break
                 seconds = time.monotonic() - started
                 first = out_dirs[0] / f"{slug}.png"
                 page.screenshot(path=str(first), full_page=True)

@@ -36,8 +36,10 @@ def render(ctx: Context) -> None:
         cols[2].metric("rows failing", int(latest["rows_failed"].fillna(0).sum()))
         table(latest.sort_values(["passed", "table_name"]))
         per_run = checks.assign(failed=checks["passed"] == False)  # noqa: E712
-        per_run = per_run.groupby("checked_at", as_index=False)["failed"].sum()
-        plot(px.bar(per_run, x="checked_at", y="failed", title="failed checks per run"), "checks")
+        per_run = per_run.groupby("run_id", as_index=False).agg(run_started=("checked_at", "min"),
+                                                                failed=("failed", "sum"), checks=("rule", "count"))
+        plot(px.bar(per_run.sort_values("run_started"), x="run_id", y="failed", hover_data=["run_started", "checks"],
+                    title="failed checks per pipeline run"), "checks")
     else:
         show_or_hint(CHECKS)
 
