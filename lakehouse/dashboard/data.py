@@ -66,6 +66,7 @@ class Snapshot:
 
 
 _CACHE: dict[tuple[str, int], Snapshot] = {}
+_HANDLES: dict[str, DeltaTable] = {}
 _LOCK = threading.Lock()
 
 
@@ -83,10 +84,25 @@ class Lake:
         return f"{self.root}/{layer}/{name}"
 
     def _open(self, layer: str, name: str) -> DeltaTable | None:
+        """The table's handle at its latest version: opened once, then brought up to date by reading only the
+        log entries committed since (a pipeline run's new versions), which keeps a page's version checks cheap."""
+        path = self.path(layer, name)
+        with _LOCK:
+            handle = _HANDLES.get(path)
+        if handle is not None:
+            try:
+                handle.update_incremental()
+                return handle
+            except Exception:  # the table was removed or replaced under us: open it afresh
+                with _LOCK:
+                    _HANDLES.pop(path, None)
         try:
-            return DeltaTable(self.path(layer, name), storage_options=self._storage_options())
+            handle = DeltaTable(path, storage_options=self._storage_options())
         except TableNotFoundError:
             return None
+        with _LOCK:
+            _HANDLES[path] = handle
+        return handle
 
     def _storage_options(self) -> dict[str, str] | None:
         s3 = self.settings.s3
@@ -180,3 +196,4 @@ def clear_cache() -> None:
     """Forget every cached table (tests, benchmarks)."""
     with _LOCK:
         _CACHE.clear()
+        _HANDLES.clear()
