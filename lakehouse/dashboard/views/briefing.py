@@ -3,6 +3,8 @@ recommendation, every sentence with the numbers behind it."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pandas as pd
 import streamlit as st
 
@@ -34,6 +36,7 @@ def render(ctx: Context) -> None:
         return for_person(lake.df(*table), person) if lake.exists(*table) else None
 
     sentences = weekly_briefing(as_of, workouts, optional(STREAKS), optional(LOAD), optional(ANOMALIES))
-    st.subheader(f"Week of {as_of:%d %B %Y}")
+    monday = as_of - timedelta(days=as_of.weekday())
+    st.subheader(f"Week of Monday {monday:%d %B %Y}, as of {as_of:%a %d %b}")
     for i, sentence in enumerate(sentences):
         sentence_with_numbers(sentence.text, sentence.numbers, key=f"briefing_{i}")
