@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,12 @@ def demo_lakehouse(
     """
     from jobs.pipeline import STAGES, run
 
+    # A developer's shortcut for the dashboard tests: an existing `test` env build
+    # (LAKEHOUSE_ENV=test LAKEHOUSE_ROOT=DIR python -m jobs.pipeline). No summary rows: not for tests/e2e.
+    prebuilt = os.environ.get("LAKEHOUSE_TEST_DEMO_ROOT")
+    if prebuilt:
+        root = Path(prebuilt)
+        return DemoLakehouse(base_settings.with_roots(str(root / "landing"), str(root / "tables")), root, [])
     root = tmp_path_factory.mktemp("demo-lake")
     settings = base_settings.with_roots(str(root / "landing"), str(root / "tables"))
     return DemoLakehouse(settings, root, run(settings, STAGES, spark=spark))

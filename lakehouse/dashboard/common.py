@@ -42,15 +42,18 @@ def login_gate() -> bool:
     expected = os.environ.get(PASSWORD_ENV)
     if not expected or st.session_state.get("authenticated"):
         return True
-    st.title("Sign in")
-    with st.form("login"):
-        typed = st.text_input("Password", type="password")
-        submitted = st.form_submit_button("Sign in")
-    if submitted:
-        if password_ok(typed, expected):
-            st.session_state["authenticated"] = True
-            st.rerun()
-        st.error("Wrong password.")
+    box = st.empty()
+    with box.container():
+        st.title("Sign in")
+        with st.form("login"):
+            typed = st.text_input("Password", type="password")
+            submitted = st.form_submit_button("Sign in")
+        if submitted and not password_ok(typed, expected):
+            st.error("Wrong password.")
+    if submitted and password_ok(typed, expected):
+        st.session_state["authenticated"] = True
+        box.empty()  # the sign-in form goes; the page renders in this same run
+        return True
     return False
 
 
