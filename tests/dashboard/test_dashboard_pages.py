@@ -58,14 +58,15 @@ def test_the_password_gate(demo_env: Settings, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("LAKEHOUSE_DASHBOARD_PASSWORD", "s3cret-horse")
     at = page("overview").run()
     assert not charts(at) and at.text_input
-    at.text_input[0].input("wrong").run()
+    at.text_input[0].input("wrong")  # typed into the form, then the form submitted
     at.button[0].click().run()
     assert any("Wrong password" in e.value for e in at.error)
     assert not charts(at)
-    at.text_input[0].input("s3cret-horse").run()
+    at.text_input[0].input("s3cret-horse")
     at.button[0].click().run()
-    assert not at.exception
+    assert not at.exception and not at.error and not at.text_input
     assert charts(at)
+    assert charts(at.run())  # still signed in on the next run
 
 
 def test_the_sql_explorer_runs_a_select_and_refuses_a_write(demo_env: Settings) -> None:
