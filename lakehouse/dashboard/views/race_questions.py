@@ -25,7 +25,7 @@ def render(ctx: Context) -> None:
     st.caption("Answered by a deterministic parser" + (f"; other questions go to {dashboard.llm_model} at "
                f"{dashboard.llm_url}" if dashboard.llm_url and dashboard.llm_model else "") + ".")
     picked = st.selectbox("examples", examples, key="race_example")
-    question = st.text_input("your question", value=picked, key="race_question")
+    question = st.text_input("your question", value=picked, key=f"race_question_{examples.index(picked)}")
     if not question:
         return
     try:
