@@ -135,6 +135,14 @@ class ImportSettings:
 
 
 @dataclass(frozen=True)
+class DashboardSettings:
+    """The dashboard's optional OpenAI-compatible endpoint for race questions (its key: $LAKEHOUSE_LLM_API_KEY)."""
+
+    llm_url: str | None = None  # e.g. http://localhost:11434/v1 ($LAKEHOUSE_LLM_URL)
+    llm_model: str | None = None  # ($LAKEHOUSE_LLM_MODEL)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a job needs to know about where data lives and how to run."""
 
@@ -150,6 +158,7 @@ class Settings:
     people: tuple[Person, ...] = ()  # who is who across sources (conf/people.toml)
     imports: ImportSettings = field(default_factory=lambda: ImportSettings())
     log_dir: str = ""  # where jobs keep their log files (local path); empty: <checkout>/data/logs
+    dashboard: DashboardSettings = field(default_factory=DashboardSettings)
     webhook_url: str | None = None  # Slack-compatible, from $LAKEHOUSE_WEBHOOK_URL: a secret, never in conf/
     schemas_dir: Traversable = SCHEMAS_DIR
 
@@ -364,6 +373,11 @@ def _build(raw: dict[str, Any], env: str, base: Path, environ: dict[str, str]) -
         for name in ("mapmyrun", "strava_archive", "takeout")
     })  # fmt: skip
     catalog = environ.get("LAKEHOUSE_CATALOG") or raw.get("catalog") or None
+    dashboard_raw = _section(raw, "dashboard")
+    dashboard = DashboardSettings(
+        llm_url=environ.get("LAKEHOUSE_LLM_URL") or dashboard_raw.get("llm_url") or None,
+        llm_model=environ.get("LAKEHOUSE_LLM_MODEL") or dashboard_raw.get("llm_model") or None,
+    )
     return Settings(
         env=env,
         landing_root=_resolve_root(landing, base),
@@ -377,6 +391,7 @@ def _build(raw: dict[str, Any], env: str, base: Path, environ: dict[str, str]) -
         people=people,
         imports=imports,
         log_dir=_resolve_root(environ.get("LAKEHOUSE_LOG_DIR") or paths.get("logs") or "data/logs", base),
+        dashboard=dashboard,
         webhook_url=environ.get("LAKEHOUSE_WEBHOOK_URL") or None,
     )
 

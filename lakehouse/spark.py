@@ -125,6 +125,10 @@ def get_spark(settings: Settings) -> SparkSession:
         for key, value in s3a_conf(settings.s3).items():
             builder = builder.config(key, value)
         return builder.getOrCreate()
+    # PySpark starts its Python workers with $PYSPARK_PYTHON (default: `python3` on the PATH), not with the
+    # `spark.pyspark.python` setting, in a local session: point it at this interpreter so the workers see the
+    # virtual environment's packages (pandas, numpy, statsmodels for applyInPandas).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder
     for key, value in local_conf(settings, cached_jars()).items():
         builder = builder.config(key, value)

@@ -57,4 +57,17 @@ else
   mvn "${mvn_args[@]}" >&2 || { say "online resolution failed; trying Maven's offline cache"; mvn -o "${mvn_args[@]}" >&2; }
   echo "$want" > .cache/jvm/versions
 fi
+# 3. Debian's chromium for the dashboard's browser smoke test (Playwright drives it; never `playwright install`).
+if [ -x /usr/bin/chromium ]; then
+  say "chromium ready (/usr/bin/chromium)"
+elif [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+  say "chromium not installed and cannot install it here (needs root and apt-get): the browser smoke test will" \
+      "be skipped; install Debian's chromium package to run it"
+else
+  say "installing Debian's chromium (browser smoke test)"
+  { apt-get install -y -q chromium >/dev/null 2>&1 \
+    || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; }; } \
+    || say "could not install chromium; the browser smoke test will be skipped"
+fi
+
 say "ready: .venv ($(.venv/bin/python --version 2>&1)), pyspark $(.venv/bin/python -c 'import pyspark; print(pyspark.__version__)'), delta-spark $delta_version"

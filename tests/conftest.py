@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pyspark.sql import SparkSession
@@ -39,3 +42,34 @@ def settings(base_settings: Settings, tmp_path: Path) -> Settings:
 def landing(settings: Settings) -> LandingZone:
     """The landing zone of this test."""
     return LandingZone(LocalStore(settings.landing_root))
+
+
+@dataclass(frozen=True)
+class DemoLakehouse:
+    """The main job's lakehouse on the `test` sample: its settings, root and the first run's summary rows."""
+
+    settings: Settings
+    root: Path
+    rows: list[Any]
+
+
+@pytest.fixture(scope="session")
+def demo_lakehouse(
+    spark: SparkSession, base_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> DemoLakehouse:
+    """The main job (land the sample, bronze, silver, gold, the small race) built once per test run.
+
+    Shared by the end-to-end tests and the dashboard's tests. Users that change it (the e2e incremental test)
+    only add data; tests that must change models or tables work on a copy.
+    """
+    from jobs.pipeline import STAGES, run
+
+    # A developer's shortcut for the dashboard tests: an existing `test` env build
+    # (LAKEHOUSE_ENV=test LAKEHOUSE_ROOT=DIR python -m jobs.pipeline). No summary rows: not for tests/e2e.
+    prebuilt = os.environ.get("LAKEHOUSE_TEST_DEMO_ROOT")
+    if prebuilt:
+        root = Path(prebuilt)
+        return DemoLakehouse(base_settings.with_roots(str(root / "landing"), str(root / "tables")), root, [])
+    root = tmp_path_factory.mktemp("demo-lake")
+    settings = base_settings.with_roots(str(root / "landing"), str(root / "tables"))
+    return DemoLakehouse(settings, root, run(settings, STAGES, spark=spark))

@@ -27,8 +27,10 @@ from lakehouse.config import Settings
 from lakehouse.gold import (
     activity_summary_monthly,
     anomalies,
+    classification_models,
     consistency,
     fitbit_daily,
+    forecast,
     kudos_prediction,
     kudos_weekly,
     streaks,
@@ -320,6 +322,7 @@ def build_classification(ctx: GoldContext) -> GoldResult:
     defaults = ctx.settings.analytics
     try:
         athletes = [r[0] for r in feats.select("person_id").distinct().collect()]
+        active = classification_models.active_models(ctx.spark, ctx.tables)  # versions chosen by jobs.classify
         parts = []
         for athlete_id in athletes:
             mine = feats.where(F.col("person_id").eqNullSafe(athlete_id))
@@ -327,7 +330,11 @@ def build_classification(ctx: GoldContext) -> GoldResult:
             event_date = person["event_date"] if person else defaults.event_date
             k = int(person["kmeans_k"]) if person else defaults.kmeans_k
             n = mine.count()
-            if n < workout_classification.MIN_WORKOUTS and event_date is not None:
+            if athlete_id in active:
+                part = workout_classification.classify(mine, classification_models.load_trained(
+                    ctx.spark, active[athlete_id], mine))  # fmt: skip
+                model_path = active[athlete_id].path
+            elif n < workout_classification.MIN_WORKOUTS and event_date is not None:
                 part = workout_classification.era_defaults(mine, event_date)
                 model_path = None
             elif n >= workout_classification.MIN_WORKOUTS and workout_classification.can_cluster(mine, k):
@@ -460,6 +467,8 @@ def run_gold(spark: SparkSession, settings: Settings, run_id: str = "adhoc", ful
                                                      trends.monthly)),
         ([trends.FITS_NAME], workouts, full_table(trends.FITS_NAME, trends.FITS_KEYS, "workouts",
                                                   lambda w: trends.fits(trends.monthly(w)))),
+        ([forecast.NAME], workouts, full_table(forecast.NAME, forecast.KEYS, "workouts",
+                                               lambda w: forecast.forecast(trends.monthly(w)))),
         ([trends.BEFORE_AFTER_NAME], per_person, full_table(trends.BEFORE_AFTER_NAME, trends.BEFORE_AFTER_KEYS,
                                                             "workouts",
                                                             lambda w: trends.before_after(w, ctx.silver("people")))),

@@ -52,6 +52,8 @@ class TrainedModel:
     model: PipelineModel
     label_of_cluster: dict[int, str]
     centroids: list[list[float]]  # in standardised feature space
+    k: int = K
+    outlier_distance: float = OUTLIER_DISTANCE
 
 
 def features(workouts: DataFrame) -> DataFrame:
@@ -70,7 +72,7 @@ def plausible(df: DataFrame) -> DataFrame:
     return df.where(F.col("pace_min_per_mile").between(low, high))
 
 
-def train(df: DataFrame, k: int = K) -> TrainedModel:
+def train(df: DataFrame, k: int = K, outlier_distance: float = OUTLIER_DISTANCE) -> TrainedModel:
     """Fit scaler + k-means (`k` clusters) on plausible workouts and name the clusters by mean pace."""
     pipeline = Pipeline(
         stages=[
@@ -80,22 +82,27 @@ def train(df: DataFrame, k: int = K) -> TrainedModel:
         ]
     )
     model = pipeline.fit(df)
-    return describe(model, df)
+    return describe(model, df, outlier_distance)
 
 
-def describe(model: PipelineModel, df: DataFrame) -> TrainedModel:
-    """Name a fitted model's clusters: fastest mean pace -> real_run, slowest -> pup_walk."""
+def cluster_names(n: int) -> tuple[str, ...]:
+    """Names of `n` clusters ordered by mean pace: the fastest real_run, the slowest pup_walk, between mixed."""
+    if n <= 1:
+        return ("real_run",)[:n]
+    return ("real_run", *(["mixed"] * (n - 2)), "pup_walk")
+
+
+def describe(model: PipelineModel, df: DataFrame, outlier_distance: float = OUTLIER_DISTANCE) -> TrainedModel:
+    """Name a fitted model's clusters: fastest mean pace -> real_run, slowest -> pup_walk, between -> mixed."""
     paces = {
         r["cluster"]: r["pace"]
         for r in model.transform(df).groupBy("cluster").agg(F.avg("pace_min_per_mile").alias("pace")).collect()
     }
     ordered = sorted(paces, key=lambda c: paces[c])
-    # Fastest real_run, slowest pup_walk, any clusters between them mixed (k = 3: LABELS_BY_PACE).
-    label_of_cluster = {
-        c: "real_run" if i == 0 else "pup_walk" if i == len(ordered) - 1 else "mixed" for i, c in enumerate(ordered)
-    }
+    names = cluster_names(len(ordered))
+    label_of_cluster = {c: names[i] for i, c in enumerate(ordered)}
     centroids = [list(map(float, c)) for c in model.stages[-1].clusterCenters()]
-    return TrainedModel(model, label_of_cluster, centroids)
+    return TrainedModel(model, label_of_cluster, centroids, len(centroids), outlier_distance)
 
 
 def classify(df: DataFrame, trained: TrainedModel) -> DataFrame:
@@ -108,7 +115,7 @@ def classify(df: DataFrame, trained: TrainedModel) -> DataFrame:
     d1, d2 = d_sorted[0], d_sorted[1] if len(dist) > 1 else d_sorted[0]
     low, high = PLAUSIBLE_PACE_MIN_PER_MILE
     implausible = ~F.col("pace_min_per_mile").between(low, high)
-    far = d1 > OUTLIER_DISTANCE
+    far = d1 > trained.outlier_distance
     return scored.select(
         "workout_id", "person_id", "workout_date", "sport", *FEATURES,
         F.col("cluster").cast("int").alias("cluster"),
@@ -162,7 +169,8 @@ def metadata(trained: TrainedModel) -> str:
             "label_of_cluster": {str(k): v for k, v in trained.label_of_cluster.items()},
             "centroids": np.round(np.array(trained.centroids), 6).tolist(),
             "features": list(FEATURES),
-            "k": K,
+            "k": trained.k,
             "seed": SEED,
+            "outlier_distance": trained.outlier_distance,
         }
     )

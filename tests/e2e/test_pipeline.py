@@ -23,6 +23,7 @@ from lakehouse.silver.run import SPECS
 from lakehouse.storage import LocalStore
 from lakehouse.tables import Tables, read_table
 from lakehouse_demo.sample import strava as sample_strava
+from tests.conftest import DemoLakehouse
 
 pytestmark = pytest.mark.e2e
 
@@ -49,10 +50,8 @@ def snapshot(spark: SparkSession, settings: Settings) -> dict[str, list[tuple[ob
 
 
 @pytest.fixture(scope="module")
-def built(spark: SparkSession, base_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Built:
-    root = tmp_path_factory.mktemp("main-job")
-    settings = base_settings.with_roots(str(root / "landing"), str(root / "tables"))
-    first_rows = run(settings, STAGES, spark=spark)
+def built(spark: SparkSession, demo_lakehouse: DemoLakehouse) -> Built:
+    settings, first_rows = demo_lakehouse.settings, demo_lakehouse.rows  # the main job, run once per test run
     first = snapshot(spark, settings)
     second_rows = run(settings, STAGES, spark=spark)
     return Built(settings, first_rows, second_rows, first, snapshot(spark, settings))
