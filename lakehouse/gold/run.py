@@ -168,6 +168,13 @@ def _merge(ctx: GoldContext, name: str, rows: DataFrame, keys: Sequence[str], sc
     return counts["inserted"] + counts["updated"] + counts["deleted"]
 
 
+def with_kudos(activities: DataFrame) -> DataFrame:
+    """The activities whose kudos are known: pulled from the API (Strava's archive carries no kudos)."""
+    if "source_route" not in activities.columns:
+        return activities
+    return activities.where(F.coalesce(F.col("source_route"), F.lit("api")) == "api")
+
+
 def _sql_list(values: Sequence[object]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
@@ -357,7 +364,7 @@ def build_classification(ctx: GoldContext) -> GoldResult:
 
 def build_kudos_prediction(ctx: GoldContext) -> list[GoldResult]:
     """Retrain the kudos model when new activities landed; record its held-out error; predict every activity."""
-    activities = ctx.silver("strava_activities")
+    activities = with_kudos(ctx.silver("strava_activities"))
     feats = kudos_prediction.features(activities).persist()
     try:
         ids = feats.agg(F.count(F.lit(1)), F.sha2(F.concat_ws(",", F.sort_array(F.collect_list(
@@ -451,7 +458,8 @@ def run_gold(spark: SparkSession, settings: Settings, run_id: str = "adhoc", ful
     plan: list[tuple] = [
         ([activity_summary_monthly.NAME], activities, lambda: build_activity_summary_monthly(ctx, done)),
         ([kudos_weekly.NAME], activities,
-         full_table(kudos_weekly.NAME, kudos_weekly.KEYS, "strava_activities", kudos_weekly.weekly_kudos)),
+         full_table(kudos_weekly.NAME, kudos_weekly.KEYS, "strava_activities",
+                    lambda a: kudos_weekly.weekly_kudos(with_kudos(a)))),
         ([fitbit_daily.SUMMARY_NAME], fitbit_sources, lambda: build_fitbit_daily_summary(ctx, done)),
         ([fitbit_daily.ZONES_NAME], ("fitbit_daily",),
          full_table(fitbit_daily.ZONES_NAME, fitbit_daily.ZONES_KEYS, "fitbit_daily", fitbit_daily.zone_minutes)),
