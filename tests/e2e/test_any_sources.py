@@ -113,13 +113,18 @@ def test_mapmyrun_only_from_a_real_export(own, spark: SparkSession) -> None:
     settings = own('[[person]]\nid = "jd"\nmapmyrun_files = ["JD_*"]\nevent_date = "2020-06-01"\n'
                    'timezone = "Europe/London"\n[[person]]\nid = "jam"\nmapmyrun_files = ["Jam_*"]\n')  # fmt: skip
     with export.open(encoding="utf-8", newline="") as handle:
-        links = {row["Link"] for row in csv.DictReader(handle)}
+        rows = list(csv.DictReader(handle))
+    # The quality gate quarantines a workout without a positive duration (rule duration_positive).
+    links = {row["Link"] for row in rows if float(row["Workout Time (seconds)"] or 0) > 0}
+    zero_duration = {row["Link"] for row in rows} - links
     assert ingest_job.main(["--env", "local", "mapmyrun", str(export)]) == 0
     assert run_all() == 0
 
     workouts = table(spark, settings, "silver.workouts")
     assert workouts.count() == len(links)
     assert {r[0] for r in workouts.select("person_id").distinct().collect()} == {"jd"}
+    quarantined = table(spark, settings, "ops.silver_quarantine").where(F.col("rule") == "duration_positive")
+    assert quarantined.count() == len(zero_duration)
     for name in WORKOUT_GOLD:
         assert exists(spark, settings, f"gold.{name}"), name
     labels = table(spark, settings, "gold.workout_classification")
