@@ -5,8 +5,9 @@
     python -m jobs.run --stages gold --full-gold         # recompute gold from scratch
     lakehouse --stages silver                            # the same, as the installed console script
 
-Ingest pulls from each API whose credentials are present (Strava: STRAVA_CLIENT_ID / _SECRET / _REFRESH_TOKEN
-or its token file) and imports the export files listed under [imports] in conf/local.toml (each file once).
+Ingest pulls from each API whose credentials are present (Strava: STRAVA_CLIENT_ID / _SECRET / _REFRESH_TOKEN;
+Google Health: GOOGLE_HEALTH_CLIENT_ID / _SECRET / _REFRESH_TOKEN; or their token files)
+and imports the export files listed under [imports] in conf/local.toml (each file once).
 A source with nothing landed is skipped with a note. Settings: conf/local.toml and conf/people.toml (who is
 who). Exit codes: 0 done, 1 failed, 2 bad arguments or settings, 3 an API stopped early (run again later).
 """
@@ -18,14 +19,15 @@ import glob
 import hashlib
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from lakehouse.cli import EXIT_FAILED, EXIT_OK, EXIT_STOPPED_EARLY, progress, run_job
+from lakehouse.cli import EXIT_FAILED, EXIT_OK, EXIT_STOPPED_EARLY, one_line, progress, run_job
 from lakehouse.config import Settings
 from lakehouse.landing import LandingZone, new_run_id
+from lakehouse.stages import FAILED, SummaryRow, failed, format_summary, run_stages
 from lakehouse.stages import STAGES as TABLE_STAGES
-from lakehouse.stages import SummaryRow, failed, format_summary, run_stages
 from lakehouse.storage import open_store
 
 STAGES = ("ingest", *TABLE_STAGES)
@@ -40,52 +42,109 @@ def _files(patterns: Sequence[str]) -> list[Path]:
 
 
 def _digest(path: Path) -> str:
+    """The content's SHA-256 (a folder: its files' names, sizes and times)."""
     sha = hashlib.sha256()
+    if path.is_dir():
+        for item in sorted(path.rglob("*")):
+            if item.is_file():
+                stat = item.stat()
+                sha.update(f"{item.relative_to(path)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+        return sha.hexdigest()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             sha.update(block)
     return sha.hexdigest()
 
 
-def import_files(settings: Settings, landing: LandingZone) -> list[SummaryRow]:
-    """Import the export files listed in [imports] that were not imported before (by content)."""
+def _import_mapmyrun(path: Path, landing: LandingZone, settings: Settings) -> int:
     from lakehouse.sources.mapmyrun import import_csv
 
+    return sum(f.records for f in import_csv(path, landing, new_run_id()))
+
+
+def _import_strava_archive(path: Path, landing: LandingZone, settings: Settings) -> int:
+    from lakehouse.sources.strava_archive import import_archive
+
+    athletes = [p.strava_athlete_id for p in settings.people if p.strava_athlete_id]
+    report = import_archive(path, landing, athlete_id=athletes[0] if len(athletes) == 1 else None)
+    return int(report.activities_landed)
+
+
+def _import_takeout(path: Path, landing: LandingZone, settings: Settings) -> int:
+    from lakehouse.sources.takeout import import_takeout
+
+    users = [u for p in settings.people for u in p.fitbit_user_ids]
+    report = import_takeout(path, landing, user_id=users[0] if len(users) == 1 else "me")
+    return int(sum(report.records_landed.values()))
+
+
+IMPORTERS = {"mapmyrun": _import_mapmyrun, "strava_archive": _import_strava_archive, "takeout": _import_takeout}
+
+
+def import_files(settings: Settings, landing: LandingZone) -> list[SummaryRow]:
+    """Import the export files listed in [imports] that were not imported before (by content); a file that
+    fails is reported (FAILED and why) and the others still import."""
     rows = []
     store = landing.store
-    for path in _files(settings.imports.mapmyrun):
-        started = time.monotonic()
-        marker = f"{IMPORTED_PREFIX}mapmyrun/{_digest(path)}"
-        if store.exists(marker):
-            rows.append(SummaryRow("ingest", f"mapmyrun: {path.name}", 1, None, 0, None, 0.0, "imported before"))
-            continue
-        files = import_csv(path, landing, new_run_id())
-        store.write_bytes(marker, str(path).encode("utf-8"))
-        records = sum(f.records for f in files)
-        rows.append(SummaryRow("ingest", f"mapmyrun: {path.name}", 1, records, records, None,
-                               time.monotonic() - started))  # fmt: skip
+    for kind, importer in IMPORTERS.items():
+        for path in _files(getattr(settings.imports, kind)):
+            started = time.monotonic()
+            marker = f"{IMPORTED_PREFIX}{kind}/{_digest(path)}"
+            label = f"{kind}: {path.name}"
+            if store.exists(marker):
+                rows.append(SummaryRow("ingest", label, 1, None, 0, None, 0.0, "imported before"))
+                continue
+            progress(f"ingest: {label}")
+            try:
+                records = importer(path, landing, settings)
+            except Exception as exc:  # one export failing never stops the others
+                rows.append(SummaryRow("ingest", label, 1, None, None, None, time.monotonic() - started,
+                                       f"{FAILED}: {one_line(exc)}"))  # fmt: skip
+                continue
+            store.write_bytes(marker, str(path).encode("utf-8"))
+            rows.append(SummaryRow("ingest", label, 1, records, records, None, time.monotonic() - started))
     return rows
+
+
+def _api_syncs(settings: Settings) -> list[tuple[str, Callable[[], Any], Callable[[LandingZone], Any]]]:
+    """(name, settings from the environment, sync) of every API client; a client without credentials is skipped."""
+    from lakehouse.sources.google_health import GoogleHealthSettings, sync_google_health
+    from lakehouse.sources.strava import StravaSettings, sync_strava
+
+    users = [u for p in settings.people for u in p.fitbit_user_ids]
+    google_overrides = {"user_id": users[0]} if len(users) == 1 else {}
+    return [
+        ("strava API", StravaSettings.from_env, lambda client, landing: sync_strava(client, landing)),
+        ("google-health API", lambda: GoogleHealthSettings.from_env(**google_overrides),
+         lambda client, landing: sync_google_health(client, landing)),
+    ]  # fmt: skip
 
 
 def ingest(settings: Settings) -> tuple[list[SummaryRow], bool]:
     """Every configured source: APIs with credentials present, then export files. Returns (rows, stopped early)."""
     from lakehouse.sources.errors import CredentialsError
-    from lakehouse.sources.strava import StravaSettings, sync_strava
 
     landing = LandingZone(open_store(settings.landing_root, settings.s3))
     rows: list[SummaryRow] = []
     stopped = False
-    started = time.monotonic()
-    try:
-        strava = StravaSettings.from_env()
-    except CredentialsError as exc:
-        rows.append(SummaryRow("ingest", "strava API", None, None, None, None, 0.0, f"skipped: {exc}"))
-    else:
-        progress("ingest: Strava API")
-        report = sync_strava(strava, landing)
+    for name, client_settings, sync in _api_syncs(settings):
+        started = time.monotonic()
+        try:
+            client = client_settings()
+        except CredentialsError as exc:
+            rows.append(SummaryRow("ingest", name, None, None, None, None, 0.0, f"skipped: {exc}"))
+            continue
+        progress(f"ingest: {name}")
+        try:
+            report = sync(client, landing)
+        except Exception as exc:  # one API failing never stops the other sources
+            rows.append(SummaryRow("ingest", name, None, None, None, None, time.monotonic() - started,
+                                   f"{FAILED}: {one_line(exc)}"))  # fmt: skip
+            continue
         stopped = stopped or not report.completed
-        rows.append(SummaryRow("ingest", "strava API", None, None, None, None, time.monotonic() - started,
-                               "" if report.completed else "stopped early: run again later"))  # fmt: skip
+        rows.append(SummaryRow("ingest", name, None, report.records_landed, report.records_landed, None,
+                               time.monotonic() - started,
+                               "" if report.completed else f"stopped early: {report.message}"))  # fmt: skip
     rows += import_files(settings, landing)
     return rows, stopped
 

@@ -1,0 +1,43 @@
+"""The own-data run's ingest stage: APIs without credentials are skipped, the export files listed under
+[imports] are imported once each, and one bad export never stops the others (no Spark here)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from ingest_support import realdata
+
+from jobs.run import ingest
+from lakehouse.config import ImportSettings, load_settings
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    for name in ("STRAVA_CLIENT_ID", "STRAVA_CLIENT_SECRET", "STRAVA_REFRESH_TOKEN", "GOOGLE_HEALTH_CLIENT_ID",
+                 "GOOGLE_HEALTH_CLIENT_SECRET", "GOOGLE_HEALTH_REFRESH_TOKEN"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))  # no token files from this machine's user
+    return load_settings("local", environ={"LAKEHOUSE_ROOT": str(tmp_path / "lake"),
+                                           "LAKEHOUSE_PEOPLE": str(tmp_path / "none.toml")})  # fmt: skip
+
+
+def test_exports_are_imported_once_and_a_bad_one_does_not_stop_the_rest(settings, tmp_path: Path) -> None:
+    export = realdata("mapmyrun", "JD_workout_history_2021-01-31.csv")
+    broken = tmp_path / "broken_workout_history.csv"
+    broken.write_text("this is not,a MapMyRun export\n", encoding="utf-8")
+    with export.open(encoding="utf-8") as handle:
+        workouts = sum(1 for _ in handle) - 1  # the header
+    own = replace(settings, imports=ImportSettings(mapmyrun=(str(broken), str(export))))
+
+    rows, stopped = ingest(own)
+    by_table = {r.table: r for r in rows}
+    assert not stopped
+    assert by_table["strava API"].note.startswith("skipped")
+    assert by_table["google-health API"].note.startswith("skipped")
+    assert by_table[f"mapmyrun: {export.name}"].rows_written == workouts == 181
+    assert by_table[f"mapmyrun: {broken.name}"].note.startswith("FAILED: MissingColumnsError")
+
+    again, _ = ingest(own)
+    assert {r.table: r.note for r in again}[f"mapmyrun: {export.name}"] == "imported before"
