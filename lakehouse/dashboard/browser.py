@@ -7,7 +7,9 @@ Playwright's own browser download is never used.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -69,11 +71,14 @@ def running_dashboard(root: str, env_name: str | None = None, port: int | None =
             time.sleep(0.5)
         yield base
     finally:
-        process.terminate()
+        # The launcher runs streamlit as its child: stop the whole process group it leads.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
             process.wait()
 
 
