@@ -110,8 +110,8 @@ GOLD_TABLES = (
     "activity_summary_monthly", "kudos_weekly", "fitbit_daily_summary", "hr_zone_minutes_daily",
     "workout_classification", "consistency_weekly", "consistency_monthly", "workout_anomalies", "trends_monthly",
     "trend_fits", "before_after", "activity_training_load", "training_load_daily", "streaks", "eddington",
-    "kudos_predictions", "forecast_monthly", "race_stage_results", "race_general_classification", "race_checkpoint_times",
-    "race_climb_times", "race_rider_profiles",
+    "kudos_predictions", "forecast_monthly", "race_stage_results", "race_general_classification",
+    "race_checkpoint_times", "race_climb_times", "race_rider_profiles",
 )  # fmt: skip
 
 
