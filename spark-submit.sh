@@ -33,12 +33,20 @@ with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
         z.write(path, path.as_posix())
 PY
 
-delta_version=$("$PYTHON" -c 'import importlib.metadata as m; print(m.version("delta-spark"))' 2>/dev/null || echo 4.0.1)
+versions=$("$PYTHON" - <<'PY'
+import importlib.metadata as m, pathlib, pyspark
+jars = pathlib.Path(pyspark.__file__).parent / "jars"
+hadoop = next(jars.glob("hadoop-client-api-*.jar")).stem.removeprefix("hadoop-client-api-")
+print(m.version("delta-spark"), ".".join(pyspark.__version__.split(".")[:2]), hadoop)
+PY
+)
+read -r delta_version spark_line hadoop_version <<<"$versions"
 jar_args=()
 if [ -f .cache/jvm/classpath.txt ] && [ -z "${USE_PACKAGES:-}" ]; then
   jar_args=(--jars "$(tr ':' ',' < .cache/jvm/classpath.txt)")
 else
-  jar_args=(--packages "io.delta:delta-spark_2.13:${delta_version},org.apache.hadoop:hadoop-aws:${HADOOP_VERSION:-3.4.1}")
+  # Delta's artifact names carry the Spark line (delta-spark_4.2_2.13); hadoop-aws brings its AWS SDK bundle.
+  jar_args=(--packages "io.delta:delta-spark_${spark_line}_2.13:${delta_version},org.apache.hadoop:hadoop-aws:${hadoop_version}")
 fi
 
 exec env PYSPARK_PYTHON="$PYTHON" "$SPARK_SUBMIT" \
