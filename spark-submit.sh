@@ -4,7 +4,9 @@
 #   SPARK_MASTER=spark://host:7077 ./spark-submit.sh jobs/pipeline.py --env cluster
 #   SPARK_MASTER=yarn DEPLOY_MODE=cluster ./spark-submit.sh jobs/pipeline.py --env cluster
 # The library (with its JSON Schemas and conf/) is shipped as a zip with --py-files. Delta's and s3a's jars
-# come from the Maven cache made by scripts/setup.sh when it exists, else through --packages.
+# come from the Maven cache made by scripts/setup.sh when it exists, else through --packages. The driver names
+# the tables `layer.table` in the lakehouse's local metastore (started on demand; `[metastore] mode = "external"`
+# on a cluster with its own).
 # Executors also need the Python packages in pyproject.toml (jsonschema above all): install them on the
 # cluster's nodes, or ship a packed environment with --archives (see the README).
 set -euo pipefail
@@ -44,6 +46,9 @@ read -r delta_version spark_line hadoop_version <<<"$versions"
 jar_args=()
 if [ -f .cache/jvm/classpath.txt ] && [ -z "${USE_PACKAGES:-}" ]; then
   jar_args=(--jars "$(tr ':' ',' < .cache/jvm/classpath.txt)")
+  # The local metastore's JDBC client must be on the driver's own classpath (see lakehouse/metastore.py).
+  derby_client=$(tr ':' '\n' < .cache/jvm/classpath.txt | grep '/derbyclient-' | paste -sd: - || true)
+  [ -z "$derby_client" ] || jar_args+=(--driver-class-path "$derby_client")
 else
   # Delta's artifact names carry the Spark line (delta-spark_4.2_2.13); hadoop-aws brings its AWS SDK bundle.
   jar_args=(--packages "io.delta:delta-spark_${spark_line}_2.13:${delta_version},org.apache.hadoop:hadoop-aws:${hadoop_version}")

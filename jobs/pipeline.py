@@ -3,9 +3,14 @@
     python -m jobs.pipeline                      # every stage, embedded default (local Spark, ./data)
     python -m jobs.pipeline --stage bronze       # one stage alone
     python -m jobs.pipeline --env test --force   # other settings; reload every landing file
+    python -m jobs.pipeline --wait-lock 600      # if another run holds the lock, wait up to 10 minutes for it
     spark-submit jobs/pipeline.py --stage silver # the same job on a cluster (see spark-submit.sh)
 
-Exits 0 on success; on failure prints a one-line reason and exits 1 (2 for bad arguments or settings).
+Tables are named `layer.table` after each stage (`lakehouse.metastore`), so SQL sees new tables at once. A run
+holds the lakehouse's run lock (`lakehouse.runlock`): a second run waits `--wait-lock` seconds, then gives up.
+
+Exits 0 on success; on failure prints a one-line reason and exits 1 (2 for bad arguments or settings, 3 when
+another run holds the lock).
 """
 
 from __future__ import annotations
@@ -23,8 +28,10 @@ from lakehouse.bronze.loader import load_entity
 from lakehouse.config import ConfigError, Settings, load_settings
 from lakehouse.gold.run import run_gold
 from lakehouse.landing import LandingZone, new_run_id
+from lakehouse.metastore import register_tables
 from lakehouse.quality import notify_summary, run_summary
 from lakehouse.race.pipeline import race_steps
+from lakehouse.runlock import RunLockedError, run_lock
 from lakehouse.silver.run import run_silver
 from lakehouse.spark import get_spark
 from lakehouse.storage import open_store
@@ -191,14 +198,19 @@ def run(
         spark = spark or get_spark(settings)
         if "bronze" in stages:
             rows += bronze(spark, settings, run_id, force)
+            register_tables(spark, settings)
         if "silver" in stages:
             rows += silver(spark, settings, run_id)
+            register_tables(spark, settings)
         if "gold" in stages:
             rows += gold(spark, settings, run_id, full_gold)
+            register_tables(spark, settings)
     # Race GPS: a small race (a few stages, every rider) through the same stages; see lakehouse.race.pipeline.
     race = race_steps(settings, stages, run_id, lambda: spark or get_spark(settings), progress)
     rows += [SummaryRow(r.layer, r.table, r.files_in, r.rows_in, r.rows_out, r.quarantined, r.seconds, r.note)
              for r in race]  # fmt: skip
+    if race and spark is not None:
+        register_tables(spark, settings)
     return rows
 
 
@@ -209,6 +221,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--stage", choices=(*STAGES, "all"), default="all", help="run one stage alone")
     parser.add_argument("--force", action="store_true", help="bronze: reload every landing file")
     parser.add_argument("--full-gold", action="store_true", help="gold: recompute everything, not just what changed")
+    parser.add_argument(
+        "--wait-lock",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="if another run holds the run lock, wait this long for it (default: exit at once)",
+    )
     return parser.parse_args(argv)
 
 
@@ -223,7 +242,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     stages = STAGES if args.stage == "all" else (args.stage,)
     started = time.monotonic()
     try:
-        rows = run(settings, stages, force=args.force, full_gold=args.full_gold)
+        with run_lock(settings, wait_seconds=args.wait_lock, what=f"pipeline --stage {args.stage}"):
+            rows = run(settings, stages, force=args.force, full_gold=args.full_gold)
+    except RunLockedError as exc:
+        print(f"pipeline: {exc}", file=sys.stderr)
+        return 3
     except Exception as exc:  # one clear line for the operator; the traceback is Spark's log business
         first_line = (str(exc).strip().splitlines() or [""])[0]
         print(

@@ -6,6 +6,10 @@
   spark-submit provided (`spark-submit.sh` passes the Delta packages and settings).
 - Otherwise a local session is built: the jars resolved by `scripts/setup.sh` through Maven
   (`.cache/jvm/classpath.txt`), Delta's SQL extension and catalog, and the s3a settings.
+
+Outside Databricks and catalog mode, both local and spark-submit sessions use the lakehouse's local metastore
+(`lakehouse.metastore`: started on demand, shared by every process) and name its tables `layer.table`, so
+`spark.table("gold.training_load")` works in every session with no setup.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from lakehouse import metastore
 from lakehouse.config import REPO_ROOT, S3Settings, Settings
 
 CLASSPATH_FILE = REPO_ROOT / ".cache" / "jvm" / "classpath.txt"
@@ -106,8 +111,18 @@ def local_conf(settings: Settings, jars: list[str]) -> dict[str, str]:
         "spark.databricks.delta.retentionDurationCheck.enabled": "true",
     }
     conf.update(s3a_conf(settings.s3))
+    if metastore.uses_local_metastore(settings):
+        conf.update(metastore.hive_conf(metastore.local_metastore(settings)))
+        # The metastore's JDBC driver must be on the driver's own classpath (DataNucleus loads it there).
+        conf["spark.driver.extraClassPath"] = os.pathsep.join(metastore.client_jars(jars))
     conf.update(spark.extra_conf)
     return conf
+
+
+def _with_names(spark: SparkSession, settings: Settings) -> SparkSession:
+    """Name the lakehouse's tables in the session's catalog (see `lakehouse.metastore`)."""
+    metastore.register_tables(spark, settings)
+    return spark
 
 
 def get_spark(settings: Settings) -> SparkSession:
@@ -116,12 +131,29 @@ def get_spark(settings: Settings) -> SparkSession:
         return SparkSession.builder.getOrCreate()
     if running_under_spark_submit():
         builder = SparkSession.builder.appName(settings.spark.app_name)
-        for key, value in s3a_conf(settings.s3).items():
+        conf = s3a_conf(settings.s3)
+        if metastore.uses_local_metastore(settings):
+            # spark-submit.sh puts Derby's client on the driver's classpath; the metastore runs beside the driver.
+            local = metastore.local_metastore(settings)
+            metastore.ensure_server(local, _classpath_or_empty())
+            conf.update(metastore.hive_conf(local))
+        for key, value in conf.items():
             builder = builder.config(key, value)
-        return builder.getOrCreate()
+        return _with_names(builder.getOrCreate(), settings)
+    jars = cached_jars()
+    if metastore.uses_local_metastore(settings):
+        metastore.ensure_server(metastore.local_metastore(settings), jars)
     builder = SparkSession.builder
-    for key, value in local_conf(settings, cached_jars()).items():
+    for key, value in local_conf(settings, jars).items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
-    return spark
+    return _with_names(spark, settings)
+
+
+def _classpath_or_empty() -> list[str]:
+    """Setup's jars when this checkout has them (spark-submit.sh ran from it), else none."""
+    try:
+        return cached_jars()
+    except MissingJarsError:
+        return []
