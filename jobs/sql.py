@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from pyspark.logger import PySparkLogger
 from rich.console import Console
 
 from lakehouse.config import ConfigError, load_settings
@@ -55,9 +56,21 @@ def _readline_input():
     return input, lambda: readline.write_history_file(HISTORY_FILE)
 
 
+def _read_piped_line(prompt: str) -> str:
+    """One line of piped input (not a terminal): the prompt goes to stderr, so stdout holds only results."""
+    print(prompt, end="", file=sys.stderr, flush=True)
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    return line.rstrip("\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point for `python -m jobs.sql`."""
     args = parse_args(argv)
+    # PySpark logs every failed query's context as a JSON error on stderr; this command reports errors itself.
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).disabled = True
     try:
         settings = load_settings(args.env)
         text = args.file.read_text(encoding="utf-8") if args.file else args.statement
@@ -71,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         show(df, args.format, out, Console(file=out, soft_wrap=False, width=None if out is sys.stdout else 10_000))
 
     if text is None:
-        read_line, save_history = _readline_input() if sys.stdin.isatty() else (input, lambda: None)
+        read_line, save_history = _readline_input() if sys.stdin.isatty() else (_read_piped_line, lambda: None)
 
         def run_and_report(statement: str) -> None:
             try:
