@@ -1,9 +1,9 @@
 """SQL on the lakehouse's tables by name: one statement, a script, an export, or an interactive shell.
 
-    python -m jobs.sql "SELECT * FROM gold.training_load ORDER BY day DESC LIMIT 10"
+    python -m jobs.sql "SELECT * FROM gold.training_load_daily ORDER BY date DESC LIMIT 10"
     python -m jobs.sql -f report.sql                                  # every statement of a script
-    python -m jobs.sql --format csv --out load.csv "SELECT * FROM gold.training_load"
-    python -m jobs.sql --format json "SELECT * FROM gold.trends"      # JSON lines on stdout
+    python -m jobs.sql --format csv --out load.csv "SELECT * FROM gold.training_load_daily"
+    python -m jobs.sql --format json "SELECT * FROM gold.trends_monthly"      # JSON lines on stdout
     python -m jobs.sql                                                # interactive shell (history kept)
 
 Exits 0 on success; a failing statement prints one line (`sql: ...`) and exits 1 (2 for bad arguments).

@@ -3,7 +3,7 @@
     python -m jobs.sql_server start              # background; prints the JDBC URL
     python -m jobs.sql_server status
     python -m jobs.sql_server stop               # add --metastore to stop the local metastore too
-    beeline -u jdbc:hive2://127.0.0.1:10000/default -e "SELECT * FROM gold.training_load LIMIT 5"
+    beeline -u jdbc:hive2://127.0.0.1:10000/default -e "SELECT * FROM gold.training_load_daily LIMIT 5"
 
 `serve` is what `start` runs under spark-submit (the server in the foreground); it is not meant to be typed.
 Exits 0 on success, 1 when the server cannot start, 2 for bad arguments or settings.
