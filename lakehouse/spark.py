@@ -77,6 +77,13 @@ def s3a_conf(s3: S3Settings) -> dict[str, str]:
     return conf
 
 
+def warehouse_dir(settings: Settings) -> str:
+    """Where managed tables go (catalog mode): `<tables_root>/_warehouse`."""
+    if "://" not in settings.tables_root:
+        return str(Path(settings.tables_root.removeprefix("file://")) / "_warehouse")
+    return settings.tables_root + "/_warehouse"
+
+
 def local_conf(settings: Settings, jars: list[str]) -> dict[str, str]:
     """Every setting of a local session, as a plain dict (easy to inspect and test)."""
     spark = settings.spark
@@ -100,9 +107,7 @@ def local_conf(settings: Settings, jars: list[str]) -> dict[str, str]:
         # Python workers run the same interpreter (and virtual environment) as the driver.
         "spark.pyspark.python": sys.executable,
         "spark.pyspark.driver.python": sys.executable,
-        "spark.sql.warehouse.dir": str(Path(settings.tables_root.removeprefix("file://")) / "_warehouse")
-        if "://" not in settings.tables_root
-        else settings.tables_root + "/_warehouse",
+        "spark.sql.warehouse.dir": warehouse_dir(settings),
         # Few partitions for Delta's own log replay: these tables are small per commit.
         "spark.databricks.delta.snapshotPartitions": "2",
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
@@ -132,6 +137,7 @@ def get_spark(settings: Settings) -> SparkSession:
     if running_under_spark_submit():
         builder = SparkSession.builder.appName(settings.spark.app_name)
         conf = s3a_conf(settings.s3)
+        conf["spark.sql.warehouse.dir"] = warehouse_dir(settings)
         if metastore.uses_local_metastore(settings):
             # spark-submit.sh puts Derby's client on the driver's classpath; the metastore runs beside the driver.
             local = metastore.local_metastore(settings)

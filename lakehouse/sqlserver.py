@@ -109,6 +109,8 @@ def start(settings: Settings, env_name: str, wait: bool = True) -> SqlServer:
     # The roots as resolved here (overrides included) are what the server serves.
     env.update(LAKEHOUSE_LANDING_ROOT=settings.landing_root, LAKEHOUSE_TABLES_ROOT=settings.tables_root)
     env["LAKEHOUSE_SQL_SERVER_PORT"] = str(server.port)
+    # HiveServer2 reads its port and bind address from these variables before its configuration.
+    env.update(HIVE_SERVER2_THRIFT_PORT=str(server.port), HIVE_SERVER2_THRIFT_BIND_HOST=server.host)
     command = ["bash", str(REPO_ROOT / "spark-submit.sh"), "jobs/sql_server.py", "serve"]
     with open(server.log_file, "ab") as log:
         process = subprocess.Popen(

@@ -81,7 +81,7 @@ def test_unknown_table_is_one_line_naming_the_tables(lake: Settings, capsys: pyt
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
     assert err.startswith("sql: no table gold.sql_scorez; tables: ")
-    assert "gold.sql_scores" in err.split("tables: ")[1].split(", ")
+    assert "gold.sql_scores" in err.strip().split("tables: ")[1].split(", ")
 
 
 def test_other_errors_are_one_line_too(lake: Settings, capsys: pytest.CaptureFixture[str]) -> None:
