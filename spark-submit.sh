@@ -46,9 +46,9 @@ read -r delta_version spark_line hadoop_version <<<"$versions"
 jar_args=()
 if [ -f .cache/jvm/classpath.txt ] && [ -z "${USE_PACKAGES:-}" ]; then
   jar_args=(--jars "$(tr ':' ',' < .cache/jvm/classpath.txt)")
-  # The local metastore's JDBC client must be on the driver's own classpath (see lakehouse/metastore.py).
-  derby_client=$(tr ':' '\n' < .cache/jvm/classpath.txt | grep '/derbyclient-' | paste -sd: - || true)
-  [ -z "$derby_client" ] || jar_args+=(--driver-class-path "$derby_client")
+  # In client mode the jars also go on the driver's own classpath: the local metastore's JDBC client is loaded
+  # there (lakehouse/metastore.py), and so are the catalogs of the Thrift server's sessions (jobs/sql_server.py).
+  [ "${DEPLOY_MODE:-client}" = cluster ] || jar_args+=(--driver-class-path "$(cat .cache/jvm/classpath.txt)")
 else
   # Delta's artifact names carry the Spark line (delta-spark_4.2_2.13); hadoop-aws brings its AWS SDK bundle.
   jar_args=(--packages "io.delta:delta-spark_${spark_line}_2.13:${delta_version},org.apache.hadoop:hadoop-aws:${hadoop_version}")

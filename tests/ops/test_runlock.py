@@ -92,3 +92,21 @@ def test_waiting_gives_up_after_the_timeout(tmp_path: Path) -> None:
     finally:
         first.kill()
         first.wait()
+
+
+def test_the_pipeline_job_exits_3_while_another_run_holds_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from jobs.pipeline import main
+
+    monkeypatch.setenv("LAKEHOUSE_ROOT", str(tmp_path))
+    first = _holder(tmp_path, hold=30)
+    try:
+        _wait_for_line(first, "locked")
+        assert main(["--env", "test", "--stage", "bronze"]) == 3  # before any Spark work
+    finally:
+        first.kill()
+        first.wait()
+    err = capsys.readouterr().err
+    assert err.startswith(f"pipeline: run pid {first.pid} (holder, started ")
+    assert "holds the run lock" in err and "not starting a second run" in err
