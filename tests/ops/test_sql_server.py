@@ -5,6 +5,7 @@ created after the server started is queryable by name too."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import time
@@ -21,7 +22,8 @@ from lakehouse.sqlserver import listening, server_pid, sql_server, start, status
 from lakehouse.tables import Tables
 
 BEELINE = Path(pyspark.__file__).parent / "bin" / "beeline"
-COMMITS = 4
+MAX_COMMITS = 40
+PROMPT = re.compile(r"^\d+: jdbc:hive2://\S+> ?")
 
 
 def _free_port() -> int:
@@ -55,6 +57,7 @@ def beeline(settings: Settings, sql: str) -> subprocess.Popen[str]:
     url = sql_server(settings).jdbc_url
     return subprocess.Popen(
         [str(BEELINE), "-u", url, "--silent=true", "--showHeader=false", "--outputformat=csv2", "-e", sql],
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -64,7 +67,9 @@ def beeline(settings: Settings, sql: str) -> subprocess.Popen[str]:
 def result(proc: subprocess.Popen[str]) -> list[str]:
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-2000:]
-    return [line for line in out.splitlines() if line.strip()]
+    # beeline echoes its prompt before a result even when silent: keep only what follows it.
+    lines = (PROMPT.sub("", line).strip() for line in out.splitlines())
+    return [line for line in lines if line]
 
 
 def test_beeline_reads_gold_by_name_while_new_versions_commit(
@@ -78,13 +83,15 @@ def test_beeline_reads_gold_by_name_while_new_versions_commit(
     assert listening(server.host, server.port) and server_pid(server)
     assert status(server).startswith("SQL server running: jdbc:hive2://127.0.0.1:")
 
-    # While a writer commits versions 1..COMMITS (one row each: v = the version), beeline reads by name.
-    # Each read must be one whole version: the rows 0..k, never a part of a commit.
-    reads = [beeline(served, "SELECT count(*), max(v), sum(v) FROM gold.jdbc_probe")]
-    for version in range(1, COMMITS + 1):
+    # While beeline reads by name, a writer keeps committing versions (one row each: v = the version) until the
+    # reads are done. Each read must be one whole version: the rows 0..k, never a part of a commit.
+    query = "SELECT count(*), max(v), sum(v) FROM gold.jdbc_probe"
+    reads = [beeline(served, query), beeline(served, query)]
+    version = 0
+    while any(proc.poll() is None for proc in reads) and version < MAX_COMMITS:
+        version += 1
         spark.createDataFrame([(version,)], "v INT").write.format("delta").mode("append").save(location)
-        if version == 2:
-            reads.append(beeline(served, "SELECT count(*), max(v), sum(v) FROM gold.jdbc_probe"))
+    assert version >= 1  # the reads ran while versions were being committed
     for proc in reads:
         count, top, total = (int(x) for x in result(proc)[0].split(","))
         assert count == top + 1 and total == top * (top + 1) // 2, (count, top, total)
@@ -92,8 +99,8 @@ def test_beeline_reads_gold_by_name_while_new_versions_commit(
     # Afterwards: the newest version, and the history through the same endpoint.
     after = beeline(served, "SELECT count(*), max(v) FROM gold.jdbc_probe; DESCRIBE HISTORY gold.jdbc_probe")
     lines = result(after)
-    assert lines[0] == f"{COMMITS + 1},{COMMITS}"
-    assert lines[1].split(",")[0] == str(COMMITS)  # the newest Delta version heads the history
+    assert lines[0] == f"{version + 1},{version}"
+    assert lines[1].split(",")[0] == str(version)  # the newest Delta version heads the history
 
     # A table born after the server started is named within the server's refresh period.
     late = Tables(base_settings).ref("silver", "born_late").location
