@@ -4,7 +4,9 @@
 #   SPARK_MASTER=spark://host:7077 ./spark-submit.sh jobs/pipeline.py --env cluster
 #   SPARK_MASTER=yarn DEPLOY_MODE=cluster ./spark-submit.sh jobs/pipeline.py --env cluster
 # The library (with its JSON Schemas and conf/) is shipped as a zip with --py-files. Delta's and s3a's jars
-# come from the Maven cache made by scripts/setup.sh when it exists, else through --packages.
+# come from the Maven cache made by scripts/setup.sh when it exists, else through --packages. The driver names
+# the tables `layer.table` in the lakehouse's local metastore (started on demand; `[metastore] mode = "external"`
+# on a cluster with its own).
 # Executors also need the Python packages in pyproject.toml (jsonschema above all): install them on the
 # cluster's nodes, or ship a packed environment with --archives (see the README).
 set -euo pipefail
@@ -33,12 +35,23 @@ with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
         z.write(path, path.as_posix())
 PY
 
-delta_version=$("$PYTHON" -c 'import importlib.metadata as m; print(m.version("delta-spark"))' 2>/dev/null || echo 4.0.1)
+versions=$("$PYTHON" - <<'PY'
+import importlib.metadata as m, pathlib, pyspark
+jars = pathlib.Path(pyspark.__file__).parent / "jars"
+hadoop = next(jars.glob("hadoop-client-api-*.jar")).stem.removeprefix("hadoop-client-api-")
+print(m.version("delta-spark"), ".".join(pyspark.__version__.split(".")[:2]), hadoop)
+PY
+)
+read -r delta_version spark_line hadoop_version <<<"$versions"
 jar_args=()
 if [ -f .cache/jvm/classpath.txt ] && [ -z "${USE_PACKAGES:-}" ]; then
   jar_args=(--jars "$(tr ':' ',' < .cache/jvm/classpath.txt)")
+  # In client mode the jars also go on the driver's own classpath: the local metastore's JDBC client is loaded
+  # there (lakehouse/metastore.py), and so are the catalogs of the Thrift server's sessions (jobs/sql_server.py).
+  [ "${DEPLOY_MODE:-client}" = cluster ] || jar_args+=(--driver-class-path "$(cat .cache/jvm/classpath.txt)")
 else
-  jar_args=(--packages "io.delta:delta-spark_2.13:${delta_version},org.apache.hadoop:hadoop-aws:${HADOOP_VERSION:-3.4.1}")
+  # Delta's artifact names carry the Spark line (delta-spark_4.2_2.13); hadoop-aws brings its AWS SDK bundle.
+  jar_args=(--packages "io.delta:delta-spark_${spark_line}_2.13:${delta_version},org.apache.hadoop:hadoop-aws:${hadoop_version}")
 fi
 
 exec env PYSPARK_PYTHON="$PYTHON" "$SPARK_SUBMIT" \

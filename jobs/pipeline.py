@@ -94,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--stage", choices=(*STAGES, "all"), default="all", help="run one stage alone")
     parser.add_argument("--force", action="store_true", help="bronze: reload every landing file")
     parser.add_argument("--full-gold", action="store_true", help="gold: recompute everything, not just what changed")
-    return run_job("pipeline", parser, body, argv, default_env="demo")
+    return run_job("pipeline", parser, body, argv, lock=True, default_env="demo")
 
 
 if __name__ == "__main__":

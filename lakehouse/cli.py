@@ -68,9 +68,17 @@ def run_job(
     body: Callable[[argparse.Namespace, Settings], int],
     argv: Sequence[str] | None = None,
     default_env: str | None = None,
+    lock: bool = False,
 ) -> int:
-    """Parse `argv`, load settings, open the log, run `body(args, settings)`; failures are one line + exit 1."""
+    """Parse `argv`, load settings, open the log, run `body(args, settings)`; failures are one line + exit 1.
+
+    With `lock`, the body runs holding the lakehouse's run lock (`lakehouse.runlock`): a second run waits
+    `--wait-lock` seconds for it, then exits 3 with one line saying who holds it.
+    """
     add_env_argument(parser, default_env)
+    if lock:
+        parser.add_argument("--wait-lock", type=float, default=0.0, metavar="SECONDS",
+                            help="if another run holds the run lock, wait this long for it (default: exit at once)")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed its message
@@ -84,11 +92,19 @@ def run_job(
     log_path = handler.baseFilename if handler else None
     started = time.monotonic()
     try:
-        return body(args, settings)
+        if not lock:
+            return body(args, settings)
+        from lakehouse.runlock import run_lock
+
+        with run_lock(settings, wait_seconds=args.wait_lock, what=job):
+            return body(args, settings)
     except KeyboardInterrupt:
         print(f"{job}: interrupted after {time.monotonic() - started:.0f}s; run it again to resume", file=sys.stderr)
         return EXIT_FAILED
     except Exception as exc:  # one clear line for the operator; the traceback goes to the log file
+        if type(exc).__name__ == "RunLockedError":  # another run is going on: not a failure of this one
+            print(f"{job}: {exc}", file=sys.stderr)
+            return EXIT_STOPPED_EARLY
         logging.getLogger(job).error("%s failed:\n%s", job, traceback.format_exc())
         where = f" (details: {log_path})" if log_path else ""
         print(f"{job} failed in {time.monotonic() - started:.0f}s: {one_line(exc)}{where}", file=sys.stderr)

@@ -57,6 +57,25 @@ class S3Settings:
 
 
 @dataclass(frozen=True)
+class MetastoreSettings:
+    """Where table names live outside a catalog (see `lakehouse.metastore`)."""
+
+    mode: str = "local"  # "local": a Derby network server per lakehouse; "external": the cluster's own metastore
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: derived from the metastore's folder, so each lakehouse on a machine gets its own
+    folder: str | None = None  # default: <tables_root>/_metastore (tables on local disk) or .cache/metastore/
+
+
+@dataclass(frozen=True)
+class SqlServerSettings:
+    """The JDBC/ODBC endpoint (`python -m jobs.sql_server`): Spark's Thrift server, on loopback by default."""
+
+    host: str = "127.0.0.1"
+    port: int = 10000  # the Hive/Spark Thrift server's usual port; $LAKEHOUSE_SQL_SERVER_PORT overrides
+    driver_memory: str = "1g"
+
+
+@dataclass(frozen=True)
 class SampleSettings:
     """Size and shape of the generated demo data set; the same seed gives the same bytes."""
 
@@ -152,6 +171,8 @@ class Settings:
     catalog: str | None = None
     spark: SparkSettings = field(default_factory=SparkSettings)
     s3: S3Settings = field(default_factory=S3Settings)
+    metastore: MetastoreSettings = field(default_factory=MetastoreSettings)
+    sql_server: SqlServerSettings = field(default_factory=SqlServerSettings)
     sample: SampleSettings = field(default_factory=SampleSettings)  # the demo's generated data only
     analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
     race: RaceSettings = field(default_factory=RaceSettings)
@@ -329,6 +350,23 @@ def _build(raw: dict[str, Any], env: str, base: Path, environ: dict[str, str]) -
         region=environ.get("AWS_DEFAULT_REGION") or s3_raw.get("region", "us-east-1"),
     )
 
+    metastore_raw = _section(raw, "metastore")
+    metastore = MetastoreSettings(
+        mode=environ.get("LAKEHOUSE_METASTORE") or str(metastore_raw.get("mode", "local")),
+        host=str(metastore_raw.get("host", "127.0.0.1")),
+        port=int(metastore_raw.get("port", 0)),
+        folder=_resolve_root(str(metastore_raw["folder"]), base) if metastore_raw.get("folder") else None,
+    )
+    if metastore.mode not in ("local", "external"):
+        raise ConfigError(f"metastore.mode must be 'local' or 'external', got {metastore.mode!r}")
+
+    server_raw = _section(raw, "sql_server")
+    sql_server = SqlServerSettings(
+        host=str(server_raw.get("host", "127.0.0.1")),
+        port=int(environ.get("LAKEHOUSE_SQL_SERVER_PORT") or server_raw.get("port", 10000)),
+        driver_memory=str(server_raw.get("driver_memory", "1g")),
+    )
+
     sample_raw = _section(raw, "sample")
     defaults = SampleSettings()
     sample = SampleSettings(
@@ -385,6 +423,8 @@ def _build(raw: dict[str, Any], env: str, base: Path, environ: dict[str, str]) -
         catalog=catalog,
         spark=spark,
         s3=s3,
+        metastore=metastore,
+        sql_server=sql_server,
         sample=sample,
         analytics=analytics,
         race=race,

@@ -6,6 +6,10 @@
   spark-submit provided (`spark-submit.sh` passes the Delta packages and settings).
 - Otherwise a local session is built: the jars resolved by `scripts/setup.sh` through Maven
   (`.cache/jvm/classpath.txt`), Delta's SQL extension and catalog, and the s3a settings.
+
+Outside Databricks and catalog mode, both local and spark-submit sessions use the lakehouse's local metastore
+(`lakehouse.metastore`: started on demand, shared by every process) and name its tables `layer.table`, so
+`spark.table("gold.training_load")` works in every session with no setup.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from lakehouse import metastore
 from lakehouse.config import REPO_ROOT, S3Settings, Settings
 
 CLASSPATH_FILE = REPO_ROOT / ".cache" / "jvm" / "classpath.txt"
@@ -72,6 +77,13 @@ def s3a_conf(s3: S3Settings) -> dict[str, str]:
     return conf
 
 
+def warehouse_dir(settings: Settings) -> str:
+    """Where managed tables go (catalog mode): `<tables_root>/_warehouse`."""
+    if "://" not in settings.tables_root:
+        return str(Path(settings.tables_root.removeprefix("file://")) / "_warehouse")
+    return settings.tables_root + "/_warehouse"
+
+
 def local_conf(settings: Settings, jars: list[str]) -> dict[str, str]:
     """Every setting of a local session, as a plain dict (easy to inspect and test)."""
     spark = settings.spark
@@ -95,9 +107,7 @@ def local_conf(settings: Settings, jars: list[str]) -> dict[str, str]:
         # Python workers run the same interpreter (and virtual environment) as the driver.
         "spark.pyspark.python": sys.executable,
         "spark.pyspark.driver.python": sys.executable,
-        "spark.sql.warehouse.dir": str(Path(settings.tables_root.removeprefix("file://")) / "_warehouse")
-        if "://" not in settings.tables_root
-        else settings.tables_root + "/_warehouse",
+        "spark.sql.warehouse.dir": warehouse_dir(settings),
         # Few partitions for Delta's own log replay: these tables are small per commit.
         "spark.databricks.delta.snapshotPartitions": "2",
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
@@ -109,8 +119,18 @@ def local_conf(settings: Settings, jars: list[str]) -> dict[str, str]:
     if log_config.is_file():  # quiet start-up: warnings and errors only (conf/log4j2.properties)
         conf["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={log_config.as_uri()}"
     conf.update(s3a_conf(settings.s3))
+    if metastore.uses_local_metastore(settings):
+        conf.update(metastore.hive_conf(metastore.local_metastore(settings)))
+        # The metastore's JDBC driver must be on the driver's own classpath (DataNucleus loads it there).
+        conf["spark.driver.extraClassPath"] = os.pathsep.join(metastore.client_jars(jars))
     conf.update(spark.extra_conf)
     return conf
+
+
+def _with_names(spark: SparkSession, settings: Settings) -> SparkSession:
+    """Name the lakehouse's tables in the session's catalog (see `lakehouse.metastore`)."""
+    metastore.register_tables(spark, settings)
+    return spark
 
 
 def get_spark(settings: Settings) -> SparkSession:
@@ -122,16 +142,34 @@ def get_spark(settings: Settings) -> SparkSession:
         return active
     if running_under_spark_submit():
         builder = SparkSession.builder.appName(settings.spark.app_name)
-        for key, value in s3a_conf(settings.s3).items():
+        conf = s3a_conf(settings.s3)
+        conf["spark.sql.warehouse.dir"] = warehouse_dir(settings)
+        if metastore.uses_local_metastore(settings):
+            # spark-submit.sh puts Derby's client on the driver's classpath; the metastore runs beside the driver.
+            local = metastore.local_metastore(settings)
+            metastore.ensure_server(local, _classpath_or_empty())
+            conf.update(metastore.hive_conf(local))
+        for key, value in conf.items():
             builder = builder.config(key, value)
-        return builder.getOrCreate()
+        return _with_names(builder.getOrCreate(), settings)
     # PySpark starts its Python workers with $PYSPARK_PYTHON (default: `python3` on the PATH), not with the
     # `spark.pyspark.python` setting, in a local session: point it at this interpreter so the workers see the
     # virtual environment's packages (pandas, numpy, statsmodels for applyInPandas).
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    jars = cached_jars()
+    if metastore.uses_local_metastore(settings):
+        metastore.ensure_server(metastore.local_metastore(settings), jars)
     builder = SparkSession.builder
-    for key, value in local_conf(settings, cached_jars()).items():
+    for key, value in local_conf(settings, jars).items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
-    return spark
+    return _with_names(spark, settings)
+
+
+def _classpath_or_empty() -> list[str]:
+    """Setup's jars when this checkout has them (spark-submit.sh ran from it), else none."""
+    try:
+        return cached_jars()
+    except MissingJarsError:
+        return []

@@ -19,6 +19,7 @@ from lakehouse.bronze.loader import load_entity
 from lakehouse.cli import one_line, progress
 from lakehouse.config import Settings
 from lakehouse.gold.run import run_gold
+from lakehouse.metastore import register_tables
 from lakehouse.quality import notify_summary, run_summary
 from lakehouse.race import run as race
 from lakehouse.race.layout import TELEMETRY_PREFIX
@@ -164,14 +165,19 @@ def run_stages(
         progress(note)
         return [SummaryRow("-", "all sources", 0, 0, 0, 0, 0.0, note)]
     rows: list[SummaryRow] = []
+    # After each stage the new tables get their names (`layer.table`), so SQL sees them at once.
     if "bronze" in wanted:
         rows += bronze(spark, settings, run_id, force)
+        register_tables(spark, settings)
     if "silver" in wanted:
         rows += silver(spark, settings, run_id)
+        register_tables(spark, settings)
     if "gold" in wanted:
         rows += gold(spark, settings, run_id, full_gold)
+        register_tables(spark, settings)
     if with_race:
         rows += race_stages(spark, settings, wanted, run_id)
+        register_tables(spark, settings)
     return rows
 
 

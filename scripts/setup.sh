@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything the lakehouse needs on this machine, idempotently (a second run takes seconds):
 #   1. a virtual environment in .venv with the project and its test tools (from pyproject.toml);
-#   2. the JVM jars (Delta Lake; hadoop-aws and the AWS SDK for s3a) from Maven Central through Maven,
+#   2. the JVM jars (Delta Lake; hadoop-aws and the AWS SDK for s3a; Derby's network server and client for the
+#      local metastore) from Maven Central through Maven,
 #      listed in .cache/jvm/classpath.txt, which the session factory hands to Spark as `spark.jars`.
 # Needs Python 3.11+, a JDK 17+ and Maven (mvn). Everything it makes is git-ignored.
 set -euo pipefail
@@ -31,28 +32,56 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.installed-* && touch "$stamp"
 fi
 
-# 2. JVM jars matching the installed pyspark and delta-spark.
+# 2. JVM jars matching the installed pyspark and delta-spark. Every version is derived, none kept by hand:
+#    Delta's artifact carries the Spark line (delta-spark_<spark major.minor>_2.13); hadoop-aws matches the Hadoop
+#    client inside pyspark's jars; the AWS SDK bundle is the one hadoop-aws's own POM depends on.
 delta_version=$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("delta-spark"))')
+spark_line=$(.venv/bin/python -c 'import pyspark; print(".".join(pyspark.__version__.split(".")[:2]))')
 pyspark_jars=$(.venv/bin/python -c 'import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), "jars"))')
 hadoop_jar=$(ls "$pyspark_jars"/hadoop-client-api-*.jar 2>/dev/null | head -1)
 [ -n "$hadoop_jar" ] || die "cannot find hadoop-client-api in $pyspark_jars"
 hadoop_version=$(basename "$hadoop_jar" .jar); hadoop_version=${hadoop_version#hadoop-client-api-}
-case "$hadoop_version" in
-  3.4.1) awssdk_version=2.24.6 ;;   # the bundle hadoop-aws 3.4.1 was built and tested with
-  3.4.2) awssdk_version=2.29.52 ;;
-  *) die "no known AWS SDK bundle for Hadoop $hadoop_version: add it to scripts/setup.sh" ;;
-esac
 
 mkdir -p .cache/jvm
+derby_jar=$(ls "$pyspark_jars"/derby-[0-9]*.jar 2>/dev/null | head -1)
+[ -n "$derby_jar" ] || die "cannot find derby in $pyspark_jars"
+derby_version=$(basename "$derby_jar" .jar); derby_version=${derby_version#derby-}
+s3_deps_cache=.cache/jvm/s3-deps-for-hadoop-$hadoop_version
+if [ ! -s "$s3_deps_cache" ]; then
+  # hadoop-aws's effective POM (its parent's properties filled in) names the AWS SDK bundle it was built with,
+  # and (Hadoop 3.4.2+) the S3 analytics accelerator it needs at run time.
+  say "reading hadoop-aws $hadoop_version's POM for the AWS SDK bundle version it was built with"
+  effective_pom=$(mktemp)
+  help_args=(-q -B -f jvm/pom.xml org.apache.maven.plugins:maven-help-plugin:3.5.1:effective-pom
+             -Dartifact="org.apache.hadoop:hadoop-aws:$hadoop_version" -Doutput="$effective_pom")
+  mvn "${help_args[@]}" >&2 || mvn -o "${help_args[@]}" >&2 || die "cannot read hadoop-aws $hadoop_version's POM"
+  "$PYTHON" - "$effective_pom" > "$s3_deps_cache" <<'PY'
+import sys
+import xml.etree.ElementTree as ET
+
+ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+wanted = {("software.amazon.awssdk", "bundle"): "awssdk", ("software.amazon.s3.analyticsaccelerator", "analyticsaccelerator-s3"): "analytics"}
+for dep in ET.parse(sys.argv[1]).getroot().findall("m:dependencies/m:dependency", ns):
+    key = (dep.findtext("m:groupId", namespaces=ns), dep.findtext("m:artifactId", namespaces=ns))
+    if key in wanted and dep.findtext("m:scope", "compile", namespaces=ns) == "compile":
+        print(f"{wanted[key]}={dep.findtext('m:version', namespaces=ns)}")
+PY
+  rm -f "$effective_pom"
+fi
+awssdk_version=$(sed -n 's/^awssdk=//p' "$s3_deps_cache")
+analytics_version=$(sed -n 's/^analytics=//p' "$s3_deps_cache")
+[ -n "$awssdk_version" ] || { rm -f "$s3_deps_cache"; die "hadoop-aws $hadoop_version's POM names no AWS SDK bundle"; }
+
 classpath=.cache/jvm/classpath.txt
-want="delta=$delta_version hadoop=$hadoop_version awssdk=$awssdk_version"
+want="delta=$delta_version spark=$spark_line hadoop=$hadoop_version awssdk=$awssdk_version analytics=${analytics_version:-none} derby=$derby_version"
 if [ -f "$classpath" ] && [ "$(cat .cache/jvm/versions 2>/dev/null)" = "$want" ] \
    && tr ':' '\n' < "$classpath" | xargs -r ls >/dev/null 2>&1; then
   say "jars ready ($want)"
 else
   say "resolving jars from Maven Central ($want; the AWS SDK bundle is ~560 MB the first time)"
   mvn_args=(-q -B -f jvm/pom.xml dependency:build-classpath
-            -Ddelta.version="$delta_version" -Dhadoop.version="$hadoop_version" -Dawssdk.version="$awssdk_version"
+            -Ddelta.version="$delta_version" -Dspark.binary.version="$spark_line" -Dhadoop.version="$hadoop_version" -Dawssdk.version="$awssdk_version"
+            -Dderby.version="$derby_version" ${analytics_version:+-Danalytics.version="$analytics_version"}
             -Dmdep.outputFile="$PWD/$classpath")
   mvn "${mvn_args[@]}" >&2 || { say "online resolution failed; trying Maven's offline cache"; mvn -o "${mvn_args[@]}" >&2; }
   echo "$want" > .cache/jvm/versions

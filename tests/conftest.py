@@ -13,6 +13,7 @@ from pyspark.sql import SparkSession
 
 from lakehouse.config import Settings, load_settings
 from lakehouse.landing import LandingZone
+from lakehouse.metastore import local_metastore, stop_server
 from lakehouse.spark import get_spark
 from lakehouse.storage import LocalStore
 
@@ -26,10 +27,12 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="session")
 def spark(base_settings: Settings) -> Iterator[SparkSession]:
-    """One SparkSession for the whole test run: Delta enabled, 2 shuffle partitions, UI off."""
+    """One SparkSession for the whole test run: Delta enabled, 2 shuffle partitions, UI off; table names in the
+    run's own local metastore (a Derby server started on demand, stopped at the end)."""
     session = get_spark(base_settings)
     yield session
     session.stop()
+    stop_server(local_metastore(base_settings))
 
 
 @pytest.fixture

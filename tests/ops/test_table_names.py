@@ -1,0 +1,135 @@
+"""Tables by name: every Delta folder is `layer.table` in the shared local metastore, seen by other processes
+at the same time; catalog mode (`LAKEHOUSE_CATALOG`) writes and reads by `catalog.layer.table`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import SparkSession
+
+from lakehouse.config import Settings
+from lakehouse.metastore import local_metastore, register_tables, server_status, table_folders
+from lakehouse.tables import (
+    Tables,
+    append,
+    overwrite,
+    read_table,
+    replace_where,
+    table_exists,
+    table_version,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _write(spark: SparkSession, location: str, rows: list[tuple[int, str]]) -> None:
+    spark.createDataFrame(rows, "id INT, word STRING").write.format("delta").mode("overwrite").save(location)
+
+
+def test_every_delta_folder_becomes_layer_dot_name(spark: SparkSession, settings: Settings) -> None:
+    tables = Tables(settings)
+    _write(spark, tables.ref("gold", "names_probe").location, [(1, "one"), (2, "two")])
+    _write(spark, tables.ref("ops", "names_ledger").location, [(3, "three")])
+    Path(settings.tables_root, "silver", "not_a_table").mkdir(parents=True)  # no _delta_log: not named
+
+    assert sorted(table_folders(spark, settings)) == ["gold.names_probe", "ops.names_ledger"]
+    assert sorted(register_tables(spark, settings)) == ["gold.names_probe", "ops.names_ledger"]
+    assert register_tables(spark, settings) == []  # idempotent
+
+    expected = spark.createDataFrame([(1, "one"), (2, "two")], "id INT, word STRING")
+    assert_df_equality(spark.table("gold.names_probe"), expected, ignore_row_order=True)
+    assert spark.sql("SELECT word FROM ops.names_ledger").first()["word"] == "three"
+
+    # A name follows a new write at once: it points at the folder, and Delta reads the newest version.
+    _write(spark, tables.ref("gold", "names_probe").location, [(9, "nine")])
+    assert [tuple(r) for r in spark.table("gold.names_probe").collect()] == [(9, "nine")]
+
+
+def test_a_name_moves_to_another_lakehouse_without_deleting_data(
+    spark: SparkSession, settings: Settings, tmp_path: Path
+) -> None:
+    first = settings
+    second = settings.with_roots(str(tmp_path / "other-landing"), str(tmp_path / "other-tables"))
+    _write(spark, Tables(first).ref("gold", "moving").location, [(1, "first")])
+    _write(spark, Tables(second).ref("gold", "moving").location, [(2, "second")])
+    register_tables(spark, first)
+    assert [tuple(r) for r in spark.table("gold.moving").collect()] == [(1, "first")]
+    assert register_tables(spark, second) == ["gold.moving"]
+    assert [tuple(r) for r in spark.table("gold.moving").collect()] == [(2, "second")]
+    # The first folder is intact: re-pointing dropped only the name.
+    assert [tuple(r) for r in read_table(spark, Tables(first).ref("gold", "moving")).collect()] == [(1, "first")]
+
+
+def test_another_process_shares_the_metastore_at_the_same_time(
+    spark: SparkSession, base_settings: Settings, settings: Settings
+) -> None:
+    """A second Spark (its own JVM) reads a name this session registered, and names a table this session sees,
+    while this session stays connected: what an embedded Derby metastore cannot do."""
+    _write(spark, Tables(settings).ref("gold", "shared_probe").location, [(7, "seven")])
+    register_tables(spark, settings)
+    other_tables = Path(settings.tables_root).parent / "other-process"
+    script = textwrap.dedent(
+        f"""
+        from lakehouse.config import load_settings
+        from lakehouse.metastore import register_tables
+        from lakehouse.spark import get_spark
+        settings = load_settings("test")
+        spark = get_spark(settings)
+        print("READ", spark.table("gold.shared_probe").first()["word"], flush=True)
+        other = settings.with_roots(tables_root={str(other_tables)!r})
+        spark.createDataFrame([(5, "five")], "id INT, word STRING").write.format("delta").save(
+            {str(other_tables / "silver" / "from_other_process")!r})
+        print("ADDED", register_tables(spark, other), flush=True)
+        spark.stop()
+        """
+    )
+    env = dict(
+        os.environ, LAKEHOUSE_TABLES_ROOT=base_settings.tables_root, LAKEHOUSE_LANDING_ROOT=base_settings.landing_root
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "READ seven" in done.stdout
+    assert "ADDED ['silver.from_other_process']" in done.stdout
+    assert [tuple(r) for r in spark.table("silver.from_other_process").collect()] == [(5, "five")]
+    assert "metastore running" in server_status(local_metastore(base_settings))
+
+
+def test_catalog_mode_reads_and_writes_by_catalog_name(spark: SparkSession, settings: Settings) -> None:
+    """`LAKEHOUSE_CATALOG=spark_catalog`: tables are created and addressed as spark_catalog.<layer>.<name>."""
+    catalog = replace(settings, catalog="spark_catalog")
+    ref = Tables(catalog).ref("silver", "catalog_mode_probe")
+    assert ref.catalog_name == "spark_catalog.silver.catalog_mode_probe"
+    spark.sql(f"DROP TABLE IF EXISTS {ref.catalog_name}")
+    try:
+        assert not table_exists(spark, ref)
+        append(spark.createDataFrame([(1, "a"), (2, "b")], "id INT, word STRING"), ref)
+        append(spark.createDataFrame([(3, "c")], "id INT, word STRING"), ref)
+        replace_where(spark.createDataFrame([(2, "B")], "id INT, word STRING"), ref, "id = 2")
+        assert table_exists(spark, ref)
+        assert table_version(spark, ref) == 2
+        expected = spark.createDataFrame([(1, "a"), (2, "B"), (3, "c")], "id INT, word STRING")
+        assert_df_equality(read_table(spark, ref), expected, ignore_row_order=True)
+        assert_df_equality(spark.table("silver.catalog_mode_probe"), expected, ignore_row_order=True)
+        assert [tuple(r) for r in read_table(spark, ref, version=0).orderBy("id").collect()] == [(1, "a"), (2, "b")]
+        overwrite(spark.createDataFrame([(4, "d")], "id INT, word STRING"), ref)
+        assert [tuple(r) for r in read_table(spark, ref).collect()] == [(4, "d")]
+        # Names come from the catalog in catalog mode: no folder is registered.
+        assert register_tables(spark, catalog) == []
+    finally:
+        spark.sql(f"DROP TABLE IF EXISTS {ref.catalog_name}")
+
+
+@pytest.mark.parametrize("mode", ["external"])
+def test_an_external_metastore_is_left_alone(spark: SparkSession, settings: Settings, mode: str) -> None:
+    _write(spark, Tables(settings).ref("gold", "left_alone").location, [(1, "x")])
+    assert register_tables(spark, replace(settings, metastore=replace(settings.metastore, mode=mode))) == []
+    assert not spark.catalog.tableExists("gold.left_alone")
