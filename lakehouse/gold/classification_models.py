@@ -137,7 +137,7 @@ def activate(spark: SparkSession, settings: Settings, model_version: str, action
 
 def relabel(spark: SparkSession, settings: Settings, active: ActiveModel) -> int:
     """Replace the athlete's rows of gold.workout_classification with the active model's labels."""
-    from lakehouse.silver.merge import merge_replace, with_row_hash
+    from lakehouse.tables.merge import merge_replace, with_row_hash
 
     tables = Tables(settings)
     workouts_ref = tables.ref("silver", "workouts")
