@@ -8,6 +8,7 @@ and the run ends failed). Jobs (`jobs.run` on your data, `jobs.pipeline` the dem
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -173,6 +174,17 @@ def run_stages(
     if with_race:
         rows += race_stages(spark, settings, wanted, run_id)
     return rows
+
+
+def report(job: str, rows: Sequence[SummaryRow], settings: Settings, started: float) -> bool:
+    """Print the summary and where the tables are; each failed table on stderr. True when none failed."""
+    print(format_summary(rows))
+    print(f"\nlanding zone: {settings.landing_root}")
+    print(f"tables:       {settings.tables_root}/{{bronze,silver,gold,ops}}/<table>")
+    print(f"done in {time.monotonic() - started:.0f}s")
+    for row in failed(rows):  # the others were built; these say why they were not
+        print(f"{job}: {row.table} {row.note}", file=sys.stderr)
+    return not failed(rows)
 
 
 def failed(rows: Sequence[SummaryRow]) -> list[SummaryRow]:
