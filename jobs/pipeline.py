@@ -69,7 +69,9 @@ def run(
     if "land" in stages:
         progress(f"land: sample data -> {settings.landing_root}")
         rows += land(settings)
-    return rows + run_stages(settings, stages, new_run_id(), spark=spark, force=force, full_gold=full_gold)
+    with_race = any(s in stages for s in TABLE_STAGES)
+    return rows + run_stages(settings, stages, new_run_id(), spark=spark, force=force, full_gold=full_gold,
+                             with_race=with_race)
 
 
 def body(args: argparse.Namespace, settings: Settings) -> int:
@@ -88,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--stage", choices=(*STAGES, "all"), default="all", help="run one stage alone")
     parser.add_argument("--force", action="store_true", help="bronze: reload every landing file")
     parser.add_argument("--full-gold", action="store_true", help="gold: recompute everything, not just what changed")
-    return run_job("pipeline", parser, body, argv, default_env="demo")
+    return run_job("pipeline", parser, body, argv, lock=True, default_env="demo")
 
 
 if __name__ == "__main__":

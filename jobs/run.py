@@ -179,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"comma list of stages to run (default: all of {','.join(STAGES)},race)")
     parser.add_argument("--force", action="store_true", help="bronze: reload every landing file")
     parser.add_argument("--full-gold", action="store_true", help="gold: recompute everything, not just what changed")
-    return run_job("run", parser, body, argv, default_env="local")
+    return run_job("run", parser, body, argv, lock=True, default_env="local")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lakehouse.config import ConfigError, Settings, load_settings
+from lakehouse.runlock import RunLockedError, run_lock
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED_EARLY = 0, 1, 2, 3
 
@@ -68,9 +69,17 @@ def run_job(
     body: Callable[[argparse.Namespace, Settings], int],
     argv: Sequence[str] | None = None,
     default_env: str | None = None,
+    lock: bool = False,
 ) -> int:
-    """Parse `argv`, load settings, open the log, run `body(args, settings)`; failures are one line + exit 1."""
+    """Parse `argv`, load settings, open the log, run `body(args, settings)`; failures are one line + exit 1.
+
+    With `lock`, the body runs holding the lakehouse's run lock (`lakehouse.runlock`): a second run waits
+    `--wait-lock` seconds for it, then exits 3 with one line saying who holds it.
+    """
     add_env_argument(parser, default_env)
+    if lock:
+        parser.add_argument("--wait-lock", type=float, default=0.0, metavar="SECONDS",
+                            help="if another run holds the run lock, wait this long for it (default: exit at once)")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed its message
@@ -84,7 +93,13 @@ def run_job(
     log_path = handler.baseFilename if handler else None
     started = time.monotonic()
     try:
-        return body(args, settings)
+        if not lock:
+            return body(args, settings)
+        with run_lock(settings, wait_seconds=args.wait_lock, what=job):
+            return body(args, settings)
+    except RunLockedError as exc:  # another run is going on: not a failure of this one
+        print(f"{job}: {exc}", file=sys.stderr)
+        return EXIT_STOPPED_EARLY
     except KeyboardInterrupt:
         print(f"{job}: interrupted after {time.monotonic() - started:.0f}s; run it again to resume", file=sys.stderr)
         return EXIT_FAILED

@@ -157,7 +157,9 @@ def run_stages(
 ) -> list[SummaryRow]:
     """Run the given stages (of `STAGES`) in order over every source that has data; returns the summary."""
     wanted = [s for s in STAGES if s in stages]
-    if not wanted:
+    # `race` alone (a scheduler's race task) runs the race through every stage.
+    race_wanted = (wanted or list(STAGES)) if with_race else []
+    if not wanted and not race_wanted:
         return []
     spark = spark or spark_factory(settings)
     if not has_any_data(spark, settings):
@@ -171,8 +173,8 @@ def run_stages(
         rows += silver(spark, settings, run_id)
     if "gold" in wanted:
         rows += gold(spark, settings, run_id, full_gold)
-    if with_race:
-        rows += race_stages(spark, settings, wanted, run_id)
+    if race_wanted:
+        rows += race_stages(spark, settings, race_wanted, run_id)
     return rows
 
 
