@@ -22,7 +22,7 @@ from lakehouse.cli import EXIT_FAILED, EXIT_OK, progress, run_job
 from lakehouse.config import Settings
 from lakehouse.landing import LandingZone, new_run_id
 from lakehouse.stages import STAGES as TABLE_STAGES
-from lakehouse.stages import SummaryRow, failed, format_summary, run_stages
+from lakehouse.stages import SummaryRow, report, run_stages
 from lakehouse.storage import open_store
 
 STAGES = ("land", *TABLE_STAGES)
@@ -69,7 +69,9 @@ def run(
     if "land" in stages:
         progress(f"land: sample data -> {settings.landing_root}")
         rows += land(settings)
-    return rows + run_stages(settings, stages, new_run_id(), spark=spark, force=force, full_gold=full_gold)
+    with_race = any(s in stages for s in TABLE_STAGES)
+    return rows + run_stages(settings, stages, new_run_id(), spark=spark, force=force, full_gold=full_gold,
+                             with_race=with_race)
 
 
 def body(args: argparse.Namespace, settings: Settings) -> int:
@@ -77,13 +79,7 @@ def body(args: argparse.Namespace, settings: Settings) -> int:
     started = time.monotonic()
     stages = STAGES if args.stage == "all" else (args.stage,)
     rows = run(settings, stages, force=args.force, full_gold=args.full_gold)
-    print(format_summary(rows))
-    print(f"\nlanding zone: {settings.landing_root}")
-    print(f"tables:       {settings.tables_root}/{{bronze,silver,gold,ops}}/<table>")
-    print(f"done in {time.monotonic() - started:.0f}s")
-    for row in failed(rows):  # the others were built; these say why they were not
-        print(f"pipeline: {row.table} {row.note}", file=sys.stderr)
-    if failed(rows):
+    if not report("pipeline", rows, settings, started):
         return EXIT_FAILED
     return EXIT_OK
 

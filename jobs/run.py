@@ -26,7 +26,7 @@ from typing import Any
 from lakehouse.cli import EXIT_FAILED, EXIT_OK, EXIT_STOPPED_EARLY, one_line, progress, run_job
 from lakehouse.config import Settings
 from lakehouse.landing import LandingZone, new_run_id
-from lakehouse.stages import FAILED, SummaryRow, failed, format_summary, run_stages
+from lakehouse.stages import FAILED, SummaryRow, report, run_stages
 from lakehouse.stages import STAGES as TABLE_STAGES
 from lakehouse.storage import open_store
 
@@ -167,13 +167,7 @@ def body(args: argparse.Namespace, settings: Settings) -> int:
                  "copy conf/people.example.toml to link them and set your physiology")  # fmt: skip
     rows += run_stages(settings, stages, new_run_id(), force=args.force, full_gold=args.full_gold,
                        with_race=not args.stages or "race" in stages)  # fmt: skip
-    print(format_summary(rows))
-    print(f"\nlanding zone: {settings.landing_root}")
-    print(f"tables:       {settings.tables_root}/{{bronze,silver,gold,ops}}/<table>")
-    print(f"done in {time.monotonic() - started:.0f}s")
-    for row in failed(rows):  # the others were built; these say why they were not
-        print(f"run: {row.table} {row.note}", file=sys.stderr)
-    if failed(rows):
+    if not report("run", rows, settings, started):
         return EXIT_FAILED
     return EXIT_STOPPED_EARLY if stopped else EXIT_OK
 

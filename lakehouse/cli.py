@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lakehouse.config import ConfigError, Settings, load_settings
+from lakehouse.runlock import RunLockedError, run_lock
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED_EARLY = 0, 1, 2, 3
 
@@ -94,17 +95,15 @@ def run_job(
     try:
         if not lock:
             return body(args, settings)
-        from lakehouse.runlock import run_lock
-
         with run_lock(settings, wait_seconds=args.wait_lock, what=job):
             return body(args, settings)
+    except RunLockedError as exc:  # another run is going on: not a failure of this one
+        print(f"{job}: {exc}", file=sys.stderr)
+        return EXIT_STOPPED_EARLY
     except KeyboardInterrupt:
         print(f"{job}: interrupted after {time.monotonic() - started:.0f}s; run it again to resume", file=sys.stderr)
         return EXIT_FAILED
     except Exception as exc:  # one clear line for the operator; the traceback goes to the log file
-        if type(exc).__name__ == "RunLockedError":  # another run is going on: not a failure of this one
-            print(f"{job}: {exc}", file=sys.stderr)
-            return EXIT_STOPPED_EARLY
         logging.getLogger(job).error("%s failed:\n%s", job, traceback.format_exc())
         where = f" (details: {log_path})" if log_path else ""
         print(f"{job} failed in {time.monotonic() - started:.0f}s: {one_line(exc)}{where}", file=sys.stderr)

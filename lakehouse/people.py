@@ -110,7 +110,7 @@ def resolve_people(
         if p is sole:
             strava += extra_strava
             fitbit += extra_fitbit
-            mapmyrun = mapmyrun or ["*"]
+            mapmyrun = [*mapmyrun, "*"] if "*" not in mapmyrun else mapmyrun  # unclaimed exports are theirs too
         rows.append(_row(p.id, p, analytics, strava, fitbit, mapmyrun))
     if sole is None:
         rows += [_row(f"strava-{a}", None, analytics, strava=[a]) for a in extra_strava]

@@ -8,6 +8,7 @@ and the run ends failed). Jobs (`jobs.run` on your data, `jobs.pipeline` the dem
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -157,7 +158,9 @@ def run_stages(
 ) -> list[SummaryRow]:
     """Run the given stages (of `STAGES`) in order over every source that has data; returns the summary."""
     wanted = [s for s in STAGES if s in stages]
-    if not wanted:
+    # `race` alone (a scheduler's race task) runs the race through every stage.
+    race_wanted = (wanted or list(STAGES)) if with_race else []
+    if not wanted and not race_wanted:
         return []
     spark = spark or spark_factory(settings)
     if not has_any_data(spark, settings):
@@ -175,10 +178,21 @@ def run_stages(
     if "gold" in wanted:
         rows += gold(spark, settings, run_id, full_gold)
         register_tables(spark, settings)
-    if with_race:
-        rows += race_stages(spark, settings, wanted, run_id)
+    if race_wanted:
+        rows += race_stages(spark, settings, race_wanted, run_id)
         register_tables(spark, settings)
     return rows
+
+
+def report(job: str, rows: Sequence[SummaryRow], settings: Settings, started: float) -> bool:
+    """Print the summary and where the tables are; each failed table on stderr. True when none failed."""
+    print(format_summary(rows))
+    print(f"\nlanding zone: {settings.landing_root}")
+    print(f"tables:       {settings.tables_root}/{{bronze,silver,gold,ops}}/<table>")
+    print(f"done in {time.monotonic() - started:.0f}s")
+    for row in failed(rows):  # the others were built; these say why they were not
+        print(f"{job}: {row.table} {row.note}", file=sys.stderr)
+    return not failed(rows)
 
 
 def failed(rows: Sequence[SummaryRow]) -> list[SummaryRow]:

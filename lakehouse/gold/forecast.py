@@ -2,7 +2,7 @@
 
 Grain: one row per athlete per sport family per metric per month: every month of history (`kind` =
 "history", with the actual value) and `HORIZON_MONTHS` months after the last one (`kind` = "forecast").
-Keys: (`athlete_id`, `sport`, `metric`, `month`).
+Keys: (`person_id`, `sport`, `metric`, `month`).
 
 Model: statsmodels OLS of the monthly metric (workouts, distance_km from gold.trends_monthly) on the month
 index, a linear trend. `fitted` is the trend line; `mean_low`/`mean_high` the 95 % confidence interval of the
@@ -20,14 +20,14 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 NAME = "forecast_monthly"
-KEYS = ("athlete_id", "sport", "metric", "month")
+KEYS = ("person_id", "sport", "metric", "month")
 METRICS = ("workouts", "distance_km")
 HORIZON_MONTHS = 6
 MIN_MONTHS = 6
 ALPHA = 0.05
 MODEL = "ols_linear_trend"
 SCHEMA = (
-    "athlete_id long, sport string, metric string, month date, kind string, actual double, fitted double, "
+    "person_id string, sport string, metric string, month date, kind string, actual double, fitted double, "
     "mean_low double, mean_high double, pred_low double, pred_high double, model string, n_months long"
 )
 OUTPUT_COLUMNS = [c.split()[0] for c in SCHEMA.split(", ")]
@@ -71,7 +71,7 @@ def fit_series(series: pd.DataFrame, horizon: int = HORIZON_MONTHS, alpha: float
 
 def _fit_group(group: pd.DataFrame) -> pd.DataFrame:
     out = fit_series(group[["month", "value"]])
-    for key in ("athlete_id", "sport", "metric"):
+    for key in ("person_id", "sport", "metric"):
         out[key] = group[key].iloc[0]
     return out[OUTPUT_COLUMNS]
 
@@ -80,7 +80,7 @@ def forecast(monthly_trends: DataFrame) -> DataFrame:
     """gold.trends_monthly -> history and forecast rows per (athlete, sport, metric, month)."""
     stack = ", ".join(f"'{m}', CAST({m} AS DOUBLE)" for m in METRICS)
     long = monthly_trends.select(
-        F.col("athlete_id").cast("long").alias("athlete_id"), "sport", "month",
+        F.col("person_id").cast("string").alias("person_id"), "sport", "month",
         F.expr(f"stack({len(METRICS)}, {stack}) AS (metric, value)"),
     )  # fmt: skip
-    return long.groupBy("athlete_id", "sport", "metric").applyInPandas(_fit_group, schema=SCHEMA)
+    return long.groupBy("person_id", "sport", "metric").applyInPandas(_fit_group, schema=SCHEMA)

@@ -324,7 +324,9 @@ def build_classification(ctx: GoldContext) -> GoldResult:
     """k-means labels per athlete (or the era / threshold fallbacks), with the model's data version."""
     name = workout_classification.NAME
     feats = workout_classification.features(ctx.silver("workouts")).persist()
-    people = ctx.silver("people").select("person_id", "event_date", "kmeans_k").collect()
+    people = (
+        ctx.silver("people").select("person_id", "event_date", "kmeans_k").collect() if "people" in ctx.versions else []
+    )
     settings_of = {r["person_id"]: r for r in people}
     defaults = ctx.settings.analytics
     try:

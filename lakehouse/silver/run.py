@@ -273,12 +273,15 @@ def run_silver(spark: SparkSession, settings: Settings, run_id: str) -> list[Sil
     return results
 
 
+SOURCE_TABLES = (strava_activities.NAME, mapmyrun_workouts.NAME, fitbit.INTRADAY_NAME, fitbit.DAILY_NAME)
+
+
 def refresh_people(spark: SparkSession, settings: Settings) -> list[SilverResult]:
     """Rebuild silver.people from the current settings (and silver.workouts when whose-is-what changed).
 
     The gold stage calls this first, so a change to the people file takes effect even in a gold-only run.
     """
-    if not any(table_exists(spark, Tables(settings).ref("silver", n)) for n in (*SOURCE_TABLES,)):
+    if not any(table_exists(spark, Tables(settings).ref("silver", n)) for n in SOURCE_TABLES):
         return []
     result, rows = run_people(spark, settings)
     out = [result]
@@ -286,5 +289,3 @@ def refresh_people(spark: SparkSession, settings: Settings) -> list[SilverResult
         out.append(run_workouts(spark, settings, rows))
     return out
 
-
-SOURCE_TABLES = (strava_activities.NAME, mapmyrun_workouts.NAME, fitbit.INTRADAY_NAME, fitbit.DAILY_NAME)

@@ -68,7 +68,7 @@ def test_retrain_activate_keep_and_roll_back(spark: SparkSession, lake_copy: Set
     numpy_matches_spark(spark, lake_copy, new)
 
     # The gold stage's classification build (what every later gold run does) keeps the active version.
-    versions = {"workouts": table_version(spark, tables.ref("silver", "workouts"))}
+    versions = {name: table_version(spark, tables.ref("silver", name)) for name in ("workouts", "people")}
     build_classification(GoldContext(spark, lake_copy, "after-activate", tables, versions, full=True))
     assert labels(spark, lake_copy) == after
 

@@ -13,13 +13,14 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from jobs.pipeline import STAGES, SummaryRow, format_summary, run
+from jobs.pipeline import STAGES, SummaryRow, run
 from lakehouse.config import Settings
 from lakehouse.gold import activity_summary_monthly
 from lakehouse.gold.run import run_gold
 from lakehouse.landing import LandingZone
 from lakehouse.race import run as race_run
 from lakehouse.silver.run import SPECS
+from lakehouse.stages import format_summary
 from lakehouse.storage import LocalStore
 from lakehouse.tables import Tables, read_table
 from lakehouse_demo.sample import strava as sample_strava

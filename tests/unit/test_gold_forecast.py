@@ -33,8 +33,15 @@ def textbook(values: list[float], horizon: int) -> pd.DataFrame:
     leverage = np.einsum("ij,jk,ik->i", x0, xtx_inv, x0)
     fitted = x0 @ b
     mean_half, pred_half = t * np.sqrt(s2 * leverage), t * np.sqrt(s2 * (1 + leverage))
-    return pd.DataFrame({"fitted": fitted, "mean_low": fitted - mean_half, "mean_high": fitted + mean_half,
-                         "pred_low": fitted - pred_half, "pred_high": fitted + pred_half})
+    return pd.DataFrame(
+        {
+            "fitted": fitted,
+            "mean_low": fitted - mean_half,
+            "mean_high": fitted + mean_half,
+            "pred_low": fitted - pred_half,
+            "pred_high": fitted + pred_half,
+        }
+    )
 
 
 def test_the_trend_and_its_intervals_match_the_textbook_formulas() -> None:
@@ -55,17 +62,23 @@ def test_too_short_a_series_gets_no_rows() -> None:
 
 
 def test_forecast_per_athlete_sport_and_metric_in_spark(spark: SparkSession) -> None:
-    rows = [(7, "run", m, int(v), v * 5.0) for m, v in zip(MONTHS, VALUES, strict=True)]
-    rows += [(8, "walk", m, 1, 2.0) for m in MONTHS[:3]]  # too short: no rows
-    trends = spark.createDataFrame(rows, "athlete_id long, sport string, month date, workouts long, distance_km double")
-    actual = forecast.forecast(trends).where("kind = 'forecast'").select(
-        "athlete_id", "sport", "metric", "month", "fitted", "pred_low", "pred_high")
+    rows = [("ana", "run", m, int(v), v * 5.0) for m, v in zip(MONTHS, VALUES, strict=True)]
+    rows += [("ben", "walk", m, 1, 2.0) for m in MONTHS[:3]]  # too short: no rows
+    trends = spark.createDataFrame(
+        rows, "person_id string, sport string, month date, workouts long, distance_km double"
+    )
+    actual = (
+        forecast.forecast(trends)
+        .where("kind = 'forecast'")
+        .select("person_id", "sport", "metric", "month", "fitted", "pred_low", "pred_high")
+    )
     expected_rows = []
     for metric, scale in (("workouts", 1.0), ("distance_km", 5.0)):
         book = textbook([v * scale for v in VALUES], forecast.HORIZON_MONTHS).clip(lower=0.0).iloc[12:]
         for i, (_, r) in enumerate(book.iterrows()):
             month = date(2024, 1 + i, 1)
-            expected_rows.append((7, "run", metric, month, float(r["fitted"]), float(r["pred_low"]),
-                                  float(r["pred_high"])))
+            expected_rows.append(
+                ("ana", "run", metric, month, float(r["fitted"]), float(r["pred_low"]), float(r["pred_high"]))
+            )
     expected = spark.createDataFrame(expected_rows, actual.schema)
     assert_approx_df_equality(actual, expected, 1e-4, ignore_row_order=True, ignore_nullable=True)

@@ -24,6 +24,11 @@ def test_one_configured_person_owns_every_identity_in_the_data() -> None:
     assert (ana[7], ana[8]) == (185.0, 60.0)  # her HR max, the default resting HR
 
 
+def test_the_sole_person_also_owns_exports_their_patterns_do_not_name() -> None:
+    (ana,) = resolve_people([Person("ana", mapmyrun_files=("ana_*.csv",))], DEFAULTS)
+    assert ana[5] == ["ana_*.csv", "*"]
+
+
 def test_with_several_people_an_unclaimed_identity_is_a_person_of_its_own() -> None:
     people = [Person("ana", strava_athlete_id=7, fitbit_user_ids=("U1",)), Person("ben", strava_athlete_id=8)]
     rows = by_id(resolve_people(people, DEFAULTS, strava_athletes=[7, 8, 9], fitbit_users=["U1", "U2"],
