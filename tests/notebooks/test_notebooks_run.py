@@ -46,9 +46,10 @@ SKIPPED = "Skipped: this lakehouse has no "
 
 @dataclass(frozen=True)
 class NotebookRun:
-    """The executed notebooks by file name, and the kernel's JVMs still alive after the kernel shut down."""
+    """The executed notebooks by file name; the kernel's Spark JVMs running before it shut down, and after."""
 
     notebooks: dict[str, NotebookNode]
+    jvms_seen: list[int]
     jvms_left: list[int]
 
 
@@ -100,7 +101,7 @@ def run_notebooks(root: Path, workdir: Path, metastore_mode: str = "local") -> N
     metastore_was_running = metastore_mode != "local" or listening(metastore.host, metastore.port)
     specs = KernelSpecManager(kernel_dirs=[str(write_kernel_spec(workdir))])
     manager = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=specs)
-    executed = {}
+    executed, seen = {}, []
     try:
         for i, path in enumerate(NOTEBOOKS):
             notebook = nbformat.read(path, as_version=4)
@@ -111,6 +112,7 @@ def run_notebooks(root: Path, workdir: Path, metastore_mode: str = "local") -> N
             )
             client.execute(env=env, cwd=str(NOTEBOOKS_DIR))
             executed[path.name] = nbformat.from_dict({**notebook, "cells": notebook.cells[1 if i else 0 :]})
+        seen = [jvm.pid for jvm in kernel_jvms(marker)]
     finally:
         if manager.has_kernel:
             run_sync(manager.shutdown_kernel)()
@@ -121,7 +123,7 @@ def run_notebooks(root: Path, workdir: Path, metastore_mode: str = "local") -> N
             jvm.kill()
         if not metastore_was_running:
             stop_server(metastore)
-    return NotebookRun(executed, [jvm.pid for jvm in jvms])
+    return NotebookRun(executed, seen, [jvm.pid for jvm in jvms])
 
 
 @pytest.fixture(scope="module")
@@ -170,6 +172,7 @@ def test_every_notebook_runs_every_cell_and_its_jvm_exits(demo_run: NotebookRun)
         errors = [o for c in code for o in c.outputs if o.output_type == "error"]
         assert not errors, f"{name}: {errors}"
         assert SKIPPED not in all_text(notebook), f"{name} skipped a section on the demo lakehouse"
+    assert demo_run.jvms_seen, "the kernel's Spark JVM was found while it ran"
     assert demo_run.jvms_left == [], "the kernel's Spark JVM outlived the kernel"
 
 
@@ -270,4 +273,4 @@ def test_notebooks_explain_a_lakehouse_without_tables(empty_run: NotebookRun) ->
         assert not [o for c in code for o in c.outputs if o.output_type == "error"], name
         assert SKIPPED in all_text(notebook), f"{name} does not say what is missing"
     assert "No tables yet" in output_text(empty_run.notebooks["01_tables_and_history.ipynb"], "tables")
-    assert empty_run.jvms_left == []
+    assert empty_run.jvms_seen and empty_run.jvms_left == []
