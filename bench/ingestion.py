@@ -95,8 +95,9 @@ def strava_rate(sample: SampleSettings, root: Path, details_and_streams: bool) -
         raise RuntimeError(f"the Strava pull did not complete: {report.message}")
     calls = ledger_calls(landing, "strava")
     label = "strava (list + details + streams)" if details_and_streams else "strava (list)"
+    hours = strava_backfill_seconds(calls) / 3600
     return IngestionFigures(label, report.activities_landed, "activities", calls, round(wall, 2),
-                            round(report.activities_landed / wall, 1), round(strava_backfill_seconds(calls) / 3600, 2))  # fmt: skip
+                            round(report.activities_landed / wall, 1), round(hours, 2))  # fmt: skip
 
 
 def google_rate(days: int, root: Path, last_day: date = date(2024, 12, 31)) -> IngestionFigures:
@@ -122,8 +123,9 @@ def google_rate(days: int, root: Path, last_day: date = date(2024, 12, 31)) -> I
     if not report.completed:
         raise RuntimeError(f"the Google Health pull did not complete: {report.message}")
     calls = ledger_calls(landing, "google_health")
+    hours = google_backfill_seconds(calls) / 3600
     return IngestionFigures("google health", report.records_landed, "datapoints", calls, round(wall, 2),
-                            round(report.records_landed / wall, 1), round(google_backfill_seconds(calls) / 3600, 2))  # fmt: skip
+                            round(report.records_landed / wall, 1), round(hours, 2))  # fmt: skip
 
 
 def measure(sample: SampleSettings, google_days: int, with_extras: bool = True) -> list[IngestionFigures]:

@@ -170,7 +170,7 @@ def compare(con: duckdb.DuckDBPyConnection, tables_root: str) -> list[TableCheck
     checks = []
     for table in TABLES:
         layer, name = table.ours
-        ours = DeltaTable(f"{tables_root}/{layer}/{name}").to_pyarrow_table(  # noqa: F841 (read by DuckDB)
+        ours = DeltaTable(f"{tables_root}/{layer}/{name}").to_pyarrow_table(  # read by DuckDB by name
             columns=[*table.keys, *table.sums]
         )
         con.register("ours", ours)
@@ -184,8 +184,9 @@ def compare(con: duckdb.DuckDBPyConnection, tables_root: str) -> list[TableCheck
         sums: dict[str, tuple[float, float]] = {}
         equal = duck_rows == our_rows and only_duck == 0 and only_ours == 0
         for column, tolerance in table.sums.items():
+            total = f"coalesce(sum({column}), 0)"
             d, o = con.execute(
-                f"SELECT (SELECT coalesce(sum({column}), 0) FROM {table.duck}), (SELECT coalesce(sum({column}), 0) FROM ours)"
+                f"SELECT (SELECT {total} FROM {table.duck}), (SELECT {total} FROM ours)"
             ).fetchone()  # type: ignore[misc]
             sums[column] = (float(d), float(o))
             equal = equal and abs(float(d) - float(o)) <= tolerance * max(duck_rows, 1) + 1e-9 * abs(float(o))

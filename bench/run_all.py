@@ -38,9 +38,12 @@ from rich.table import Table
 from bench import history, ingestion, peer
 from bench.memory import PeakSampler
 from jobs.pipeline import run
+from lakehouse import stages
 from lakehouse.config import Settings, load_settings
-from lakehouse.landing import LandingZone
-from lakehouse.metastore import local_metastore, stop_server
+from lakehouse.gold.run import run_gold
+from lakehouse.landing import LandingZone, new_run_id
+from lakehouse.metastore import local_metastore, register_tables, stop_server
+from lakehouse.silver.run import refresh_people
 from lakehouse.spark import get_spark
 from lakehouse.stages import SummaryRow, failed
 from lakehouse.storage import LocalStore
@@ -53,6 +56,7 @@ SAME_TABLES = frozenset({
     "bronze.strava_activities", "bronze.fitbit_intraday", "silver.strava_activities", "silver.fitbit_intraday",
     "gold.activity_summary_monthly", "gold.fitbit_daily_summary",
 })  # fmt: skip
+PEER_GOLD = frozenset(t.removeprefix("gold.") for t in SAME_TABLES if t.startswith("gold."))
 
 
 @dataclass(frozen=True)
@@ -74,11 +78,27 @@ def _per_second(rows: int, seconds: float) -> float | None:
     return round(rows / seconds, 1) if rows and seconds > 0 else None
 
 
-def _ours(spark: SparkSession, settings: Settings, records: int) -> dict[str, Any]:
-    """One run of our pipeline (bronze, silver, gold) with its figures."""
+def like_for_like(spark: SparkSession, settings: Settings) -> list[SummaryRow]:
+    """Our stages with gold limited to the tables the peer builds (bronze and silver as always)."""
+    run_id = new_run_id()
+    rows = stages.bronze(spark, settings, run_id, force=False)
+    register_tables(spark, settings)
+    rows += stages.silver(spark, settings, run_id)
+    register_tables(spark, settings)
+    refresh_people(spark, settings)
+    rows += [
+        SummaryRow("gold", f"gold.{r.table}", None, None, r.rows_out, None, r.seconds, r.note)
+        for r in run_gold(spark, settings, run_id, only=PEER_GOLD)
+    ]  # fmt: skip
+    register_tables(spark, settings)
+    return rows
+
+
+def _ours(spark: SparkSession, settings: Settings, records: int, peer_only: bool) -> dict[str, Any]:
+    """One run of our pipeline (bronze, silver, gold; gold limited to the peer's tables if `peer_only`)."""
     with PeakSampler(spark) as peak:
         started = time.monotonic()
-        rows = run(settings, TABLE_STAGES, spark=spark)
+        rows = like_for_like(spark, settings) if peer_only else run(settings, TABLE_STAGES, spark=spark)
         wall = time.monotonic() - started
     if failed(rows):
         raise RuntimeError("our pipeline failed: " + "; ".join(f"{r.table} {r.note}" for r in failed(rows)))
@@ -116,7 +136,9 @@ def _duck(con: duckdb.DuckDBPyConnection, landing: Path, zones: dict[str, str], 
     }
 
 
-def bench_size(spark: SparkSession, base: Settings, factor: int, profile: Profile, root: Path) -> dict[str, Any]:
+def bench_size(
+    spark: SparkSession, base: Settings, factor: int, profile: Profile, root: Path, peer_only: bool = False
+) -> dict[str, Any]:
     """Every phase of one size, in its own lakehouse under `root`."""
     size = history.HistorySize(factor, profile.years, profile.fitbit_days, profile.mapmyrun_workouts)
     settings = history.bench_settings(base.with_roots(str(root / "landing"), str(root / "tables")), size)
@@ -130,7 +152,7 @@ def bench_size(spark: SparkSession, base: Settings, factor: int, profile: Profil
             new_records = {"cold": landed.records, "rerun": 0}.get(phase, 0)
             if phase == "weekly":
                 new_records = history.land_week(landing, size, base.sample).records
-            ours = _ours(spark, settings, new_records)
+            ours = _ours(spark, settings, new_records, peer_only)
             # DuckDB has no incremental state: every phase rebuilds from every landed file.
             all_records = landed.records + (new_records if phase == "weekly" else 0)
             duck = _duck(con, Path(settings.landing_root), zones, all_records)
@@ -145,6 +167,7 @@ def bench_size(spark: SparkSession, base: Settings, factor: int, profile: Profil
     return {
         "size": f"{factor}x",
         "people": factor,
+        "our_gold": "the peer's tables" if peer_only else "every table",
         "history": asdict(size) | {"end_date": size.end_date.isoformat()},
         "landed": asdict(landed) | {"records": landed.records},
         "phases": phases,
@@ -167,7 +190,7 @@ def machine() -> dict[str, Any]:
 
 def run_bench(
     sizes: Sequence[int], quick: bool, env: str = "test", spark: SparkSession | None = None,
-    ingest: bool = True, workdir: Path | None = None,
+    ingest: bool = True, workdir: Path | None = None, peer_only: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     """Every size, then the ingestion rates; returns the results (what the JSON file holds)."""
     profile = QUICK if quick else FULL
@@ -179,7 +202,7 @@ def run_bench(
         own_session = spark is None
         spark = spark or get_spark(base)
         try:
-            results = [bench_size(spark, base, factor, profile, root / f"{factor}x") for factor in sizes]
+            results = [bench_size(spark, base, factor, profile, root / f"{factor}x", peer_only) for factor in sizes]
         finally:
             if own_session:
                 spark.stop()
@@ -189,6 +212,7 @@ def run_bench(
     return {
         "started_at": started_at.isoformat(timespec="seconds"),
         "mode": "quick" if quick else "full",
+        "our_gold": "the peer's tables" if peer_only else "every table",
         "env": env,
         "machine": machine() | {"load_average_1m_at_start": round(load_before, 2)},
         "profile": asdict(profile) | {"sizes": list(sizes)},
@@ -200,8 +224,8 @@ def run_bench(
 def print_results(results: dict[str, Any], console: Console) -> None:
     """The figures as rich tables: pipeline vs DuckDB per size and phase, the equality check, ingestion."""
     m = results["machine"]
-    main = Table(title=f"Ours (Spark + Delta) vs DuckDB, {results['mode']} profile "
-                       f"({m['cpus']} cpus, load {m['load_average_1m_at_start']} at start)")  # fmt: skip
+    main = Table(title=f"Ours (Spark + Delta; gold: {results['our_gold']}) vs DuckDB, {results['mode']} profile "
+                       f"({m['cpus']} cpus, load average {m['load_average_1m_at_start']} at start)")  # fmt: skip
     for column in ("size", "phase", "records", "ours s", "ours same-tables s", "DuckDB s", "ratio",
                    "ratio same-tables", "ours rows/s", "DuckDB rows/s", "driver RSS MB", "JVM RSS MB",
                    "JVM heap peak MB", "DuckDB RSS MB"):  # fmt: skip
@@ -222,7 +246,8 @@ def print_results(results: dict[str, Any], console: Console) -> None:
         for c in size["equality"]:
             sums = ", ".join(f"{k} {d:,.3f}/{o:,.3f}" for k, (d, o) in c["sums"].items())
             check.add_row(size["size"], c["table"], f"{c['duck_rows']:,}", f"{c['our_rows']:,}",
-                          str(c["keys_only_duck"]), str(c["keys_only_ours"]), sums, "yes" if c["equal"] else "NO")  # fmt: skip
+                          str(c["keys_only_duck"]), str(c["keys_only_ours"]), sums,
+                          "yes" if c["equal"] else "NO")  # fmt: skip
     console.print(check)
     if results["ingestion"]:
         rates = Table(title="Ingestion against the stand-ins, limits off; backfill time under the real limits")
@@ -236,7 +261,9 @@ def print_results(results: dict[str, Any], console: Console) -> None:
 
 
 def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f}"
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 10 else f"{value:.2f}"
 
 
 def write_results(results: dict[str, Any], folder: Path = RESULTS) -> Path:
@@ -261,13 +288,16 @@ def parse_sizes(text: str) -> tuple[int, ...]:
 def main(argv: Sequence[str] | None = None, spark: SparkSession | None = None, results_dir: Path = RESULTS) -> int:
     """Entry point of `python -m bench`; exit 0 when DuckDB's tables equal ours, 1 otherwise."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=parse_sizes, help="history sizes (people), e.g. 1,4,16 (default: the profile's)")
+    parser.add_argument("--sizes", type=parse_sizes, help="history sizes (people), e.g. 1,4,16")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: 1 year of activities, 2 Fitbit days")
     parser.add_argument("--env", default="test", help="settings environment for Spark (default: test, a 2g driver)")
     parser.add_argument("--no-ingest", action="store_true", help="skip the ingestion rates")
+    parser.add_argument("--like-for-like", action="store_true",
+                        help="our gold builds only the peer's two tables (bronze and silver in full)")  # fmt: skip
     args = parser.parse_args(argv)
     sizes = args.sizes or (QUICK if args.quick else FULL).sizes
-    results = run_bench(sizes, args.quick, env=args.env, spark=spark, ingest=not args.no_ingest)
+    results = run_bench(sizes, args.quick, env=args.env, spark=spark, ingest=not args.no_ingest,
+                        peer_only=args.like_for_like)
     console = Console(width=200)
     print_results(results, console)
     out = write_results(results, results_dir)

@@ -1,5 +1,7 @@
-"""`python -m bench --quick`: the command runs every phase, writes the JSON with every field, and DuckDB's tables
-equal ours. Not a timing test: the figures themselves are only checked for being there and making sense."""
+"""`python -m bench --quick --like-for-like`: the command runs every phase, writes the JSON with every field, and
+DuckDB's tables equal ours. Not a timing test: the figures are only checked for being there and making sense.
+`--like-for-like` keeps our gold to the peer's two tables, which keeps the test short (the whole pipeline runs in
+tests/e2e)."""
 
 from __future__ import annotations
 
@@ -20,11 +22,11 @@ INGESTION_FIELDS = {"source", "records", "record_kind", "api_calls", "wall_secon
 
 
 def test_quick_bench_writes_every_field_and_duckdb_equals_ours(spark: SparkSession, tmp_path: Path) -> None:
-    assert main(["--quick", "--sizes", "1"], spark=spark, results_dir=tmp_path) == 0
+    assert main(["--quick", "--sizes", "1", "--like-for-like"], spark=spark, results_dir=tmp_path) == 0
     (written,) = tmp_path.glob("bench-*.json")
     results = json.loads(written.read_text())
 
-    assert {"started_at", "mode", "env", "machine", "profile", "sizes", "ingestion"} <= results.keys()
+    assert {"started_at", "mode", "our_gold", "env", "machine", "profile", "sizes", "ingestion"} <= results.keys()
     (size,) = results["sizes"]
     assert size["size"] == "1x" and size["equal"] is True
     assert [p["phase"] for p in size["phases"]] == ["cold", "rerun", "weekly"]
@@ -35,7 +37,8 @@ def test_quick_bench_writes_every_field_and_duckdb_equals_ours(spark: SparkSessi
         assert phase["ours"]["memory"]["jvm_rss_mb"] > 0 and phase["ours"]["memory"]["driver_rss_mb"] > 0
         assert phase["ours"]["wall_seconds"] > 0 and phase["duckdb"]["wall_seconds"] > 0
         assert set(phase["duckdb"]["table_rows"]) == PEER_TABLES
-    cold, rerun, weekly = size["phases"]
+        assert set(phase["ours"]["stages"]) == {"bronze", "silver", "gold"}
+    _, rerun, weekly = size["phases"]
     assert rerun["ours"]["records"] == 0 and rerun["ours"]["rows_written"] == 0  # nothing new: nothing written
     # The weekly landing: 7 new activities and 5 pulled again (bench.history), for the one person.
     assert weekly["ours"]["records"] == 12
