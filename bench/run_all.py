@@ -17,6 +17,7 @@ counts, keys, column sums). Then the ingestion rates (`bench.ingestion`). It pri
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -196,7 +197,9 @@ def run_bench(
     profile = QUICK if quick else FULL
     started_at = datetime.now(UTC)
     load_before = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory(prefix="lakehouse-bench-", dir=workdir) as tmp:
+    # The lakehouses go in `workdir` when given (and stay: a caller's session may keep names pointing there).
+    folder = contextlib.nullcontext(str(workdir)) if workdir else tempfile.TemporaryDirectory(prefix="lakehouse-bench-")
+    with folder as tmp:
         root = Path(tmp)
         base = load_settings(env, environ={"LAKEHOUSE_ROOT": str(root / "session")})
         own_session = spark is None
@@ -285,8 +288,14 @@ def parse_sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
-def main(argv: Sequence[str] | None = None, spark: SparkSession | None = None, results_dir: Path = RESULTS) -> int:
-    """Entry point of `python -m bench`; exit 0 when DuckDB's tables equal ours, 1 otherwise."""
+def main(
+    argv: Sequence[str] | None = None,
+    spark: SparkSession | None = None,
+    results_dir: Path = RESULTS,
+    workdir: Path | None = None,
+) -> int:
+    """Entry point of `python -m bench`; exit 0 when DuckDB's tables equal ours, 1 otherwise. A test passes its
+    session, a results folder and a work folder (default: a temporary folder, removed at the end)."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=parse_sizes, help="history sizes (people), e.g. 1,4,16")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: 1 year of activities, 2 Fitbit days")
@@ -297,7 +306,7 @@ def main(argv: Sequence[str] | None = None, spark: SparkSession | None = None, r
     args = parser.parse_args(argv)
     sizes = args.sizes or (QUICK if args.quick else FULL).sizes
     results = run_bench(sizes, args.quick, env=args.env, spark=spark, ingest=not args.no_ingest,
-                        peer_only=args.like_for_like)
+                        peer_only=args.like_for_like, workdir=workdir)
     console = Console(width=200)
     print_results(results, console)
     out = write_results(results, results_dir)

@@ -22,7 +22,8 @@ INGESTION_FIELDS = {"source", "records", "record_kind", "api_calls", "wall_secon
 
 
 def test_quick_bench_writes_every_field_and_duckdb_equals_ours(spark: SparkSession, tmp_path: Path) -> None:
-    assert main(["--quick", "--sizes", "1", "--like-for-like"], spark=spark, results_dir=tmp_path) == 0
+    argv = ["--quick", "--sizes", "1", "--like-for-like"]
+    assert main(argv, spark=spark, results_dir=tmp_path, workdir=tmp_path / "lake") == 0
     (written,) = tmp_path.glob("bench-*.json")
     results = json.loads(written.read_text())
 
