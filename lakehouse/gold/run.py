@@ -15,7 +15,7 @@ a full recompute (a test checks it).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -412,8 +412,15 @@ def _full(ctx: GoldContext, name: str, keys: Sequence[str], build: Callable[[], 
     return GoldResult(name, rows_out=_merge(ctx, name, build(), keys))
 
 
-def run_gold(spark: SparkSession, settings: Settings, run_id: str = "adhoc", full: bool = False) -> list[GoldResult]:
-    """Every gold table, in order; `full=True` ignores progress and recomputes everything."""
+def run_gold(
+    spark: SparkSession,
+    settings: Settings,
+    run_id: str = "adhoc",
+    full: bool = False,
+    only: Collection[str] | None = None,
+) -> list[GoldResult]:
+    """Every gold table, in order; `full=True` ignores progress and recomputes everything; `only` (gold table
+    names) builds just those (the benchmark's like-for-like run), the others are neither built nor reported."""
     tables = Tables(settings)
     versions = {
         name: table_version(spark, tables.ref("silver", name))
@@ -491,6 +498,7 @@ def run_gold(spark: SparkSession, settings: Settings, run_id: str = "adhoc", ful
         ([kudos_prediction.PREDICTIONS_NAME], activities, lambda: build_kudos_prediction(ctx)),
     ]  # fmt: skip
     for names, required, build, *optional in plan:
-        timed(names, required, build, *optional)
+        if only is None or any(n in only for n in names):
+            timed(names, required, build, *optional)
     _record(ctx, built_tables)
     return results
