@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from pyspark.sql import SparkSession
 
 from bench.run_all import main
@@ -21,6 +22,7 @@ INGESTION_FIELDS = {"source", "records", "record_kind", "api_calls", "wall_secon
                     "backfill_hours_real_limits"}  # fmt: skip
 
 
+@pytest.mark.bench
 def test_quick_bench_writes_every_field_and_duckdb_equals_ours(spark: SparkSession, tmp_path: Path) -> None:
     argv = ["--quick", "--sizes", "1", "--like-for-like"]
     assert main(argv, spark=spark, results_dir=tmp_path, workdir=tmp_path / "lake") == 0
