@@ -24,6 +24,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakehouse.config import Settings
+from lakehouse.faults import crash_point
 from lakehouse.gold import (
     activity_summary_monthly,
     anomalies,
@@ -309,6 +310,7 @@ def _kmeans_model(
         return workout_classification.describe(PipelineModel.load(known[0]), plausible), known[0]
     trained = workout_classification.train(plausible, k)
     trained.model.write().overwrite().save(path)
+    crash_point("gold.after_model_save")
     append(
         ctx.spark.createDataFrame(
             [("workout_kmeans", athlete_id, f"{athlete_id}-k{k}-{version}", "silver.workouts", version, path,
@@ -390,6 +392,7 @@ def build_kudos_prediction(ctx: GoldContext) -> list[GoldResult]:
         version = f"{ctx.versions['strava_activities']}-{ids_hash[:8]}"
         path = f"{ctx.tables.settings.tables_root}/models/kudos_gbt/{version}"
         model.write().overwrite().save(path)
+        crash_point("gold.after_model_save")
         append(
             ctx.spark.createDataFrame(
                 [(version, ctx.run_id, datetime.now(UTC), ctx.versions["strava_activities"], n, ids_hash,
@@ -442,7 +445,9 @@ def run_gold(spark: SparkSession, settings: Settings, run_id: str = "adhoc", ful
             results.extend(GoldResult(n, mode="unchanged") for n in names)
             return
         started = time.monotonic()
+        crash_point("gold.before_table")
         built = build()
+        crash_point("gold.after_table")
         built = built if isinstance(built, list) else [built]
         elapsed = (time.monotonic() - started) / len(built)
         for result in built:
@@ -492,5 +497,6 @@ def run_gold(spark: SparkSession, settings: Settings, run_id: str = "adhoc", ful
     ]  # fmt: skip
     for names, required, build, *optional in plan:
         timed(names, required, build, *optional)
+    crash_point("gold.before_progress")
     _record(ctx, built_tables)
     return results
