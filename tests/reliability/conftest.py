@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pyspark.sql import SparkSession
 
-from tests.reliability.lakes import run_job, small_landing, stop_metastore
+from tests.reliability.lakes import lake_settings, run_in_process, small_landing
 
 STAGES = ["--stages", "bronze,silver,gold"]
 
@@ -28,15 +28,12 @@ class Baseline:
 
 
 @pytest.fixture(scope="session")
-def baseline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Baseline]:
-    """`jobs.run --stages bronze,silver,gold` once, uninterrupted, on the small landing set."""
+def baseline(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Baseline:
+    """bronze -> silver -> gold once, uninterrupted, on the small landing set (in the session's Spark)."""
     template = tmp_path_factory.mktemp("reliability-landing")
     small_landing(template)
     root = tmp_path_factory.mktemp("reliability-baseline")
     shutil.copytree(template / "landing", root / "landing")
-    try:
-        run = run_job(root, STAGES)
-        assert run.returncode == 0, run.stderr[-3000:]
-        yield Baseline(template / "landing", root)
-    finally:
-        stop_metastore(root)
+    rows = run_in_process(spark, lake_settings(root))
+    assert not [r for r in rows if r.note.startswith("FAILED")], rows
+    return Baseline(template / "landing", root)

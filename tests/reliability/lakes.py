@@ -13,20 +13,24 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakehouse import faults
 from lakehouse.config import Settings, load_settings
-from lakehouse.landing import LandingZone
+from lakehouse.landing import LandingZone, new_run_id
 from lakehouse.metastore import local_metastore, stop_server
+from lakehouse.stages import SummaryRow, run_stages
 from lakehouse.storage import LocalStore
 from lakehouse_demo.sample import land_sample
 
 REPO = Path(__file__).resolve().parents[2]
 LAYERS = ("bronze", "silver", "gold", "ops")
+STAGE_NAMES = ("bronze", "silver", "gold")
 
 # Columns whose value is about *when* or *which run*, never about the data: a killed-and-resumed lakehouse
 # differs from an uninterrupted one there by design.
@@ -91,6 +95,35 @@ def finish(proc: subprocess.Popen[str], timeout: float = 900) -> JobRun:
 def run_job(root: Path, args: list[str], crash_at: str | None = None, timeout: float = 900) -> JobRun:
     """Run `python -m jobs.run <args>` on the lakehouse at `root` to its end (see `start_job`)."""
     return finish(start_job(root, args, crash_at), timeout)
+
+
+class SimulatedKill(BaseException):
+    """Raised at a crash point in-process: like SIGKILL it passes every `except Exception` and nothing after
+    the point runs (unlike SIGKILL, `finally` blocks do: they only release caches here)."""
+
+
+def lake_settings(root: Path) -> Settings:
+    """The `test` settings of the lakehouse at `root`."""
+    return load_settings("test", environ={"LAKEHOUSE_ROOT": str(root)})
+
+
+def run_in_process(
+    spark: SparkSession, settings: Settings, crash_at: str | None = None, monkeypatch: Any = None
+) -> list[SummaryRow]:
+    """bronze -> silver -> gold in this process's Spark, as `jobs.run --stages bronze,silver,gold` runs them;
+    with `crash_at`, a fresh "process" (hit counts from zero) whose crash point raises `SimulatedKill`."""
+    if crash_at:
+        def kill() -> None:
+            raise SimulatedKill(crash_at)
+
+        monkeypatch.setenv(faults.CRASH_ENV, crash_at)
+        monkeypatch.setattr(faults, "kill_now", kill)
+        monkeypatch.setattr(faults, "_hits", {})
+    try:
+        return run_stages(settings, STAGE_NAMES, new_run_id(), spark=spark, with_race=False)
+    finally:
+        if crash_at:
+            monkeypatch.delenv(faults.CRASH_ENV)
 
 
 def stop_metastore(root: Path) -> None:
