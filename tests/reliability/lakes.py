@@ -10,6 +10,8 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -112,18 +114,26 @@ def run_in_process(
 ) -> list[SummaryRow]:
     """bronze -> silver -> gold in this process's Spark, as `jobs.run --stages bronze,silver,gold` runs them;
     with `crash_at`, a fresh "process" (hit counts from zero) whose crash point raises `SimulatedKill`."""
-    if crash_at:
-        def kill() -> None:
-            raise SimulatedKill(crash_at)
-
-        monkeypatch.setenv(faults.CRASH_ENV, crash_at)
-        monkeypatch.setattr(faults, "kill_now", kill)
-        monkeypatch.setattr(faults, "_hits", {})
-    try:
+    if not crash_at:
         return run_stages(settings, STAGE_NAMES, new_run_id(), spark=spark, with_race=False)
+    with simulated_crash(monkeypatch, crash_at):
+        return run_stages(settings, STAGE_NAMES, new_run_id(), spark=spark, with_race=False)
+
+
+@contextmanager
+def simulated_crash(monkeypatch: Any, crash_at: str) -> Iterator[None]:
+    """Within the block, reaching `crash_at` raises `SimulatedKill` (hit counts start from zero: a new process)."""
+
+    def kill() -> None:
+        raise SimulatedKill(crash_at)
+
+    monkeypatch.setenv(faults.CRASH_ENV, crash_at)
+    monkeypatch.setattr(faults, "kill_now", kill)
+    monkeypatch.setattr(faults, "_hits", {})
+    try:
+        yield
     finally:
-        if crash_at:
-            monkeypatch.delenv(faults.CRASH_ENV)
+        monkeypatch.delenv(faults.CRASH_ENV)
 
 
 def stop_metastore(root: Path) -> None:
