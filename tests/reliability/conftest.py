@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,13 @@ class Baseline:
 
 @pytest.fixture(scope="session")
 def baseline(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Baseline:
-    """bronze -> silver -> gold once, uninterrupted, on the small landing set (in the session's Spark)."""
+    """bronze -> silver -> gold once, uninterrupted, on the small landing set (in the session's Spark).
+
+    While developing, `LAKEHOUSE_TEST_RELIABILITY_BASELINE=DIR` reuses one built before (a copy of a previous
+    session's `reliability-baseline*` folder); treat it as read-only."""
+    prebuilt = os.environ.get("LAKEHOUSE_TEST_RELIABILITY_BASELINE")
+    if prebuilt:
+        return Baseline(Path(prebuilt) / "landing", Path(prebuilt))
     template = tmp_path_factory.mktemp("reliability-landing")
     small_landing(template)
     root = tmp_path_factory.mktemp("reliability-baseline")
