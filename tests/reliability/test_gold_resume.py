@@ -26,7 +26,9 @@ def test_kudos_predictions_follow_the_newest_model_after_a_kill(
     tables = Tables(settings)
     activities = tables.ref("silver", "strava_activities")
     # New kudos on a few activities (a re-pulled week): the kudos model must be retrained.
-    DeltaTable.forPath(spark, activities.location).update(F.col("activity_id") % 7 == 0, {"kudos": F.col("kudos") + 3})
+    DeltaTable.forPath(spark, activities.location).update(
+        F.col("activity_id") % 7 == 0, {"kudos_count": F.col("kudos_count") + 3}
+    )
     with simulated_crash(monkeypatch, "gold.before_model_run_row:1"), pytest.raises(SimulatedKill):
         run_gold(spark, settings, "killed")
     run_gold(spark, settings, "resumed")
@@ -36,6 +38,6 @@ def test_kudos_predictions_follow_the_newest_model_after_a_kill(
     predicted = read_table(spark, tables.ref("gold", "kudos_predictions"))
     assert {r[0] for r in predicted.select("model_version").distinct().collect()} == {newest}
     actual = read_table(spark, activities).where(F.coalesce(F.col("source_route"), F.lit("api")) == "api")
-    want = {(r["activity_id"], r["kudos"]) for r in actual.select("activity_id", "kudos").collect()}
+    want = {(r[0], r[1]) for r in actual.select("activity_id", "kudos_count").collect()}
     got = {(r["activity_id"], r["actual_kudos"]) for r in predicted.select("activity_id", "actual_kudos").collect()}
     assert got == want
