@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lakehouse.config import ConfigError, Settings, load_settings
+from lakehouse.faults import crash_point
 from lakehouse.runlock import RunLockedError, run_lock
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED_EARLY = 0, 1, 2, 3
@@ -94,8 +95,10 @@ def run_job(
     started = time.monotonic()
     try:
         if not lock:
+            crash_point("job.start")
             return body(args, settings)
         with run_lock(settings, wait_seconds=args.wait_lock, what=job):
+            crash_point("job.start")  # a timed kill (`job.start+<ms>ms`) lands wherever the run is by then
             return body(args, settings)
     except RunLockedError as exc:  # another run is going on: not a failure of this one
         print(f"{job}: {exc}", file=sys.stderr)

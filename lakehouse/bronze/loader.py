@@ -36,6 +36,7 @@ from pyspark.sql import types as T
 from lakehouse.bronze.entities import BronzeEntity
 from lakehouse.bronze.parse import EntityFormat, parse_for_spark
 from lakehouse.config import Settings
+from lakehouse.faults import crash_point
 from lakehouse.storage import open_store, spark_uri
 from lakehouse.tables import (
     TableRef,
@@ -44,6 +45,7 @@ from lakehouse.tables import (
     create_if_missing,
     delta_table,
     read_table,
+    retry_on_conflict,
     table_exists,
 )
 
@@ -261,15 +263,17 @@ def _parse_files(spark: SparkSession, files: list[dict[str, Any]], fmt: EntityFo
 def _write_ledger_plan(spark: SparkSession, ledger: TableRef, rows: list[dict[str, Any]], run_id: str) -> None:
     """Insert the plan unless that batch id was planned already; fail if another run owns it."""
     plan = spark.createDataFrame(rows, LEDGER_SCHEMA)
-    (
-        delta_table(spark, ledger)
+    # Another table's load (a second process) may append to the shared ledger meanwhile: redo the insert.
+    retry_on_conflict(
+        lambda: delta_table(spark, ledger)
         .alias("t")
         .merge(
             plan.alias("s"),
             "t.table_name = s.table_name AND t.batch_id = s.batch_id AND t.status = 'planned'",
         )
         .whenNotMatchedInsertAll()
-        .execute()
+        .execute(),
+        f"plan of bronze.{rows[0]['table_name']} in the ledger",
     )
     table, batch = rows[0]["table_name"], rows[0]["batch_id"]
     owners = (
@@ -443,6 +447,7 @@ def load_entity(
             .collect()
         )
         summary = {r["file_path"]: r.asDict() for r in summary_rows}
+        crash_point("bronze.after_parse")
         plans, warnings = _decide([by_path[p] for p in sorted(summary)], summary, latest, force)
         result.warnings.extend(warnings)
         batch_id, batch_run_id = max_batch + 1, run_id
@@ -450,6 +455,7 @@ def load_entity(
         _write_ledger_plan(
             spark, ledger, _plan_rows(entity.table, batch_id, "planned", plans, run_id, ingested_at), run_id
         )
+        crash_point("bronze.after_plan")
 
     to_load = [p for p in plans if p.action != "unchanged"]
     if to_load:
@@ -475,6 +481,7 @@ def load_entity(
                 partition_by=(PARTITION_COLUMN,),
                 txn=txn,
             )
+            crash_point("bronze.after_data_write")
             if hooks.after_bronze_write:
                 hooks.after_bronze_write()
             append(
@@ -483,6 +490,7 @@ def load_entity(
                 partition_by=(PARTITION_COLUMN,),
                 txn=(f"quarantine:{entity.table}", batch_id),
             )
+            crash_point("bronze.after_quarantine_write")
             if hooks.after_quarantine_write:
                 hooks.after_quarantine_write()
         finally:
@@ -494,6 +502,7 @@ def load_entity(
         ),
         ledger,
     )
+    crash_point("bronze.after_ledger")
     result.batch_id = batch_id
     result.files_loaded = len(to_load)
     result.files_changed = sum(1 for p in plans if p.action == "changed")

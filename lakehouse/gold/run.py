@@ -24,6 +24,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakehouse.config import Settings
+from lakehouse.faults import crash_point
 from lakehouse.gold import (
     activity_summary_monthly,
     anomalies,
@@ -142,7 +143,10 @@ def _progress(ctx: GoldContext) -> dict[tuple[str, str], int]:
 
 
 def _record(ctx: GoldContext, built: list[tuple[str, Sequence[str], str]]) -> None:
-    """One commit for the whole run: which silver version each gold table now reflects."""
+    """One commit per built table (or tables built together): which silver version each now reflects.
+
+    Recorded as soon as a table is built, so a run that dies half-way through gold resumes at the table it was
+    building instead of rebuilding the ones already done."""
     now = datetime.now(UTC)
     rows = [(gold, s, ctx.versions[s], mode, ctx.run_id, now) for gold, sources, mode in built for s in sources]
     if rows:
@@ -309,6 +313,7 @@ def _kmeans_model(
         return workout_classification.describe(PipelineModel.load(known[0]), plausible), known[0]
     trained = workout_classification.train(plausible, k)
     trained.model.write().overwrite().save(path)
+    crash_point("gold.after_model_save")
     append(
         ctx.spark.createDataFrame(
             [("workout_kmeans", athlete_id, f"{athlete_id}-k{k}-{version}", "silver.workouts", version, path,
@@ -390,6 +395,12 @@ def build_kudos_prediction(ctx: GoldContext) -> list[GoldResult]:
         version = f"{ctx.versions['strava_activities']}-{ids_hash[:8]}"
         path = f"{ctx.tables.settings.tables_root}/models/kudos_gbt/{version}"
         model.write().overwrite().save(path)
+        crash_point("gold.after_model_save")
+        rows = kudos_prediction.predictions(model, feats, version)
+        out = _merge(ctx, kudos_prediction.PREDICTIONS_NAME, rows, kudos_prediction.PREDICTIONS_KEYS)
+        crash_point("gold.before_model_run_row")
+        # The run row last: it is what says "predictions are current for these activities", so a crash before
+        # it retrains next time instead of leaving the previous model's predictions in place.
         append(
             ctx.spark.createDataFrame(
                 [(version, ctx.run_id, datetime.now(UTC), ctx.versions["strava_activities"], n, ids_hash,
@@ -399,8 +410,6 @@ def build_kudos_prediction(ctx: GoldContext) -> list[GoldResult]:
             ),
             runs_ref,
         )  # fmt: skip
-        rows = kudos_prediction.predictions(model, feats, version)
-        out = _merge(ctx, kudos_prediction.PREDICTIONS_NAME, rows, kudos_prediction.PREDICTIONS_KEYS)
         note = (f"held-out MAE {evaluation.mae:.2f} vs baseline {evaluation.baseline_mae:.2f} "
                 f"(RMSE {evaluation.rmse:.2f} vs {evaluation.baseline_rmse:.2f})")  # fmt: skip
         return [GoldResult(kudos_prediction.PREDICTIONS_NAME, rows_out=out, note=note)]
@@ -430,7 +439,6 @@ def run_gold(
     ctx = GoldContext(spark, settings, run_id, tables, versions, full)
     done = _progress(ctx)
     results: list[GoldResult] = []
-    built_tables: list[tuple[str, Sequence[str], str]] = []
 
     def timed(
         names: Sequence[str],
@@ -449,13 +457,14 @@ def run_gold(
             results.extend(GoldResult(n, mode="unchanged") for n in names)
             return
         started = time.monotonic()
+        crash_point("gold.before_table")
         built = build()
+        crash_point("gold.after_table")  # built, not yet in the build ledger: the next run rebuilds it
         built = built if isinstance(built, list) else [built]
         elapsed = (time.monotonic() - started) / len(built)
         for result in built:
             result.seconds = elapsed
-            if result.mode != "no input":
-                built_tables.append((result.table, sources, result.mode))
+        _record(ctx, [(r.table, sources, r.mode) for r in built if r.mode != "no input"])
         results.extend(built)
 
     activities, workouts, fitbit_sources = ("strava_activities",), ("workouts",), ("fitbit_intraday",)
@@ -500,5 +509,4 @@ def run_gold(
     for names, required, build, *optional in plan:
         if only is None or any(n in only for n in names):
             timed(names, required, build, *optional)
-    _record(ctx, built_tables)
     return results

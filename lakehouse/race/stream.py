@@ -44,6 +44,7 @@ from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
 
 from lakehouse.bronze.loader import PARTITION_COLUMN
 from lakehouse.config import Settings
+from lakehouse.faults import crash_point
 from lakehouse.race import bronze as race_bronze
 from lakehouse.race.gold import live_standings as gold_standings
 from lakehouse.race.gold.crossings import crossings, marks, point_pairs, rider_starts
@@ -180,6 +181,7 @@ def _bronze_batch(settings: Settings, app_id: str) -> Callable[[DataFrame, int],
                 partition_by=(race_bronze.STAGE_DATE,),
                 txn=(f"bronze:{app_id}", batch_id),
             )
+            crash_point("stream.after_bronze_write")
             rejected = race_bronze.rejected_rows(raw)
             if not rejected.isEmpty():  # most batches have none: no empty commit on the shared table
                 append(
@@ -313,12 +315,14 @@ def _silver_batch(
                     txn=(f"silver:{app_id}", batch_id),
                 )
             silver_s = time.monotonic() - clock
+            crash_point("stream.after_silver_write")
             if hooks.after_silver_write:
                 hooks.after_silver_write(batch_id, written)
             clock = time.monotonic()
             if written:
                 refresh_standings(spark, settings, dates)
             standings_s = time.monotonic() - clock
+            crash_point("stream.after_standings")
         finally:
             rows.unpersist()
             points.unpersist()
@@ -337,6 +341,7 @@ def _silver_batch(
             log,
             txn=(f"log:{app_id}", batch_id),
         )  # fmt: skip
+        crash_point("stream.after_batch_log")
         if not_compacting:
             compact_small_files()
 

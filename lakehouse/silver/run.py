@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 
 from lakehouse import people
 from lakehouse.config import Settings
+from lakehouse.faults import crash_point
 from lakehouse.quality.gate import ensure_tables, run_gate
 from lakehouse.silver import (
     api_calls,
@@ -170,11 +171,13 @@ def run_silver_table(spark: SparkSession, settings: Settings, spec: SilverSpec, 
             expectations=expectations_for(label), checks=checks_for(label), txn_version=upto,
             txn_scope=spec.txn_scope,
         )  # fmt: skip
+        crash_point("silver.after_gate")
         # Rows with unreadable values were quarantined by the gate; the list of them is not a silver column.
         rows = gated.rows.drop(PARSE_ERRORS)
         counts = merge_upsert(
             spark, target, rows, spec.keys, spec.partition_by, spec.precedence, spec.update_condition
         )
+        crash_point("silver.after_merge")
         result.rows_out = rows.count()
         result.quarantined = gated.quarantined
     finally:
@@ -185,6 +188,7 @@ def run_silver_table(spark: SparkSession, settings: Settings, spec: SilverSpec, 
     record_silver_progress(
         spark, tables, spec.name, {spec.bronze_table: upto}, (result.rows_in, result.inserted, result.updated), run_id
     )
+    crash_point("silver.after_progress")
     result.seconds = time.monotonic() - started
     return result
 
@@ -248,6 +252,7 @@ def run_workouts(spark: SparkSession, settings: Settings, people_rows: list[tupl
     people_frame = read_table(spark, tables.ref("silver", people.NAME))
     rows = workouts.conform(strava, mapmyrun, people_frame, people_rows).persist()
     try:
+        crash_point("silver.before_workouts_merge")
         counts = merge_replace(spark, tables.ref("silver", workouts.NAME), rows, workouts.KEYS, change_feed=True)
         result.rows_in = result.rows_out = rows.count()
     finally:
@@ -266,6 +271,7 @@ def run_silver(spark: SparkSession, settings: Settings, run_id: str) -> list[Sil
     tables = Tables(settings)
     results = [run_silver_table(spark, settings, spec, run_id) for spec in SPECS]
     people_result, people_rows = run_people(spark, settings)
+    crash_point("silver.after_people")
     results.append(people_result)
     changed = any(r.rows_in for r in results[:-1]) or people_result.inserted or people_result.updated
     if changed or not table_exists(spark, tables.ref("silver", workouts.NAME)):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from lakehouse.faults import crash_point
 from lakehouse.landing import LandedFile, LandingZone
 from lakehouse.storage import ObjectStore
 
@@ -70,6 +71,7 @@ def load_state(store: ObjectStore, source: str) -> dict[str, Any]:
 
 def save_state(store: ObjectStore, source: str, state: dict[str, Any]) -> None:
     """Replace the state file (atomically: the store writes whole objects)."""
+    crash_point("ingest.before_save_state")  # the data landed, the cursor not yet moved
     state = {**state, "version": STATE_VERSION}
     store.write_bytes(state_key(source), json.dumps(state, indent=1, sort_keys=True).encode("utf-8"))
 
@@ -113,10 +115,9 @@ class MonthlyBatches:
             by_month: dict[str, list[dict[str, Any]]] = defaultdict(list)
             for month, record in rows:
                 by_month[month].append(record)
-            written += [
-                self.landing.write_json_month(self.source, entity, month, run_id, by_month[month])
-                for month in sorted(by_month)
-            ]
+            for month in sorted(by_month):
+                written.append(self.landing.write_json_month(self.source, entity, month, run_id, by_month[month]))
+                crash_point("ingest.after_file_landed")
             self.landed[entity] += len(rows)
         self._buffer.clear()
         self.files += written

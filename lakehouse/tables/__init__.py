@@ -3,19 +3,74 @@
 By default a table is a path: `<tables_root>/<layer>/<name>`. With a `catalog` setting (Databricks Unity
 Catalog, or any metastore) tables are addressed by name as `<catalog>.<layer>.<name>` instead. Layers are
 `bronze`, `silver`, `gold` and `ops` (ledgers, check results, run state).
+
+Two writers may share a table even while the run lock keeps runs apart (the race stream and a run both write
+`bronze.quarantine`; an ingest and a run share ops tables; two processes may create the same table). When
+Delta refuses a commit because another writer's commit conflicts with it (`ConcurrentAppendException`,
+`MetadataChangedException`, ...), the helpers here redo it (`retry_on_conflict`): a refused commit wrote
+nothing, and every write here is safe to redo (appends are blind or idempotent by `txnAppId`, MERGEs and
+table changes re-read the table they change).
 """
 
 from __future__ import annotations
 
+import logging
+import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import types as T
 
 from lakehouse.config import Settings
 from lakehouse.storage import spark_uri
 
 LAYERS = ("bronze", "silver", "gold", "ops")
+CONFLICT_ATTEMPTS = 6
+CONFLICT_BACKOFF_SECONDS = 0.2  # doubled after each refused commit, with jitter so two writers part ways
+
+log = logging.getLogger(__name__)
+Result = TypeVar("Result")
+
+
+def commit_conflicts() -> tuple[type[Exception], ...]:
+    """Delta's commit-conflict exceptions, as the Python client raises them."""
+    from delta import exceptions as delta_exceptions
+
+    return (
+        delta_exceptions.DeltaConcurrentModificationException,
+        delta_exceptions.ConcurrentWriteException,
+        delta_exceptions.MetadataChangedException,
+        delta_exceptions.ProtocolChangedException,
+        delta_exceptions.ConcurrentAppendException,
+        delta_exceptions.ConcurrentDeleteReadException,
+        delta_exceptions.ConcurrentDeleteDeleteException,
+        delta_exceptions.ConcurrentTransactionException,
+    )
+
+
+def retry_on_conflict(action: Callable[[], Result], what: str, attempts: int = CONFLICT_ATTEMPTS) -> Result:
+    """Run `action` (one Delta commit); when a concurrent writer's commit conflicts with it, run it again.
+
+    Only for actions that are safe to redo as a whole, e.g.
+    `retry_on_conflict(lambda: table.merge(...).execute(), "MERGE into silver.x")`.
+    """
+    conflicts = commit_conflicts()
+    for attempt in range(1, attempts + 1):
+        try:
+            return action()
+        except conflicts as exc:
+            if attempt == attempts:
+                raise
+            pause = CONFLICT_BACKOFF_SECONDS * 2 ** (attempt - 1) * (1 + random.random())
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            log.warning("%s: concurrent commit conflict (%s: %s); retry %d in %.1fs",
+                        what, type(exc).__name__, first, attempt, pause)  # fmt: skip
+            time.sleep(pause)
+    raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True)
@@ -86,11 +141,6 @@ def sql_name(ref: TableRef) -> str:
     return ref.catalog_name or f"delta.`{ref.location}`"
 
 
-def enable_change_feed(spark: SparkSession, ref: TableRef) -> None:
-    """Turn on Delta's change data feed (gold reads it to recompute only what changed)."""
-    spark.sql(f"ALTER TABLE {sql_name(ref)} SET TBLPROPERTIES (delta.enableChangeDataFeed = true)")
-
-
 AUTO_COMPACT = "delta.autoOptimize.autoCompact"
 
 
@@ -100,7 +150,10 @@ def ensure_auto_compact(spark: SparkSession, ref: TableRef) -> None:
     micro-batch need it, or readers slow down hour after hour."""
     properties = delta_table(spark, ref).detail().select("properties").first()
     if not properties or (properties[0] or {}).get(AUTO_COMPACT) != "true":
-        spark.sql(f"ALTER TABLE {sql_name(ref)} SET TBLPROPERTIES ({AUTO_COMPACT} = true)")
+        retry_on_conflict(
+            lambda: spark.sql(f"ALTER TABLE {sql_name(ref)} SET TBLPROPERTIES ({AUTO_COMPACT} = true)"),
+            f"auto compaction on {ref.label}",
+        )
 
 
 def delta_table(spark: SparkSession, ref: TableRef) -> DeltaTable:
@@ -117,7 +170,10 @@ def append(
     partition_by: tuple[str, ...] = (),
     txn: tuple[str, int] | None = None,
 ) -> None:
-    """Append `df`; with `txn=(app_id, version)` the write is idempotent (Delta skips a version it has seen)."""
+    """Append `df`; with `txn=(app_id, version)` the write is idempotent (Delta skips a version it has seen).
+
+    A commit refused because a concurrent writer's commit conflicts with it is redone (`retry_on_conflict`).
+    """
     writer = df.write.format("delta").mode("append")
     if partition_by:
         writer = writer.partitionBy(*partition_by)
@@ -125,9 +181,9 @@ def append(
         writer = writer.option("txnAppId", txn[0]).option("txnVersion", str(txn[1]))
     if ref.catalog_name:
         ensure_schema(df.sparkSession, ref)
-        writer.saveAsTable(ref.catalog_name)
+        retry_on_conflict(lambda: writer.saveAsTable(ref.catalog_name), f"append to {ref.label}")
     else:
-        writer.save(ref.location)
+        retry_on_conflict(lambda: writer.save(ref.location), f"append to {ref.label}")
 
 
 def ensure_schema(spark: SparkSession, ref: TableRef) -> None:
@@ -153,12 +209,36 @@ def replace_where(df: DataFrame, ref: TableRef, condition: str) -> None:
     writer = df.write.format("delta").mode("overwrite").option("replaceWhere", condition)
     if ref.catalog_name:
         ensure_schema(df.sparkSession, ref)
-        writer.saveAsTable(ref.catalog_name)
+        retry_on_conflict(lambda: writer.saveAsTable(ref.catalog_name), f"replace in {ref.label}")
     else:
-        writer.save(ref.location)
+        retry_on_conflict(lambda: writer.save(ref.location), f"replace in {ref.label}")
+
+
+def create_with_change_feed(
+    spark: SparkSession, ref: TableRef, schema: T.StructType, partition_by: tuple[str, ...] = ()
+) -> None:
+    """Create an empty table with Delta's change data feed on from its first version, in one commit, unless it
+    exists: a crash can never leave the table made but its change feed off (gold reads the feed)."""
+    ensure_schema(spark, ref)
+    builder = DeltaTable.createIfNotExists(spark)
+    builder = builder.tableName(ref.catalog_name) if ref.catalog_name else builder.location(ref.location)
+    builder = builder.addColumns(schema).property("delta.enableChangeDataFeed", "true")
+    if partition_by:
+        builder = builder.partitionedBy(*partition_by)
+    try:
+        retry_on_conflict(builder.execute, f"create {ref.label}")
+    except commit_conflicts():
+        if not table_exists(spark, ref):
+            raise
 
 
 def create_if_missing(spark: SparkSession, ref: TableRef, empty: DataFrame, partition_by: tuple[str, ...] = ()) -> None:
-    """Create an empty table with `empty`'s schema unless it already exists."""
-    if not table_exists(spark, ref):
+    """Create an empty table with `empty`'s schema unless it already exists (or another writer just made it)."""
+    if table_exists(spark, ref):
+        return
+    try:
         append(empty.limit(0), ref, partition_by=partition_by)
+    except commit_conflicts():
+        # Two writers created it at once and the other's version 0 won: the table exists, as wanted.
+        if not table_exists(spark, ref):
+            raise

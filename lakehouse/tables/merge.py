@@ -18,7 +18,17 @@ from collections.abc import Sequence
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from lakehouse.tables import TableRef, append, delta_table, enable_change_feed, read_table, sql_name, table_exists
+from lakehouse.faults import crash_point
+from lakehouse.tables import (
+    TableRef,
+    append,
+    create_with_change_feed,
+    delta_table,
+    read_table,
+    retry_on_conflict,
+    sql_name,
+    table_exists,
+)
 
 LINEAGE_COLUMNS = ("_source_file", "_batch_id", "_ingested_at", "_row_hash")
 WINNER_ORDER = ("_ingested_at", "_batch_id", "_source_file", "_record_index")  # all descending
@@ -59,8 +69,8 @@ def merge_upsert(
     routes that ranks the routes before the ingestion time.
     """
     if not table_exists(spark, target):
-        append(updates.limit(0), target, partition_by=tuple(partition_by))
-        enable_change_feed(spark, target)
+        create_with_change_feed(spark, target, updates.schema, tuple(partition_by))
+        crash_point("merge.after_create")  # a re-run MERGEs into the empty table: the same rows
         append(updates, target)
         return {"inserted": updates.count(), "updated": 0}
     add_new_columns(spark, target, updates)
@@ -72,13 +82,15 @@ def merge_upsert(
             if values and all(v is not None for v in values):
                 literal = ", ".join(f"'{v}'" for v in sorted(str(v) for v in values))
                 condition += f" AND t.`{column}` IN ({literal})"
-    metrics = (
-        delta_table(spark, target)
+    crash_point("merge.before_upsert")
+    metrics = retry_on_conflict(
+        lambda: delta_table(spark, target)
         .alias("t")
         .merge(updates.alias("s"), condition)
         .whenMatchedUpdateAll(condition=update_condition or _update_condition(precedence))
         .whenNotMatchedInsertAll()
-        .execute()
+        .execute(),
+        f"MERGE into {target.label}",
     )
     counts = _merge_counts(metrics)
     return {"inserted": counts["inserted"], "updated": counts["updated"]}
@@ -90,12 +102,16 @@ def add_new_columns(spark: SparkSession, target: TableRef, updates: DataFrame) -
     Delta's schema auto-merge stays off; a transform's new columns (e.g. `source_route` in
     silver.strava_activities) are added here, explicitly, so a table built by an older version keeps merging.
     """
-    existing = {field.name for field in read_table(spark, target).schema.fields}
-    new = [field for field in updates.schema.fields if field.name not in existing]
-    if new:
-        columns = ", ".join(f"`{field.name}` {field.dataType.simpleString()}" for field in new)
-        spark.sql(f"ALTER TABLE {sql_name(target)} ADD COLUMNS ({columns})")
-    return [field.name for field in new]
+
+    def add() -> list[str]:
+        existing = {field.name for field in read_table(spark, target).schema.fields}
+        new = [field for field in updates.schema.fields if field.name not in existing]
+        if new:
+            columns = ", ".join(f"`{field.name}` {field.dataType.simpleString()}" for field in new)
+            spark.sql(f"ALTER TABLE {sql_name(target)} ADD COLUMNS ({columns})")
+        return [field.name for field in new]
+
+    return retry_on_conflict(add, f"new columns of {target.label}")
 
 
 def _update_condition(precedence: str | None) -> str:
@@ -149,18 +165,19 @@ def merge_replace(
     """
     if not table_exists(spark, target):
         if change_feed:
-            append(rows.limit(0), target)
-            enable_change_feed(spark, target)
+            create_with_change_feed(spark, target, rows.schema)
+            crash_point("merge.after_create")
         append(rows, target)
         return {"inserted": rows.count(), "updated": 0, "deleted": 0}
     condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
-    metrics = (
-        delta_table(spark, target)
+    metrics = retry_on_conflict(
+        lambda: delta_table(spark, target)
         .alias("t")
         .merge(rows.alias("s"), condition)
         .whenMatchedUpdateAll(condition="s._row_hash <> t._row_hash")
         .whenNotMatchedInsertAll()
         .whenNotMatchedBySourceDelete(condition=scope)
-        .execute()
+        .execute(),
+        f"MERGE into {target.label}",
     )
     return _merge_counts(metrics)
