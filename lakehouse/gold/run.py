@@ -24,6 +24,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakehouse.config import Settings
+from lakehouse.joblabel import job_label
 from lakehouse.gold import (
     activity_summary_monthly,
     anomalies,
@@ -415,13 +416,14 @@ def _full(ctx: GoldContext, name: str, keys: Sequence[str], build: Callable[[], 
 def run_gold(spark: SparkSession, settings: Settings, run_id: str = "adhoc", full: bool = False) -> list[GoldResult]:
     """Every gold table, in order; `full=True` ignores progress and recomputes everything."""
     tables = Tables(settings)
-    versions = {
-        name: table_version(spark, tables.ref("silver", name))
-        for name in SILVER_SOURCES
-        if table_exists(spark, tables.ref("silver", name))
-    }
-    ctx = GoldContext(spark, settings, run_id, tables, versions, full)
-    done = _progress(ctx)
+    with job_label(spark, "gold", "silver_versions"):
+        versions = {
+            name: table_version(spark, tables.ref("silver", name))
+            for name in SILVER_SOURCES
+            if table_exists(spark, tables.ref("silver", name))
+        }
+        ctx = GoldContext(spark, settings, run_id, tables, versions, full)
+        done = _progress(ctx)
     results: list[GoldResult] = []
     built_tables: list[tuple[str, Sequence[str], str]] = []
 
@@ -491,6 +493,8 @@ def run_gold(spark: SparkSession, settings: Settings, run_id: str = "adhoc", ful
         ([kudos_prediction.PREDICTIONS_NAME], activities, lambda: build_kudos_prediction(ctx)),
     ]  # fmt: skip
     for names, required, build, *optional in plan:
-        timed(names, required, build, *optional)
-    _record(ctx, built_tables)
+        with job_label(spark, "gold", "+".join(names)):
+            timed(names, required, build, *optional)
+    with job_label(spark, "gold", "gold_progress"):
+        _record(ctx, built_tables)
     return results

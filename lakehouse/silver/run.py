@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 
 from lakehouse import people
 from lakehouse.config import Settings
+from lakehouse.joblabel import job_label
 from lakehouse.quality.gate import ensure_tables, run_gate
 from lakehouse.silver import (
     api_calls,
@@ -262,14 +263,20 @@ def run_silver(spark: SparkSession, settings: Settings, run_id: str) -> list[Sil
 
     A source with no bronze table yet is skipped with a note; with no bronze data at all there is nothing to do.
     """
-    ensure_tables(spark, settings)
+    with job_label(spark, "silver", "ensure_tables"):
+        ensure_tables(spark, settings)
     tables = Tables(settings)
-    results = [run_silver_table(spark, settings, spec, run_id) for spec in SPECS]
-    people_result, people_rows = run_people(spark, settings)
+    results = []
+    for spec in SPECS:
+        with job_label(spark, "silver", spec.name if spec.txn_scope is None else f"{spec.name}<-{spec.bronze_table}"):
+            results.append(run_silver_table(spark, settings, spec, run_id))
+    with job_label(spark, "silver", people.NAME):
+        people_result, people_rows = run_people(spark, settings)
     results.append(people_result)
     changed = any(r.rows_in for r in results[:-1]) or people_result.inserted or people_result.updated
-    if changed or not table_exists(spark, tables.ref("silver", workouts.NAME)):
-        results.append(run_workouts(spark, settings, people_rows))
+    with job_label(spark, "silver", workouts.NAME):
+        if changed or not table_exists(spark, tables.ref("silver", workouts.NAME)):
+            results.append(run_workouts(spark, settings, people_rows))
     return results
 
 
