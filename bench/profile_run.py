@@ -53,6 +53,7 @@ PYTHON_NODES = re.compile(
 )
 SNAPSHOT_JOB = re.compile(r"Compute snapshot|state reconstruction|Filtering files for query", re.IGNORECASE)
 UNLABELLED = "(unlabelled)"
+TOTALS = ("jobs", "stages", "tasks", "snapshot_jobs", "commits", "files_added")
 PROFILE_CONF = {
     "spark.ui.enabled": "true",
     "spark.ui.showConsoleProgress": "false",
@@ -66,7 +67,7 @@ PROFILE_CONF = {
 
 def rest(base: str, path: str) -> Any:
     """GET one resource of Spark's monitoring REST API."""
-    with urllib.request.urlopen(f"{base}/api/v1{path}", timeout=120) as response:  # noqa: S310 (localhost)
+    with urllib.request.urlopen(f"{base}/api/v1{path}", timeout=120) as response:
         return json.loads(response.read())
 
 
@@ -182,8 +183,7 @@ def profile_phase(base: str, app: str, tables_root: Path, seen_job: int, seen_sq
             stages[stage][key] += row[key]
     return {
         "wall_seconds": round(ended - started, 1),
-        "totals": {k: sum(r[k] for r in out.values()) for k in ("jobs", "stages", "tasks", "snapshot_jobs",
-                                                                 "commits", "files_added")},  # fmt: skip
+        "totals": {k: sum(r[k] for r in out.values()) for k in TOTALS},
         "per_stage": {s: {k: round(v, 2) for k, v in c.items()} for s, c in sorted(stages.items())},
         "per_label": out,
         "max_job": max((j["jobId"] for j in jobs), default=seen_job),

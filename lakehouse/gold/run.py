@@ -24,7 +24,6 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakehouse.config import Settings
-from lakehouse.joblabel import job_label
 from lakehouse.gold import (
     activity_summary_monthly,
     anomalies,
@@ -39,6 +38,7 @@ from lakehouse.gold import (
     trends,
     workout_classification,
 )
+from lakehouse.joblabel import job_label
 from lakehouse.tables import (
     TableRef,
     Tables,
