@@ -31,7 +31,7 @@ from lakehouse.silver.readable import PARSE_ERRORS
 from lakehouse.silver.rules import checks_for, expectations_for
 from lakehouse.tables import Tables, read_table, table_exists
 from lakehouse.tables.merge import drop_outranked, merge_replace, merge_upsert, with_row_hash
-from lakehouse.tables.progress import last_bronze_batches, record_silver_progress
+from lakehouse.tables.progress import all_last_bronze_batches, last_bronze_batches, record_silver_progress
 
 
 @dataclass(frozen=True)
@@ -133,8 +133,13 @@ SPECS: tuple[SilverSpec, ...] = (
 )
 
 
-def run_silver_table(spark: SparkSession, settings: Settings, spec: SilverSpec, run_id: str) -> SilverResult:
-    """MERGE the bronze batches this silver table has not seen yet."""
+def run_silver_table(
+    spark: SparkSession, settings: Settings, spec: SilverSpec, run_id: str, merged: dict[str, int] | None = None
+) -> SilverResult:
+    """MERGE the bronze batches this silver table has not seen yet.
+
+    `merged` is this table's progress (`{bronze table: last batch merged}`) when the caller read it already.
+    """
     started = time.monotonic()
     tables = Tables(settings)
     # A table fed by a second bronze table says which one in the summary.
@@ -144,7 +149,9 @@ def run_silver_table(spark: SparkSession, settings: Settings, spec: SilverSpec, 
         result.note = f"skipped: no bronze.{spec.bronze_table} (no such files landed)"
         result.seconds = time.monotonic() - started
         return result
-    last = last_bronze_batches(spark, tables, spec.name).get(spec.bronze_table, 0)
+    if merged is None:
+        merged = last_bronze_batches(spark, tables, spec.name)
+    last = merged.get(spec.bronze_table, 0)
     bronze = read_table(spark, source).where(F.col("_batch_id") > last)
     stats = bronze.agg(F.count(F.lit(1)).alias("rows"), F.max("_batch_id").alias("upto")).first()
     if not stats or not stats["rows"]:
@@ -176,7 +183,8 @@ def run_silver_table(spark: SparkSession, settings: Settings, spec: SilverSpec, 
         counts = merge_upsert(
             spark, target, rows, spec.keys, spec.partition_by, spec.precedence, spec.update_condition
         )
-        result.rows_out = rows.count()
+        # The gate counted the rows it let through; count again only when it had no expectations to count with.
+        result.rows_out = gated.rows_kept if gated.rows_kept is not None else rows.count()
         result.quarantined = gated.quarantined
     finally:
         updates.unpersist()
@@ -266,10 +274,13 @@ def run_silver(spark: SparkSession, settings: Settings, run_id: str) -> list[Sil
     with job_label(spark, "silver", "ensure_tables"):
         ensure_tables(spark, settings)
     tables = Tables(settings)
+    with job_label(spark, "silver", "progress"):
+        # Read once for every table: each table's MERGE only adds its own rows, which no other table reads.
+        merged = all_last_bronze_batches(spark, tables)
     results = []
     for spec in SPECS:
         with job_label(spark, "silver", spec.name if spec.txn_scope is None else f"{spec.name}<-{spec.bronze_table}"):
-            results.append(run_silver_table(spark, settings, spec, run_id))
+            results.append(run_silver_table(spark, settings, spec, run_id, merged.get(spec.name, {})))
     with job_label(spark, "silver", people.NAME):
         people_result, people_rows = run_people(spark, settings)
     results.append(people_result)
