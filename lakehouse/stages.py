@@ -101,11 +101,16 @@ def silver(spark: SparkSession, settings: Settings, run_id: str) -> list[Summary
     return [_silver_row(r) for r in results]
 
 
-def gold(spark: SparkSession, settings: Settings, run_id: str, full: bool) -> list[SummaryRow]:
-    """Build gold from silver (only what changed, unless `full`); people settings are refreshed first."""
+def gold(
+    spark: SparkSession, settings: Settings, run_id: str, full: bool, people_fresh: bool = False
+) -> list[SummaryRow]:
+    """Build gold from silver (only what changed, unless `full`); people settings are refreshed first, unless
+    `people_fresh` (the silver stage of this run just did it, with the same settings)."""
     progress("gold: building" + (" (full recompute)" if full else ""))
-    with job_label(spark, "gold", "refresh_people"):
-        rows = [_silver_row(r) for r in refresh_people(spark, settings) if r.inserted or r.updated]
+    rows = []
+    if not people_fresh:
+        with job_label(spark, "gold", "refresh_people"):
+            rows = [_silver_row(r) for r in refresh_people(spark, settings) if r.inserted or r.updated]
     return rows + [
         SummaryRow("gold", f"gold.{r.table}", None, None, r.rows_out, None, r.seconds,
                    ", ".join(x for x in (r.mode if r.mode not in ("full", "no input") else "", r.note) if x))
@@ -183,7 +188,7 @@ def run_stages(
         rows += silver(spark, settings, run_id)
         _register(spark, settings, "silver")
     if "gold" in wanted:
-        rows += gold(spark, settings, run_id, full_gold)
+        rows += gold(spark, settings, run_id, full_gold, people_fresh="silver" in wanted)
         _register(spark, settings, "gold")
     if race_wanted:
         rows += race_stages(spark, settings, race_wanted, run_id)
