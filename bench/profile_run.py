@@ -241,6 +241,9 @@ def main() -> None:
         app = spark.sparkContext.applicationId
         tables_root = Path(settings.tables_root.removeprefix("file:"))
         results: dict[str, Any] = {"env": args.env, "root": root, "phases": {}}
+        out = Path(__file__).parent / "results" / f"profile-{args.env}{'-' + args.tag if args.tag else ''}-" \
+            f"{time.strftime('%Y%m%dT%H%M%S')}.json"  # fmt: skip
+        out.parent.mkdir(exist_ok=True)
         seen_job = seen_sql = -1
         try:
             for phase in phases:
@@ -255,13 +258,10 @@ def main() -> None:
                 seen_job, seen_sql = figures.pop("max_job"), figures.pop("max_sql")
                 results["phases"][phase] = figures
                 print_phase(console, phase, figures)
+                out.write_text(json.dumps(results, indent=2, default=str))  # each phase as soon as it is counted
         finally:
             spark.stop()
             stop_server(local_metastore(settings))
-    out = Path(__file__).parent / "results" / f"profile-{args.env}{'-' + args.tag if args.tag else ''}-" \
-        f"{time.strftime('%Y%m%dT%H%M%S')}.json"  # fmt: skip
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2, default=str))
     console.print(f"written: {out}")
 
 
