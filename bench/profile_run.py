@@ -228,7 +228,7 @@ def main() -> None:
     parser.add_argument("--keep", help="build in this folder (kept) instead of a temporary one")
     args = parser.parse_args()
     phases = args.phases.split(",")
-    console = Console()
+    console = Console(width=160)  # the labels whole, also when the output is a file
     with tempfile.TemporaryDirectory(prefix="lakehouse-profile-") as tmp:
         root = args.keep or tmp
         base = load_settings(args.env, environ={"LAKEHOUSE_ROOT": root})
