@@ -20,6 +20,7 @@ from lakehouse.bronze.loader import load_entity
 from lakehouse.cli import one_line, progress
 from lakehouse.config import Settings
 from lakehouse.gold.run import run_gold
+from lakehouse.joblabel import job_label
 from lakehouse.metastore import register_tables
 from lakehouse.quality import notify_summary, run_summary
 from lakehouse.race import run as race
@@ -64,7 +65,8 @@ def bronze(spark: SparkSession, settings: Settings, run_id: str, force: bool) ->
             continue
         progress(f"bronze: loading {entity.landing_prefix} -> bronze.{entity.table}")
         try:
-            r = load_entity(spark, settings, entity, run_id=run_id, force=force)
+            with job_label(spark, "bronze", entity.table):
+                r = load_entity(spark, settings, entity, run_id=run_id, force=force)
         except Exception as exc:  # one entity's failure must not stop the others
             log.exception("bronze.%s failed", entity.table)
             out.append(SummaryRow("bronze", f"bronze.{entity.table}", None, None, None, None,
@@ -92,16 +94,23 @@ def silver(spark: SparkSession, settings: Settings, run_id: str) -> list[Summary
         results = run_silver(spark, settings, run_id)
     finally:
         # The quality summary is printed (and sent to the webhook) whether the stage passed or halted.
-        summary = run_summary(spark, settings, run_id)
+        with job_label(spark, "silver", "quality_summary"):
+            summary = run_summary(spark, settings, run_id)
         progress(summary)
         notify_summary(summary, settings.webhook_url)
     return [_silver_row(r) for r in results]
 
 
-def gold(spark: SparkSession, settings: Settings, run_id: str, full: bool) -> list[SummaryRow]:
-    """Build gold from silver (only what changed, unless `full`); people settings are refreshed first."""
+def gold(
+    spark: SparkSession, settings: Settings, run_id: str, full: bool, people_fresh: bool = False
+) -> list[SummaryRow]:
+    """Build gold from silver (only what changed, unless `full`); people settings are refreshed first, unless
+    `people_fresh` (the silver stage of this run just did it, with the same settings)."""
     progress("gold: building" + (" (full recompute)" if full else ""))
-    rows = [_silver_row(r) for r in refresh_people(spark, settings) if r.inserted or r.updated]
+    rows = []
+    if not people_fresh:
+        with job_label(spark, "gold", "refresh_people"):
+            rows = [_silver_row(r) for r in refresh_people(spark, settings) if r.inserted or r.updated]
     return rows + [
         SummaryRow("gold", f"gold.{r.table}", None, None, r.rows_out, None, r.seconds,
                    ", ".join(x for x in (r.mode if r.mode not in ("full", "no input") else "", r.note) if x))
@@ -135,7 +144,8 @@ def race_stages(spark: SparkSession, settings: Settings, stages: Sequence[str], 
             progress(f"race: {stage}")
             started = time.monotonic()
             try:
-                results = step(spark, settings, run_id)
+                with job_label(spark, "race", stage):
+                    results = step(spark, settings, run_id)
             except Exception as exc:  # e.g. telemetry landed without its stage routes: say so, keep the run
                 log.exception("race %s failed", stage)
                 out.append(SummaryRow(stage, f"race ({stage})", None, None, None, None, time.monotonic() - started,
@@ -163,7 +173,9 @@ def run_stages(
     if not wanted and not race_wanted:
         return []
     spark = spark or spark_factory(settings)
-    if not has_any_data(spark, settings):
+    with job_label(spark, "start"):
+        any_data = has_any_data(spark, settings)
+    if not any_data:
         note = "nothing to do: no source has landed data yet (see the README: 'Your own data')"
         progress(note)
         return [SummaryRow("-", "all sources", 0, 0, 0, 0, 0.0, note)]
@@ -171,17 +183,23 @@ def run_stages(
     # After each stage the new tables get their names (`layer.table`), so SQL sees them at once.
     if "bronze" in wanted:
         rows += bronze(spark, settings, run_id, force)
-        register_tables(spark, settings)
+        _register(spark, settings, "bronze")
     if "silver" in wanted:
         rows += silver(spark, settings, run_id)
-        register_tables(spark, settings)
+        _register(spark, settings, "silver")
     if "gold" in wanted:
-        rows += gold(spark, settings, run_id, full_gold)
-        register_tables(spark, settings)
+        rows += gold(spark, settings, run_id, full_gold, people_fresh="silver" in wanted)
+        _register(spark, settings, "gold")
     if race_wanted:
         rows += race_stages(spark, settings, race_wanted, run_id)
-        register_tables(spark, settings)
+        _register(spark, settings, "race")
     return rows
+
+
+def _register(spark: SparkSession, settings: Settings, stage: str) -> None:
+    """Name the tables the stage made (`layer.table`), so SQL sees them at once."""
+    with job_label(spark, stage, "register_tables"):
+        register_tables(spark, settings)
 
 
 def report(job: str, rows: Sequence[SummaryRow], settings: Settings, started: float) -> bool:

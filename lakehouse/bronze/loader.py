@@ -7,7 +7,8 @@ How one load goes:
 1. List the entity's landing folder (path, size, modification time only; contents are not read).
 2. Candidates are the files the ledger (`ops.bronze_load_ledger`) has no committed entry for with the same
    size and time; `force=True` makes every file a candidate.
-3. Candidates are read and parsed in Spark (one UDF call per file) and hashed (SHA-256). A known path with a
+3. Candidates are read and parsed in Spark (one UDF call per file, once per load: the result is cached for
+   the plan and the writes) and hashed (SHA-256). A known path with a
    new hash is reloaded with a warning; a known hash under a new timestamp is only re-recorded.
 4. The plan (batch id, files, hashes, counts) is committed to the ledger first. Then the records are appended
    to the bronze table and the rejects to `bronze.quarantine`, each with Delta's idempotent write options
@@ -403,6 +404,9 @@ def load_entity(
     result.files_seen = len(files)
     latest, pending, max_batch = _ledger_state(spark, ledger, entity.table)
 
+    # Each file is read, hashed and parsed once per load: the parsed frame is cached and serves the plan
+    # (counts per file), the check that nothing changed since the plan, and both writes.
+    parsed: DataFrame | None = None
     if pending:
         # Resume the interrupted batch exactly as it was planned.
         batch_id, batch_run_id = pending[0]["batch_id"], pending[0]["run_id"]
@@ -435,48 +439,54 @@ def load_entity(
         if not candidates:
             result.seconds = time.monotonic() - started
             return result
-        summary_rows = (
-            _parse_files(spark, candidates, fmt, marker)
-            .select(
-                "file_path",
-                "file_hash",
-                F.size("parsed.records").alias("records"),
-                F.size("parsed.rejects").alias("rejects"),
-                F.col("parsed.notes").alias("notes"),
-            )
-            .collect()
-        )
+        parsed = _parse_files(spark, candidates, fmt, marker).persist()
+        summary_rows = parsed.select(
+            "file_path",
+            "file_hash",
+            F.size("parsed.records").alias("records"),
+            F.size("parsed.rejects").alias("rejects"),
+            F.col("parsed.notes").alias("notes"),
+        ).collect()
         summary = {r["file_path"]: r.asDict() for r in summary_rows}
         crash_point("bronze.after_parse")
         plans, warnings = _decide([by_path[p] for p in sorted(summary)], summary, latest, force)
         result.warnings.extend(warnings)
         batch_id, batch_run_id = max_batch + 1, run_id
         ingested_at = datetime.now(UTC).replace(microsecond=0)
-        _write_ledger_plan(
-            spark, ledger, _plan_rows(entity.table, batch_id, "planned", plans, run_id, ingested_at), run_id
-        )
-        crash_point("bronze.after_plan")
+        try:
+            _write_ledger_plan(
+                spark, ledger, _plan_rows(entity.table, batch_id, "planned", plans, run_id, ingested_at), run_id
+            )
+            crash_point("bronze.after_plan")
+        except BaseException:
+            parsed.unpersist()
+            raise
 
     to_load = [p for p in plans if p.action != "unchanged"]
-    if to_load:
-        load_files = [{"path": p.path, "uri": f"{_landing_base(settings)}/{p.path}", "size": p.size} for p in to_load]
-        parsed = _parse_files(spark, load_files, fmt, marker)
-        planned_hash = {p.path: p.file_hash for p in to_load}
-        changed_since_plan = [
-            r["file_path"]
-            for r in parsed.select("file_path", "file_hash").collect()
-            if planned_hash.get(r["file_path"]) != r["file_hash"]
-        ]
-        if changed_since_plan:
-            result.warnings.append(
-                "files changed while their batch was pending; they will be reloaded next time: "
-                + ", ".join(changed_since_plan)
-            )
-        parsed = parsed.persist()
-        try:
+    try:
+        if to_load:
+            planned_hash = {p.path: p.file_hash for p in to_load}
+            changed_since_plan: list[str] = []
+            if parsed is None:  # resuming: read the planned files now; they may have changed since the plan
+                load_files = [
+                    {"path": p.path, "uri": f"{_landing_base(settings)}/{p.path}", "size": p.size} for p in to_load
+                ]
+                parsed = _parse_files(spark, load_files, fmt, marker).persist()
+                changed_since_plan = [
+                    r["file_path"]
+                    for r in parsed.select("file_path", "file_hash").collect()
+                    if planned_hash.get(r["file_path"]) != r["file_hash"]
+                ]
+                if changed_since_plan:
+                    result.warnings.append(
+                        "files changed while their batch was pending; they will be reloaded next time: "
+                        + ", ".join(changed_since_plan)
+                    )
+            # The plan's bytes (cached above), without the candidates that turned out unchanged.
+            loading = parsed.where(F.col("file_path").isin(list(planned_hash)))
             txn = (f"bronze:{entity.table}", batch_id)
             append(
-                bronze_rows(parsed, entity.table, batch_id, batch_run_id, ingested_at),
+                bronze_rows(loading, entity.table, batch_id, batch_run_id, ingested_at),
                 target,
                 partition_by=(PARTITION_COLUMN,),
                 txn=txn,
@@ -484,16 +494,19 @@ def load_entity(
             crash_point("bronze.after_data_write")
             if hooks.after_bronze_write:
                 hooks.after_bronze_write()
-            append(
-                quarantine_rows(parsed, entity.table, batch_id, batch_run_id, ingested_at),
-                quarantine,
-                partition_by=(PARTITION_COLUMN,),
-                txn=(f"quarantine:{entity.table}", batch_id),
-            )
+            # The plan counted the rejects: with none (and the bytes as planned), there is nothing to commit.
+            if changed_since_plan or any(p.records_quarantined for p in to_load):
+                append(
+                    quarantine_rows(loading, entity.table, batch_id, batch_run_id, ingested_at),
+                    quarantine,
+                    partition_by=(PARTITION_COLUMN,),
+                    txn=(f"quarantine:{entity.table}", batch_id),
+                )
             crash_point("bronze.after_quarantine_write")
             if hooks.after_quarantine_write:
                 hooks.after_quarantine_write()
-        finally:
+    finally:
+        if parsed is not None:
             parsed.unpersist()
 
     append(

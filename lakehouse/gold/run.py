@@ -39,6 +39,7 @@ from lakehouse.gold import (
     trends,
     workout_classification,
 )
+from lakehouse.joblabel import job_label
 from lakehouse.tables import (
     TableRef,
     Tables,
@@ -431,13 +432,14 @@ def run_gold(
     """Every gold table, in order; `full=True` ignores progress and recomputes everything; `only` (gold table
     names) builds just those (the benchmark's like-for-like run), the others are neither built nor reported."""
     tables = Tables(settings)
-    versions = {
-        name: table_version(spark, tables.ref("silver", name))
-        for name in SILVER_SOURCES
-        if table_exists(spark, tables.ref("silver", name))
-    }
-    ctx = GoldContext(spark, settings, run_id, tables, versions, full)
-    done = _progress(ctx)
+    with job_label(spark, "gold", "silver_versions"):
+        versions = {
+            name: table_version(spark, tables.ref("silver", name))
+            for name in SILVER_SOURCES
+            if table_exists(spark, tables.ref("silver", name))
+        }
+        ctx = GoldContext(spark, settings, run_id, tables, versions, full)
+        done = _progress(ctx)
     results: list[GoldResult] = []
 
     def timed(
@@ -508,5 +510,6 @@ def run_gold(
     ]  # fmt: skip
     for names, required, build, *optional in plan:
         if only is None or any(n in only for n in names):
-            timed(names, required, build, *optional)
+            with job_label(spark, "gold", "+".join(names)):
+                timed(names, required, build, *optional)
     return results

@@ -56,6 +56,7 @@ class GateOutcome:
     rows: DataFrame
     results: list[CheckResult]
     quarantined: int
+    rows_kept: int | None = None  # how many rows `rows` holds, when the expectations counted them
 
 
 def quarantine_ref(settings: Settings, layer: str = "silver") -> TableRef:
@@ -127,7 +128,7 @@ def run_gate(
         app = f"{ref.name}:{label}" + (f":{txn_scope}" if txn_scope else "")
         txn = (app, txn_version) if txn_version is not None else None
         append(rows, ref, txn=txn)
-    return GateOutcome(outcome.kept, results, quarantined)
+    return GateOutcome(outcome.kept, results, quarantined, outcome.rows_kept)
 
 
 def gate(

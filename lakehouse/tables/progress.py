@@ -33,16 +33,24 @@ SILVER_PROGRESS_SCHEMA = T.StructType(
 
 def last_bronze_batches(spark: SparkSession, tables: Tables, silver_name: str) -> dict[str, int]:
     """The highest bronze batch merged into `silver_name`, per bronze table (empty when none yet)."""
+    return all_last_bronze_batches(spark, tables).get(silver_name, {})
+
+
+def all_last_bronze_batches(spark: SparkSession, tables: Tables) -> dict[str, dict[str, int]]:
+    """The highest bronze batch merged into every silver table, per bronze table, in one read:
+    `{silver table: {bronze table: batch}}`."""
     ref = tables.ref(*SILVER_PROGRESS_TABLE)
     create_if_missing(spark, ref, spark.createDataFrame([], SILVER_PROGRESS_SCHEMA))
     rows = (
         read_table(spark, ref)
-        .where(F.col("silver_table") == silver_name)
-        .groupBy("bronze_table")
+        .groupBy("silver_table", "bronze_table")
         .agg(F.max("last_bronze_batch").alias("last"))
         .collect()
     )
-    return {r["bronze_table"]: int(r["last"]) for r in rows}
+    out: dict[str, dict[str, int]] = {}
+    for r in rows:
+        out.setdefault(r["silver_table"], {})[r["bronze_table"]] = int(r["last"])
+    return out
 
 
 def record_silver_progress(

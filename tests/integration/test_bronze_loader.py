@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 from lakehouse.bronze.entities import STRAVA_ACTIVITIES
 from lakehouse.bronze.loader import LEDGER_TABLE, QUARANTINE_TABLE, LoadHooks, load_entity
 from lakehouse.config import Settings
-from lakehouse.tables import Tables, read_table
+from lakehouse.tables import Tables, delta_table, read_table
 
 RAW_COLUMNS = ["record", "_source_file", "_file_hash", "_record_index", "_batch_id"]
 
@@ -70,6 +70,8 @@ def test_second_load_finds_nothing_new(spark: SparkSession, settings: Settings) 
     assert (first.files_loaded, first.records_loaded, first.batch_id) == (1, 2, 1)
     assert (second.files_loaded, second.records_loaded, second.batch_id) == (0, 0, None)
     assert bronze_rows(spark, settings) == before
+    # No reject, no quarantine commit: the table holds only its creation (version 0).
+    assert [r[0] for r in delta_table(spark, Tables(settings).ref(*QUARANTINE_TABLE)).history().collect()] == [0]
 
 
 def test_new_file_is_loaded_alone(spark: SparkSession, settings: Settings) -> None:
