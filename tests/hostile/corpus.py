@@ -236,7 +236,7 @@ def _strava_pages(w: _Writer) -> None:
     w.put(key("h08-crlf"), json.dumps([activity(801), activity(802)], indent=2).replace("\n", "\r\n"))
     w.case("strava-crlf", "strava", "CRLF", Loaded(SA, {"activity_id": 801}), Loaded(SA, {"activity_id": 802}))
 
-    latin = _dump([activity(901), activity(902, name="Caf\u00e9 run")]).encode("latin-1")
+    latin = json.dumps([activity(901), activity(902, name="Caf\u00e9 run")], ensure_ascii=False).encode("latin-1")
     w.put(key("h09-latin1"), latin)
     w.case("strava-not-utf8", "strava", "non-UTF-8",
            Loaded(SA, {"activity_id": 901}), NotLoaded(SA, {"activity_id": 902}),
@@ -581,9 +581,10 @@ def _strava_archive(work: Path) -> tuple[Path, list[Case]]:
             Loaded(SS, {"activity_id": 8101, "point": 2}, {"time_s": 2, "altitude_m": 3.0}))),
         Case("archive-odd-unicode-and-quoted-comma", "strava archive", "odd Unicode", (
             Loaded(SA, {"activity_id": 8201}, {"name": "Comma \u201cquoted\u201d \U0001f3c3", "distance_m": 5000.0}),)),
+        # A row cut after its type: the archive reader takes missing trailing cells as empty (a manual
+        # activity without distance or time), as it does for the older, shorter layouts.
         Case("archive-short-row", "strava archive", "truncated", (
-            BronzeQuarantined(SA, None, f"line {line['8301']}: no Activity Type"),
-            NotLoaded(SA, {"activity_id": 8301}))),
+            Loaded(SA, {"activity_id": 8301}, {"name": "Short row", "distance_m": 0.0, "elapsed_time_s": 0}),)),
     ]  # fmt: skip
     return path, cases
 
