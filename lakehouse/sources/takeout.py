@@ -142,6 +142,7 @@ class TakeoutReport:
     notes: list[str] = field(default_factory=list)
     records_skipped_twin: int = 0
     records_invalid: int = 0
+    records_rejected: int = 0  # of the invalid ones, those landed marked `_rejected` (bronze quarantines them)
     invalid_examples: list[str] = field(default_factory=list)  # "<member>: <reason>" of the first rejected records
 
     def lines(self) -> list[str]:
@@ -292,6 +293,7 @@ class _Importer:
         self.batches.add(data_type, self.reject_month, {"_rejected": where, "_raw": text[:MAX_RAW_CHARS],
                                                          "user_id": self.user_id, "data_type": data_type})  # fmt: skip
         self.report.records_invalid += 1
+        self.report.records_rejected += 1
         if len(self.report.invalid_examples) < MAX_INVALID_LINES:
             self.report.invalid_examples.append(where)
 

@@ -172,7 +172,7 @@ def test_a_record_that_does_not_read_lands_rejected_with_its_reason(tmp_path: Pa
     assert all(r.startswith(CSV_DIR + "heart_rate_2024-02-29.csv: ") for r in rejected)
     [steps_bad] = [p for p in read_landed(landing, "google_health", "steps") if "_rejected" in p]
     assert "time data '13/45/24 10:00:00' does not match format" in steps_bad["_rejected"]
-    assert report.records_invalid == 4
+    assert report.records_invalid == report.records_rejected == 4
     assert sum("takeout: quarantined " in line for line in report.lines()) == 4
 
 
