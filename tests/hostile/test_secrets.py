@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import signal
 import subprocess
 import sys
 import traceback
@@ -48,7 +49,7 @@ FITBIT_ID, FITBIT_SECRET, FITBIT_REFRESH = "23HOST", "SECRET-fitbit-client-7f6e5
 WEBHOOK_TOKEN = "SECRET-webhook-2b1a0f"
 WRONG_SECRET = "SECRET-strava-wrong-client-1c2d3e"
 FAST_HTTP = HttpSettings(connect_timeout=2.0, read_timeout=10.0, max_retries=1, backoff_factor=0.001, trust_env=False)
-JOB_TIMEOUT_S = 600
+JOB_TIMEOUT_S = 1800  # a Spark job of its own; on a machine shared by several Spark runs it is slow
 
 
 class Webhook(StandinServer):
@@ -181,10 +182,17 @@ def run_job(tmp: Path, settings: Settings, strava: StravaStandin, google: Google
         "GOOGLE_HEALTH_START_DATE": (date.today() - timedelta(days=1)).isoformat(),
         "LAKEHOUSE_WEBHOOK_URL": f"{hook.base_url}/services/T0/B0/{WEBHOOK_TOKEN}",
     }  # fmt: skip
-    return subprocess.run(
-        [sys.executable, "-m", "jobs.run", "--stages", "ingest,bronze,silver"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=JOB_TIMEOUT_S, check=False,
-    )  # fmt: skip
+    command = [sys.executable, "-m", "jobs.run", "--stages", "ingest,bronze,silver"]
+    # Its own process group: on a timeout the job and its JVM are stopped together.
+    with subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, start_new_session=True) as job:  # fmt: skip
+        try:
+            out, err = job.communicate(timeout=JOB_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(job.pid, signal.SIGKILL)
+            out, err = job.communicate()
+            raise AssertionError(f"jobs.run did not finish in {JOB_TIMEOUT_S}s: {err[-2000:]}") from None
+    return subprocess.CompletedProcess(command, job.returncode, out, err)
 
 
 @pytest.mark.e2e
@@ -192,6 +200,7 @@ def test_no_secret_in_files_tables_logs_event_log_or_errors(
     spark: SparkSession, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)  # urllib3's request lines included
+    logging.getLogger("py4j").setLevel(logging.WARNING)  # not the gateway's chatter
     texts: dict[str, str] = {}
     landing_errors = LandingZone(LocalStore(str(tmp_path / "landing-errors")))
     issued = run_error_paths(tmp_path, landing_errors, texts)
