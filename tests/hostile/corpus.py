@@ -481,10 +481,10 @@ def _race(w: _Writer) -> None:
     ]) + "\n")  # fmt: skip
     w.case("race-telemetry-bad-values", "race", "NaN and Infinity",
            BronzeQuarantined(RT, "h61-bad-values", "", count=4),
-           BronzeQuarantined(RT, "h61-bad-values", "lat is missing, not a number or out of range: NaN"),
-           BronzeQuarantined(RT, "h61-bad-values", "speed_mps is not a number in 0..40: 1e309"),
+           BronzeQuarantined(RT, "h61-bad-values", "lat is missing, not a number or out of range: 'NaN'"),
+           BronzeQuarantined(RT, "h61-bad-values", "speed_mps is not a number in 0..40: '1e309'"),
            BronzeQuarantined(RT, "h61-bad-values", "malformed CSV line (wrong number of fields)"),
-           BronzeQuarantined(RT, "h61-bad-values", "timestamp is missing or not ISO 8601: 2024-02-30T10:00:04Z"))
+           BronzeQuarantined(RT, "h61-bad-values", "timestamp is missing or not ISO 8601: '2024-02-30T10:00:04Z'"))
     w.put("race/telemetry/date=2024-02-29/h62-leap.csv",
           f"\ufeff{TELEMETRY_HEADER}\r\n62,2024-02-29T23:59:59Z,49.1,-0.3,100.0,10.0,150,200,90\r\n")
     w.case("race-telemetry-leap-day-bom-crlf", "race", "calendar",
@@ -530,7 +530,7 @@ def _strava_archive(work: Path) -> tuple[Path, list[Case]]:
         "7901,2024-06-08 06:00:00,No type,,,1500,5000,false,,",
         "8001,2038-01-19 03:14:08,Y2038,Run,,1500,5000,false,,",
         "8101,2024-10-27 00:59:30,DST,Run,,60,100,false,,activities/8101.gpx",
-        "8201,2024-06-09 06:00:00,Comma \u201cquoted\u201d \U0001f3c3,Run,,1500,\"5,000\",false,,",
+        '8201,2024-06-09 06:00:00,"Comma, \u201cquoted\u201d \U0001f3c3",Run,,1500,5000,false,,',
         "8301,2024-06-10 06:00:00,Short row,Run",
     ]
     csv_text = "\ufeff" + "\r\n".join([ARCHIVE_HEADER, *rows]) + "\r\n"
@@ -584,7 +584,8 @@ def _strava_archive(work: Path) -> tuple[Path, list[Case]]:
             Loaded(SA, {"activity_id": 8101}, {"start_time_utc": "2024-10-27 00:59:30"}),
             Loaded(SS, {"activity_id": 8101, "point": 2}, {"time_s": 2, "altitude_m": 3.0}))),
         Case("archive-odd-unicode-and-quoted-comma", "strava archive", "odd Unicode", (
-            Loaded(SA, {"activity_id": 8201}, {"name": "Comma \u201cquoted\u201d \U0001f3c3", "distance_m": 5000.0}),)),
+            Loaded(SA, {"activity_id": 8201},
+                   {"name": "Comma, \u201cquoted\u201d \U0001f3c3", "distance_m": 5000.0}),)),
         # A row cut after its type: the archive reader takes missing trailing cells as empty (a manual
         # activity without distance or time), as it does for the older, shorter layouts.
         Case("archive-short-row", "strava archive", "truncated", (
