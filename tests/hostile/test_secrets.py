@@ -163,7 +163,10 @@ def run_job(tmp: Path, settings: Settings, strava: StravaStandin, google: Google
     spark_conf = tmp / "spark-conf"
     spark_conf.mkdir()
     (spark_conf / "spark-defaults.conf").write_text(
-        f"spark.eventLog.enabled true\nspark.eventLog.dir {(tmp / 'events').as_uri()}\n", encoding="utf-8"
+        # Uncompressed (Spark 4 compresses event logs with zstd by default): the same events, searchable.
+        f"spark.eventLog.enabled true\nspark.eventLog.dir {(tmp / 'events').as_uri()}\n"
+        "spark.eventLog.compress false\n",
+        encoding="utf-8",
     )
     (tmp / "events").mkdir()
     env = {
