@@ -56,26 +56,29 @@ def _digest(path: Path) -> str:
     return sha.hexdigest()
 
 
-def _import_mapmyrun(path: Path, landing: LandingZone, settings: Settings) -> int:
+Imported = tuple[int, int | None]  # (records landed, records the importer rejected; None: it does not reject rows)
+
+
+def _import_mapmyrun(path: Path, landing: LandingZone, settings: Settings) -> Imported:
     from lakehouse.sources.mapmyrun import import_csv
 
-    return sum(f.records for f in import_csv(path, landing, new_run_id()))
+    return sum(f.records for f in import_csv(path, landing, new_run_id())), None
 
 
-def _import_strava_archive(path: Path, landing: LandingZone, settings: Settings) -> int:
+def _import_strava_archive(path: Path, landing: LandingZone, settings: Settings) -> Imported:
     from lakehouse.sources.strava_archive import import_archive
 
     athletes = [p.strava_athlete_id for p in settings.people if p.strava_athlete_id]
     report = import_archive(path, landing, athlete_id=athletes[0] if len(athletes) == 1 else None)
-    return int(report.activities_landed)
+    return int(report.activities_landed), int(report.rows_quarantined + sum(report.files_failed.values()))
 
 
-def _import_takeout(path: Path, landing: LandingZone, settings: Settings) -> int:
+def _import_takeout(path: Path, landing: LandingZone, settings: Settings) -> Imported:
     from lakehouse.sources.takeout import import_takeout
 
     users = [u for p in settings.people for u in p.fitbit_user_ids]
     report = import_takeout(path, landing, user_id=users[0] if len(users) == 1 else "me")
-    return int(sum(report.records_landed.values()))
+    return int(sum(report.records_landed.values())), report.records_rejected
 
 
 IMPORTERS = {"mapmyrun": _import_mapmyrun, "strava_archive": _import_strava_archive, "takeout": _import_takeout}
@@ -96,13 +99,15 @@ def import_files(settings: Settings, landing: LandingZone) -> list[SummaryRow]:
                 continue
             progress(f"ingest: {label}")
             try:
-                records = importer(path, landing, settings)
+                records, rejected = importer(path, landing, settings)
             except Exception as exc:  # one export failing never stops the others
                 rows.append(SummaryRow("ingest", label, 1, None, None, None, time.monotonic() - started,
                                        f"{FAILED}: {one_line(exc)}"))  # fmt: skip
                 continue
             store.write_bytes(marker, str(path).encode("utf-8"))
-            rows.append(SummaryRow("ingest", label, 1, records, records, None, time.monotonic() - started))
+            # Rejected rows and files land marked as such; bronze quarantines them with their reason.
+            rows.append(SummaryRow("ingest", label, 1, records + (rejected or 0), records, rejected,
+                                   time.monotonic() - started))  # fmt: skip
     return rows
 
 

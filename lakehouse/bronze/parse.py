@@ -14,7 +14,10 @@ Rules:
 - a record an importer could not convert lands marked `"_rejected": "<reason>"` (the Strava archive import
   does this for a bad CSV row or a corrupt activity file): it is quarantined with that reason;
 - a UTF-8 byte-order mark is removed and noted; unknown extra fields are kept (bronze keeps the raw record)
-  and noted, so a new field in an API never loses data.
+  and noted, so a new field in an API never loses data;
+- a record nested deeper than `MAX_NESTING` levels (no API record is near it) is quarantined alone, found
+  without recursion: a hostile `[[[[...` 10,000 levels deep would otherwise stop Python's JSON reader (and
+  the whole load) with a RecursionError.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ SURROGATE_RE = re.compile("[\ud800-\udfff]")
 MAX_RAW_CHARS = 100_000  # a quarantined blob is kept whole up to this size, then cut (and the cut noted)
 MAX_ERRORS_IN_REASON = 3
 REJECTED_FIELD = "_rejected"  # set by an importer on a record it could not convert, with the reason
+MAX_NESTING = 64  # arrays/objects inside each other; real records are under 10 deep
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,80 @@ def _dig(record: dict[str, Any], dotted: str) -> Any:
     return value
 
 
+def nesting_depth(text: str, start: int = 0, stop: int | None = None) -> int:
+    """How deep arrays and objects nest in JSON `text[start:stop]`, counted without recursion (strings skipped).
+
+    Example: `nesting_depth('[{"a": [1]}, "]]]"]') == 3`.
+    """
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text[start:stop]:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def _value_end(text: str, pos: int) -> int:
+    """Where the array or object opening at `text[pos]` closes (one past it), or len(text) if it never does."""
+    depth = 0
+    in_string = escaped = False
+    for index in range(pos, len(text)):
+        ch = text[index]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+            if depth == 0:
+                return index + 1
+    return len(text)
+
+
+def _too_deep() -> str:
+    return f"nested deeper than {MAX_NESTING} levels: not a record of this source"
+
+
+@dataclass(frozen=True)
+class _TooDeep:
+    """An array element Python's JSON reader could not descend into (RecursionError)."""
+
+    depth: int
+
+
+def _object_depth(value: Any) -> int:
+    """How deep lists and dicts nest in a parsed value, without recursion; stops counting past MAX_NESTING."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if deepest > MAX_NESTING:
+                return deepest
+            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 def _schema_reason(record: Any, fmt: EntityFormat) -> str | None:
     errors = sorted(_validator(fmt.schema_json).iter_errors(record), key=lambda e: list(e.absolute_path))
     if not errors:
@@ -150,6 +228,10 @@ def _accept_records(items: list[tuple[int, Any, str]], fmt: EntityFormat, out: P
     unknown: set[str] = set()
     known = _known_fields(fmt.schema_json)
     for index, record, raw in items:
+        depth = record.depth if isinstance(record, _TooDeep) else _object_depth(record)
+        if depth > MAX_NESTING:
+            out.quarantined.append((index, _clip(raw), _too_deep()))
+            continue
         if not isinstance(record, dict):
             out.quarantined.append((index, _clip(raw), f"record is not a JSON object (got {type(record).__name__})"))
             continue
@@ -192,6 +274,9 @@ def _salvage_json_array(text: str) -> tuple[list[tuple[int, Any, str]], str | No
             return items, None, ""
         try:
             value, end = decoder.raw_decode(text, pos)
+        except RecursionError:
+            end = _value_end(text, pos)
+            value = _TooDeep(nesting_depth(text, pos, end))
         except json.JSONDecodeError as exc:
             return (
                 items,
@@ -218,12 +303,14 @@ def _salvage_json_array(text: str) -> tuple[list[tuple[int, Any, str]], str | No
 def _parse_json(text: str, fmt: EntityFormat, out: ParsedFile) -> None:
     try:
         document = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         if text.lstrip().startswith("["):
             items, reason, tail = _salvage_json_array(text)
             _accept_records(items, fmt, out)
             if reason:
                 out.quarantined.append((None, _clip(tail), reason))
+        elif isinstance(exc, RecursionError):
+            out.quarantined.append((None, _clip(text), _too_deep()))
         else:
             out.quarantined.append((None, _clip(text), f"invalid JSON: {exc.msg} at character {exc.pos}"))
         return
@@ -232,7 +319,15 @@ def _parse_json(text: str, fmt: EntityFormat, out: ParsedFile) -> None:
             (None, _clip(text), f"expected a JSON array of records, got a JSON {type(document).__name__}")
         )
         return
-    _accept_records([(i, item, json.dumps(item, ensure_ascii=False)) for i, item in enumerate(document)], fmt, out)
+    _accept_records([(i, item, _raw_text(item)) for i, item in enumerate(document)], fmt, out)
+
+
+def _raw_text(item: Any) -> str:
+    """An element as JSON text for the quarantine; one too deep to write back is described instead."""
+    depth = _object_depth(item)
+    if depth > MAX_NESTING:
+        return f"[a value nested {depth}+ levels deep]"
+    return json.dumps(item, ensure_ascii=False)
 
 
 def _parse_csv(text: str, fmt: EntityFormat, out: ParsedFile) -> None:

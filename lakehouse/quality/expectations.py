@@ -75,6 +75,7 @@ class ExpectationOutcome:
     results: list[CheckResult]
     rows_in: int | None = None  # None when there were no rules (nothing was counted)
     rows_kept: int | None = None
+    rows_quarantined: int = 0  # distinct rows breaking at least one quarantine rule (a row breaking two counts once)
 
 
 def _quarantine_rows(
@@ -160,9 +161,11 @@ def apply_expectations(df: DataFrame, expectations: Sequence[Expectation]) -> Ex
 
     removes_rows = (DROP, QUARANTINE)
     removing = [F.col(n) for e, n in zip(expectations, flag_names, strict=True) if e.action in removes_rows]
+    quarantining = [F.col(n) for e, n in zip(expectations, flag_names, strict=True) if e.action == QUARANTINE]
     counts = flagged.agg(
         F.count(F.lit(1)).alias("rows"),
         F.sum(_any(removing).cast("long")).alias("removed"),
+        F.sum(_any(quarantining).cast("long")).alias("quarantined_rows"),
         *[F.sum(F.col(name).cast("long")).alias(name) for name in flag_names],
     ).first()
     assert counts is not None  # an aggregate without grouping always returns one row
@@ -194,4 +197,6 @@ def apply_expectations(df: DataFrame, expectations: Sequence[Expectation]) -> Ex
     quarantined = (
         _quarantine_rows(flagged, columns, quarantine_rules) if quarantine_rules else _empty_quarantine(df)
     )
-    return ExpectationOutcome(kept, quarantined, results, rows_in, rows_in - rows_removed)
+    return ExpectationOutcome(
+        kept, quarantined, results, rows_in, rows_in - rows_removed, int(counts["quarantined_rows"] or 0)
+    )

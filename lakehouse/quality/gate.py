@@ -27,7 +27,6 @@ from pyspark.sql import types as T
 from lakehouse.config import Settings
 from lakehouse.quality.checks import HALT, SqlCheck, ValidationHalted, run_checks
 from lakehouse.quality.expectations import (
-    QUARANTINE,
     Expectation,
     ExpectationFailed,
     apply_expectations,
@@ -117,7 +116,7 @@ def run_gate(
         detail = "; ".join(f"{r.table} {r.rule}: {r.message}" for r in halted)
         raise ValidationHalted(f"validation halted before merge: {detail}", results)
 
-    quarantined = sum(r.rows_failed or 0 for r in outcome.results if r.action == QUARANTINE)
+    quarantined = outcome.rows_quarantined  # rows, not rule hits: a row breaking two rules is one row
     if quarantined:
         ref = quarantine_ref(settings, layer)
         rows = outcome.quarantined.select(

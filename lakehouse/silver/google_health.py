@@ -29,6 +29,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakehouse.silver.fitbit import DAILY_KEYS, INTRADAY_KEYS, ROUTE_RANK, UserZones, user_zone, winner_per_key
+from lakehouse.silver.readable import PARSE_ERRORS, non_finite, parse_errors, unreadable
 from lakehouse.tables.merge import WINNER_ORDER, with_row_hash
 
 BRONZE_TABLE = "google_health_datapoints"
@@ -183,7 +184,8 @@ def _points(bronze: DataFrame) -> DataFrame:
 def _civil_ts(civil: Column) -> Column:
     """A `CivilDateTime` struct -> TIMESTAMP_NTZ (null when absent)."""
     seconds = F.coalesce(civil["time"]["seconds"], F.lit(0)) + F.coalesce(civil["time"]["nanos"], F.lit(0)) / 1e9
-    return F.make_timestamp_ntz(
+    # The try_ form: under ANSI mode a month 13 would stop the stage; null instead (the point has no time).
+    return F.try_make_timestamp_ntz(
         civil["date"]["year"],
         civil["date"]["month"],
         civil["date"]["day"],
@@ -194,7 +196,8 @@ def _civil_ts(civil: Column) -> Column:
 
 
 def _civil_date(day: Column) -> Column:
-    return F.make_date(day["year"], day["month"], day["day"])
+    midnight = F.try_make_timestamp_ntz(day["year"], day["month"], day["day"], F.lit(0), F.lit(0), F.lit(0))
+    return F.to_date(midnight)
 
 
 def _offset_seconds(text: Column) -> Column:
@@ -207,12 +210,17 @@ def _times(instant: Column, offset: Column, civil: Column, default_timezone: Use
     Takeout CSV row) is shown in the user's home zone (the people file); a civil time alone (Takeout JSON) is in
     that zone."""
     zone = user_zone(F.col("user_id"), default_timezone)
-    utc = F.to_timestamp(instant)
+    utc = instant.try_cast("timestamp")  # an impossible instant (30 Feb) reads as null, named by `_instant_error`
     from_offset = F.timestamp_seconds(F.unix_seconds(utc) + _offset_seconds(offset)).cast("timestamp_ntz")
     in_default_zone = F.from_utc_timestamp(utc, zone).cast("timestamp_ntz")
     local = F.coalesce(_civil_ts(civil), from_offset, in_default_zone)
     ts_utc = F.coalesce(utc, F.to_utc_timestamp(local.cast("timestamp"), zone))
     return ts_utc, local
+
+
+def _instant_error(name: str, instant: Column) -> Column:
+    """A message when an instant is there but is not a timestamp (`2024-02-30T10:00:00Z`), else null."""
+    return unreadable(name, instant, instant.try_cast("timestamp"), "a UTC timestamp (RFC 3339)")
 
 
 def _intraday_rows(points: DataFrame, default_timezone: UserZones) -> DataFrame:
@@ -233,6 +241,12 @@ def _intraday_rows(points: DataFrame, default_timezone: UserZones) -> DataFrame:
             heart_local.alias("ts_local"),
             heart["beatsPerMinute"].try_cast("double").alias("value"),
             F.lit(None).cast("int").alias("interval_s"),
+            parse_errors(
+                _instant_error("heartRate.sampleTime.physicalTime", heart["sampleTime"]["physicalTime"]),
+                unreadable("heartRate.beatsPerMinute", heart["beatsPerMinute"].cast("string"),
+                           heart["beatsPerMinute"].try_cast("double"), "a number"),
+                non_finite("heartRate.beatsPerMinute", heart["beatsPerMinute"].try_cast("double")),
+            ),
         )
     ]
     for data_type, (metric, union, field, factor) in INTRADAY.items():
@@ -252,6 +266,13 @@ def _intraday_rows(points: DataFrame, default_timezone: UserZones) -> DataFrame:
                 ts_local.alias("ts_local"),
                 (body[field].try_cast("double") * F.lit(factor)).alias("value"),
                 (F.unix_seconds(end_utc) - F.unix_seconds(ts_utc)).cast("int").alias("interval_s"),
+                parse_errors(
+                    _instant_error(f"{union}.interval.startTime", interval["startTime"]),
+                    _instant_error(f"{union}.interval.endTime", interval["endTime"]),
+                    unreadable(f"{union}.{field}", body[field].cast("string"), body[field].try_cast("double"),
+                               "a number"),
+                    non_finite(f"{union}.{field}", body[field].try_cast("double")),
+                ),
             )
         )
     rows = parts[0]
@@ -262,8 +283,10 @@ def _intraday_rows(points: DataFrame, default_timezone: UserZones) -> DataFrame:
 
 def intraday_to_silver(bronze: DataFrame, default_timezone: UserZones) -> DataFrame:
     """Bronze dataPoints -> silver.fitbit_intraday rows, one per (user, metric, UTC instant), best route winning."""
+    # A point without a time or value is left out, unless something was there and did not read: that row
+    # goes on with its `_parse_errors` for the quality gate to quarantine (rule `values_readable`).
     rows = _intraday_rows(_points(bronze), default_timezone).where(
-        F.col("ts_utc").isNotNull() & F.col("value").isNotNull()
+        (F.col("ts_utc").isNotNull() & F.col("value").isNotNull()) | (F.size(PARSE_ERRORS) > 0)
     )
     typed = rows.select(
         "user_id",
@@ -279,6 +302,7 @@ def intraday_to_silver(bronze: DataFrame, default_timezone: UserZones) -> DataFr
         "source",
         _route_rank().alias("_route_rank"),
         *LINEAGE,
+        PARSE_ERRORS,
     )
     return with_row_hash(winner_per_key(typed, INTRADAY_KEYS).drop("_record_index"))
 

@@ -395,9 +395,12 @@ def parse_number(text: str, column: str) -> float:
         else:
             cleaned = cleaned.replace(".", "").replace(",", ".")  # 1.234,5 or 3,32
     try:
-        return float(cleaned)
+        value = float(cleaned)
     except ValueError:
         raise BadRowError(f"{column} {text!r} is not a number") from None
+    if math.isinf(value):  # "1e309" or "inf": beyond a double, no measurement
+        raise BadRowError(f"{column} {text!r} is not a finite number")
+    return value
 
 
 def sport_type(display: str) -> str:
@@ -451,7 +454,7 @@ class _Row:
 
 
 def _finite(value: float) -> float | None:
-    """NaN or infinity (JSON has neither) is a missing value."""
+    """NaN (JSON has none) is a missing value; `parse_number` already refused infinity."""
     return value if math.isfinite(value) else None
 
 

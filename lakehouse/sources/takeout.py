@@ -26,7 +26,10 @@ member is read whole into a string: JSON members are parsed from the zip stream,
 row, and landed records are flushed every `flush_every` records.
 
 Bad input never stops the import: a truncated or damaged member, an unknown file type, a CSV without its
-value column, a CSV with a new column (landed, the column noted) each give one line in the report.
+value column, a CSV with a new column (landed, the column noted), JSON nested too deep to read each give one
+line in the report. A record whose time or value does not read (an impossible date, NaN, a number beyond a
+double) lands marked `"_rejected": "<member>: <reason>"` for bronze to quarantine with that reason (the
+report names the first few); its neighbours land.
 A zip whose central directory is unreadable (truncated download) is one clear error: nothing can be listed.
 """
 
@@ -36,13 +39,14 @@ import csv
 import io
 import json
 import logging
+import math
 import re
 import zipfile
 import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
@@ -60,6 +64,8 @@ ROOTS = ("Takeout/Fitbit/", "Takeout/Google Health/", "Fitbit/", "Google Health/
 JSON_FOLDER = "Global Export Data"
 CSV_FOLDER = "Physical Activity_GoogleData"
 DEFAULT_FLUSH_EVERY = 200_000
+MAX_INVALID_LINES = 20  # the report names this many rejected records; the rest are counted
+MAX_RAW_CHARS = 2_000
 CM_TO_MM = 10.0
 FEET_TO_MM = 304.8  # [inferred]: JSON altitude goes up in steps of 10 per floor, i.e. feet
 METRES_TO_MM = 1000.0
@@ -111,6 +117,11 @@ JSON_TWIN_OF_CSV = {  # JSON family -> the CSV family holding the same series
     "resting_heart_rate": "daily_resting_heart_rate",
 }
 RAW_JSON_FAMILIES = {"sleep": "sleep", "exercise": "exercise"}
+JSON_DATA_TYPES = {  # JSON family -> the data type its records land as (the minute families: JSON_MINUTE_FAMILIES)
+    "heart_rate": "heart-rate",
+    "resting_heart_rate": "daily-resting-heart-rate",
+    "time_in_heart_rate_zones": TAKEOUT_DAILY_ZONES.name,
+}
 KNOWN_UNUSED_JSON = {
     "lightly_active_minutes", "moderately_active_minutes", "very_active_minutes", "sedentary_minutes",
     "demographic_vo2_max", "run_vo2_max", "weight", "swim_lengths_data", "estimated_oxygen_variation",
@@ -131,6 +142,8 @@ class TakeoutReport:
     notes: list[str] = field(default_factory=list)
     records_skipped_twin: int = 0
     records_invalid: int = 0
+    records_rejected: int = 0  # of the invalid ones, those landed marked `_rejected` (bronze quarantines them)
+    invalid_examples: list[str] = field(default_factory=list)  # "<member>: <reason>" of the first rejected records
 
     def lines(self) -> list[str]:
         """The report, one line each, for the terminal."""
@@ -140,7 +153,11 @@ class TakeoutReport:
         if self.records_skipped_twin:
             out.append(f"takeout: {self.records_skipped_twin:,} JSON record(s) not landed: their CSV twin was")
         if self.records_invalid:
-            out.append(f"takeout: {self.records_invalid:,} record(s) without a usable time or value skipped")
+            out.append(
+                f"takeout: {self.records_invalid:,} record(s) without a usable time or value not landed "
+                "(quarantined in bronze with the reason, except resting heart rates of 0)"
+            )
+        out += [f"takeout: quarantined {example}" for example in self.invalid_examples]
         out += [f"takeout: note: {note}" for note in self.notes]
         out += [
             f"takeout: skipped {n:,} {kind} file(s), e.g. {self.examples[(kind, reason)]}: {reason}"
@@ -232,9 +249,14 @@ def _iso(text: str) -> str:
 
 def _number(text: Any) -> float:
     value = float(text)
-    if value != value:  # NaN
-        raise ValueError("NaN")
+    if not math.isfinite(value):  # NaN, inf, or beyond a double (1e309)
+        raise ValueError(f"{text!r} is not a finite number")
     return value
+
+
+def _short(record: Any) -> str:
+    text = json.dumps(record, ensure_ascii=False, default=str)
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def _int64(value: float) -> str:
@@ -253,6 +275,7 @@ class _Importer:
         self.raw = MonthlyBatches(landing, RAW_SOURCE, run_id)
         self.flush_every = flush_every
         self.csv_days: set[tuple[str, date]] = set()  # (CSV family, UTC date) covered by a CSV row
+        self.reject_month = datetime.now(UTC).strftime("%Y-%m")
 
     # ---- landing -----------------------------------------------------------------------------------------
     def add(self, data_type: str, route: str, point: dict[str, Any]) -> None:
@@ -262,6 +285,17 @@ class _Importer:
         self.report.records_landed[data_type] += 1
         if self.batches.pending() >= self.flush_every:
             self.batches.flush()
+
+    def reject(self, member: str, data_type: str, reason: str, raw: Any) -> None:
+        """Land a record that does not convert, marked with its reason, for bronze to quarantine."""
+        text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False, default=str)
+        where = f"{member}: {reason}"
+        self.batches.add(data_type, self.reject_month, {"_rejected": where, "_raw": text[:MAX_RAW_CHARS],
+                                                         "user_id": self.user_id, "data_type": data_type})  # fmt: skip
+        self.report.records_invalid += 1
+        self.report.records_rejected += 1
+        if len(self.report.invalid_examples) < MAX_INVALID_LINES:
+            self.report.invalid_examples.append(where)
 
     def finish(self) -> None:
         self.batches.flush()
@@ -293,6 +327,8 @@ class _Importer:
                 self.report.skipped.append((member, f"unreadable in the zip (truncated or damaged: {exc})"))
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                 self.report.skipped.append((member, f"not valid {'JSON' if name.endswith('.json') else 'text'}: {exc}"))
+            except RecursionError:  # `[[[[...` thousands deep: Python's JSON reader cannot descend that far
+                self.report.skipped.append((member, "nested deeper than a JSON reader can go: not a Takeout file"))
         self.finish()
         return self.report
 
@@ -330,14 +366,15 @@ class _Importer:
             self.report.files_read[f"csv {match['family']}"] += 1
             assert match is not None
             for row in reader:
-                self._csv_row(match["family"], family, row)
+                self._csv_row(member, match["family"], family, row)
 
-    def _csv_row(self, name: str, family: CsvFamily, row: dict[str, str]) -> None:
+    def _csv_row(self, member: str, name: str, family: CsvFamily, row: dict[str, str]) -> None:
         try:
             instant = _iso(row["timestamp"])
             value = _number(row[family.value_column]) * family.factor
-        except (ValueError, TypeError, KeyError):
-            self.report.records_invalid += 1
+        except (ValueError, TypeError, KeyError) as exc:
+            shown = {k: v for k, v in row.items() if k is not None}
+            self.reject(member, family.data_type, f"{type(exc).__name__}: {exc} in {shown}", shown)
             return
         source = (row.get("data source") or "").strip()
         point: dict[str, Any] = {"dataSource": {"device": {"displayName": source}}} if source else {}
@@ -381,14 +418,15 @@ class _Importer:
             for record in records:
                 self._raw(RAW_JSON_FAMILIES[family], member, record)
             return
+        data_type = JSON_DATA_TYPES.get(family) or JSON_MINUTE_FAMILIES[family][0]
         for record in records:
             try:
                 if family in handlers:
                     handlers[family](family, record)
                 else:
                     self._minute_json(family, record)
-            except (ValueError, TypeError, KeyError, AttributeError):
-                self.report.records_invalid += 1
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                self.reject(member, data_type, f"{type(exc).__name__}: {exc} in {_short(record)}", record)
 
     def _twin_landed(self, family: str, day: date) -> bool:
         twin = JSON_TWIN_OF_CSV.get(family)

@@ -270,6 +270,7 @@ class GoogleHealthStandin(StandinServer):
         self.rate_limited = 0
         self.token_refreshes = 0
         self.requests: list[tuple[str, str, int]] = []
+        self.issued_tokens: list[str] = []  # every access token handed out (tests look for them where they must not be)
 
     @property
     def token_url(self) -> str:
@@ -300,6 +301,7 @@ class GoogleHealthStandin(StandinServer):
                 400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."}
             )
         access = "ya29." + secrets.token_urlsafe(48)
+        self.issued_tokens.append(access)
         self._access[access] = epoch_seconds(self.clock.now()) + self.access_token_ttl
         self.token_refreshes += 1
         return json_reply(

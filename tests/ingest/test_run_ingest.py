@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -41,3 +42,17 @@ def test_exports_are_imported_once_and_a_bad_one_does_not_stop_the_rest(settings
 
     again, _ = ingest(own)
     assert {r.table: r.note for r in again}[f"mapmyrun: {export.name}"] == "imported before"
+
+
+def test_an_import_row_counts_the_records_it_quarantined(settings, tmp_path: Path) -> None:
+    members = {"Takeout/Fitbit/Physical Activity_GoogleData/steps_2024-03-01.csv":
+               b"timestamp,steps,data source\n2024-03-01T10:00:00Z,5,W\n2024-03-01T10:01:00Z,NaN,W\n"}  # fmt: skip
+    export = tmp_path / "takeout.zip"
+    with zipfile.ZipFile(export, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+    rows, _ = ingest(replace(settings, imports=ImportSettings(takeout=(str(export),))))
+
+    row = {r.table: r for r in rows}["takeout: takeout.zip"]
+    assert (row.rows_in, row.rows_written, row.quarantined) == (2, 1, 1)

@@ -498,3 +498,12 @@ def test_import_moves_the_watermark_only_forward(landing: LandingZone) -> None:
 
     assert load_state(landing.store, "strava")["watermark"] == "2024-01-01T00:00:00Z"
     assert any("already at or after" in line for line in again.lines)
+
+
+@pytest.mark.parametrize("text", ["1e309", "-1e400", "inf"])
+def test_a_number_beyond_a_double_is_a_bad_row_not_a_missing_value(text: str) -> None:
+    from lakehouse.sources.strava_archive import BadRowError, parse_number
+
+    with pytest.raises(BadRowError, match=f"Distance '{text}' is not a finite number"):
+        parse_number(text, "Distance")
+    assert parse_number("-0", "Distance") == 0.0

@@ -148,3 +148,42 @@ def test_a_missing_folder_is_a_report_line_and_the_rest_lands(tmp_path: Path, la
     report = import_takeout(build_zip(tmp_path / "t.zip", members), landing)
     assert "takeout: note: the export has no `Global Export Data/` folder" in report.lines()
     assert report.records_landed["steps"] == 2 and report.records_landed["heart-rate"] == 1
+
+
+def test_a_record_that_does_not_read_lands_rejected_with_its_reason(tmp_path: Path, landing: LandingZone) -> None:
+    members = {
+        CSV_DIR + "heart_rate_2024-02-29.csv": (
+            b"timestamp,beats per minute,data source\n2024-02-29T23:59:00Z,81,W\n2024-02-29T23:59:30Z,NaN,W\n"
+            b"2024-02-29T23:59:45Z,1e309,W\n2024-02-30T00:00:00Z,82,W\n"
+        ),
+        JSON_DIR + "steps-2024-03-04.json": b'[{"dateTime": "03/04/24 10:00:00", "value": "7"},'
+        b' {"dateTime": "13/45/24 10:00:00", "value": "2"}]',
+    }
+    report = import_takeout(build_zip(tmp_path / "t.zip", members), landing, user_id="ana")
+
+    points = read_landed(landing, "google_health", "heart-rate")
+    assert [p["data_point"]["heartRate"]["beatsPerMinute"] for p in points if "_rejected" not in p] == ["81"]
+    rejected = sorted(p["_rejected"] for p in points if "_rejected" in p)
+    assert [r.split(": ", 1)[1].split(" in ")[0] for r in rejected] == [
+        "ValueError: '1e309' is not a finite number",
+        "ValueError: 'NaN' is not a finite number",
+        "ValueError: day is out of range for month",
+    ]
+    assert all(r.startswith(CSV_DIR + "heart_rate_2024-02-29.csv: ") for r in rejected)
+    [steps_bad] = [p for p in read_landed(landing, "google_health", "steps") if "_rejected" in p]
+    assert "time data '13/45/24 10:00:00' does not match format" in steps_bad["_rejected"]
+    assert report.records_invalid == report.records_rejected == 4
+    assert sum("takeout: quarantined " in line for line in report.lines()) == 4
+
+
+def test_json_nested_too_deep_for_python_is_a_skipped_file(tmp_path: Path, landing: LandingZone) -> None:
+    members = {
+        JSON_DIR + "steps-2024-03-02.json": b"[" * 10_000 + b"]" * 10_000,
+        JSON_DIR + "steps-2024-03-03.json": b'[{"dateTime": "03/03/24 10:00:00", "value": "5"}]',
+    }
+    report = import_takeout(build_zip(tmp_path / "t.zip", members), landing)
+
+    assert dict(report.skipped) == {
+        JSON_DIR + "steps-2024-03-02.json": "nested deeper than a JSON reader can go: not a Takeout file"
+    }
+    assert report.records_landed["steps"] == 1

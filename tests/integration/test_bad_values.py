@@ -20,7 +20,13 @@ from pyspark.sql import functions as F
 
 import jobs.pipeline as pipeline
 from lakehouse import cli, stages
-from lakehouse.bronze.entities import ENTITIES, FITBIT_INTRADAY, MAPMYRUN_WORKOUTS, STRAVA_ACTIVITIES
+from lakehouse.bronze.entities import (
+    ENTITIES,
+    FITBIT_INTRADAY,
+    GOOGLE_HEALTH_DATAPOINTS,
+    MAPMYRUN_WORKOUTS,
+    STRAVA_ACTIVITIES,
+)
 from lakehouse.bronze.loader import QUARANTINE_TABLE, load_entity
 from lakehouse.config import Settings
 from lakehouse.landing import LandingZone
@@ -242,6 +248,32 @@ def test_value_of_the_wrong_json_type(spark: SparkSession, settings: Settings) -
     ]
     [(rule, row)] = silver_quarantine(spark, settings, "fitbit_intraday")
     assert (rule, row["_parse_errors"]) == ("values_readable", ["value: 'lots' is not a number"])
+
+
+def steps_point(point_id: str, start: str, end: str, count: str) -> dict[str, Any]:
+    return {
+        "user_id": "G1", "data_type": "steps", "route": "google-health-api", "point_id": point_id,
+        "data_point": {"steps": {"interval": {"startTime": start, "endTime": end}, "count": count}},
+    }  # fmt: skip
+
+
+def test_impossible_instant_in_a_google_health_point(spark: SparkSession, settings: Settings) -> None:
+    # Under ANSI mode `to_timestamp('2024-02-30T10:00:00Z')` stopped the whole silver stage.
+    land(settings, "google_health/steps/month=2024-02/a.json", [
+        steps_point("a", "2024-02-29T10:00:00Z", "2024-02-29T10:01:00Z", "5"),
+        steps_point("b", "2024-02-30T10:00:00Z", "2024-02-30T10:01:00Z", "6"),
+    ])  # fmt: skip
+
+    load_and_merge(spark, settings, GOOGLE_HEALTH_DATAPOINTS)
+
+    assert silver_values(spark, settings, "fitbit_intraday", F.col("ts_utc").cast("string"), "value") == [
+        ("2024-02-29 10:00:00", 5.0)
+    ]
+    [errors] = [row["_parse_errors"] for row in unreadable_rows(spark, settings, "fitbit_intraday")]
+    assert errors == [
+        "steps.interval.startTime: '2024-02-30T10:00:00Z' is not a UTC timestamp (RFC 3339)",
+        "steps.interval.endTime: '2024-02-30T10:01:00Z' is not a UTC timestamp (RFC 3339)",
+    ]
 
 
 TELEMETRY_HEADER = "rider_id,timestamp,lat,lon,altitude_m,speed_mps,heart_rate,power_w,cadence_rpm"

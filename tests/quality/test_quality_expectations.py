@@ -131,6 +131,7 @@ def test_rules_combine_and_quarantine_wins_over_drop(spark: SparkSession, activi
         ("moving_le_elapsed", '{"activity_id":4'),
         ("under_half_an_hour", '{"activity_id":4'),
     ]
+    assert outcome.rows_quarantined == 2  # rows 4 and 5: the summary counts rows, not rule hits
 
 
 def test_all_rules_are_counted_in_one_pass(spark: SparkSession, activities: DataFrame) -> None:

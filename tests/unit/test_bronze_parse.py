@@ -186,3 +186,39 @@ def test_csv_bad_row_does_not_stop_its_neighbours(mapmyrun: EntityFormat) -> Non
     assert sorted(reasons) == [1, 2]
     assert reasons[1].startswith("schema: Distance (km): '4.5km' does not match")
     assert reasons[2] == "CSV row has 5 fields, header has 15"
+
+
+def test_a_record_nested_10000_deep_is_quarantined_alone(strava: EntityFormat) -> None:
+    # Python's JSON reader stops with a RecursionError long before 10,000 levels; the load must not.
+    deep = "[" * 10_000 + "]" * 10_000
+    text = json.dumps([activity(1), activity(2, laps="DEEP"), activity(3)]).replace('"DEEP"', deep)
+
+    parsed = parse_file(text.encode(), strava)
+
+    assert loaded_ids(parsed) == [1, 3]
+    [(index, raw, reason)] = parsed.quarantined
+    assert (index, reason) == (1, "nested deeper than 64 levels: not a record of this source")
+    assert raw.startswith('{"id": 2,')
+
+
+def test_a_file_nested_too_deep_to_be_an_array_is_quarantined_whole(strava: EntityFormat) -> None:
+    parsed = parse_file(b'{"a": ' + b"[" * 5_000 + b"]" * 5_000 + b"}", strava)
+
+    assert parsed.records == []
+    assert [reason for _, _, reason in parsed.quarantined] == [
+        "nested deeper than 64 levels: not a record of this source"
+    ]
+
+
+def test_nesting_python_can_read_but_no_record_has_is_quarantined(strava: EntityFormat) -> None:
+    # 500 levels parse, but would overflow the checks that walk the record; 60 levels are a record's business.
+    deep = activity(2, laps="DEEP")
+    text = json.dumps([activity(1, laps="OK"), deep]).replace('"DEEP"', "[" * 500 + "]" * 500)
+    text = text.replace('"OK"', "[" * 60 + "]" * 60)
+
+    parsed = parse_file(text.encode(), strava)
+
+    assert loaded_ids(parsed) == [1]
+    assert [(i, reason) for i, _, reason in parsed.quarantined] == [
+        (1, "nested deeper than 64 levels: not a record of this source")
+    ]
