@@ -1,0 +1,167 @@
+"""The whole own-data pipeline (`jobs/run.py --env cluster`) on a real Spark standalone cluster on loopback.
+
+A master and two workers (1 core, 1g each) from pyspark's own jars; `spark-submit.sh` submits the job in
+client mode, so executors run in their own JVMs under the workers, with their own Python workers. The same
+landing zone (a few real Strava pages, a real MapMyRun export, a real Fitbit day, a tiny race) is run again
+in local mode in this process, on an identical copy; every Delta table of both lakehouses must hold the same
+rows, apart from the columns that name a run, a time of loading or the lakehouse's own folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+from chispa import assert_approx_df_equality
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from jobs import run as run_job
+from lakehouse.config import REPO_ROOT, load_settings
+from lakehouse.landing import LandingZone, new_run_id
+from lakehouse.metastore import local_metastore, stop_server
+from lakehouse.sources.clock import ManualClock
+from lakehouse.sources.credentials import Secret
+from lakehouse.sources.mapmyrun import import_csv
+from lakehouse.sources.strava import StravaSettings, sync_strava
+from lakehouse.storage import LocalStore
+from lakehouse_demo.cluster import StandaloneCluster, standalone_cluster
+from lakehouse_demo.race.landing import RaceSpec, land_race
+from lakehouse_demo.standins.strava import StravaStandin
+
+pytestmark = pytest.mark.e2e
+
+REALDATA = Path(__file__).resolve().parents[3] / "shared" / "realdata"
+needs_realdata = pytest.mark.skipif(not REALDATA.is_dir(), reason="../shared/realdata is not beside the checkout")
+CASSETTE = REALDATA / "strava" / "all_athlete_activities.yml"
+MAPMYRUN_EXPORT = REALDATA / "mapmyrun" / "Jam_workout_history_2021-01-09.csv"
+FITBIT_DAY = REALDATA / "fitbit" / "2017-05-01_datadumpHeart.json"
+RACE = RaceSpec(seed=7, riders=4, stages=(3,), distance_scale=0.02, file_seconds=60, max_file_rows=100_000)
+LAYERS = ("bronze", "silver", "gold", "ops")
+SUBMIT_TIMEOUT_SECONDS = 600
+# Columns that say when or in which run a row was written (or where the lakehouse lives), not what it holds.
+RUN_COLUMNS = re.compile(r"^_?(ingested_at|ingest_date|batch_id|run_id|.*_at|.*_run_id|model_path|model_version"
+                         r"|data_version|.*_version|.*_versions|committed|duration_.*|seconds)$")  # fmt: skip
+
+
+def land_small_set(landing: LandingZone, token_dir: Path) -> None:
+    """The real Strava pages (through the Strava stand-in), a real MapMyRun export and Fitbit day, a tiny race."""
+    clock = ManualClock(datetime(2025, 10, 20, 21, 25, tzinfo=UTC))
+    with StravaStandin.from_recording(CASSETTE, clock=clock) as standin:
+        strava = StravaSettings(client_id=standin.client_id, client_secret=Secret(standin.client_secret),
+                                refresh_token=Secret(standin.refresh_token), token_file=token_dir / "token.json",
+                                base_url=standin.base_url, per_page=30)  # fmt: skip
+        assert sync_strava(strava, landing, clock=clock, progress=None).completed
+    import_csv(MAPMYRUN_EXPORT, landing, new_run_id())
+    response = json.loads(FITBIT_DAY.read_text(encoding="utf-8"))
+    envelope = {"user_id": "REAL01", "resource": "heart", "date": "2017-05-01", "detail_level": "1sec",
+                "response": response}  # fmt: skip
+    landing.write_json_month("fitbit", "heart", "2017-05", "real-day", [envelope])
+    land_race(landing, RACE)
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[StandaloneCluster]:
+    """A master and two workers (1 core, 1g each) on 127.0.0.1, stopped with their executors at the end."""
+    with standalone_cluster(tmp_path / "cluster", workers=2, cores=1, memory="1g", python=sys.executable) as running:
+        yield running
+
+
+def people_file(folder: Path) -> Path:
+    """One person across the sources: the recorded Strava athlete, the MapMyRun export and the Fitbit user."""
+    interactions = yaml.safe_load(CASSETTE.read_text(encoding="utf-8"))["http_interactions"]
+    (athlete,) = {a["athlete"]["id"] for i in interactions for a in json.loads(i["response"]["body"]["string"])}
+    path = folder / "people.toml"
+    path.write_text(f'[[person]]\nid = "jam"\nstrava_athlete_id = {athlete}\nfitbit_user_id = "REAL01"\n'
+                    'mapmyrun_files = ["*"]\nevent_date = "2020-06-01"\n', encoding="utf-8")  # fmt: skip
+    return path
+
+
+def lake_env(root: Path, people: Path) -> dict[str, str]:
+    """The environment of a run on the lakehouse at `root` with no API credentials (nothing to pull)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("LAKEHOUSE_", "STRAVA_", "GOOGLE_HEALTH_", "FITBIT_", "PYSPARK_GATEWAY"))}  # fmt: skip
+    return {**env, "LAKEHOUSE_ROOT": str(root), "LAKEHOUSE_PEOPLE": str(people),
+            "LAKEHOUSE_LOG_DIR": str(root / "logs")}  # fmt: skip
+
+
+def delta_tables(root: Path) -> set[str]:
+    """`layer/name` of every Delta table under a lakehouse's tables folder."""
+    return {f"{p.parent.parent.parent.name}/{p.parent.parent.name}"
+            for layer in LAYERS for p in (root / "tables" / layer).glob("*/_delta_log/00000000000000000000.json")}  # fmt: skip
+
+
+def comparable(df: DataFrame, roots: tuple[Path, ...]) -> DataFrame:
+    """The table without run / load-time columns, its folder names stripped from strings, sorted columns."""
+    keep = [f for f in df.schema.fields if not RUN_COLUMNS.match(f.name)]
+    columns = []
+    for f in sorted(keep, key=lambda f: f.name):
+        column = F.col(f"`{f.name}`")
+        if isinstance(f.dataType, T.StringType):
+            for root in roots:
+                column = F.replace(column, F.lit(str(root)), F.lit("<root>"))
+        columns.append(column.alias(f.name))
+    return df.select(*columns)
+
+
+@needs_realdata
+def test_the_pipeline_on_a_standalone_cluster_builds_the_same_tables_as_local_mode(
+    spark: SparkSession, tmp_path: Path, cluster: StandaloneCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    template, on_cluster, local = tmp_path / "template", tmp_path / "on-cluster", tmp_path / "local"
+    land_small_set(LandingZone(LocalStore(str(template / "landing"))), tmp_path)
+    for root in (on_cluster, local):
+        shutil.copytree(template / "landing", root / "landing")
+    people = people_file(tmp_path)
+
+    submit_env = {**lake_env(on_cluster, people), "SPARK_MASTER": cluster.master_url, "PYSPARK_PYTHON": sys.executable,
+                  "SPARK_LOCAL_IP": "127.0.0.1",
+                  "SPARK_SUBMIT_EXTRA": "--driver-memory 1g --conf spark.executor.memory=1g --conf spark.executor.cores=1"}
+    submitted = subprocess.Popen(["./spark-submit.sh", "jobs/run.py", "--env", "cluster"], cwd=REPO_ROOT,
+                                 env=submit_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        # Meanwhile the same run in local mode, in this process on the test run's session.
+        for name, value in lake_env(local, people).items():
+            if name.startswith("LAKEHOUSE_"):
+                monkeypatch.setenv(name, value)
+        for name in [n for n in os.environ if n.startswith(("STRAVA_", "GOOGLE_HEALTH_", "LAKEHOUSE_ENV"))]:
+            monkeypatch.delenv(name)
+        assert run_job.main(["--env", "cluster"]) == 0
+        output, _ = submitted.communicate(timeout=SUBMIT_TIMEOUT_SECONDS)
+    finally:
+        if submitted.poll() is None:
+            submitted.kill()
+            submitted.wait()
+        stop_server(local_metastore(load_settings("cluster", environ={"LAKEHOUSE_ROOT": str(on_cluster)})))
+    log = output.decode("utf-8", errors="replace")
+    assert submitted.returncode == 0, log[-4000:]
+
+    # The executors ran remotely: the master saw the app with an executor under each worker, and each
+    # worker's executor ran tasks in its own JVM with Python workers beside it.
+    (app,) = [a for a in cluster.state()["completedapps"] if a["name"] == "fitness-lakehouse:run"]
+    for work_dir in cluster.worker_dirs:
+        (stderr,) = (work_dir / app["id"]).glob("*/stderr")
+        text = stderr.read_text(encoding="utf-8", errors="replace")
+        assert re.search(r"Executor: Finished task", text), stderr
+        assert "PythonRunner" in text or "python" in text.lower(), stderr
+
+    names = delta_tables(on_cluster)
+    assert names == delta_tables(local)
+    assert {"bronze/strava_activities", "silver/workouts", "gold/workout_classification", "gold/fitbit_daily_summary",
+            "silver/race_telemetry", "ops/bronze_load_ledger"} <= names  # fmt: skip
+    roots = (on_cluster, local)
+    for name in sorted(names):
+        actual = comparable(spark.read.format("delta").load(str(on_cluster / "tables" / name)), roots)
+        expected = comparable(spark.read.format("delta").load(str(local / "tables" / name)), roots)
+        assert actual.count() > 0 or name.startswith("ops/"), name
+        assert_approx_df_equality(actual, expected, precision=1e-6, ignore_row_order=True, ignore_nullable=True)
