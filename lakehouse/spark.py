@@ -151,7 +151,11 @@ def get_spark(settings: Settings) -> SparkSession:
             conf.update(metastore.hive_conf(local))
         for key, value in conf.items():
             builder = builder.config(key, value)
-        return _with_names(builder.getOrCreate(), settings)
+        spark = builder.getOrCreate()
+        if not spark.sparkContext.getConf().contains("spark.sql.shuffle.partitions"):
+            # The environment's [spark] shuffle_partitions, unless spark-submit was given its own.
+            spark.conf.set("spark.sql.shuffle.partitions", str(settings.spark.shuffle_partitions))
+        return _with_names(spark, settings)
     # PySpark starts its Python workers with $PYSPARK_PYTHON (default: `python3` on the PATH), not with the
     # `spark.pyspark.python` setting, in a local session: point it at this interpreter so the workers see the
     # virtual environment's packages (pandas, numpy, statsmodels for applyInPandas).
@@ -168,8 +172,14 @@ def get_spark(settings: Settings) -> SparkSession:
 
 
 def _classpath_or_empty() -> list[str]:
-    """Setup's jars when this checkout has them (spark-submit.sh ran from it), else none."""
-    try:
-        return cached_jars()
-    except MissingJarsError:
-        return []
+    """Setup's jars when this checkout has them (spark-submit.sh ran from it), else none.
+
+    Under spark-submit the library is imported from the zip that `--py-files` ships, so `REPO_ROOT` is that
+    zip, not the checkout: the checkout is then the working directory spark-submit.sh runs in.
+    """
+    for classpath_file in (CLASSPATH_FILE, Path.cwd() / ".cache" / "jvm" / "classpath.txt"):
+        try:
+            return cached_jars(classpath_file)
+        except MissingJarsError:
+            continue
+    return []

@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -30,14 +29,10 @@ from jobs import run as run_job
 from lakehouse.config import REPO_ROOT, load_settings
 from lakehouse.landing import LandingZone, new_run_id
 from lakehouse.metastore import local_metastore, stop_server
-from lakehouse.sources.clock import ManualClock
-from lakehouse.sources.credentials import Secret
 from lakehouse.sources.mapmyrun import import_csv
-from lakehouse.sources.strava import StravaSettings, sync_strava
 from lakehouse.storage import LocalStore
 from lakehouse_demo.cluster import StandaloneCluster, standalone_cluster
 from lakehouse_demo.race.landing import RaceSpec, land_race
-from lakehouse_demo.standins.strava import StravaStandin
 
 pytestmark = pytest.mark.e2e
 
@@ -46,6 +41,7 @@ needs_realdata = pytest.mark.skipif(not REALDATA.is_dir(), reason="../shared/rea
 CASSETTE = REALDATA / "strava" / "all_athlete_activities.yml"
 MAPMYRUN_EXPORT = REALDATA / "mapmyrun" / "Jam_workout_history_2021-01-09.csv"
 FITBIT_DAY = REALDATA / "fitbit" / "2017-05-01_datadumpHeart.json"
+STRAVA_SINCE = "2025-08-01"  # the recording's last three months (47 activities), one file a month
 RACE = RaceSpec(seed=7, riders=4, stages=(3,), distance_scale=0.02, file_seconds=60, max_file_rows=100_000)
 LAYERS = ("bronze", "silver", "gold", "ops")
 SUBMIT_TIMEOUT_SECONDS = 600
@@ -54,19 +50,22 @@ RUN_COLUMNS = re.compile(r"^_?(ingested_at|ingest_date|batch_id|run_id|.*_at|.*_
                          r"|data_version|.*_version|.*_versions|committed|duration_.*|seconds)$")  # fmt: skip
 
 
-def land_small_set(landing: LandingZone, token_dir: Path) -> None:
-    """The real Strava pages (through the Strava stand-in), a real MapMyRun export and Fitbit day, a tiny race."""
-    clock = ManualClock(datetime(2025, 10, 20, 21, 25, tzinfo=UTC))
-    with StravaStandin.from_recording(CASSETTE, clock=clock) as standin:
-        strava = StravaSettings(client_id=standin.client_id, client_secret=Secret(standin.client_secret),
-                                refresh_token=Secret(standin.refresh_token), token_file=token_dir / "token.json",
-                                base_url=standin.base_url, per_page=30)  # fmt: skip
-        assert sync_strava(strava, landing, clock=clock, progress=None).completed
-    import_csv(MAPMYRUN_EXPORT, landing, new_run_id())
+def recorded_activities() -> list[dict]:
+    """Every activity of the recorded Strava pages (one athlete's real list)."""
+    interactions = yaml.safe_load(CASSETTE.read_text(encoding="utf-8"))["http_interactions"]
+    return [a for i in interactions for a in json.loads(i["response"]["body"]["string"])]
+
+
+def land_small_set(landing: LandingZone, activities: list[dict]) -> None:
+    """Real Strava activities of a few months, a real MapMyRun export and Fitbit day, a tiny race."""
+    run_id = new_run_id()
+    recent = [a for a in activities if a["start_date"] >= STRAVA_SINCE]
+    landing.write_json_by_month("strava", "activities", run_id, recent, lambda a: a["start_date"][:7])
+    import_csv(MAPMYRUN_EXPORT, landing, run_id)
     response = json.loads(FITBIT_DAY.read_text(encoding="utf-8"))
     envelope = {"user_id": "REAL01", "resource": "heart", "date": "2017-05-01", "detail_level": "1sec",
                 "response": response}  # fmt: skip
-    landing.write_json_month("fitbit", "heart", "2017-05", "real-day", [envelope])
+    landing.write_json_month("fitbit", "heart", "2017-05", run_id, [envelope])
     land_race(landing, RACE)
 
 
@@ -77,10 +76,8 @@ def cluster(tmp_path: Path) -> Iterator[StandaloneCluster]:
         yield running
 
 
-def people_file(folder: Path) -> Path:
+def people_file(folder: Path, athlete: int) -> Path:
     """One person across the sources: the recorded Strava athlete, the MapMyRun export and the Fitbit user."""
-    interactions = yaml.safe_load(CASSETTE.read_text(encoding="utf-8"))["http_interactions"]
-    (athlete,) = {a["athlete"]["id"] for i in interactions for a in json.loads(i["response"]["body"]["string"])}
     path = folder / "people.toml"
     path.write_text(f'[[person]]\nid = "jam"\nstrava_athlete_id = {athlete}\nfitbit_user_id = "REAL01"\n'
                     'mapmyrun_files = ["*"]\nevent_date = "2020-06-01"\n', encoding="utf-8")  # fmt: skip
@@ -97,8 +94,7 @@ def lake_env(root: Path, people: Path) -> dict[str, str]:
 
 def delta_tables(root: Path) -> set[str]:
     """`layer/name` of every Delta table under a lakehouse's tables folder."""
-    return {f"{p.parent.parent.parent.name}/{p.parent.parent.name}"
-            for layer in LAYERS for p in (root / "tables" / layer).glob("*/_delta_log/00000000000000000000.json")}  # fmt: skip
+    return {f"{layer}/{log.parent.name}" for layer in LAYERS for log in (root / "tables" / layer).glob("*/_delta_log")}
 
 
 def comparable(df: DataFrame, roots: tuple[Path, ...]) -> DataFrame:
@@ -119,16 +115,24 @@ def test_the_pipeline_on_a_standalone_cluster_builds_the_same_tables_as_local_mo
     spark: SparkSession, tmp_path: Path, cluster: StandaloneCluster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     template, on_cluster, local = tmp_path / "template", tmp_path / "on-cluster", tmp_path / "local"
-    land_small_set(LandingZone(LocalStore(str(template / "landing"))), tmp_path)
+    activities = recorded_activities()
+    (athlete,) = {a["athlete"]["id"] for a in activities}
+    land_small_set(LandingZone(LocalStore(str(template / "landing"))), activities)
     for root in (on_cluster, local):
         shutil.copytree(template / "landing", root / "landing")
-    people = people_file(tmp_path)
+    people = people_file(tmp_path, athlete)
 
-    submit_env = {**lake_env(on_cluster, people), "SPARK_MASTER": cluster.master_url, "PYSPARK_PYTHON": sys.executable,
-                  "SPARK_LOCAL_IP": "127.0.0.1",
-                  "SPARK_SUBMIT_EXTRA": "--driver-memory 1g --conf spark.executor.memory=1g --conf spark.executor.cores=1"}
-    submitted = subprocess.Popen(["./spark-submit.sh", "jobs/run.py", "--env", "cluster"], cwd=REPO_ROOT,
-                                 env=submit_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    submit_env = {
+        **lake_env(on_cluster, people),
+        "SPARK_MASTER": cluster.master_url,
+        "PYSPARK_PYTHON": sys.executable,
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "SPARK_SUBMIT_EXTRA": "--driver-memory 1g --conf spark.executor.memory=1g --conf spark.executor.cores=1",
+    }
+    submit_log = tmp_path / "spark-submit.log"
+    with submit_log.open("wb") as out:
+        submitted = subprocess.Popen(["./spark-submit.sh", "jobs/run.py", "--env", "cluster"], cwd=REPO_ROOT,
+                                     env=submit_env, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
     try:
         # Meanwhile the same run in local mode, in this process on the test run's session.
         for name, value in lake_env(local, people).items():
@@ -137,13 +141,13 @@ def test_the_pipeline_on_a_standalone_cluster_builds_the_same_tables_as_local_mo
         for name in [n for n in os.environ if n.startswith(("STRAVA_", "GOOGLE_HEALTH_", "LAKEHOUSE_ENV"))]:
             monkeypatch.delenv(name)
         assert run_job.main(["--env", "cluster"]) == 0
-        output, _ = submitted.communicate(timeout=SUBMIT_TIMEOUT_SECONDS)
+        submitted.wait(timeout=SUBMIT_TIMEOUT_SECONDS)
     finally:
         if submitted.poll() is None:
             submitted.kill()
             submitted.wait()
         stop_server(local_metastore(load_settings("cluster", environ={"LAKEHOUSE_ROOT": str(on_cluster)})))
-    log = output.decode("utf-8", errors="replace")
+    log = submit_log.read_text(encoding="utf-8", errors="replace")
     assert submitted.returncode == 0, log[-4000:]
 
     # The executors ran remotely: the master saw the app with an executor under each worker, and each
