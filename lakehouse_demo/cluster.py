@@ -7,12 +7,14 @@ installing Spark, and for the cluster test (`tests/ops/test_cluster.py`):
     SPARK_MASTER=spark://127.0.0.1:<port> ./spark-submit.sh jobs/run.py --env cluster
 
 Each daemon is a plain `java -cp "<pyspark>/jars/*" org.apache.spark.deploy.{master.Master,worker.Worker}`
-in its own process group, so stopping the cluster also ends the executors and Python workers it started.
+in its own process group, so stopping the cluster also ends the executors and Python workers it started; on
+Linux the daemons also end when the process that started them dies (a killed test leaves nothing behind).
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import signal
@@ -30,6 +32,7 @@ from typing import Any
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
 HOST = "127.0.0.1"
+PR_SET_PDEATHSIG = 1  # <sys/prctl.h>
 
 
 class ClusterError(RuntimeError):
@@ -90,10 +93,18 @@ def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
         pass
 
 
+def _die_with_parent() -> None:
+    """In the child (Linux): get SIGTERM when the process that started the cluster dies, even by SIGKILL."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: `stop()` is then the only way down
+
+
 def _daemon(command: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                start_new_session=True)  # fmt: skip
+                                start_new_session=True, preexec_fn=_die_with_parent)  # fmt: skip
 
 
 def start_cluster(
