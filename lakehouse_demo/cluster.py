@@ -126,7 +126,12 @@ def start_cluster(
     home = spark_home()
     java = str(Path(os.environ["JAVA_HOME"]) / "bin" / "java") if os.environ.get("JAVA_HOME") else "java"
     classpath = str(home / "jars" / "*")
-    env = {**os.environ, "SPARK_HOME": str(home), "PYSPARK_PYTHON": python, "SPARK_LOCAL_IP": HOST}
+    # A worker builds each executor's command line from SPARK_HOME's jars and the Scala line (which
+    # spark-class would have exported; here it is read off the spark-core jar's name, e.g. `_2.13`).
+    (core,) = (home / "jars").glob("spark-core_*.jar")
+    scala = core.name.removeprefix("spark-core_").split("-")[0]
+    env = {**os.environ, "SPARK_HOME": str(home), "SPARK_SCALA_VERSION": scala, "PYSPARK_PYTHON": python,
+           "SPARK_LOCAL_IP": HOST}  # fmt: skip
     port, web_port = free_port(), free_port()
     cluster = StandaloneCluster(f"spark://{HOST}:{port}", f"http://{HOST}:{web_port}", folder, [])
     try:
