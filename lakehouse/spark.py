@@ -84,6 +84,21 @@ def warehouse_dir(settings: Settings) -> str:
     return settings.tables_root + "/_warehouse"
 
 
+def session_conf(settings: Settings) -> dict[str, str]:
+    """The SQL settings of every session, local or under spark-submit (all settable on a running session)."""
+    return {
+        "spark.sql.shuffle.partitions": str(settings.spark.shuffle_partitions),
+        "spark.sql.session.timeZone": "UTC",
+        # Few partitions for Delta's own log replay: these tables are small per commit (Delta's default, 50,
+        # makes every snapshot a 50-task job).
+        "spark.databricks.delta.snapshotPartitions": "2",
+        "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        "spark.sql.sources.partitionOverwriteMode": "dynamic",
+        # Delta's MERGE and the idempotent txnAppId writes need no retention games locally.
+        "spark.databricks.delta.retentionDurationCheck.enabled": "true",
+    }
+
+
 def local_conf(settings: Settings, jars: list[str]) -> dict[str, str]:
     """Every setting of a local session, as a plain dict (easy to inspect and test)."""
     spark = settings.spark
@@ -93,7 +108,6 @@ def local_conf(settings: Settings, jars: list[str]) -> dict[str, str]:
         "spark.jars": ",".join(jars),
         "spark.sql.extensions": DELTA_EXTENSION,
         "spark.sql.catalog.spark_catalog": DELTA_CATALOG,
-        "spark.sql.shuffle.partitions": str(spark.shuffle_partitions),
         "spark.default.parallelism": str(spark.shuffle_partitions),
         "spark.ui.enabled": str(spark.ui_enabled).lower(),
         "spark.ui.showConsoleProgress": "false",
@@ -103,17 +117,11 @@ def local_conf(settings: Settings, jars: list[str]) -> dict[str, str]:
         "spark.ui.retainedStages": "200",
         "spark.sql.ui.retainedExecutions": "100",
         "spark.driver.memory": spark.driver_memory,
-        "spark.sql.session.timeZone": "UTC",
         # Python workers run the same interpreter (and virtual environment) as the driver.
         "spark.pyspark.python": sys.executable,
         "spark.pyspark.driver.python": sys.executable,
         "spark.sql.warehouse.dir": warehouse_dir(settings),
-        # Few partitions for Delta's own log replay: these tables are small per commit.
-        "spark.databricks.delta.snapshotPartitions": "2",
-        "spark.databricks.delta.schema.autoMerge.enabled": "false",
-        "spark.sql.sources.partitionOverwriteMode": "dynamic",
-        # Delta's MERGE and the idempotent txnAppId writes need no retention games locally.
-        "spark.databricks.delta.retentionDurationCheck.enabled": "true",
+        **session_conf(settings),
     }
     log_config = REPO_ROOT / "conf" / "log4j2.properties"
     if log_config.is_file():  # quiet start-up: warnings and errors only (conf/log4j2.properties)
@@ -152,9 +160,10 @@ def get_spark(settings: Settings) -> SparkSession:
         for key, value in conf.items():
             builder = builder.config(key, value)
         spark = builder.getOrCreate()
-        if not spark.sparkContext.getConf().contains("spark.sql.shuffle.partitions"):
-            # The environment's [spark] shuffle_partitions, unless spark-submit was given its own.
-            spark.conf.set("spark.sql.shuffle.partitions", str(settings.spark.shuffle_partitions))
+        given = spark.sparkContext.getConf()
+        for key, value in session_conf(settings).items():  # as a local session has them, unless spark-submit said
+            if not given.contains(key):
+                spark.conf.set(key, value)
         return _with_names(spark, settings)
     # PySpark starts its Python workers with $PYSPARK_PYTHON (default: `python3` on the PATH), not with the
     # `spark.pyspark.python` setting, in a local session: point it at this interpreter so the workers see the
