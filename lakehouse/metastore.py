@@ -95,6 +95,9 @@ def derby_jars(classpath: list[str]) -> list[str]:
     import pyspark
 
     shipped = Path(pyspark.__file__).parent / "jars"
+    if not shipped.is_dir() and os.environ.get("SPARK_HOME"):
+        # Under spark-submit pyspark is imported from $SPARK_HOME/python/lib/pyspark.zip: the jars are in SPARK_HOME.
+        shipped = Path(os.environ["SPARK_HOME"]) / "jars"
     jars = [j for j in classpath if Path(j).name.startswith(("derbynet-", "derbyclient-"))]
     jars += [str(p) for p in sorted(shipped.glob("derby*.jar"))]
     if not any(Path(j).name.startswith("derbynet-") for j in jars):

@@ -84,6 +84,21 @@ def warehouse_dir(settings: Settings) -> str:
     return settings.tables_root + "/_warehouse"
 
 
+def session_conf(settings: Settings) -> dict[str, str]:
+    """The SQL settings of every session, local or under spark-submit (all settable on a running session)."""
+    return {
+        "spark.sql.shuffle.partitions": str(settings.spark.shuffle_partitions),
+        "spark.sql.session.timeZone": "UTC",
+        # Few partitions for Delta's own log replay: these tables are small per commit (Delta's default, 50,
+        # makes every snapshot a 50-task job).
+        "spark.databricks.delta.snapshotPartitions": "2",
+        "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        "spark.sql.sources.partitionOverwriteMode": "dynamic",
+        # Delta's MERGE and the idempotent txnAppId writes need no retention games locally.
+        "spark.databricks.delta.retentionDurationCheck.enabled": "true",
+    }
+
+
 def local_conf(settings: Settings, jars: list[str]) -> dict[str, str]:
     """Every setting of a local session, as a plain dict (easy to inspect and test)."""
     spark = settings.spark
@@ -93,7 +108,6 @@ def local_conf(settings: Settings, jars: list[str]) -> dict[str, str]:
         "spark.jars": ",".join(jars),
         "spark.sql.extensions": DELTA_EXTENSION,
         "spark.sql.catalog.spark_catalog": DELTA_CATALOG,
-        "spark.sql.shuffle.partitions": str(spark.shuffle_partitions),
         "spark.default.parallelism": str(spark.shuffle_partitions),
         "spark.ui.enabled": str(spark.ui_enabled).lower(),
         "spark.ui.showConsoleProgress": "false",
@@ -103,17 +117,11 @@ def local_conf(settings: Settings, jars: list[str]) -> dict[str, str]:
         "spark.ui.retainedStages": "200",
         "spark.sql.ui.retainedExecutions": "100",
         "spark.driver.memory": spark.driver_memory,
-        "spark.sql.session.timeZone": "UTC",
         # Python workers run the same interpreter (and virtual environment) as the driver.
         "spark.pyspark.python": sys.executable,
         "spark.pyspark.driver.python": sys.executable,
         "spark.sql.warehouse.dir": warehouse_dir(settings),
-        # Few partitions for Delta's own log replay: these tables are small per commit.
-        "spark.databricks.delta.snapshotPartitions": "2",
-        "spark.databricks.delta.schema.autoMerge.enabled": "false",
-        "spark.sql.sources.partitionOverwriteMode": "dynamic",
-        # Delta's MERGE and the idempotent txnAppId writes need no retention games locally.
-        "spark.databricks.delta.retentionDurationCheck.enabled": "true",
+        **session_conf(settings),
     }
     log_config = REPO_ROOT / "conf" / "log4j2.properties"
     if log_config.is_file():  # quiet start-up: warnings and errors only (conf/log4j2.properties)
@@ -151,7 +159,12 @@ def get_spark(settings: Settings) -> SparkSession:
             conf.update(metastore.hive_conf(local))
         for key, value in conf.items():
             builder = builder.config(key, value)
-        return _with_names(builder.getOrCreate(), settings)
+        spark = builder.getOrCreate()
+        given = spark.sparkContext.getConf()
+        for key, value in session_conf(settings).items():  # as a local session has them, unless spark-submit said
+            if not given.contains(key):
+                spark.conf.set(key, value)
+        return _with_names(spark, settings)
     # PySpark starts its Python workers with $PYSPARK_PYTHON (default: `python3` on the PATH), not with the
     # `spark.pyspark.python` setting, in a local session: point it at this interpreter so the workers see the
     # virtual environment's packages (pandas, numpy, statsmodels for applyInPandas).
@@ -168,8 +181,14 @@ def get_spark(settings: Settings) -> SparkSession:
 
 
 def _classpath_or_empty() -> list[str]:
-    """Setup's jars when this checkout has them (spark-submit.sh ran from it), else none."""
-    try:
-        return cached_jars()
-    except MissingJarsError:
-        return []
+    """Setup's jars when this checkout has them (spark-submit.sh ran from it), else none.
+
+    Under spark-submit the library is imported from the zip that `--py-files` ships, so `REPO_ROOT` is that
+    zip, not the checkout: the checkout is then the working directory spark-submit.sh runs in.
+    """
+    for classpath_file in (CLASSPATH_FILE, Path.cwd() / ".cache" / "jvm" / "classpath.txt"):
+        try:
+            return cached_jars(classpath_file)
+        except MissingJarsError:
+            continue
+    return []

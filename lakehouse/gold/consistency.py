@@ -33,7 +33,9 @@ def _clip(column: Column) -> Column:
 
 
 def _cv(column: str) -> Column:
-    return F.stddev_pop(column) / F.avg(column)
+    # A period whose values average 0 (all-zero distances) has no coefficient of variation: NULL, not an
+    # ANSI division-by-zero error that stops the gold stage.
+    return F.try_divide(F.stddev_pop(column), F.avg(column))
 
 
 def consistency(workouts: DataFrame, period: str, targets: DataFrame | None = None) -> DataFrame:

@@ -89,3 +89,18 @@ def test_monthly_consistency(spark: SparkSession) -> None:
     assert_approx_df_equality(
         consistency(workouts, "month"), expected, 1e-9, ignore_row_order=True, ignore_nullable=True
     )
+
+
+def test_a_week_of_zero_distances_scores_instead_of_failing(spark: SparkSession) -> None:
+    # Mon 8 and Tue 9 Jan at 07:00, 5:00 min/km, distance 0 both (a session recorded without distance): the
+    # distance CV is 0/0, no variation to score (NULL, like a missing value), pace CV 0 -> performance 100;
+    # frequency 2/4 = 50, timing 100 (std 0), streak 2/7 = 28.571 -> 20 + 20 + 20 + 5.714 = 65.714.
+    workouts = spark.createDataFrame(
+        [(3, date(2024, 1, 8), datetime(2024, 1, 8, 7), 300.0, 0.0),
+         (3, date(2024, 1, 9), datetime(2024, 1, 9, 7), 300.0, 0.0)],
+        WORKOUTS,
+    )
+    expected = spark.createDataFrame([(3, date(2024, 1, 8), 2, 50.0, 100.0, 100.0, 28.57, 65.71)], OUT)
+    assert_approx_df_equality(
+        consistency(workouts, "week"), expected, 1e-9, ignore_row_order=True, ignore_nullable=True
+    )
