@@ -42,6 +42,8 @@ from lakehouse_demo.standins.fitbit import ALWAYS, FitbitFaults, FitbitStandin
 from lakehouse_demo.standins.google_health import GoogleHealthFaults, GoogleHealthStandin, demo_points
 from lakehouse_demo.standins.strava import StravaFaults, StravaStandin
 
+pytestmark = pytest.mark.slow  # minutes: outside the suite's budget (pyproject.toml)
+
 STRAVA_ID, STRAVA_SECRET, STRAVA_REFRESH = "4242", "SECRET-strava-client-9f8e7d", "SECRET-strava-refresh-6c5b4a"
 GOOGLE_ID = "777-hostile.apps.googleusercontent.com"
 GOOGLE_SECRET, GOOGLE_REFRESH = "SECRET-google-client-3e2d1c", "1//SECRET-google-refresh-0a9b8c"

@@ -33,7 +33,7 @@ from lakehouse.storage import LocalStore
 from lakehouse_demo.cluster import StandaloneCluster, standalone_cluster
 from lakehouse_demo.race.landing import RaceSpec, land_race
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 REALDATA = Path(__file__).resolve().parents[3] / "shared" / "realdata"
 needs_realdata = pytest.mark.skipif(not REALDATA.is_dir(), reason="../shared/realdata is not beside the checkout")

@@ -7,10 +7,13 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from pyspark.sql import SparkSession
 
 from tests.reliability.conftest import STAGES, Baseline
 from tests.reliability.lakes import differences, finish, run_job, start_job, stop_metastore
+
+pytestmark = pytest.mark.slow  # minutes: outside the suite's budget (pyproject.toml)
 
 
 def _wait_until_locked_by(lock: Path, pid: int, timeout: float = 300) -> None:
