@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -162,7 +163,13 @@ def test_the_pipeline_on_a_standalone_cluster_builds_the_same_tables_as_local_mo
     # its log in the worker's folder) finished tasks. A standalone driver runs no tasks itself, and bronze parses
     # every landed record in a Python UDF (lakehouse/bronze/loader.py): the cluster's bronze rows were parsed
     # by Python workers beside those executors.
-    (app,) = [a for a in cluster.state()["completedapps"] if a["name"] == "fitness-lakehouse:run"]
+    # The only application this cluster ever ran (named by the session factory's `[spark] app_name`); the master
+    # may list it as completed a moment after the driver has exited.
+    deadline = time.monotonic() + 60
+    while not (apps := [a for a in cluster.state()["completedapps"] if a["name"].startswith("fitness-lakehouse")]):
+        assert time.monotonic() < deadline, cluster.state()
+        time.sleep(1)
+    (app,) = apps
     for work_dir in cluster.worker_dirs:
         logs = [p.read_text(encoding="utf-8", errors="replace") for p in (work_dir / app["id"]).glob("*/stderr")]
         assert any("Executor: Finished task" in text for text in logs), work_dir
