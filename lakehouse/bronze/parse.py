@@ -27,6 +27,7 @@ import io
 import json
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -136,36 +137,11 @@ def _dig(record: dict[str, Any], dotted: str) -> Any:
     return value
 
 
-def nesting_depth(text: str, start: int = 0, stop: int | None = None) -> int:
-    """How deep arrays and objects nest in JSON `text[start:stop]`, counted without recursion (strings skipped).
-
-    Example: `nesting_depth('[{"a": [1]}, "]]]"]') == 3`.
-    """
-    depth = deepest = 0
-    in_string = escaped = False
-    for ch in text[start:stop]:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "]}":
-            depth -= 1
-    return deepest
-
-
-def _value_end(text: str, pos: int) -> int:
-    """Where the array or object opening at `text[pos]` closes (one past it), or len(text) if it never does."""
+def _brackets(text: str, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, int]]:
+    """Each bracket of JSON `text[start:stop]` outside strings, as (index, nesting depth after it)."""
     depth = 0
     in_string = escaped = False
-    for index in range(pos, len(text)):
+    for index in range(start, len(text) if stop is None else stop):
         ch = text[index]
         if in_string:
             if escaped:
@@ -178,11 +154,23 @@ def _value_end(text: str, pos: int) -> int:
             in_string = True
         elif ch in "[{":
             depth += 1
+            yield index, depth
         elif ch in "]}":
             depth -= 1
-            if depth == 0:
-                return index + 1
-    return len(text)
+            yield index, depth
+
+
+def nesting_depth(text: str, start: int = 0, stop: int | None = None) -> int:
+    """How deep arrays and objects nest in JSON `text[start:stop]`, counted without recursion (strings skipped).
+
+    Example: `nesting_depth('[{"a": [1]}, "]]]"]') == 3`.
+    """
+    return max((depth for _, depth in _brackets(text, start, stop)), default=0)
+
+
+def _value_end(text: str, pos: int) -> int:
+    """Where the array or object opening at `text[pos]` closes (one past it), or len(text) if it never does."""
+    return next((index + 1 for index, depth in _brackets(text, pos) if depth == 0), len(text))
 
 
 def _too_deep() -> str:
