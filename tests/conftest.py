@@ -35,6 +35,18 @@ def spark(base_settings: Settings) -> Iterator[SparkSession]:
     stop_server(local_metastore(base_settings))
 
 
+@pytest.fixture(autouse=True, scope="module")
+def fresh_caches() -> Iterator[None]:
+    """After each test module, let go of Delta's cached table logs (a few MB per table, kept for an hour) and
+    Spark's cached frames: one session runs hundreds of tests' lakehouses, and without this the driver's heap
+    fills up and the late tests crawl through full garbage collections."""
+    yield
+    session = SparkSession.getActiveSession()
+    if session is not None:
+        session.catalog.clearCache()
+        session._jvm.org.apache.spark.sql.delta.DeltaLog.clearCache()  # type: ignore[union-attr]
+
+
 @pytest.fixture
 def settings(base_settings: Settings, tmp_path: Path) -> Settings:
     """Settings whose landing zone and tables live in this test's own temporary folder."""
