@@ -147,8 +147,8 @@ def _land_more_fitbit_and_mapmyrun(settings: Settings) -> None:
 
 def test_incremental_gold_equals_full_recompute(spark: SparkSession, built: Built) -> None:
     """Runs last in this module: it adds a week of data to the lakehouse the tests above built (new and
-    re-pulled Strava activities, a new and a changed Fitbit day, a new MapMyRun export), then changes every
-    setting the gold tables read; each time the incremental run equals a full recompute."""
+    re-pulled Strava activities, a new and a changed Fitbit day, a new MapMyRun export): the incremental run
+    equals a full recompute."""
     settings = built.settings
 
     activities = sorted(sample_strava.generate_activities(settings.sample), key=lambda a: str(a["start_date"]))
@@ -174,7 +174,13 @@ def test_incremental_gold_equals_full_recompute(spark: SparkSession, built: Buil
     race_run.gold(spark, settings, "full", force=True)
     assert gold_snapshot(spark, settings) == incremental
 
-    # Every setting gold reads, changed: event date, physiology, weekly target, k.
+
+@pytest.mark.slow  # two more gold runs (~150 s): `pytest -m slow` (outside the default suite's time budget)
+def test_changed_settings_incremental_gold_equals_full_recompute(spark: SparkSession, built: Built) -> None:
+    """Every setting gold reads, changed (event date, physiology, weekly target, k): the tables that read
+    them change, and the incremental run equals a full recompute."""
+    settings = built.settings
+    incremental = gold_snapshot(spark, settings)
     (sam,) = settings.people
     changed = replace(
         settings,

@@ -36,6 +36,10 @@ from lakehouse.silver.run import run_silver
 from lakehouse.sources.mapmyrun import import_csv
 from lakehouse.tables import Tables, read_table, table_exists
 
+# Each case is a real bronze load (and silver MERGE) of its own lakehouse: ~20 s. The cases marked SLOW run with
+# `pytest -m slow` (outside the default suite's time budget, pyproject.toml); the rest stay in every run.
+SLOW = pytest.mark.slow
+
 HEADER = (
     "Date Submitted,Workout Date,Activity Type,Calories Burned (kCal),Distance (km),Workout Time (seconds),"
     "Avg Pace (min/km),Max Pace (min/km),Avg Speed (km/h),Max Speed (km/h),Avg Heart Rate,Steps,Notes,Source,Link"
@@ -137,6 +141,7 @@ def test_impossible_calendar_date(spark: SparkSession, settings: Settings) -> No
     ]
 
 
+@SLOW
 def test_empty_summary_array(spark: SparkSession, settings: Settings) -> None:
     points = [{"time": "08:00:00", "value": 12}]
     land(settings, "fitbit/month=2024-07/steps.json", [
@@ -160,6 +165,7 @@ def test_empty_summary_array(spark: SparkSession, settings: Settings) -> None:
     )
 
 
+@SLOW
 def test_time_of_day_past_23_59_59(spark: SparkSession, settings: Settings) -> None:
     points = [{"time": "23:58:00", "value": 10}, {"time": "24:00:00", "value": 11}, {"time": "23:59:59", "value": 12}]
     land(settings, "fitbit/month=2024-07/steps.json",
@@ -180,6 +186,7 @@ def test_time_of_day_past_23_59_59(spark: SparkSession, settings: Settings) -> N
     ]
 
 
+@SLOW
 def test_number_too_big_for_its_column(spark: SparkSession, settings: Settings) -> None:
     # kudos_count is an int column, id a long one: 3e9 and 2^63 are valid JSON integers that do not fit.
     land(settings, "strava/activities/month=2024-05/a.json",
@@ -218,6 +225,7 @@ def test_nan_and_infinity(spark: SparkSession, settings: Settings) -> None:
     assert (rule, row["_parse_errors"]) == ("values_readable", ["value: NaN is not a finite number"])
 
 
+@SLOW
 def test_lone_surrogate_is_quarantined_and_a_surrogate_pair_loads(spark: SparkSession, settings: Settings) -> None:
     text = json.dumps([activity(1, name="LONE"), activity(2, name="\U0001f3c3 PAIR")])  # json writes \\ud83c\\udfc3
     land(settings, "strava/activities/month=2024-05/a.json", text.replace("LONE", "\\ud800"))
@@ -257,6 +265,7 @@ def steps_point(point_id: str, start: str, end: str, count: str) -> dict[str, An
     }  # fmt: skip
 
 
+@SLOW
 def test_impossible_instant_in_a_google_health_point(spark: SparkSession, settings: Settings) -> None:
     # Under ANSI mode `to_timestamp('2024-02-30T10:00:00Z')` stopped the whole silver stage.
     land(settings, "google_health/steps/month=2024-02/a.json", [
@@ -298,6 +307,7 @@ def test_file_outside_its_partition_folder(spark: SparkSession, settings: Settin
     ]
 
 
+@SLOW
 def test_csv_row_with_a_bad_date_or_too_few_fields(
     spark: SparkSession, settings: Settings, landing: LandingZone
 ) -> None:
@@ -319,6 +329,7 @@ def test_csv_row_with_a_bad_date_or_too_few_fields(
     ]
 
 
+@SLOW
 def test_non_utf8_bytes_in_one_row(spark: SparkSession, settings: Settings, landing: LandingZone) -> None:
     rows = [workout_row(1), workout_row(2, notes="Caf\xe9 stop"), workout_row(3)]
     export = (HEADER + "\n" + "\n".join(rows) + "\n").encode("latin-1")  # one non-ASCII byte, not UTF-8
