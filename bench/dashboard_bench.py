@@ -55,6 +55,7 @@ def time_classification(settings, repeat: int) -> dict[str, object]:
     """Classify 1,000+ on-foot workouts with the saved k-means model, warm: Spark and numpy."""
     import pandas as pd
     from pyspark.ml import PipelineModel
+    from pyspark.sql import functions as F
 
     from lakehouse.dashboard.models import load_kmeans
     from lakehouse.gold import workout_classification as wc
@@ -66,7 +67,7 @@ def time_classification(settings, repeat: int) -> dict[str, object]:
     registry = read_table(spark, tables.ref("ops", "model_registry")).where("model_name = 'workout_kmeans'")
     entry = registry.orderBy("trained_at").collect()[-1]
     feats = wc.features(read_table(spark, tables.ref("silver", "workouts"))).where(
-        f"athlete_id = {int(entry['athlete_id'])}").toPandas()
+        F.col("person_id") == entry["person_id"]).toPandas()
     copies = -(-MIN_WORKOUTS // max(len(feats), 1))
     many = pd.concat([feats.assign(workout_id=feats["workout_id"] + f"-{i}") for i in range(copies)],
                      ignore_index=True)
