@@ -61,7 +61,9 @@ def render(ctx: Context) -> None:
             cols[i % len(cols)].metric(
                 f"{row['sport']}: {METRIC_NAMES[row['metric']]}",
                 f"{row['after']:.2f}" if row["after"] == row["after"] else "-",
-                None if change != change or change is None else f"x{change:.2f} (before {row['before']:.2f})",
+                # A signed change, so the arrow points the way the number moved; a slower pace (more min/km) is red.
+                None if change != change or change is None else f"{change - 1:+.0%} (before {row['before']:.2f})",
+                delta_color="inverse" if row["metric"] == "mean_pace_min_per_km" else "normal",
             )
 
     st.subheader("Classification mix")
