@@ -240,7 +240,7 @@ def _parse_files(spark: SparkSession, files: list[dict[str, Any]], fmt: EntityFo
 
     Non-empty files are read and parsed by Spark; empty ones (which Spark's readers skip) are parsed here.
     """
-    parse = F.udf(partial(parse_for_spark, fmt=fmt), PARSED_TYPE)
+    parse = F.udf(partial(parse_for_spark, fmt=fmt), PARSED_TYPE, useArrow=False)  # pickled rows, as always
     relative = F.expr(f"substr(path, instr(path, '{marker}') + {len(marker)})")
     empty = spark.createDataFrame(
         [(f["path"], EMPTY_SHA256, parse_for_spark(b"", fmt)) for f in files if f["size"] == 0],

@@ -242,7 +242,7 @@ def _pmc_udf(ctl_days: int, atl_days: int):
             out.append((day["date"], ctl, atl))
         return out
 
-    return F.udf(recur, PMC_TYPE)
+    return F.udf(recur, PMC_TYPE, useArrow=False)
 
 
 def performance_management(
