@@ -176,11 +176,12 @@ def test_the_pipeline_on_a_standalone_cluster_builds_the_same_tables_as_local_mo
 
     names = delta_tables(on_cluster)
     assert names == delta_tables(local)
-    assert {"bronze/strava_activities", "silver/workouts", "gold/workout_classification", "gold/fitbit_daily_summary",
-            "silver/race_telemetry", "ops/bronze_load_ledger"} <= names  # fmt: skip
+    filled = {"bronze/strava_activities", "silver/workouts", "gold/workout_classification", "gold/fitbit_daily_summary",
+              "silver/race_telemetry", "ops/bronze_load_ledger"}  # fmt: skip
+    assert filled <= names
     roots = (on_cluster, local)
     for name in sorted(names):
         actual = comparable(spark.read.format("delta").load(str(on_cluster / "tables" / name)), roots)
         expected = comparable(spark.read.format("delta").load(str(local / "tables" / name)), roots)
-        assert actual.count() > 0 or name.startswith("ops/"), name
+        assert actual.count() > 0 or name not in filled, name  # a quarantine may well be empty: these may not
         assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
