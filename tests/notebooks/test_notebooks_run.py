@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import sys
 import time
 import uuid
@@ -34,6 +33,7 @@ from pyspark.sql import SparkSession
 
 from lakehouse.config import load_settings
 from lakehouse.metastore import LAYERS, local_metastore, stop_server
+from lakehouse.sqlserver import listening
 from tests.conftest import DemoLakehouse
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
@@ -62,15 +62,6 @@ def write_kernel_spec(folder: Path) -> Path:
         json.dumps({"argv": argv, "display_name": "fitness-lakehouse (test)", "language": "python"}), encoding="utf-8"
     )
     return folder / "kernels"
-
-
-def listening(host: str, port: int) -> bool:
-    """Whether a server accepts connections on host:port."""
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def kernel_jvms(marker: str) -> list[psutil.Process]:
