@@ -26,6 +26,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -151,7 +152,14 @@ def server_status(metastore: LocalMetastore) -> str:
 
 
 def ensure_server(metastore: LocalMetastore, classpath: list[str]) -> bool:
-    """Start the metastore's Derby network server unless it already listens; True if this call started it."""
+    """Start the metastore's Derby network server unless it already listens; True if this call started it.
+
+    A server still running for a lakehouse folder that was deleted (no database, no pid file: someone removed
+    the folder and starts afresh) serves a database that is gone, and every session would fail to open
+    Hive's client: it is shut down and a new one started.
+    """
+    if _listening(metastore.host, metastore.port) and _orphaned(metastore):
+        _shut_down(metastore, classpath)
     if _listening(metastore.host, metastore.port):
         return False
     metastore.folder.mkdir(parents=True, exist_ok=True)
@@ -193,6 +201,29 @@ def ensure_server(metastore: LocalMetastore, classpath: list[str]) -> bool:
             time.sleep(0.2)
         print(f"[metastore] started on {metastore.host}:{metastore.port} (data in {metastore.folder})", file=sys.stderr)
         return True
+
+
+def _orphaned(metastore: LocalMetastore) -> bool:
+    """Whether the server on the metastore's port lost its folder (the pid file is written before it listens)."""
+    return not metastore.pid_file.exists() and not (metastore.folder / "metastore_db").exists()
+
+
+def _shut_down(metastore: LocalMetastore, classpath: list[str]) -> None:
+    """Ask the Derby server on the metastore's port to shut down (Derby's own `shutdown` command)."""
+    java = os.path.join(os.environ["JAVA_HOME"], "bin", "java") if os.environ.get("JAVA_HOME") else "java"
+    command = [java, "-cp", os.pathsep.join(derby_jars(classpath)), DERBY_SERVER_CLASS, "shutdown",
+               "-h", metastore.host, "-p", str(metastore.port)]  # fmt: skip
+    subprocess.run(command, capture_output=True, timeout=60, check=False)
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while _listening(metastore.host, metastore.port) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    # Shutting down, Derby checkpoints the database it had open and recreates bits of its deleted folder
+    # (`metastore_db/log`, `seg0`) without `service.properties`: debris a new server refuses to open (XBM0A).
+    debris = metastore.folder / "metastore_db"
+    if debris.is_dir() and not (debris / "service.properties").exists():
+        shutil.rmtree(debris, ignore_errors=True)
+    where = f"{metastore.host}:{metastore.port}"
+    print(f"[metastore] stopped the server on {where}: its folder was deleted", file=sys.stderr)
 
 
 def stop_server(metastore: LocalMetastore, timeout: float = 30.0) -> bool:

@@ -133,3 +133,31 @@ def test_an_external_metastore_is_left_alone(spark: SparkSession, settings: Sett
     _write(spark, Tables(settings).ref("gold", "left_alone").location, [(1, "x")])
     assert register_tables(spark, replace(settings, metastore=replace(settings.metastore, mode=mode))) == []
     assert not spark.catalog.tableExists("gold.left_alone")
+
+
+def test_a_server_whose_lakehouse_folder_was_deleted_is_replaced(tmp_path: Path) -> None:
+    """Someone deletes a lakehouse folder while its metastore server runs, then starts afresh in the same place:
+    the old server (serving a database that is gone) is shut down and a new one serves the new folder."""
+    import shutil
+
+    from lakehouse.config import load_settings
+    from lakehouse.metastore import ensure_server, stop_server
+    from lakehouse.spark import cached_jars
+
+    metastore = local_metastore(load_settings("test", environ={"LAKEHOUSE_ROOT": str(tmp_path / "lake")}))
+    jars = cached_jars()
+    assert ensure_server(metastore, jars)
+    first = int(metastore.pid_file.read_text(encoding="utf-8"))
+    try:
+        assert not ensure_server(metastore, jars)  # running, folder intact: left alone
+        shutil.rmtree(tmp_path / "lake")
+        assert ensure_server(metastore, jars)  # the orphan is shut down, a new server started
+        second = int(metastore.pid_file.read_text(encoding="utf-8"))
+        assert second != first
+        assert "metastore running" in server_status(metastore)
+    finally:
+        stop_server(metastore)
+        try:
+            os.kill(first, 9)
+        except ProcessLookupError:
+            pass
