@@ -158,19 +158,18 @@ def ensure_server(metastore: LocalMetastore, classpath: list[str]) -> bool:
     the folder and starts afresh) serves a database that is gone, and every session would fail to open
     Hive's client: it is shut down and a new one started.
     """
-    if _listening(metastore.host, metastore.port) and _orphaned(metastore):
-        _shut_down(metastore, classpath)
     if _listening(metastore.host, metastore.port):
-        return False
+        if not _orphaned(metastore):
+            return False
+        _shut_down(metastore, classpath)
     metastore.folder.mkdir(parents=True, exist_ok=True)
     # Processes starting at the same moment take turns: the first starts the server, the others find it running.
     with open(metastore.folder / ".start.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if _listening(metastore.host, metastore.port):
             return False
-        java = os.path.join(os.environ["JAVA_HOME"], "bin", "java") if os.environ.get("JAVA_HOME") else "java"
         command = [
-            java,
+            _java(),
             "-Xmx256m",
             f"-Dderby.system.home={metastore.folder}",
             f"-Dderby.stream.error.file={metastore.folder / 'derby.log'}",
@@ -203,6 +202,11 @@ def ensure_server(metastore: LocalMetastore, classpath: list[str]) -> bool:
         return True
 
 
+def _java() -> str:
+    """The JDK's `java` ($JAVA_HOME's, else the one on the PATH)."""
+    return os.path.join(os.environ["JAVA_HOME"], "bin", "java") if os.environ.get("JAVA_HOME") else "java"
+
+
 def _orphaned(metastore: LocalMetastore) -> bool:
     """Whether the server on the metastore's port lost its folder (the pid file is written before it listens)."""
     return not metastore.pid_file.exists() and not (metastore.folder / "metastore_db").exists()
@@ -210,8 +214,7 @@ def _orphaned(metastore: LocalMetastore) -> bool:
 
 def _shut_down(metastore: LocalMetastore, classpath: list[str]) -> None:
     """Ask the Derby server on the metastore's port to shut down (Derby's own `shutdown` command)."""
-    java = os.path.join(os.environ["JAVA_HOME"], "bin", "java") if os.environ.get("JAVA_HOME") else "java"
-    command = [java, "-cp", os.pathsep.join(derby_jars(classpath)), DERBY_SERVER_CLASS, "shutdown",
+    command = [_java(), "-cp", os.pathsep.join(derby_jars(classpath)), DERBY_SERVER_CLASS, "shutdown",
                "-h", metastore.host, "-p", str(metastore.port)]  # fmt: skip
     subprocess.run(command, capture_output=True, timeout=60, check=False)
     deadline = time.monotonic() + START_TIMEOUT_SECONDS

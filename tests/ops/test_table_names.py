@@ -4,6 +4,8 @@ at the same time; catalog mode (`LAKEHOUSE_CATALOG`) writes and reads by `catalo
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -14,8 +16,16 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
-from lakehouse.config import Settings
-from lakehouse.metastore import local_metastore, register_tables, server_status, table_folders
+from lakehouse.config import Settings, load_settings
+from lakehouse.metastore import (
+    ensure_server,
+    local_metastore,
+    register_tables,
+    server_status,
+    stop_server,
+    table_folders,
+)
+from lakehouse.spark import cached_jars
 from lakehouse.tables import (
     Tables,
     append,
@@ -138,12 +148,6 @@ def test_an_external_metastore_is_left_alone(spark: SparkSession, settings: Sett
 def test_a_server_whose_lakehouse_folder_was_deleted_is_replaced(tmp_path: Path) -> None:
     """Someone deletes a lakehouse folder while its metastore server runs, then starts afresh in the same place:
     the old server (serving a database that is gone) is shut down and a new one serves the new folder."""
-    import shutil
-
-    from lakehouse.config import load_settings
-    from lakehouse.metastore import ensure_server, stop_server
-    from lakehouse.spark import cached_jars
-
     metastore = local_metastore(load_settings("test", environ={"LAKEHOUSE_ROOT": str(tmp_path / "lake")}))
     jars = cached_jars()
     assert ensure_server(metastore, jars)
@@ -158,6 +162,6 @@ def test_a_server_whose_lakehouse_folder_was_deleted_is_replaced(tmp_path: Path)
     finally:
         stop_server(metastore)
         try:
-            os.kill(first, 9)
+            os.kill(first, signal.SIGKILL)
         except ProcessLookupError:
             pass
