@@ -11,6 +11,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from lakehouse.exact import exact_sum
+
 NAME = "activity_summary_monthly"
 KEYS = ("athlete_id", "month", "sport_type")
 
@@ -23,9 +25,9 @@ def summarise(activities: DataFrame) -> DataFrame:
         F.col("sport_type"),
     ).agg(
         F.count(F.lit(1)).alias("activities"),
-        F.sum("distance_m").alias("distance_m"),
-        F.sum("moving_time_s").alias("moving_time_s"),
-        F.sum("elevation_gain_m").alias("elevation_gain_m"),
+        exact_sum("distance_m").alias("distance_m"),
+        exact_sum("moving_time_s").alias("moving_time_s"),
+        exact_sum("elevation_gain_m").alias("elevation_gain_m"),
         F.sum("kudos_count").alias("kudos"),
     )
     return totals.select(

@@ -14,6 +14,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from lakehouse.exact import exact_avg, exact_stddev_samp
+
 NAME = "workout_anomalies"
 KEYS = ("workout_id", "metric", "method")
 METRICS = ("pace_s_per_km", "distance_m", "duration_s", "avg_heart_rate_bpm")
@@ -44,8 +46,8 @@ def detect(workouts: DataFrame) -> DataFrame:
         F.percentile("value", 0.25).alias("q1"),
         F.percentile("value", 0.5).alias("median"),
         F.percentile("value", 0.75).alias("q3"),
-        F.avg("value").alias("mean"),
-        F.stddev_samp("value").alias("std"),
+        exact_avg("value").alias("mean"),
+        exact_stddev_samp("value").alias("std"),
     )
     with_stats = values.join(stats, on=list(GROUP), how="inner").where(F.col("n") >= MIN_GROUP_SIZE)
     mad = (

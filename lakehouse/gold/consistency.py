@@ -19,6 +19,8 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from lakehouse.exact import exact_avg, exact_stddev_pop
+
 WEEKLY_NAME = "consistency_weekly"
 MONTHLY_NAME = "consistency_monthly"
 KEYS = ("person_id", "period_start")
@@ -35,7 +37,7 @@ def _clip(column: Column) -> Column:
 def _cv(column: str) -> Column:
     # A period whose values average 0 (all-zero distances) has no coefficient of variation: NULL, not an
     # ANSI division-by-zero error that stops the gold stage.
-    return F.try_divide(F.stddev_pop(column), F.avg(column))
+    return F.try_divide(exact_stddev_pop(column), exact_avg(column))
 
 
 def consistency(workouts: DataFrame, period: str, targets: DataFrame | None = None) -> DataFrame:
@@ -67,7 +69,7 @@ def consistency(workouts: DataFrame, period: str, targets: DataFrame | None = No
     stats = w.groupBy("person_id", "period_start").agg(
         F.count(F.lit(1)).alias("workouts"),
         F.count("hour").alias("timed"),
-        F.stddev_pop("hour").alias("hour_std"),
+        exact_stddev_pop("hour").alias("hour_std"),
         _cv("pace_s_per_km").alias("pace_cv"),
         _cv("distance_m").alias("distance_cv"),
     )

@@ -14,6 +14,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from lakehouse.exact import exact_avg, exact_sum
+
 SUMMARY_NAME = "fitbit_daily_summary"
 SUMMARY_KEYS = ("user_id", "date", "metric")
 ZONES_NAME = "hr_zone_minutes_daily"
@@ -26,8 +28,8 @@ def daily_summary(intraday: DataFrame) -> DataFrame:
     """silver.fitbit_intraday -> one row per (user, day, metric)."""
     is_rate = F.col("metric") == "heart_rate_bpm"
     return intraday.groupBy("user_id", "date", "metric").agg(
-        F.when(~F.first(is_rate), F.round(F.sum("value"), 3)).alias("total"),
-        F.round(F.avg("value"), 3).alias("mean"),
+        F.when(~F.first(is_rate), F.round(exact_sum("value"), 3)).alias("total"),
+        F.round(exact_avg("value"), 3).alias("mean"),
         F.min("value").alias("min"),
         F.max("value").alias("max"),
         F.count(F.lit(1)).alias("samples"),

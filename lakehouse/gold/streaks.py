@@ -13,6 +13,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from lakehouse.exact import exact_sum
+
 STREAKS_NAME = "streaks"
 STREAKS_KEYS = ("person_id", "sport")
 EDDINGTON_NAME = "eddington"
@@ -51,7 +53,7 @@ def streaks(workouts: DataFrame) -> DataFrame:
 
 def eddington(workouts: DataFrame) -> DataFrame:
     """silver.workouts -> the Eddington number per (athlete, sport, unit)."""
-    daily = workouts.groupBy("person_id", "sport", "workout_date").agg(F.sum("distance_m").alias("distance_m"))
+    daily = workouts.groupBy("person_id", "sport", "workout_date").agg(exact_sum("distance_m").alias("distance_m"))
     units = daily.crossJoin(
         daily.sparkSession.createDataFrame(list(UNITS_M.items()), "unit string, metres double")
     ).withColumn("distance", F.col("distance_m") / F.col("metres"))

@@ -29,6 +29,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakehouse.config import AnalyticsSettings
+from lakehouse.exact import exact_avg, exact_sum
 
 ACTIVITY_NAME = "activity_training_load"
 ACTIVITY_KEYS = ("workout_id",)
@@ -174,10 +175,10 @@ def activity_load(
     )
     per_workout = zoned.groupBy("workout_id").agg(
         F.count(F.lit(1)).alias("hr_samples"),
-        F.sum(F.col("interval_s") / 60).alias("covered_min"),
-        F.sum(_banister(F.col("interval_s") / 60, _hrr(F.col("hr"), F.col("rest")))).alias("trimp_fitbit"),
-        F.avg("hr").alias("fitbit_avg_hr"),
-        *[F.sum(F.when(F.col("z.zone") == zone, F.col("interval_s") / 60).otherwise(0.0)).alias(col)
+        exact_sum(F.col("interval_s") / 60).alias("covered_min"),
+        exact_sum(_banister(F.col("interval_s") / 60, _hrr(F.col("hr"), F.col("rest")))).alias("trimp_fitbit"),
+        exact_avg("hr").alias("fitbit_avg_hr"),
+        *[exact_sum(F.when(F.col("z.zone") == zone, F.col("interval_s") / 60).otherwise(0.0)).alias(col)
           for zone, col in ZONES.items()],
     )  # fmt: skip
     joined = (
@@ -209,7 +210,7 @@ def activity_load(
 def daily_load(activity_loads: DataFrame, until: date | None = None) -> DataFrame:
     """Per athlete, every calendar day from the first workout to the last (or `until`): the day's load."""
     per_day = activity_loads.groupBy("person_id", F.col("workout_date").alias("date")).agg(
-        F.sum(F.coalesce("trimp100", F.lit(0.0))).alias("load")
+        F.coalesce(exact_sum("trimp100"), F.lit(0.0)).alias("load")
     )
     end = F.greatest(F.max("date"), F.lit(until)) if until else F.max("date")
     spine = (

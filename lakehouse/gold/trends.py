@@ -21,6 +21,8 @@ from datetime import date
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from lakehouse.exact import exact_avg, exact_sum
+
 MONTHLY_NAME = "trends_monthly"
 MONTHLY_KEYS = ("person_id", "sport", "month")
 FITS_NAME = "trend_fits"
@@ -51,8 +53,8 @@ def monthly(workouts: DataFrame) -> DataFrame:
     """silver.workouts -> monthly volume and pace per (athlete, sport), with rolling averages."""
     per_month = workouts.groupBy("person_id", "sport", F.trunc("workout_date", "month").alias("month")).agg(
         F.count(F.lit(1)).alias("workouts"),
-        F.sum("distance_m").alias("distance_m"),
-        F.sum("duration_s").alias("duration_s"),
+        exact_sum("distance_m").alias("distance_m"),
+        exact_sum("duration_s").alias("duration_s"),
     )
     spine = (
         per_month.groupBy("person_id", "sport")
@@ -92,11 +94,11 @@ def fits(monthly_trends: DataFrame) -> DataFrame:
     ).where(F.col("y").isNotNull())
     sums = points.groupBy("person_id", "sport", "metric").agg(
         F.count(F.lit(1)).cast("double").alias("n"),
-        F.sum("x").alias("sx"),
-        F.sum("y").alias("sy"),
-        F.sum(F.col("x") * F.col("x")).alias("sxx"),
-        F.sum(F.col("x") * F.col("y")).alias("sxy"),
-        F.sum(F.col("y") * F.col("y")).alias("syy"),
+        exact_sum("x").alias("sx"),
+        exact_sum("y").alias("sy"),
+        exact_sum(F.col("x") * F.col("x")).alias("sxx"),
+        exact_sum(F.col("x") * F.col("y")).alias("sxy"),
+        exact_sum(F.col("y") * F.col("y")).alias("syy"),
     )
     sxx_c = F.col("sxx") - F.col("sx") * F.col("sx") / F.col("n")
     sxy_c = F.col("sxy") - F.col("sx") * F.col("sy") / F.col("n")
@@ -145,8 +147,8 @@ def before_after(workouts: DataFrame, events: date | DataFrame) -> DataFrame:
             (
                 F.months_between(F.trunc(F.max("workout_date"), "month"), F.trunc(F.min("workout_date"), "month")) + 1
             ).alias("months"),
-            F.avg("distance_m").alias("mean_distance_m"),
-            F.avg(F.col("pace_s_per_km") / 60).alias("mean_pace_min_per_km"),
+            exact_avg("distance_m").alias("mean_distance_m"),
+            exact_avg(F.col("pace_s_per_km") / 60).alias("mean_pace_min_per_km"),
             F.percentile(F.col("pace_s_per_km") / 60, 0.25).alias("pace_p25_min_per_km"),
             F.percentile(F.col("pace_s_per_km") / 60, 0.75).alias("pace_p75_min_per_km"),
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from lakehouse.exact import exact_sum
 from lakehouse.race.gold.stage_results import clock
 
 NAME = "race_general_classification"
@@ -33,7 +34,7 @@ def general_classification(results: DataFrame) -> DataFrame:
     totals = (
         upto.groupBy("after_stage", "rider_id")
         .agg(
-            F.sum("stage_time_s").alias("total_time_s"),
+            exact_sum("stage_time_s").alias("total_time_s"),
             F.count("stage_time_s").alias("stages_finished"),
             F.max_by("name", "stage").alias("name"),
             F.max_by("team", "stage").alias("team"),

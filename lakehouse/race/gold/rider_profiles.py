@@ -11,6 +11,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from lakehouse.exact import exact_avg
 from lakehouse.race.gold.crossings import FINISH, KM_M, KM_MARK
 
 NAME = "race_rider_profiles"
@@ -81,9 +82,9 @@ def rider_profiles(
         .where((F.col("distance_m") >= 0) & (F.col("distance_m") < F.col("finish_m")))
         .groupBy("stage", "rider_id", F.floor(F.col("distance_m") / KM_M).cast("int").alias("km"))
         .agg(
-            F.avg("power_w").alias("power_w"),
-            F.avg("heart_rate_bpm").alias("heart_rate_bpm"),
-            F.avg("cadence_rpm").alias("cadence_rpm"),
+            exact_avg("power_w").alias("power_w"),
+            exact_avg("heart_rate_bpm").alias("heart_rate_bpm"),
+            exact_avg("cadence_rpm").alias("cadence_rpm"),
         )
     )
     seconds = F.col("elapsed_s") - F.col("from_s")

@@ -20,6 +20,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakehouse.exact import exact_sum
 from lakehouse.race.geo import METRES_PER_DEGREE
 
 STAGES = "race_stages"
@@ -138,7 +139,7 @@ def stages(routes: DataFrame) -> DataFrame:
     climbing = routes.select(
         "stage", F.greatest(F.col("altitude_m") - F.lag("altitude_m").over(ordered), F.lit(0.0)).alias("up")
     )
-    gain = climbing.groupBy("stage").agg(F.round(F.sum("up"), 1).alias("elevation_gain_m"))
+    gain = climbing.groupBy("stage").agg(F.round(exact_sum("up"), 1).alias("elevation_gain_m"))
     facts = routes.groupBy("stage").agg(
         F.first("stage_date", ignorenulls=True).alias("stage_date"),
         F.first("stage_kind", ignorenulls=True).alias("stage_kind"),
