@@ -99,4 +99,14 @@ else
     || say "could not install chromium; the browser smoke test will be skipped"
 fi
 
+# 4. A native BLAS for Spark MLlib (the kudos model, k-means): without libblas.so.3 it logs a netlib warning
+#    and uses its Java fallback. Optional: nothing fails without it.
+if ldconfig -p 2>/dev/null | grep -q 'libblas\.so\.3'; then
+  :
+elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+  say "installing Debian's libopenblas0 (native BLAS for Spark MLlib)"
+  { apt-get install -y -q libopenblas0 >/dev/null 2>&1 \
+    || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q libopenblas0 >/dev/null 2>&1; }; } \
+    || say "could not install libopenblas0; MLlib uses its Java BLAS instead (slower)"
+fi
 say "ready: .venv ($(.venv/bin/python --version 2>&1)), pyspark $(.venv/bin/python -c 'import pyspark; print(pyspark.__version__)'), delta-spark $delta_version"

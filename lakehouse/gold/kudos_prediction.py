@@ -8,24 +8,34 @@ kudos_model_runs (ops)
     Grain: one row per training run. Keys: (`model_version`).
     Held-out MAE and RMSE beside a naive baseline (the training mean), the data it saw, where it is saved.
 
-Spark MLlib gradient-boosted trees on: sport, distance, moving time, elevation gain, weekday, local hour,
-and recent history (the athlete's mean kudos over the previous `HISTORY_WINDOW` activities, and how long
-they have been on Strava). The split is by time: the latest `HOLDOUT_SHARE` of activities is held out, as
-the model will be used on activities newer than those it learned from. A model is retrained when new
+Gradient-boosted trees (scikit-learn's histogram GBT: `MAX_ITER` trees of depth `MAX_DEPTH`, learning rate
+0.1, fixed seed, no early stopping, so a retrain on the same rows gives the same model) on: sport, distance,
+moving time, elevation gain, weekday, local hour, and recent history (the athlete's mean kudos over the
+previous `HISTORY_WINDOW` activities, and how long they have been on Strava). Spark builds the features;
+the model is fitted on the driver, because a person's activities are thousands of rows, not millions:
+Spark MLlib's distributed GBT spent ~200 Spark jobs (28 s) to fit the demo's 400, scikit-learn fits them in
+well under a second. The split is by time: the latest `HOLDOUT_SHARE` of activities is held out, as the
+model will be used on activities newer than those it learned from. A model is retrained when new
 activities land (the set of activity ids changed since the last run), as the seed pipeline did after every
 load.
 """
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
+from typing import Protocol
 
-from pyspark.ml import Pipeline, PipelineModel
-from pyspark.ml.evaluation import RegressionEvaluator
-from pyspark.ml.feature import OneHotEncoder, StringIndexer, VectorAssembler
-from pyspark.ml.regression import GBTRegressor
-from pyspark.sql import DataFrame, Window
+import joblib
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.metrics import mean_absolute_error, root_mean_squared_error
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
 
 PREDICTIONS_NAME = "kudos_predictions"
 PREDICTIONS_KEYS = ("athlete_id", "activity_id")
@@ -34,6 +44,9 @@ HISTORY_WINDOW = 5
 HOLDOUT_SHARE = 0.2
 MIN_ACTIVITIES = 20
 SEED = 7
+MAX_ITER = 40
+MAX_DEPTH = 4
+MIN_LEAF = 1  # as MLlib's GBT (minInstancesPerNode 1): a person's few long runs may form their own leaf
 NUMERIC_FEATURES = (
     "distance_km", "moving_min", "elevation_gain_m", "weekday", "hour", "recent_kudos_mean", "days_on_strava",
 )  # fmt: skip
@@ -75,36 +88,92 @@ def split(df: DataFrame) -> tuple[DataFrame, DataFrame]:
     return df.where(F.col("time_rank") < 1 - HOLDOUT_SHARE), df.where(F.col("time_rank") >= 1 - HOLDOUT_SHARE)
 
 
+class Regressor(Protocol):
+    """What evaluation and prediction need of a fitted model: `predict` on a pandas frame of features."""
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray: ...
+
+
 def pipeline() -> Pipeline:
-    """Sport one-hot + numeric features -> gradient-boosted trees."""
-    return Pipeline(
-        stages=[
-            StringIndexer(inputCol="sport_type", outputCol="sport_index", handleInvalid="keep"),
-            OneHotEncoder(inputCol="sport_index", outputCol="sport_vector", handleInvalid="keep"),
-            VectorAssembler(inputCols=["sport_vector", *NUMERIC_FEATURES], outputCol="features"),
-            GBTRegressor(featuresCol="features", labelCol="kudos", maxIter=40, maxDepth=4, seed=SEED),
-        ]
+    """Sport one-hot + numeric features -> gradient-boosted trees (NULL numbers are missing values)."""
+    encode = ColumnTransformer(
+        [("sport", OneHotEncoder(handle_unknown="ignore", sparse_output=False), ["sport_type"])],
+        remainder="passthrough",
     )
+    trees = HistGradientBoostingRegressor(
+        learning_rate=0.1,
+        max_iter=MAX_ITER,
+        max_depth=MAX_DEPTH,
+        min_samples_leaf=MIN_LEAF,
+        early_stopping=False,
+        random_state=SEED,
+    )
+    return Pipeline([("encode", encode), ("trees", trees)])
 
 
-def evaluate(model: PipelineModel, train: DataFrame, test: DataFrame) -> Evaluation:
+def to_pandas(feats: DataFrame) -> pd.DataFrame:
+    """The feature rows on the driver (one Spark job), in a stable order."""
+    columns = ["athlete_id", "activity_id", "sport_type", "kudos", *NUMERIC_FEATURES, "time_rank"]
+    pdf = feats.select(*columns).toPandas()
+    pdf["sport_type"] = pdf["sport_type"].fillna("").astype(str)
+    for column in (*NUMERIC_FEATURES, "kudos", "time_rank"):
+        pdf[column] = pdf[column].astype("float64")
+    return pdf.sort_values(["athlete_id", "activity_id"], kind="stable").reset_index(drop=True)
+
+
+def model_inputs(pdf: pd.DataFrame) -> pd.DataFrame:
+    """The columns the model reads, in its order."""
+    return pdf[["sport_type", *NUMERIC_FEATURES]]
+
+
+def split_rows(pdf: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`split` on the driver's copy: (train, held-out) by the same time rank."""
+    held_out = pdf["time_rank"] >= 1 - HOLDOUT_SHARE
+    return pdf[~held_out], pdf[held_out]
+
+
+def fit(train: pd.DataFrame) -> Pipeline:
+    """The model fitted on the training rows."""
+    return pipeline().fit(model_inputs(train), train["kudos"])
+
+
+def evaluate(model: Regressor, train: pd.DataFrame, test: pd.DataFrame) -> Evaluation:
     """MAE and RMSE on the held-out set, for the model and for predicting the training mean."""
-    mean = train.agg(F.avg("kudos")).first()[0] or 0.0
-    predicted = model.transform(test).withColumn("baseline", F.lit(float(mean)))
-    metric = {
-        name: RegressionEvaluator(labelCol="kudos", predictionCol=col, metricName=name).evaluate(predicted)
-        for name, col in (("mae", "prediction"), ("rmse", "prediction"))
-    }
-    base = {
-        name: RegressionEvaluator(labelCol="kudos", predictionCol="baseline", metricName=name).evaluate(predicted)
-        for name in ("mae", "rmse")
-    }
-    return Evaluation(train.count(), test.count(), metric["mae"], metric["rmse"], base["mae"], base["rmse"])
+    mean = float(train["kudos"].mean()) if len(train) else 0.0
+    if not len(test):
+        nan = float("nan")
+        return Evaluation(len(train), 0, nan, nan, nan, nan)
+    predicted = model.predict(model_inputs(test))
+    baseline = np.full(len(test), mean)
+    actual = test["kudos"].to_numpy()
+    return Evaluation(
+        len(train), len(test),
+        float(mean_absolute_error(actual, predicted)), float(root_mean_squared_error(actual, predicted)),
+        float(mean_absolute_error(actual, baseline)), float(root_mean_squared_error(actual, baseline)),
+    )  # fmt: skip
 
 
-def predictions(model: PipelineModel, df: DataFrame, model_version: str) -> DataFrame:
+def serialise(model: Pipeline) -> bytes:
+    """The fitted model as bytes (joblib), to store beside the tables."""
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer)
+    return buffer.getvalue()
+
+
+def predictions(spark: SparkSession, model: Regressor, feats: DataFrame, pdf: pd.DataFrame, model_version: str
+                ) -> DataFrame:  # fmt: skip
     """Every activity's predicted kudos beside the actual, and which set it was in."""
-    return model.transform(df).select(
+    scored = spark.createDataFrame(
+        pd.DataFrame(
+            {
+                "athlete_id": pdf["athlete_id"].astype("int64"),
+                "activity_id": pdf["activity_id"].astype("int64"),
+                "prediction": np.asarray(model.predict(model_inputs(pdf)), dtype="float64"),
+            }
+        ),
+        "athlete_id long, activity_id long, prediction double",
+    )
+    return feats.join(scored, on=["athlete_id", "activity_id"], how="inner").select(
         "athlete_id", "activity_id", "start_time_utc", "sport_type",
         F.col("kudos").cast("long").alias("actual_kudos"),
         F.round(F.greatest(F.lit(0.0), F.col("prediction")), 2).alias("predicted_kudos"),

@@ -40,6 +40,7 @@ from lakehouse.gold import (
     workout_classification,
 )
 from lakehouse.joblabel import job_label
+from lakehouse.storage import open_store
 from lakehouse.tables import (
     TableRef,
     Tables,
@@ -390,14 +391,17 @@ def build_kudos_prediction(ctx: GoldContext) -> list[GoldResult]:
             and table_exists(ctx.spark, ctx.gold_ref(kudos_prediction.PREDICTIONS_NAME))
         ):
             return [GoldResult(kudos_prediction.PREDICTIONS_NAME, mode="unchanged", note="no new activities")]
-        train, test = kudos_prediction.split(feats)
-        model = kudos_prediction.pipeline().fit(train)
+        rows_on_driver = kudos_prediction.to_pandas(feats)
+        train, test = kudos_prediction.split_rows(rows_on_driver)
+        model = kudos_prediction.fit(train)
         evaluation = kudos_prediction.evaluate(model, train, test)
         version = f"{ctx.versions['strava_activities']}-{ids_hash[:8]}"
-        path = f"{ctx.tables.settings.tables_root}/models/kudos_gbt/{version}"
-        model.write().overwrite().save(path)
+        store = open_store(ctx.tables.settings.tables_root, ctx.tables.settings.s3)
+        key = f"models/kudos_gbt/{version}.joblib"
+        store.write_bytes(key, kudos_prediction.serialise(model))
+        path = store.uri(key)
         crash_point("gold.after_model_save")
-        rows = kudos_prediction.predictions(model, feats, version)
+        rows = kudos_prediction.predictions(ctx.spark, model, feats, rows_on_driver, version)
         out = _merge(ctx, kudos_prediction.PREDICTIONS_NAME, rows, kudos_prediction.PREDICTIONS_KEYS)
         crash_point("gold.before_model_run_row")
         # The run row last: it is what says "predictions are current for these activities", so a crash before

@@ -81,7 +81,10 @@ def train(df: DataFrame, k: int = K, outlier_distance: float = OUTLIER_DISTANCE)
             KMeans(k=k, seed=SEED, featuresCol="features", predictionCol="cluster"),
         ]
     )
-    model = pipeline.fit(df)
+    # One partition in a fixed row order: k-means|| samples its first centres partition by partition and sums
+    # distances per partition, so the same rows split differently (a cluster's executors, another file
+    # layout) would give other clusters. A person's workouts are thousands of rows: one task fits them.
+    model = pipeline.fit(df.repartition(1).sortWithinPartitions("workout_id"))
     return describe(model, df, outlier_distance)
 
 

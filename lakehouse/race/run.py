@@ -41,8 +41,10 @@ from lakehouse.tables import (
     TableRef,
     Tables,
     append,
+    append_counted,
     create_if_missing,
     delta_table,
+    last_commit_rows,
     overwrite,
     read_table,
     table_exists,
@@ -175,12 +177,8 @@ def silver_reference(spark: SparkSession, settings: Settings, run_id: str) -> li
             silver_cells.NAME: silver_cells.build_cells(points),
         }
         for name, df in built.items():
-            overwrite(df, tables.ref("silver", name))
-            out.append(
-                StepResult(
-                    "silver", f"silver.{name}", None, read_table(spark, tables.ref("silver", name)).count()
-                )
-            )
+            written = _overwrite_counted(spark, df, tables.ref("silver", name))
+            out.append(StepResult("silver", f"silver.{name}", None, written))
         points.unpersist()
     finally:
         routes.unpersist()
@@ -199,8 +197,7 @@ def insert_new_points(
 ) -> int:
     """Insert the rows whose keys the table does not have yet (insert-only MERGE); returns rows inserted."""
     if not table_exists(spark, target):
-        append(rows, target, partition_by=partition_by)
-        return rows.count()
+        return append_counted(rows, target, partition_by=partition_by)
     condition = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
     for column in partition_by:
         values = sorted({str(r[0]) for r in rows.select(column).distinct().collect() if r[0] is not None})
@@ -225,6 +222,13 @@ def silver_reference_frames(spark: SparkSession, settings: Settings) -> tuple[Da
     if not (table_exists(spark, stages_ref) and table_exists(spark, cells_ref)):
         raise RaceDataError("no stage routes in silver yet: land and load the race's route files first")
     return read_table(spark, stages_ref), read_table(spark, cells_ref)
+
+
+def _overwrite_counted(spark: SparkSession, df: DataFrame, ref: TableRef) -> int:
+    """Replace the table with `df` (one commit) and return its rows, from the commit's metrics."""
+    overwrite(df, ref)
+    written = last_commit_rows(spark, ref)
+    return written if written is not None else read_table(spark, ref).count()
 
 
 def silver_telemetry_batches(spark: SparkSession, settings: Settings, run_id: str) -> StepResult:
@@ -352,8 +356,7 @@ def gold(spark: SparkSession, settings: Settings, run_id: str, force: bool = Fal
     try:
         for name, df in gold_tables(race, crossings).items():
             step = time.monotonic()
-            overwrite(df, tables.ref("gold", name))
-            rows = read_table(spark, tables.ref("gold", name)).count()
+            rows = _overwrite_counted(spark, df, tables.ref("gold", name))
             out.append(StepResult("gold", f"gold.{name}", None, rows, time.monotonic() - step))
     finally:
         crossings.unpersist()

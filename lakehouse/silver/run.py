@@ -290,7 +290,14 @@ def run_silver(spark: SparkSession, settings: Settings, run_id: str) -> list[Sil
         people_result, people_rows = run_people(spark, settings)
     crash_point("silver.after_people")
     results.append(people_result)
-    changed = any(r.rows_in for r in results[:-1]) or people_result.inserted or people_result.updated
+    # silver.workouts reads the Strava activities, the MapMyRun workouts and the people: new Fitbit data or
+    # streams do not change it (and the conform + MERGE is the stage's most expensive step).
+    inputs = (strava_activities.NAME, mapmyrun_workouts.NAME)
+    changed = (
+        any(r.rows_in for r in results[:-1] if r.table.split(" <- ")[0] in inputs)
+        or people_result.inserted
+        or people_result.updated
+    )
     with job_label(spark, "silver", workouts.NAME):
         if changed or not table_exists(spark, tables.ref("silver", workouts.NAME)):
             results.append(run_workouts(spark, settings, people_rows))

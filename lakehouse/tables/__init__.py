@@ -186,6 +186,25 @@ def append(
         retry_on_conflict(lambda: writer.save(ref.location), f"append to {ref.label}")
 
 
+def last_commit_rows(spark: SparkSession, ref: TableRef) -> int | None:
+    """The rows the table's latest commit wrote (Delta's `numOutputRows`), or None if it does not say.
+
+    Read from the commit's own metrics, so a caller that just appended a computed DataFrame learns its size
+    without computing it a second time."""
+    last = delta_table(spark, ref).history(1).select("operation", "operationMetrics").first()
+    if last is None or last[0] not in ("WRITE", "CREATE TABLE AS SELECT", "REPLACE TABLE AS SELECT"):
+        return None
+    value = (last[1] or {}).get("numOutputRows")
+    return int(value) if value is not None else None
+
+
+def append_counted(df: DataFrame, ref: TableRef, *, partition_by: tuple[str, ...] = ()) -> int:
+    """Append `df` and return how many rows it wrote, computing `df` once (not once to write, once to count)."""
+    append(df, ref, partition_by=partition_by)
+    written = last_commit_rows(df.sparkSession, ref)
+    return written if written is not None else df.count()
+
+
 def ensure_schema(spark: SparkSession, ref: TableRef) -> None:
     """In catalog mode, create the layer's schema (`<catalog>.<layer>`) if it does not exist."""
     if ref.catalog_name:

@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 from lakehouse.faults import crash_point
 from lakehouse.tables import (
     TableRef,
-    append,
+    append_counted,
     create_with_change_feed,
     delta_table,
     read_table,
@@ -71,8 +71,7 @@ def merge_upsert(
     if not table_exists(spark, target):
         create_with_change_feed(spark, target, updates.schema, tuple(partition_by))
         crash_point("merge.after_create")  # a re-run MERGEs into the empty table: the same rows
-        append(updates, target)
-        return {"inserted": updates.count(), "updated": 0}
+        return {"inserted": append_counted(updates, target), "updated": 0}
     add_new_columns(spark, target, updates)
     condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
     if partition_by:
@@ -167,8 +166,7 @@ def merge_replace(
         if change_feed:
             create_with_change_feed(spark, target, rows.schema)
             crash_point("merge.after_create")
-        append(rows, target)
-        return {"inserted": rows.count(), "updated": 0, "deleted": 0}
+        return {"inserted": append_counted(rows, target), "updated": 0, "deleted": 0}
     condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
     metrics = retry_on_conflict(
         lambda: delta_table(spark, target)

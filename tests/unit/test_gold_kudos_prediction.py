@@ -5,14 +5,14 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
+import numpy as np
+import pandas as pd
 import pytest
 from chispa import assert_approx_df_equality, assert_df_equality
-from pyspark.ml import PipelineModel
-from pyspark.ml.feature import SQLTransformer
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse.gold.kudos_prediction import evaluate, features, split
+from lakehouse.gold.kudos_prediction import NUMERIC_FEATURES, evaluate, features, fit, model_inputs, split
 
 ACTIVITIES = (
     "athlete_id long, activity_id long, start_time_utc timestamp, start_time_local timestamp_ntz,"
@@ -85,14 +85,44 @@ def test_split_holds_out_each_athletes_latest_fifth(spark: SparkSession) -> None
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
 
 
-def test_evaluate_reports_the_training_mean_baseline(spark: SparkSession) -> None:
-    train = spark.createDataFrame([(2.0,), (4.0,), (6.0,)], "kudos double")
-    test = spark.createDataFrame([(1.0,), (7.0,), (4.0,)], "kudos double")
-    # A stand-in model that is always one kudo high: MAE 1, RMSE 1.
-    model = PipelineModel(stages=[SQLTransformer(statement="SELECT *, kudos + 1.0 AS prediction FROM __THIS__")])
+class OneHigh:
+    """A stand-in model that always predicts one kudo more than the activity's distance in km."""
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return X["distance_km"].to_numpy() + 1.0
+
+
+def _rows(kudos: list[float]) -> pd.DataFrame:
+    # distance_km carries the actual kudos so the stand-in can be "one high"; the other features are zero.
+    frame = pd.DataFrame({"sport_type": "Run", "kudos": kudos, "time_rank": 0.0})
+    for column in NUMERIC_FEATURES:
+        frame[column] = 0.0
+    frame["distance_km"] = kudos
+    return frame
+
+
+def test_evaluate_reports_the_training_mean_baseline() -> None:
+    train, test = _rows([2.0, 4.0, 6.0]), _rows([1.0, 7.0, 4.0])
+    # The model is always one kudo high: MAE 1, RMSE 1.
     # Baseline: the training mean 4 -> errors 3, 3, 0: MAE 2, RMSE sqrt(18 / 3) = sqrt(6) = 2.449.
-    result = evaluate(model, train, test)
+    result = evaluate(OneHigh(), train, test)
     assert (result.n_train, result.n_test) == (3, 3)
     assert (result.mae, result.rmse, result.baseline_mae, result.baseline_rmse) == pytest.approx(
         (1.0, 1.0, 2.0, math.sqrt(6))
     )
+
+
+def test_the_model_learns_kudos_that_follow_distance_and_retrains_to_the_same_predictions() -> None:
+    # 60 runs whose kudos are their distance in km, 60 rides that always get 2: trees must separate them.
+    rows = []
+    for i in range(60):
+        rows.append({"sport_type": "Run", "kudos": float(5 + i % 10), "distance_km": float(5 + i % 10)})
+        rows.append({"sport_type": "Ride", "kudos": 2.0, "distance_km": float(20 + i % 30)})
+    frame = pd.DataFrame(rows)
+    for column in NUMERIC_FEATURES:
+        if column != "distance_km":
+            frame[column] = 0.0
+    probe = frame.iloc[[0, 1, 18, 19]]  # runs of 5 and 14 km, rides of 20 and 29 km
+    first, second = fit(frame).predict(model_inputs(probe)), fit(frame).predict(model_inputs(probe))
+    assert list(first) == list(second)  # fixed seed, no early stopping: the same trees each time
+    assert first == pytest.approx([5.0, 2.0, 14.0, 2.0], abs=0.5)
