@@ -83,11 +83,6 @@ def features(activities: DataFrame) -> DataFrame:
     )  # fmt: skip
 
 
-def split(df: DataFrame) -> tuple[DataFrame, DataFrame]:
-    """(train, held-out): the latest HOLDOUT_SHARE of each athlete's activities is held out."""
-    return df.where(F.col("time_rank") < 1 - HOLDOUT_SHARE), df.where(F.col("time_rank") >= 1 - HOLDOUT_SHARE)
-
-
 class Regressor(Protocol):
     """What evaluation and prediction need of a fitted model: `predict` on a pandas frame of features."""
 
@@ -127,7 +122,7 @@ def model_inputs(pdf: pd.DataFrame) -> pd.DataFrame:
 
 
 def split_rows(pdf: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """`split` on the driver's copy: (train, held-out) by the same time rank."""
+    """(train, held-out): the latest HOLDOUT_SHARE of each athlete's activities (by time rank) is held out."""
     held_out = pdf["time_rank"] >= 1 - HOLDOUT_SHARE
     return pdf[~held_out], pdf[held_out]
 

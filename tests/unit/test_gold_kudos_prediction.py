@@ -10,9 +10,16 @@ import pandas as pd
 import pytest
 from chispa import assert_approx_df_equality, assert_df_equality
 from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
 
-from lakehouse.gold.kudos_prediction import NUMERIC_FEATURES, evaluate, features, fit, model_inputs, split
+from lakehouse.gold.kudos_prediction import (
+    NUMERIC_FEATURES,
+    evaluate,
+    features,
+    fit,
+    model_inputs,
+    split_rows,
+    to_pandas,
+)
 
 ACTIVITIES = (
     "athlete_id long, activity_id long, start_time_utc timestamp, start_time_local timestamp_ntz,"
@@ -70,9 +77,11 @@ def test_split_holds_out_each_athletes_latest_fifth(spark: SparkSession) -> None
         *[_activity(2, 200 + i, start + timedelta(days=i), "Run", i, 5000.0, 1500, 0.0) for i in range(5)],
         _activity(3, 300, start, "Run", 1, 5000.0, 1500, 0.0),
     ]
-    train, held_out = split(features(spark.createDataFrame(rows, ACTIVITIES)))
-    actual = train.select("athlete_id", "activity_id", F.lit("train").alias("set")).unionByName(
-        held_out.select("athlete_id", "activity_id", F.lit("held_out").alias("set"))
+    train, held_out = split_rows(to_pandas(features(spark.createDataFrame(rows, ACTIVITIES))))
+    actual = spark.createDataFrame(
+        [(int(a), int(b), "train") for a, b in zip(train["athlete_id"], train["activity_id"], strict=True)]
+        + [(int(a), int(b), "held_out") for a, b in zip(held_out["athlete_id"], held_out["activity_id"], strict=True)],
+        "athlete_id long, activity_id long, set string",
     )
     # Percent ranks: athlete 1 i/9, the last two (8/9, 9/9) are >= 0.8; athlete 2 i/4, only the last (1.0);
     # athlete 3's single activity has rank 0.
