@@ -19,7 +19,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from lakehouse.bronze.loader import load_entity
+from lakehouse.bronze.loader import committed_batches, load_entity
 from lakehouse.config import Settings
 from lakehouse.race import bronze as race_bronze
 from lakehouse.race.geo import to_local
@@ -50,7 +50,7 @@ from lakehouse.tables import (
     table_exists,
 )
 from lakehouse.tables.merge import merge_upsert
-from lakehouse.tables.progress import last_bronze_batches, record_silver_progress
+from lakehouse.tables.progress import all_last_bronze_batches, record_silver_progress
 
 REFERENCE = "race_reference"
 GOLD_BUILDS = ("ops", "race_gold_builds")
@@ -139,6 +139,9 @@ def bronze(spark: SparkSession, settings: Settings, run_id: str) -> list[StepRes
     return [*bronze_reference(spark, settings, run_id), bronze_telemetry(spark, settings, run_id)]
 
 
+REFERENCE_TABLES = tuple(e.table for e in race_bronze.REFERENCE_ENTITIES)
+
+
 def _max_batch(spark: SparkSession, ref: TableRef) -> int:
     if not table_exists(spark, ref):
         return 0
@@ -146,13 +149,32 @@ def _max_batch(spark: SparkSession, ref: TableRef) -> int:
     return int(value[0]) if value and value[0] is not None else 0
 
 
-def silver_reference(spark: SparkSession, settings: Settings, run_id: str) -> list[StepResult]:
+@dataclass(frozen=True)
+class SilverState:
+    """Read once per silver step: the last batch committed per reference bronze table (from the load ledger:
+    reference files are only loaded through it), and the last one each race silver table merged (from
+    `ops.silver_progress`). Telemetry is read from its own table: the live stream writes it without the
+    ledger."""
+
+    committed: dict[str, int]
+    merged: dict[str, dict[str, int]]
+
+    @classmethod
+    def read(cls, spark: SparkSession, settings: Settings) -> SilverState:
+        tables = Tables(settings)
+        return cls(committed_batches(spark, tables, REFERENCE_TABLES), all_last_bronze_batches(spark, tables))
+
+
+def silver_reference(
+    spark: SparkSession, settings: Settings, run_id: str, state: SilverState | None = None
+) -> list[StepResult]:
     """Rebuild riders, stages, routes, checkpoints, start times and the matching grid if new files came."""
     started = time.monotonic()
     tables = Tables(settings)
+    state = state or SilverState.read(spark, settings)
     sources = {e.table: tables.ref("bronze", e.table) for e in race_bronze.REFERENCE_ENTITIES}
-    upto = {name: _max_batch(spark, ref) for name, ref in sources.items()}
-    seen = last_bronze_batches(spark, tables, REFERENCE)
+    upto = {name: state.committed.get(name, 0) for name in sources}
+    seen = state.merged.get(REFERENCE, {})
     if not upto[race_bronze.ROUTES.table] or all(batch <= seen.get(name, 0) for name, batch in upto.items()):
         return [
             StepResult("silver", "silver.race_* (reference)", 0, 0, time.monotonic() - started, "nothing new")
@@ -231,13 +253,16 @@ def _overwrite_counted(spark: SparkSession, df: DataFrame, ref: TableRef) -> int
     return written if written is not None else read_table(spark, ref).count()
 
 
-def silver_telemetry_batches(spark: SparkSession, settings: Settings, run_id: str) -> StepResult:
+def silver_telemetry_batches(
+    spark: SparkSession, settings: Settings, run_id: str, state: SilverState | None = None
+) -> StepResult:
     """Deduplicate, match and insert the telemetry bronze batches silver has not seen."""
     started = time.monotonic()
     tables = Tables(settings)
+    state = state or SilverState.read(spark, settings)
     source = tables.ref("bronze", race_bronze.TELEMETRY_TABLE)
     result = StepResult("silver", f"silver.{silver_telemetry.NAME}", 0, 0)
-    last = last_bronze_batches(spark, tables, silver_telemetry.NAME).get(race_bronze.TELEMETRY_TABLE, 0)
+    last = state.merged.get(silver_telemetry.NAME, {}).get(race_bronze.TELEMETRY_TABLE, 0)
     upto = _max_batch(spark, source)
     if upto <= last:
         result.note, result.seconds = "nothing new", time.monotonic() - started
@@ -273,7 +298,8 @@ def silver_telemetry_batches(spark: SparkSession, settings: Settings, run_id: st
 
 def silver(spark: SparkSession, settings: Settings, run_id: str) -> list[StepResult]:
     """Every race silver table."""
-    return [*silver_reference(spark, settings, run_id), silver_telemetry_batches(spark, settings, run_id)]
+    state = SilverState.read(spark, settings)  # the reference step records only its own progress
+    return [*silver_reference(spark, settings, run_id, state), silver_telemetry_batches(spark, settings, run_id, state)]
 
 
 @dataclass(frozen=True)
