@@ -103,10 +103,15 @@ def delta_tables(root: Path) -> set[str]:
 
 def comparable(df: DataFrame, roots: tuple[Path, ...]) -> DataFrame:
     """The table as plain sortable columns in name order: no run / load-time columns, the lakehouses' folders
-    masked in strings, doubles rounded to 6 decimals (sums over other partitionings differ in the last bits),
+    masked in strings, doubles rounded to 6 decimals (for display: the row hash still compares their bits),
     nested values as JSON."""
+    # `_row_hash` is a SHA-256 of a row's business columns: compared as it is, it proves their exact bits
+    # agree - unless a run column left out above (a model's path or data version) is one of them.
+    drop = set(RUN_COLUMNS)
+    if any(f.name in RUN_COLUMNS and not f.name.startswith("_") for f in df.schema.fields):
+        drop.add("_row_hash")
     columns = []
-    for f in sorted((f for f in df.schema.fields if f.name not in RUN_COLUMNS), key=lambda f: f.name):
+    for f in sorted((f for f in df.schema.fields if f.name not in drop), key=lambda f: f.name):
         column = F.col(f"`{f.name}`")
         if isinstance(f.dataType, T.StringType):
             for root in roots:
