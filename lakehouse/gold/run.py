@@ -337,15 +337,15 @@ def build_classification(ctx: GoldContext) -> GoldResult:
     settings_of = {r["person_id"]: r for r in people}
     defaults = ctx.settings.analytics
     try:
-        athletes = [r[0] for r in feats.select("person_id").distinct().collect()]
+        sizes = {r["person_id"]: r for r in workout_classification.sizes(feats).collect()}
         active = classification_models.active_models(ctx.spark, ctx.tables)  # versions chosen by jobs.classify
         parts = []
-        for athlete_id in athletes:
+        for athlete_id, size in sizes.items():
             mine = feats.where(F.col("person_id").eqNullSafe(athlete_id))
             person = settings_of.get(athlete_id)
             event_date = person["event_date"] if person else defaults.event_date
             k = int(person["kmeans_k"]) if person else defaults.kmeans_k
-            n = mine.count()
+            n = int(size["workouts"])
             if athlete_id in active:
                 part = workout_classification.classify(mine, classification_models.load_trained(
                     ctx.spark, active[athlete_id], mine))  # fmt: skip
@@ -353,7 +353,7 @@ def build_classification(ctx: GoldContext) -> GoldResult:
             elif n < workout_classification.MIN_WORKOUTS and event_date is not None:
                 part = workout_classification.era_defaults(mine, event_date)
                 model_path = None
-            elif n >= workout_classification.MIN_WORKOUTS and workout_classification.can_cluster(mine, k):
+            elif n >= workout_classification.MIN_WORKOUTS and size["distinct_plausible"] >= k:
                 trained, model_path = _kmeans_model(ctx, athlete_id, mine, k)
                 part = workout_classification.classify(mine, trained)
             else:

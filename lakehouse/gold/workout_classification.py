@@ -160,9 +160,15 @@ def pace_thresholds(df: DataFrame) -> DataFrame:
     )  # fmt: skip
 
 
-def can_cluster(df: DataFrame, k: int = K) -> bool:
-    """At least `k` distinct plausible feature vectors: k-means has something to separate."""
-    return plausible(df).select(*FEATURES).distinct().limit(k).count() >= k
+def sizes(feats: DataFrame) -> DataFrame:
+    """Per person, in one pass: their workouts, and their distinct plausible feature vectors (k-means needs at
+    least k of them to have something to separate)."""
+    low, high = PLAUSIBLE_PACE_MIN_PER_MILE
+    is_plausible = F.col("pace_min_per_mile").between(low, high)
+    return feats.groupBy("person_id").agg(
+        F.count(F.lit(1)).alias("workouts"),
+        F.count_distinct(F.when(is_plausible, F.struct(*FEATURES))).alias("distinct_plausible"),
+    )
 
 
 def metadata(trained: TrainedModel) -> str:

@@ -19,6 +19,7 @@ from lakehouse.gold.workout_classification import (
     features,
     pace_thresholds,
     plausible,
+    sizes,
     train,
 )
 
@@ -136,3 +137,19 @@ def test_pace_thresholds_bands_and_implausible_paces(spark: SparkSession) -> Non
         LABELLED,
     )
     assert_df_equality(pace_thresholds(df), expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_sizes_count_workouts_and_distinct_plausible_feature_vectors_per_person(spark: SparkSession) -> None:
+    d = date(2024, 1, 1)
+    feats = spark.createDataFrame(
+        [
+            ("a1", 1, d, "run", 9.0, 3.0, 27.0),
+            ("a2", 1, d, "run", 9.0, 3.0, 27.0),  # the same vector again: one distinct
+            ("a3", 1, d, "run", 2.0, 3.0, 6.0),  # 2:00 min/mi is not plausible: not counted as distinct
+            ("b1", 2, d, "walk", 20.0, 1.0, 20.0),
+            ("b2", 2, d, "walk", 21.0, 1.0, 21.0),
+        ],
+        FEATURES,
+    )
+    expected = spark.createDataFrame([(1, 3, 1), (2, 2, 2)], "person_id long, workouts long, distinct_plausible long")
+    assert_df_equality(sizes(feats), expected, ignore_row_order=True, ignore_nullable=True)
