@@ -243,6 +243,7 @@ def build_training_load(ctx: GoldContext, done: dict[tuple[str, str], int]) -> l
     people_changes = _changes(ctx, done, training_load.DAILY_NAME, "people")
     if people_changes is None or not people_changes.isEmpty():
         incremental = False
+    changed_days: list[DataFrame] = []
     for source, column in (
         ("workouts", "workout_date"),
         ("fitbit_intraday", "date"),
@@ -256,8 +257,13 @@ def build_training_load(ctx: GoldContext, done: dict[tuple[str, str], int]) -> l
         if changes is None:
             incremental = False
             break
-        first = changes.agg(F.min(column)).first()[0]
-        earliest = first if earliest is None or (first and first < earliest) else earliest
+        changed_days.append(changes.select(F.col(column).cast("date").alias("day")))
+    if incremental and changed_days:
+        # The earliest changed day over every source, in one query rather than one per source.
+        union = changed_days[0]
+        for more in changed_days[1:]:
+            union = union.unionByName(more)
+        earliest = union.agg(F.min("day")).first()[0]
     if incremental and earliest is None:
         return [GoldResult(training_load.ACTIVITY_NAME, mode="unchanged"),
                 GoldResult(training_load.DAILY_NAME, mode="unchanged")]  # fmt: skip
