@@ -189,4 +189,7 @@ def test_the_pipeline_on_a_standalone_cluster_builds_the_same_tables_as_local_mo
         actual = comparable(spark.read.format("delta").load(str(on_cluster / "tables" / name)), roots)
         expected = comparable(spark.read.format("delta").load(str(local / "tables" / name)), roots)
         assert actual.count() > 0 or name not in filled, name  # a quarantine may well be empty: these may not
+        if not actual.columns:  # only run columns (e.g. ops.race_gold_builds): as many rows on both
+            assert actual.count() == expected.count(), name
+            continue
         assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
