@@ -44,8 +44,7 @@ from lakehouse.tables import (
     append_counted,
     create_if_missing,
     delta_table,
-    last_commit_rows,
-    overwrite,
+    overwrite_counted,
     read_table,
     table_exists,
 )
@@ -199,7 +198,7 @@ def silver_reference(
             silver_cells.NAME: silver_cells.build_cells(points),
         }
         for name, df in built.items():
-            written = _overwrite_counted(spark, df, tables.ref("silver", name))
+            written = overwrite_counted(df, tables.ref("silver", name))
             out.append(StepResult("silver", f"silver.{name}", None, written))
         points.unpersist()
     finally:
@@ -244,13 +243,6 @@ def silver_reference_frames(spark: SparkSession, settings: Settings) -> tuple[Da
     if not (table_exists(spark, stages_ref) and table_exists(spark, cells_ref)):
         raise RaceDataError("no stage routes in silver yet: land and load the race's route files first")
     return read_table(spark, stages_ref), read_table(spark, cells_ref)
-
-
-def _overwrite_counted(spark: SparkSession, df: DataFrame, ref: TableRef) -> int:
-    """Replace the table with `df` (one commit) and return its rows, from the commit's metrics."""
-    overwrite(df, ref)
-    written = last_commit_rows(spark, ref)
-    return written if written is not None else read_table(spark, ref).count()
 
 
 def silver_telemetry_batches(
@@ -382,7 +374,7 @@ def gold(spark: SparkSession, settings: Settings, run_id: str, force: bool = Fal
     try:
         for name, df in gold_tables(race, crossings).items():
             step = time.monotonic()
-            rows = _overwrite_counted(spark, df, tables.ref("gold", name))
+            rows = overwrite_counted(df, tables.ref("gold", name))
             out.append(StepResult("gold", f"gold.{name}", None, rows, time.monotonic() - step))
     finally:
         crossings.unpersist()

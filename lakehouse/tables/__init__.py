@@ -205,6 +205,13 @@ def append_counted(df: DataFrame, ref: TableRef, *, partition_by: tuple[str, ...
     return written if written is not None else df.count()
 
 
+def overwrite_counted(df: DataFrame, ref: TableRef, *, partition_by: tuple[str, ...] = ()) -> int:
+    """`overwrite`, returning the rows written (from the commit's metrics, as `append_counted`)."""
+    overwrite(df, ref, partition_by=partition_by)
+    written = last_commit_rows(df.sparkSession, ref)
+    return written if written is not None else df.count()
+
+
 def ensure_schema(spark: SparkSession, ref: TableRef) -> None:
     """In catalog mode, create the layer's schema (`<catalog>.<layer>`) if it does not exist."""
     if ref.catalog_name:
