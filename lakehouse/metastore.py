@@ -258,30 +258,48 @@ def table_folders(spark: SparkSession, settings: Settings) -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
-def register_tables(spark: SparkSession, settings: Settings) -> list[str]:
+def register_tables(spark: SparkSession, settings: Settings, done: set[str] | None = None) -> list[str]:
     """Name every Delta table of the lakehouse `layer.name` in the session's catalog; returns the names added.
 
     Idempotent. A name that points at another lakehouse's folder is re-pointed (it is an external table: only
-    the name moves). Does nothing in catalog mode or with an external metastore.
+    the name moves). Does nothing in catalog mode or with an external metastore. The metastore is asked once
+    per layer (which names exist, and where they point), not once per table. With `done`, the names in it
+    were registered earlier by the caller and are skipped; the names checked now are added to it (the
+    pipeline registers after each stage: only the new tables cost a metastore call).
     """
     if not uses_local_metastore(settings):
         return []
+    done = set() if done is None else done
+    folders = {name: loc for name, loc in table_folders(spark, settings).items() if name not in done}
+    if not folders:
+        return []
     external = spark._jsparkSession.sharedState().externalCatalog()
+    jvm = spark.sparkContext._jvm
     added = []
-    for name, location in table_folders(spark, settings).items():
-        layer, table = name.split(".")
+    for layer in sorted({name.split(".")[0] for name in folders}):
+        wanted = {name.split(".")[1]: loc for name, loc in folders.items() if name.startswith(f"{layer}.")}
         if not external.databaseExists(layer):
             spark.sql(f"CREATE SCHEMA IF NOT EXISTS {layer}")
-        if external.tableExists(layer, table):
-            current = external.getTable(layer, table)
-            if _same_location(current.location().toString(), location):
-                continue
-            if current.tableType().name() != "EXTERNAL":
-                raise MetastoreError(f"{name} is a managed table elsewhere; not re-pointing it to {location}")
-            spark.sql(f"DROP TABLE {layer}.{table}")
-        escaped = location.replace("'", "\\'")
-        spark.sql(f"CREATE TABLE IF NOT EXISTS {layer}.{table} USING DELTA LOCATION '{escaped}'")
-        added.append(name)
+        existing = set(jvm.scala.jdk.javaapi.CollectionConverters.asJava(external.listTables(layer)))
+        named = sorted(t for t in wanted if t in existing)
+        current = {}
+        if named:
+            found = external.getTablesByName(layer, jvm.scala.jdk.javaapi.CollectionConverters.asScala(named).toSeq())
+            for table in jvm.scala.jdk.javaapi.CollectionConverters.asJava(found):
+                current[table.identifier().table()] = table
+        for table, location in sorted(wanted.items()):
+            name = f"{layer}.{table}"
+            if table in current:
+                if _same_location(current[table].location().toString(), location):
+                    done.add(name)
+                    continue
+                if current[table].tableType().name() != "EXTERNAL":
+                    raise MetastoreError(f"{name} is a managed table elsewhere; not re-pointing it to {location}")
+                spark.sql(f"DROP TABLE {name}")
+            escaped = location.replace("'", "\\'")
+            spark.sql(f"CREATE TABLE IF NOT EXISTS {name} USING DELTA LOCATION '{escaped}'")
+            added.append(name)
+            done.add(name)
     return added
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pyspark.sql import SparkSession
 
 from lakehouse.bronze.entities import ENTITIES
-from lakehouse.bronze.loader import load_entity
+from lakehouse.bronze.loader import LedgerRows, load_entity, read_ledger
 from lakehouse.cli import one_line, progress
 from lakehouse.config import Settings
 from lakehouse.gold.run import run_gold
@@ -58,6 +58,7 @@ def bronze(spark: SparkSession, settings: Settings, run_id: str, force: bool) ->
     """Load every landing entity into its bronze table; an entity without files is skipped."""
     store = open_store(settings.landing_root, settings.s3)
     out = []
+    ledger_rows: LedgerRows | None = None
     for entity in ENTITIES.values():
         started = time.monotonic()
         if not store.list_keys(entity.landing_prefix):
@@ -66,7 +67,9 @@ def bronze(spark: SparkSession, settings: Settings, run_id: str, force: bool) ->
         progress(f"bronze: loading {entity.landing_prefix} -> bronze.{entity.table}")
         try:
             with job_label(spark, "bronze", entity.table):
-                r = load_entity(spark, settings, entity, run_id=run_id, force=force)
+                if ledger_rows is None:  # read once, before the first load (see `read_ledger`)
+                    ledger_rows = read_ledger(spark, Tables(settings))
+                r = load_entity(spark, settings, entity, run_id=run_id, force=force, ledger_rows=ledger_rows)
         except Exception as exc:  # one entity's failure must not stop the others
             log.exception("bronze.%s failed", entity.table)
             out.append(SummaryRow("bronze", f"bronze.{entity.table}", None, None, None, None,
@@ -180,26 +183,27 @@ def run_stages(
         progress(note)
         return [SummaryRow("-", "all sources", 0, 0, 0, 0, 0.0, note)]
     rows: list[SummaryRow] = []
+    named: set[str] = set()
     # After each stage the new tables get their names (`layer.table`), so SQL sees them at once.
     if "bronze" in wanted:
         rows += bronze(spark, settings, run_id, force)
-        _register(spark, settings, "bronze")
+        _register(spark, settings, "bronze", named)
     if "silver" in wanted:
         rows += silver(spark, settings, run_id)
-        _register(spark, settings, "silver")
+        _register(spark, settings, "silver", named)
     if "gold" in wanted:
         rows += gold(spark, settings, run_id, full_gold, people_fresh="silver" in wanted)
-        _register(spark, settings, "gold")
+        _register(spark, settings, "gold", named)
     if race_wanted:
         rows += race_stages(spark, settings, race_wanted, run_id)
-        _register(spark, settings, "race")
+        _register(spark, settings, "race", named)
     return rows
 
 
-def _register(spark: SparkSession, settings: Settings, stage: str) -> None:
-    """Name the tables the stage made (`layer.table`), so SQL sees them at once."""
+def _register(spark: SparkSession, settings: Settings, stage: str, done: set[str]) -> None:
+    """Name the tables the stage made (`layer.table`), so SQL sees them at once (`done`: named already)."""
     with job_label(spark, stage, "register_tables"):
-        register_tables(spark, settings)
+        register_tables(spark, settings, done)
 
 
 def report(job: str, rows: Sequence[SummaryRow], settings: Settings, started: float) -> bool:

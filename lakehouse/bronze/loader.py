@@ -24,13 +24,13 @@ import fnmatch
 import hashlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, Row, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -214,18 +214,47 @@ def list_landing_files(settings: Settings, entity: BronzeEntity) -> list[dict[st
     return files
 
 
-def _ensure_tables(spark: SparkSession, tables: Tables, target: TableRef) -> tuple[TableRef, TableRef]:
+def ensure_shared_tables(spark: SparkSession, tables: Tables) -> tuple[TableRef, TableRef]:
+    """The load ledger and the bronze quarantine every entity shares, created when missing."""
     ledger = tables.ref(*LEDGER_TABLE)
     quarantine = tables.ref(*QUARANTINE_TABLE)
     create_if_missing(spark, ledger, spark.createDataFrame([], LEDGER_SCHEMA))
     create_if_missing(spark, quarantine, spark.createDataFrame([], QUARANTINE_SCHEMA), (PARTITION_COLUMN,))
+    return ledger, quarantine
+
+
+def _ensure_tables(
+    spark: SparkSession, tables: Tables, target: TableRef, shared_exist: bool = False
+) -> tuple[TableRef, TableRef]:
+    if shared_exist:
+        ledger, quarantine = tables.ref(*LEDGER_TABLE), tables.ref(*QUARANTINE_TABLE)
+    else:
+        ledger, quarantine = ensure_shared_tables(spark, tables)
     create_if_missing(spark, target, spark.createDataFrame([], BRONZE_SCHEMA), (PARTITION_COLUMN,))
     return ledger, quarantine
 
 
-def _ledger_state(spark: SparkSession, ledger: TableRef, table: str) -> tuple[dict[str, Any], list[Any], int]:
-    """(latest committed row per file, rows of an uncommitted plan, highest batch id) for one table."""
-    rows = read_table(spark, ledger).where(F.col("table_name") == table).collect()
+LedgerRows = Mapping[str, Sequence[Row]]
+
+
+def read_ledger(spark: SparkSession, tables: Tables) -> LedgerRows:
+    """Every row of the load ledger, by table (one read for a whole bronze stage: each entity's load only adds
+    rows of its own table, which no other entity reads). The ledger is small: a few rows per landed file."""
+    by_table: dict[str, list[Row]] = {}
+    for row in read_table(spark, ensure_shared_tables(spark, tables)[0]).collect():
+        by_table.setdefault(row["table_name"], []).append(row)
+    return by_table
+
+
+def _ledger_state(
+    spark: SparkSession, ledger: TableRef, table: str, snapshot: LedgerRows | None = None
+) -> tuple[dict[str, Any], list[Any], int]:
+    """(latest committed row per file, rows of an uncommitted plan, highest batch id) for one table, from
+    `snapshot` (see `read_ledger`) or a read of the ledger."""
+    if snapshot is not None:
+        rows = list(snapshot.get(table, ()))
+    else:
+        rows = read_table(spark, ledger).where(F.col("table_name") == table).collect()
     committed_batches = {r["batch_id"] for r in rows if r["status"] == "committed"}
     latest: dict[str, Any] = {}
     for row in sorted((r for r in rows if r["status"] == "committed"), key=lambda r: r["batch_id"]):
@@ -389,20 +418,24 @@ def load_entity(
     run_id: str,
     force: bool = False,
     hooks: LoadHooks | None = None,
+    ledger_rows: LedgerRows | None = None,
 ) -> BronzeLoadResult:
-    """Load the entity's new and changed landing files into its bronze table, exactly once."""
+    """Load the entity's new and changed landing files into its bronze table, exactly once.
+
+    `ledger_rows`: the ledger as a stage read it before its first load (`read_ledger`), instead of a read per
+    entity. A concurrent process loading the same entity is still caught: its plan owns the batch id."""
     started = time.monotonic()
     hooks = hooks or LoadHooks()
     tables = Tables(settings)
     result = BronzeLoadResult(table=entity.table)
     target = tables.ref("bronze", entity.table)
-    ledger, quarantine = _ensure_tables(spark, tables, target)
+    ledger, quarantine = _ensure_tables(spark, tables, target, shared_exist=ledger_rows is not None)
     fmt = entity.format(settings.schemas_dir)
     marker = _base_marker(settings)
 
     files = list_landing_files(settings, entity)
     result.files_seen = len(files)
-    latest, pending, max_batch = _ledger_state(spark, ledger, entity.table)
+    latest, pending, max_batch = _ledger_state(spark, ledger, entity.table, ledger_rows)
 
     # Each file is read, hashed and parsed once per load: the parsed frame is cached and serves the plan
     # (counts per file), the check that nothing changed since the plan, and both writes.

@@ -41,6 +41,9 @@ VOLATILE = {
     "trained_at", "activated_at", "started_at", "finished_at", "checked_at", "_processed_at", "processed_at",
     # Delta versions of the inputs (a resumed run may have made extra no-op commits) and names built from them.
     "data_version", "source_version", "model_version", "model_path", "path",
+    # A hash of the row's business columns, run columns among them (a model's version): every business column
+    # is compared on its own, so leaving the hash out hides nothing.
+    "_row_hash",
 }  # fmt: skip
 # Per-run logs: a killed run leaves its own rows (it did run), so only what they say about the data is compared.
 RUN_LOGS = {
