@@ -113,7 +113,7 @@ def gold(
     rows = []
     if not people_fresh:
         with job_label(spark, "gold", "refresh_people"):
-            rows = [_silver_row(r) for r in refresh_people(spark, settings) if r.inserted or r.updated]
+            rows = [_silver_row(r) for r in refresh_people(spark, settings, run_id) if r.inserted or r.updated]
     return rows + [
         SummaryRow("gold", f"gold.{r.table}", None, None, r.rows_out, None, r.seconds,
                    ", ".join(x for x in (r.mode if r.mode not in ("full", "no input") else "", r.note) if x))

@@ -3,18 +3,27 @@
 Progress is kept per silver table in `ops.silver_progress` (the highest bronze batch merged). It is written
 after the MERGE; a crash in between re-merges the same batches, which changes nothing (the MERGE only
 updates rows whose content differs and is not older).
+
+The derived tables (silver.people, silver.workouts) record in the same table the Delta version of every
+silver table they were built from (`bronze_table` = `silver.<name>`, `last_bronze_batch` = its version, their
+own version after the build included): a run whose inputs are at the recorded versions skips them, a run after
+a crash between an input's MERGE and theirs rebuilds them. silver.people's row key carries a fingerprint of
+the people settings (`people@<hash>`), so a changed people file rebuilds it too.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse import people
+from lakehouse.bronze.loader import committed_batches
 from lakehouse.config import Settings
 from lakehouse.faults import crash_point
 from lakehouse.joblabel import job_label
@@ -30,7 +39,7 @@ from lakehouse.silver import (
 )
 from lakehouse.silver.readable import PARSE_ERRORS
 from lakehouse.silver.rules import checks_for, expectations_for
-from lakehouse.tables import Tables, read_table, table_exists
+from lakehouse.tables import Tables, current_version, read_table, table_exists
 from lakehouse.tables.merge import drop_outranked, merge_replace, merge_upsert, with_row_hash
 from lakehouse.tables.progress import all_last_bronze_batches, last_bronze_batches, record_silver_progress
 
@@ -135,17 +144,27 @@ SPECS: tuple[SilverSpec, ...] = (
 
 
 def run_silver_table(
-    spark: SparkSession, settings: Settings, spec: SilverSpec, run_id: str, merged: dict[str, int] | None = None
+    spark: SparkSession,
+    settings: Settings,
+    spec: SilverSpec,
+    run_id: str,
+    merged: dict[str, int] | None = None,
+    committed_upto: int | None = None,
 ) -> SilverResult:
     """MERGE the bronze batches this silver table has not seen yet.
 
-    `merged` is this table's progress (`{bronze table: last batch merged}`) when the caller read it already.
+    `merged` is this table's progress (`{bronze table: last batch merged}`) when the caller read it already;
+    `committed_upto` the highest batch the load ledger says is committed in its bronze table (when no
+    committed batch is newer than the last one merged, the bronze table is not read at all).
     """
     started = time.monotonic()
     tables = Tables(settings)
     # A table fed by a second bronze table says which one in the summary.
     result = SilverResult(table=spec.name if spec.txn_scope is None else f"{spec.name} <- {spec.bronze_table}")
     source = tables.ref("bronze", spec.bronze_table)
+    if committed_upto is not None and merged is not None and committed_upto <= merged.get(spec.bronze_table, 0):
+        result.seconds = time.monotonic() - started
+        return result
     if not table_exists(spark, source):
         result.note = f"skipped: no bronze.{spec.bronze_table} (no such files landed)"
         result.seconds = time.monotonic() - started
@@ -214,10 +233,50 @@ def _existing(spark: SparkSession, tables: Tables, name: str) -> DataFrame | Non
     return read_table(spark, ref) if table_exists(spark, ref) else None
 
 
-def run_people(spark: SparkSession, settings: Settings) -> tuple[SilverResult, list[tuple]]:
-    """silver.people from the people file and the identities the silver tables hold (MERGEd without churn)."""
+PEOPLE_INPUTS = (strava_activities.NAME, fitbit.INTRADAY_NAME, fitbit.DAILY_NAME, mapmyrun_workouts.NAME)
+WORKOUTS_INPUTS = (strava_activities.NAME, mapmyrun_workouts.NAME, people.NAME)
+Progress = dict[str, dict[str, int]]
+
+
+def people_key(settings: Settings) -> str:
+    """silver.people's key in `ops.silver_progress`: `people@` and a fingerprint of what it is built from
+    besides the data (the people file, the analytics defaults, the table's columns)."""
+    text = json.dumps(
+        [[asdict(p) for p in settings.people], asdict(settings.analytics), people.SCHEMA.simpleString()],
+        default=str,
+        sort_keys=True,
+    )
+    return f"{people.NAME}@{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+
+
+def input_versions(spark: SparkSession, tables: Tables, names: Sequence[str]) -> dict[str, int]:
+    """`{"silver.<name>": current version}` of the silver tables in `names` that exist (log listings)."""
+    refs = {f"silver.{n}": tables.ref("silver", n) for n in names}
+    versions = {key: current_version(spark, ref) for key, ref in refs.items()}
+    return {key: v for key, v in versions.items() if v is not None}
+
+
+def _people_rows(spark: SparkSession, tables: Tables) -> list[tuple]:
+    """silver.people's rows as `people.resolve_people` gives them."""
+    frame = read_table(spark, tables.ref("silver", people.NAME)).select(*people.SCHEMA.fieldNames())
+    return [tuple(r) for r in frame.collect()]
+
+
+def run_people(
+    spark: SparkSession, settings: Settings, run_id: str = "adhoc", progress: Progress | None = None
+) -> tuple[SilverResult, list[tuple] | None]:
+    """silver.people from the people file and the identities the silver tables hold (MERGEd without churn).
+
+    Skipped (rows None) when the people settings and every input are as recorded at the last build (`progress`:
+    `ops.silver_progress` as the stage read it; read here when not given)."""
     started = time.monotonic()
     tables = Tables(settings)
+    key = people_key(settings)
+    state = input_versions(spark, tables, (*PEOPLE_INPUTS, people.NAME))
+    if progress is None:
+        progress = all_last_bronze_batches(spark, tables)
+    if f"silver.{people.NAME}" in state and progress.get(key) == state:
+        return SilverResult(people.NAME, note="unchanged: same people settings, no new identities"), None
     strava = _existing(spark, tables, strava_activities.NAME)
     fitbit_frames = [f for f in (_existing(spark, tables, n) for n in (fitbit.INTRADAY_NAME, fitbit.DAILY_NAME)) if f]
     mapmyrun = _existing(spark, tables, mapmyrun_workouts.NAME)
@@ -243,8 +302,29 @@ def run_people(spark: SparkSession, settings: Settings) -> tuple[SilverResult, l
         counts = merge_replace(spark, target, frame, people.KEYS, change_feed=True)
     result = SilverResult(people.NAME, rows_in=len(rows), rows_out=len(rows), inserted=counts["inserted"],
                           updated=counts["updated"] + counts.get("deleted", 0))  # fmt: skip
+    state[f"silver.{people.NAME}"] = current_version(spark, target)  # type: ignore[assignment]
+    record_silver_progress(spark, tables, key, state, (len(rows), result.inserted, result.updated), run_id)
     result.seconds = time.monotonic() - started
     return result, rows
+
+
+def workouts_if_stale(
+    spark: SparkSession, settings: Settings, run_id: str, progress: Progress, people_rows: list[tuple] | None
+) -> SilverResult | None:
+    """Rebuild silver.workouts unless its inputs (Strava activities, MapMyRun workouts, people) and the table
+    itself are at the versions recorded at its last build; None when skipped."""
+    tables = Tables(settings)
+    state = input_versions(spark, tables, (*WORKOUTS_INPUTS, workouts.NAME))
+    if f"silver.{workouts.NAME}" in state and progress.get(workouts.NAME) == state:
+        return None
+    if not any(f"silver.{n}" in state for n in (strava_activities.NAME, mapmyrun_workouts.NAME)):
+        return SilverResult(table=workouts.NAME, note="no Strava or MapMyRun data yet")
+    rows = people_rows if people_rows is not None else _people_rows(spark, tables)
+    result = run_workouts(spark, settings, rows)
+    state[f"silver.{workouts.NAME}"] = current_version(spark, tables.ref("silver", workouts.NAME))  # type: ignore[assignment]
+    record_silver_progress(spark, tables, workouts.NAME, state, (result.rows_in, result.inserted, result.updated),
+                           run_id)  # fmt: skip
+    return result
 
 
 def run_workouts(spark: SparkSession, settings: Settings, people_rows: list[tuple]) -> SilverResult:
@@ -282,41 +362,43 @@ def run_silver(spark: SparkSession, settings: Settings, run_id: str) -> list[Sil
     with job_label(spark, "silver", "progress"):
         # Read once for every table: each table's MERGE only adds its own rows, which no other table reads.
         merged = all_last_bronze_batches(spark, tables)
+        # What the load ledger says each bronze table holds: a table with nothing newer is not read.
+        committed = committed_batches(spark, tables, sorted({spec.bronze_table for spec in SPECS}))
     results = []
     for spec in SPECS:
         with job_label(spark, "silver", spec.name if spec.txn_scope is None else f"{spec.name}<-{spec.bronze_table}"):
-            results.append(run_silver_table(spark, settings, spec, run_id, merged.get(spec.name, {})))
+            results.append(
+                run_silver_table(
+                    spark, settings, spec, run_id, merged.get(spec.name, {}), committed.get(spec.bronze_table)
+                )
+            )
     with job_label(spark, "silver", people.NAME):
-        people_result, people_rows = run_people(spark, settings)
+        people_result, people_rows = run_people(spark, settings, run_id, merged)
     crash_point("silver.after_people")
     results.append(people_result)
     # silver.workouts reads the Strava activities, the MapMyRun workouts and the people: new Fitbit data or
     # streams do not change it (and the conform + MERGE is the stage's most expensive step).
-    inputs = (strava_activities.NAME, mapmyrun_workouts.NAME)
-    changed = (
-        any(r.rows_in for r in results[:-1] if r.table.split(" <- ")[0] in inputs)
-        or people_result.inserted
-        or people_result.updated
-    )
     with job_label(spark, "silver", workouts.NAME):
-        if changed or not table_exists(spark, tables.ref("silver", workouts.NAME)):
-            results.append(run_workouts(spark, settings, people_rows))
+        built = workouts_if_stale(spark, settings, run_id, merged, people_rows)
+    if built is not None:
+        results.append(built)
     return results
 
 
 SOURCE_TABLES = (strava_activities.NAME, mapmyrun_workouts.NAME, fitbit.INTRADAY_NAME, fitbit.DAILY_NAME)
 
 
-def refresh_people(spark: SparkSession, settings: Settings) -> list[SilverResult]:
+def refresh_people(spark: SparkSession, settings: Settings, run_id: str = "adhoc") -> list[SilverResult]:
     """Rebuild silver.people from the current settings (and silver.workouts when whose-is-what changed).
 
     The gold stage calls this first, so a change to the people file takes effect even in a gold-only run.
     """
     if not any(table_exists(spark, Tables(settings).ref("silver", n)) for n in SOURCE_TABLES):
         return []
-    result, rows = run_people(spark, settings)
+    progress = all_last_bronze_batches(spark, Tables(settings))
+    result, rows = run_people(spark, settings, run_id, progress)
     out = [result]
-    if result.inserted or result.updated:
-        out.append(run_workouts(spark, settings, rows))
+    built = workouts_if_stale(spark, settings, run_id, progress, rows)
+    if built is not None:
+        out.append(built)
     return out
-

@@ -103,11 +103,48 @@ class Tables:
         return TableRef(layer, name, location, catalog_name)
 
 
+def _log_versions(spark: SparkSession, ref: TableRef) -> list[int] | None:
+    """The versions whose commit or checkpoint files are in the table's `_delta_log` folder (empty: no table
+    yet), from one listing through Hadoop's file system (local, S3, DBFS alike) - no snapshot is loaded, no
+    Spark job runs. None when the session gives no JVM access (Spark Connect): ask Delta instead."""
+    try:
+        jvm = spark.sparkContext._jvm
+        conf = spark.sparkContext._jsc.hadoopConfiguration()
+    except Exception:  # a Spark Connect session has no SparkContext
+        return None
+    if jvm is None:
+        return None
+    log_dir = jvm.org.apache.hadoop.fs.Path(f"{ref.location}/_delta_log")
+    fs = log_dir.getFileSystem(conf)
+    if not fs.exists(log_dir):
+        return []
+    versions = []
+    for status in fs.listStatus(log_dir):
+        name = status.getPath().getName()
+        head, _, rest = name.partition(".")
+        # 00000000000000000012.json, 00000000000000000010.checkpoint.parquet (and multi-part checkpoints)
+        if head.isdigit() and (rest == "json" or rest.startswith("checkpoint.")):
+            versions.append(int(head))
+    return versions
+
+
 def table_exists(spark: SparkSession, ref: TableRef) -> bool:
-    """Whether the Delta table exists yet."""
+    """Whether the Delta table exists yet (a commit or checkpoint in its log; by name in catalog mode)."""
     if ref.catalog_name:
         return spark.catalog.tableExists(ref.catalog_name)
-    return DeltaTable.isDeltaTable(spark, ref.location)
+    versions = _log_versions(spark, ref)
+    if versions is None:
+        return DeltaTable.isDeltaTable(spark, ref.location)
+    return bool(versions)
+
+
+def current_version(spark: SparkSession, ref: TableRef) -> int | None:
+    """The table's current Delta version; None when it does not exist yet."""
+    if not ref.catalog_name:
+        versions = _log_versions(spark, ref)
+        if versions is not None:
+            return max(versions) if versions else None
+    return table_version(spark, ref) if table_exists(spark, ref) else None
 
 
 def read_table(spark: SparkSession, ref: TableRef, version: int | None = None) -> DataFrame:
@@ -121,7 +158,10 @@ def read_table(spark: SparkSession, ref: TableRef, version: int | None = None) -
 
 
 def table_version(spark: SparkSession, ref: TableRef) -> int:
-    """The table's current Delta version."""
+    """The table's current Delta version (its newest commit file: a listing, no Spark job, for a table by path)."""
+    versions = None if ref.catalog_name else _log_versions(spark, ref)
+    if versions:
+        return max(versions)
     return int(delta_table(spark, ref).history(1).select("version").first()[0])
 
 
