@@ -328,16 +328,13 @@ def workouts_if_stale(
 
 
 def run_workouts(spark: SparkSession, settings: Settings, people_rows: list[tuple]) -> SilverResult:
-    """silver.workouts, conformed from whichever per-source silver tables exist (recomputed, MERGEd without churn)."""
+    """silver.workouts, conformed from whichever per-source silver tables exist (recomputed, MERGEd without churn;
+    `workouts_if_stale` calls it when at least one exists)."""
     started = time.monotonic()
     tables = Tables(settings)
     result = SilverResult(table=workouts.NAME)
     strava = _existing(spark, tables, strava_activities.NAME)
     mapmyrun = _existing(spark, tables, mapmyrun_workouts.NAME)
-    if strava is None and mapmyrun is None:
-        result.note = "no Strava or MapMyRun data yet"
-        result.seconds = time.monotonic() - started
-        return result
     people_frame = read_table(spark, tables.ref("silver", people.NAME))
     rows = workouts.conform(strava, mapmyrun, people_frame, people_rows).persist()
     try:

@@ -246,10 +246,11 @@ def append_counted(df: DataFrame, ref: TableRef, *, partition_by: tuple[str, ...
 
 
 def overwrite_counted(df: DataFrame, ref: TableRef, *, partition_by: tuple[str, ...] = ()) -> int:
-    """`overwrite`, returning the rows written (from the commit's metrics, as `append_counted`)."""
+    """`overwrite`, returning the rows written (from the commit's metrics, as `append_counted`; without them,
+    the table now holds exactly `df`'s rows: counting its files costs less than computing `df` again)."""
     overwrite(df, ref, partition_by=partition_by)
     written = last_commit_rows(df.sparkSession, ref)
-    return written if written is not None else df.count()
+    return written if written is not None else read_table(df.sparkSession, ref).count()
 
 
 def ensure_schema(spark: SparkSession, ref: TableRef) -> None:
