@@ -558,16 +558,22 @@ def load_entity(
     return result
 
 
-def committed_batches(spark: SparkSession, tables: Tables, names: Sequence[str]) -> dict[str, int]:
+def committed_batches(
+    spark: SparkSession, tables: Tables, names: Sequence[str], with_rows: bool = False
+) -> dict[str, int]:
     """The highest committed load batch of each bronze table in `names`, from one read of the load ledger
     (cheaper than the tables' own MAX(_batch_id): one small table instead of one log replay and scan each).
-    A table with no committed batch is left out."""
+    With `with_rows`, only batches that wrote rows count (a batch that only re-recorded unchanged files, or
+    whose records were all quarantined, added nothing to the table). A table with no such batch is left out."""
     ledger = tables.ref(*LEDGER_TABLE)
     if not table_exists(spark, ledger):
         return {}
+    wanted = F.col("table_name").isin(list(names)) & (F.col("status") == "committed")
+    if with_rows:
+        wanted = wanted & (F.col("records_loaded") > 0)
     rows = (
         read_table(spark, ledger)
-        .where(F.col("table_name").isin(list(names)) & (F.col("status") == "committed"))
+        .where(wanted)
         .groupBy("table_name")
         .agg(F.max("batch_id").alias("batch_id"))
         .collect()

@@ -359,8 +359,9 @@ def run_silver(spark: SparkSession, settings: Settings, run_id: str) -> list[Sil
     with job_label(spark, "silver", "progress"):
         # Read once for every table: each table's MERGE only adds its own rows, which no other table reads.
         merged = all_last_bronze_batches(spark, tables)
-        # What the load ledger says each bronze table holds: a table with nothing newer is not read.
-        committed = committed_batches(spark, tables, sorted({spec.bronze_table for spec in SPECS}))
+        # What the load ledger says each bronze table holds: a table with no newer batch that wrote rows is not
+        # read (a re-landed file with the same bytes is recorded in a batch of its own, which adds nothing).
+        committed = committed_batches(spark, tables, sorted({spec.bronze_table for spec in SPECS}), with_rows=True)
     results = []
     for spec in SPECS:
         with job_label(spark, "silver", spec.name if spec.txn_scope is None else f"{spec.name}<-{spec.bronze_table}"):
