@@ -20,6 +20,36 @@ java_major=$(java -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.sp
 [ "${java_major%%.*}" -ge 17 ] 2>/dev/null || die "JDK 17+ is needed, found java ${java_major:-unknown}"
 command -v mvn >/dev/null || die "mvn not found: install Maven (Debian: apt-get install maven)"
 
+# 3./4. Debian's packages, installed in the background while pip and Maven download (apt-get holds dpkg's lock,
+#      so the two packages go one after the other); the script waits for them before it says it is ready.
+debian_packages() {
+  # 3. Debian's chromium for the dashboard's browser smoke test (Playwright drives it; never `playwright install`).
+  if [ -x /usr/bin/chromium ]; then
+    say "chromium ready (/usr/bin/chromium)"
+  elif [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+    say "chromium not installed and cannot install it here (needs root and apt-get): the browser smoke test will" \
+        "be skipped; install Debian's chromium package to run it"
+  else
+    say "installing Debian's chromium (browser smoke test)"
+    { apt-get install -y -q chromium >/dev/null 2>&1 \
+      || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; }; } \
+      || say "could not install chromium; the browser smoke test will be skipped"
+  fi
+
+  # 4. A native BLAS for Spark MLlib (the kudos model, k-means): without libblas.so.3 it logs a netlib warning
+  #    and uses its Java fallback. Optional: nothing fails without it.
+  if ldconfig -p 2>/dev/null | grep -q 'libblas\.so\.3'; then
+    :
+  elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    say "installing Debian's libopenblas0 (native BLAS for Spark MLlib)"
+    { apt-get install -y -q libopenblas0 >/dev/null 2>&1 \
+      || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q libopenblas0 >/dev/null 2>&1; }; } \
+      || say "could not install libopenblas0; MLlib uses its Java BLAS instead (slower)"
+  fi
+}
+debian_packages &
+debian_pid=$!
+
 # 1. Python environment, reinstalled only when pyproject.toml changes.
 if [ ! -x .venv/bin/python ]; then
   say "creating .venv"
@@ -86,27 +116,5 @@ else
   mvn "${mvn_args[@]}" >&2 || { say "online resolution failed; trying Maven's offline cache"; mvn -o "${mvn_args[@]}" >&2; }
   echo "$want" > .cache/jvm/versions
 fi
-# 3. Debian's chromium for the dashboard's browser smoke test (Playwright drives it; never `playwright install`).
-if [ -x /usr/bin/chromium ]; then
-  say "chromium ready (/usr/bin/chromium)"
-elif [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
-  say "chromium not installed and cannot install it here (needs root and apt-get): the browser smoke test will" \
-      "be skipped; install Debian's chromium package to run it"
-else
-  say "installing Debian's chromium (browser smoke test)"
-  { apt-get install -y -q chromium >/dev/null 2>&1 \
-    || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; }; } \
-    || say "could not install chromium; the browser smoke test will be skipped"
-fi
-
-# 4. A native BLAS for Spark MLlib (the kudos model, k-means): without libblas.so.3 it logs a netlib warning
-#    and uses its Java fallback. Optional: nothing fails without it.
-if ldconfig -p 2>/dev/null | grep -q 'libblas\.so\.3'; then
-  :
-elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-  say "installing Debian's libopenblas0 (native BLAS for Spark MLlib)"
-  { apt-get install -y -q libopenblas0 >/dev/null 2>&1 \
-    || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q libopenblas0 >/dev/null 2>&1; }; } \
-    || say "could not install libopenblas0; MLlib uses its Java BLAS instead (slower)"
-fi
+wait "$debian_pid" || true
 say "ready: .venv ($(.venv/bin/python --version 2>&1)), pyspark $(.venv/bin/python -c 'import pyspark; print(pyspark.__version__)'), delta-spark $delta_version"
