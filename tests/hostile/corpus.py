@@ -348,6 +348,26 @@ def _strava_pages(w: _Writer) -> None:
     w.case("strava-wrong-json-types", "strava", "wrong types",
            BronzeQuarantined(SA, "h25-id-as-text", "is not of type 'integer'", count=2))
 
+    w.put(key("h26-too-big-for-column"), _dump([activity(2601, kudos_count=3_000_000_000), activity(2602)]))
+    w.put(key("h26b-id-beyond-int64"), _dump([activity(2**63)]))
+    w.case("strava-number-too-big-for-its-column", "strava", "huge numbers",
+           # Valid JSON integers that do not fit: kudos_count is an int column, id a long one.
+           SilverQuarantined(SA, {"activity_id": 2601}, "values_readable",
+                             "kudos_count: '3000000000' is not a valid int"),
+           NotLoaded(SA, {"activity_id": 2601}), Loaded(SA, {"activity_id": 2602}, {"kudos_count": 3}),
+           SilverQuarantined(SA, {"name": f"Run {2**63}"}, "values_readable", f"id: '{2**63}' is not a valid bigint"))
+
+    text = _dump([activity(2701, name="LONE"), activity(2702, name="\U0001f3c3 PAIR")])  # a pair as \ud83c\udfc3
+    w.put(key("h27-lone-surrogate-value"), text.replace("LONE", "\\ud800"))
+    w.case("strava-lone-surrogate-in-a-value", "strava", "odd Unicode",
+           BronzeQuarantined(SA, "h27-lone-surrogate-value", "lone surrogate \\ud800 in name"),
+           NotLoaded(SA, {"activity_id": 2701}), Loaded(SA, {"activity_id": 2702}, {"name": "\U0001f3c3 PAIR"}))
+
+    w.put(key("h28-distance-as-text"), _dump([activity(2801, distance="5 km"), activity(2802)]))
+    w.case("strava-number-as-text", "strava", "wrong types",
+           BronzeQuarantined(SA, "h28-distance-as-text", "schema: distance: '5 km' is not of type 'number'"),
+           NotLoaded(SA, {"activity_id": 2801}), Loaded(SA, {"activity_id": 2802}))  # fmt: skip
+
 
 SS = "strava_streams"
 
@@ -413,6 +433,34 @@ def _fitbit(w: _Writer) -> None:
           .replace("\n", "\r\n").encode())  # fmt: skip
     w.case("fitbit-bom-crlf", "fitbit", "BOM",
            Loaded(FI, {"user_id": FITBIT_USER, "ts_local": "2024-03-05 08:00:00"}, {"value": 9.0}))  # fmt: skip
+
+    # Fitbit sends values as text too: "NaN" reads as a double NaN, "lots" as nothing; 24:00:00 is no time of day.
+    w.put(f"{folder}/h47-bad-text-values.json", _dump([
+        fitbit_day("2024-03-06", [{"time": "08:00:00", "value": "NaN"}, {"time": "08:01:00", "value": 5}]),
+        fitbit_day("2024-03-07", [{"time": "08:00:00", "value": "lots"}, {"time": "08:01:00", "value": 7}]),
+        fitbit_day("2024-03-08", [{"time": "23:59:59", "value": 12}, {"time": "24:00:00", "value": 11}]),
+    ]))  # fmt: skip
+    w.case("fitbit-nan-text-not-a-number-and-24-00", "fitbit", "NaN and Infinity",
+           SilverQuarantined(FI, {"user_id": FITBIT_USER, "date": "2024-03-06"}, "values_readable",
+                             "value: NaN is not a finite number"),
+           Loaded(FI, {"user_id": FITBIT_USER, "ts_local": "2024-03-06 08:01:00"}, {"value": 5.0}),
+           NotLoaded(FI, {"user_id": FITBIT_USER, "ts_local": "2024-03-06 08:00:00"}),
+           SilverQuarantined(FI, {"user_id": FITBIT_USER, "date": "2024-03-07"}, "values_readable",
+                             "value: 'lots' is not a number"),
+           Loaded(FI, {"user_id": FITBIT_USER, "ts_local": "2024-03-07 08:01:00"}, {"value": 7.0}),
+           NotLoaded(FI, {"user_id": FITBIT_USER, "ts_local": "2024-03-07 08:00:00"}),
+           SilverQuarantined(FI, {"user_id": FITBIT_USER, "date": "2024-03-08"}, "values_readable",
+                             "time: '24:00:00' is not a time of day (HH:mm or HH:mm:ss up to 23:59:59)"),
+           Loaded(FI, {"user_id": FITBIT_USER, "ts_local": "2024-03-08 23:59:59"}, {"value": 12.0}))  # fmt: skip
+
+    no_summary = fitbit_day("2024-03-09", [{"time": "08:00:00", "value": 12}])
+    no_summary["response"]["activities-steps"] = []
+    w.put(f"{folder}/h48-empty-summary.json", _dump([no_summary]))
+    w.case("fitbit-empty-day-summary", "fitbit", "missing fields",
+           # No total for the day: its daily row is quarantined, its intraday points land.
+           SilverQuarantined("fitbit_daily", {"user_id": FITBIT_USER, "date": "2024-03-09"}, "values_readable",
+                             "activities-steps: no day summary in []"),
+           Loaded(FI, {"user_id": FITBIT_USER, "ts_local": "2024-03-09 08:00:00"}, {"value": 12.0}))  # fmt: skip
 
     w.put(f"{folder}/h46-deep.json", "[" + nested(DEEP) + "]")
     w.case("fitbit-deep-nesting", "fitbit", "deep nesting",
@@ -489,6 +537,12 @@ def _race(w: _Writer) -> None:
           f"\ufeff{TELEMETRY_HEADER}\r\n62,2024-02-29T23:59:59Z,49.1,-0.3,100.0,10.0,150,200,90\r\n")
     w.case("race-telemetry-leap-day-bom-crlf", "race", "calendar",
            BronzeQuarantined(RT, "h62-leap", "", count=0))
+    row = "63,2024-07-01T10:00:00Z,49.1,-0.3,100.0,10.0,150,200,90"
+    w.put("race/telemetry/h63-loose.csv", f"{TELEMETRY_HEADER}\n{row}\n")
+    w.put("race/telemetry/date=2024-02-30/h64-impossible-folder.csv", f"{TELEMETRY_HEADER}\n{row}\n")
+    w.case("race-telemetry-outside-a-date-folder", "race", "wrong folder",
+           BronzeQuarantined(RT, "h63-loose", "file is not under a date=YYYY-MM-DD folder"),
+           BronzeQuarantined(RT, "h64-impossible-folder", "file is not under a date=YYYY-MM-DD folder"))
 
 
 def _landing_cases(landing_root: Path) -> list[Case]:
@@ -678,6 +732,14 @@ def _mapmyrun(work: Path) -> tuple[dict[str, Path], list[Case]]:
         ]) + "\r\n").encode("utf-8"),
         "hostile-missing-column.csv": (MMR_HEADER.replace(",Link", "") + "\n" + mmr_row(9201) + "\n").encode(),
         "hostile-empty.csv": b"",
+        "hostile-bad-rows.csv": "\n".join([
+            MMR_HEADER, mmr_row(9301), mmr_row(9302, day="Feb. 30, 2021"), '"Oct. 6, 2020","Oct. 6, 2020",Run',
+            mmr_row(9304),
+        ]).encode() + b"\n",
+        # One non-ASCII byte that is not UTF-8 (the export saved as Latin-1).
+        "hostile-latin1.csv": "\n".join([
+            MMR_HEADER, mmr_row(9401), mmr_row(9402, notes="Caf\xe9 stop"), mmr_row(9403),
+        ]).encode("latin-1") + b"\n",
     }  # fmt: skip
     paths = {}
     for name, data in exports.items():
@@ -699,6 +761,14 @@ def _mapmyrun(work: Path) -> tuple[dict[str, Path], list[Case]]:
         Case("mapmyrun-missing-column", "mapmyrun", "missing fields", (
             NotLoaded(MMR, {"workout_id": 9201}),)),
         Case("mapmyrun-empty-export", "mapmyrun", "empty", ()),
+        Case("mapmyrun-bad-date-and-short-row", "mapmyrun", "truncated", (
+            Loaded(MMR, {"workout_id": 9301}), Loaded(MMR, {"workout_id": 9304}), NotLoaded(MMR, {"workout_id": 9302}),
+            BronzeQuarantined(MMR, "hostile-bad-rows", "CSV row has 3 fields, header has 15"),
+            SilverQuarantined(MMR, {"workout_id": 9302}, "values_readable",
+                              "Workout Date: 'Feb. 30, 2021' is not a calendar date"))),
+        Case("mapmyrun-not-utf8", "mapmyrun", "non-UTF-8", (
+            Loaded(MMR, {"workout_id": 9401}), Loaded(MMR, {"workout_id": 9403}), NotLoaded(MMR, {"workout_id": 9402}),
+            BronzeQuarantined(MMR, "hostile-latin1", "not valid UTF-8: byte 0xe9 in Notes"))),
     ]  # fmt: skip
     return paths, cases
 

@@ -45,8 +45,6 @@ from lakehouse.sources.takeout import import_takeout
 from lakehouse.storage import LocalStore
 from lakehouse.tables import Tables, read_table
 
-pytestmark = pytest.mark.slow  # minutes: outside the suite's budget (pyproject.toml)
-
 CATEGORIES = {
     "truncated", "wrong types", "huge numbers", "NaN and Infinity", "empty", "binary", "10 MB line",
     "deep nesting", "odd Unicode", "BOM", "CRLF", "non-UTF-8", "duplicate ids", "time zones", "calendar",
