@@ -1,4 +1,5 @@
-"""Shared fixtures: one Delta-enabled SparkSession for the whole run, and per-test lakehouse settings."""
+"""Shared fixtures: one Delta-enabled SparkSession per test process (one per pytest-xdist worker, one for the
+whole run with `-n 0`), and per-test lakehouse settings."""
 
 from __future__ import annotations
 
@@ -17,6 +18,21 @@ from lakehouse.metastore import local_metastore, stop_server
 from lakehouse.spark import get_spark
 from lakehouse.storage import LocalStore
 
+# Session fixtures that build a lakehouse (minutes): every test that uses one runs on the worker that built it.
+SHARED_BUILDS = {"demo_lakehouse": "demo-lakehouse", "race_template": "race-template", "baseline": "reliability"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`-n auto --dist loadgroup`, the default: see pyproject.toml) a worker takes whole
+    groups: a test module (its module fixtures are built once), or every test that uses one of the session's
+    shared lakehouses (`SHARED_BUILDS`), in file order, so that lakehouse is built once and the tests that
+    add data to it run after the ones that read it as built."""
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        shared = [group for fixture, group in SHARED_BUILDS.items() if fixture in names]
+        item.add_marker(pytest.mark.xdist_group(shared[0] if shared else item.nodeid.split("::", 1)[0]))
+
 
 @pytest.fixture(scope="session")
 def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
@@ -27,8 +43,8 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="session")
 def spark(base_settings: Settings) -> Iterator[SparkSession]:
-    """One SparkSession for the whole test run: Delta enabled, 2 shuffle partitions, UI off; table names in the
-    run's own local metastore (a Derby server started on demand, stopped at the end)."""
+    """One SparkSession for the whole test run (per xdist worker): Delta enabled, 2 shuffle partitions, UI off;
+    table names in the run's own local metastore (a Derby server started on demand, stopped at the end)."""
     session = get_spark(base_settings)
     yield session
     session.stop()
