@@ -7,9 +7,9 @@ Incremental where it matters (METRICS.md, issue "Analytics"):
 - `activity_training_load` and `training_load_daily` recompute from the earliest changed day onwards,
   continuing the CTL/ATL recurrence from the stored values of the day before.
 Tables whose every row depends on all the data (k-means labels, z-scores, trends, streaks) are recomputed
-whole, and MERGEd so that unchanged rows are not rewritten. `ops.gold_progress` records which silver
-version each gold table reflects; with no change since, a table is skipped. An incremental run ends equal to
-a full recompute (a test checks it).
+whole, compared with what is stored, and replaced in one commit when a row changed (no commit when none did).
+`ops.gold_progress` records which silver version each gold table reflects; with no change since, a table is
+skipped. An incremental run ends equal to a full recompute (a test checks it).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ from lakehouse.tables import (
     table_exists,
     table_version,
 )
-from lakehouse.tables.merge import merge_replace, with_row_hash
+from lakehouse.tables.merge import merge_replace, replace_table, with_row_hash
 
 PROGRESS_TABLE = ("ops", "gold_progress")
 PROGRESS_SCHEMA = T.StructType(
@@ -169,8 +169,12 @@ def _changes(ctx: GoldContext, done: dict[tuple[str, str], int], gold: str, sour
 
 
 def _merge(ctx: GoldContext, name: str, rows: DataFrame, keys: Sequence[str], scope: str | None = None) -> int:
-    """MERGE rows into gold.<name> (scope limits deletes); returns the rows inserted or changed."""
-    counts = merge_replace(ctx.spark, ctx.gold_ref(name), with_row_hash(rows), keys, scope)
+    """Make gold.<name> hold `rows`: the rows in `scope` (a MERGE that deletes only there), or the whole table
+    (one overwrite commit, none when no row changed); returns the rows inserted, updated or deleted."""
+    if scope is None:
+        counts = replace_table(ctx.spark, ctx.gold_ref(name), with_row_hash(rows), keys)
+    else:
+        counts = merge_replace(ctx.spark, ctx.gold_ref(name), with_row_hash(rows), keys, scope)
     return counts["inserted"] + counts["updated"] + counts["deleted"]
 
 

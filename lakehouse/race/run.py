@@ -19,7 +19,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from lakehouse.bronze.loader import committed_batches, load_entity
+from lakehouse.bronze.loader import committed_batches, load_entity, read_ledger
 from lakehouse.config import Settings
 from lakehouse.race import bronze as race_bronze
 from lakehouse.race.geo import to_local
@@ -96,10 +96,13 @@ def _failed(table: str, exc: Exception, seconds: float) -> StepResult:
 def bronze_reference(spark: SparkSession, settings: Settings, run_id: str) -> list[StepResult]:
     """Load new athletes, route and start-list files into bronze (the shared loader)."""
     out = []
+    ledger_rows = None
     for entity in race_bronze.REFERENCE_ENTITIES:
         started = time.monotonic()
         try:
-            r = load_entity(spark, settings, entity, run_id=run_id)
+            if ledger_rows is None:  # read once for the three loads, as the bronze stage does (`read_ledger`)
+                ledger_rows = read_ledger(spark, Tables(settings))
+            r = load_entity(spark, settings, entity, run_id=run_id, ledger_rows=ledger_rows)
         except Exception as exc:  # one file set failing does not stop the others; the summary says FAILED
             out.append(_failed(f"bronze.{entity.table}", exc, time.monotonic() - started))
             continue
