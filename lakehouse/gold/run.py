@@ -171,10 +171,11 @@ def _changes(ctx: GoldContext, done: dict[tuple[str, str], int], gold: str, sour
 def _merge(ctx: GoldContext, name: str, rows: DataFrame, keys: Sequence[str], scope: str | None = None) -> int:
     """Make gold.<name> hold `rows`: the rows in `scope` (a MERGE that deletes only there), or the whole table
     (one overwrite commit, none when no row changed); returns the rows inserted, updated or deleted."""
+    hashed, target = with_row_hash(rows), ctx.gold_ref(name)
     if scope is None:
-        counts = replace_table(ctx.spark, ctx.gold_ref(name), with_row_hash(rows), keys)
+        counts = replace_table(ctx.spark, target, hashed, keys)
     else:
-        counts = merge_replace(ctx.spark, ctx.gold_ref(name), with_row_hash(rows), keys, scope)
+        counts = merge_replace(ctx.spark, target, hashed, keys, scope)
     return counts["inserted"] + counts["updated"] + counts["deleted"]
 
 

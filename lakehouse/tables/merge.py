@@ -203,9 +203,8 @@ def replace_table(spark: SparkSession, target: TableRef, rows: DataFrame, keys: 
 
     The cheap way for a small table that is rebuilt from all its inputs: `rows` is computed once, compared
     with the stored (keys, hash) pairs, and written as one overwrite commit only when some row changed; with
-    no change, no commit. It ends where `merge_replace` without a scope ends (the same rows), in a third of
-    the Spark jobs (a MERGE evaluates its source twice and joins the whole target twice). Returns the rows
-    inserted, updated and deleted."""
+    no change, no commit. It ends where `merge_replace` without a scope ends (the same rows) without a MERGE's
+    two passes over its source and the target. Returns the rows inserted, updated and deleted."""
     if not table_exists(spark, target):
         return {"inserted": append_counted(rows, target), "updated": 0, "deleted": 0}
     computed = rows.localCheckpoint(eager=True)  # the transform runs once, for the comparison and the write
