@@ -137,10 +137,25 @@ def _pid(metastore: LocalMetastore) -> int | None:
     """The server's process id from its pid file, if that process is alive."""
     try:
         pid = int(metastore.pid_file.read_text(encoding="utf-8").strip())
-        os.kill(pid, 0)
     except (OSError, ValueError):
         return None
-    return pid
+    return pid if _alive(pid) else None
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` runs. A server this process started and that has exited stays a zombie (it still
+    answers `kill -0`) until it is reaped: reap it here, or stopping it would wait out the whole timeout."""
+    try:
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+        if reaped == pid:
+            return False
+    except ChildProcessError:  # not this process's child: its parent reaps it
+        pass
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
 
 
 def server_status(metastore: LocalMetastore) -> str:
