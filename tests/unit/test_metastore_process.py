@@ -21,7 +21,7 @@ def test_a_server_this_process_started_and_that_exited_is_reaped_not_waited_for(
     """The server exits on its own (or on SIGTERM) but, as this process's child, lingers as a zombie until it is
     reaped: stopping must reap it and report it stopped, not take the zombie for a live server."""
     metastore = LocalMetastore(folder=tmp_path, host="127.0.0.1", port=1)
-    child = subprocess.Popen(["true"])  # noqa: S607 - a stand-in server that exits at once
+    child = subprocess.Popen(["true"])  # a stand-in server that exits at once
     metastore.pid_file.write_text(str(child.pid), encoding="utf-8")
     deadline = time.monotonic() + 10
     while _state(child.pid) != "Z" and time.monotonic() < deadline:
