@@ -27,6 +27,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from lakehouse.config import REPO_ROOT, Settings
 from lakehouse.landing import LandingZone
@@ -41,8 +42,6 @@ from lakehouse_demo.standins._server import Reply, Request, StandinServer
 from lakehouse_demo.standins.fitbit import ALWAYS, FitbitFaults, FitbitStandin
 from lakehouse_demo.standins.google_health import GoogleHealthFaults, GoogleHealthStandin, demo_points
 from lakehouse_demo.standins.strava import StravaFaults, StravaStandin
-
-pytestmark = pytest.mark.slow  # minutes: outside the suite's budget (pyproject.toml)
 
 STRAVA_ID, STRAVA_SECRET, STRAVA_REFRESH = "4242", "SECRET-strava-client-9f8e7d", "SECRET-strava-refresh-6c5b4a"
 GOOGLE_ID = "777-hostile.apps.googleusercontent.com"
@@ -104,7 +103,8 @@ def table_texts(spark: SparkSession, tables_root: Path) -> dict[str, str]:
     out = {}
     for log in sorted(tables_root.rglob("_delta_log")):
         table = log.parent
-        rows = spark.read.format("delta").load(str(table)).toJSON().collect()
+        df = spark.read.format("delta").load(str(table))
+        rows = [r[0] for r in df.select(F.to_json(F.struct("*"))).collect()]
         out[f"table {table.relative_to(tables_root)}"] = "\n".join(rows)
     return out
 

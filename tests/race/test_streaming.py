@@ -74,7 +74,6 @@ def wait_for(condition: object, timeout_s: float) -> None:
         time.sleep(0.5)
 
 
-@pytest.mark.slow  # ~90 s of live micro-batches: `pytest -m slow` (outside the default suite's time budget)
 def test_a_stream_killed_mid_replay_and_restarted_has_no_duplicate_and_no_gap(
     spark: SparkSession, empty_race_lake: Settings
 ) -> None:

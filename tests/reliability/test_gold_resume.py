@@ -16,8 +16,6 @@ from lakehouse.tables import Tables, read_table
 from tests.reliability.conftest import Baseline
 from tests.reliability.lakes import SimulatedKill, lake_settings, simulated_crash
 
-pytestmark = pytest.mark.slow  # minutes: outside the suite's budget (pyproject.toml)
-
 
 def test_kudos_predictions_follow_the_newest_model_after_a_kill(
     spark: SparkSession, baseline: Baseline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -68,7 +68,6 @@ def simulated_kills() -> list[str]:
     ]
 
 
-@pytest.mark.slow
 def test_killed_at_every_stage_then_rerun_equals_an_uninterrupted_run(
     spark: SparkSession, baseline: Baseline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
