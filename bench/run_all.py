@@ -75,6 +75,55 @@ FULL = Profile(years=10, fitbit_days=365, mapmyrun_workouts=500, google_days=365
 QUICK = Profile(years=1, fitbit_days=2, mapmyrun_workouts=12, google_days=2, sizes=(1, 2))
 
 
+# The issue's pipeline targets (issue 13): seconds at a size, or a ratio of the weekly run between two sizes.
+RERUN_TARGET_S = 10.0
+WEEKLY_TARGET_S = 20.0
+WEEKLY_GROWTH_TARGET = 1.2  # the weekly run at 16x: no more than this times the weekly run at 1x
+
+
+@dataclass(frozen=True)
+class TargetCheck:
+    """One target against what this run measured; `met` is None when the run did not measure it."""
+
+    target: str
+    measured: str
+    met: bool | None
+
+
+def _phase_seconds(results: dict[str, Any], size: str, phase: str) -> float | None:
+    for entry in results["sizes"]:
+        if entry["size"] == size:
+            for p in entry["phases"]:
+                if p["phase"] == phase:
+                    return float(p["ours"]["wall_seconds"])
+    return None
+
+
+def target_checks(results: dict[str, Any]) -> list[TargetCheck]:
+    """The pipeline targets this run can judge: a re-run with nothing new <= 10 s (every size), the weekly run
+    <= 20 s at 1x, and the weekly run at 16x no more than 1.2 times the one at 1x. (The demo build, the Tour
+    and the live standings have their own commands: `jobs.pipeline`, `bench.race_bench`.)"""
+    checks = []
+    for entry in results["sizes"]:
+        rerun = _phase_seconds(results, entry["size"], "rerun")
+        if rerun is not None:
+            checks.append(TargetCheck(f"{entry['size']} re-run with nothing new <= {RERUN_TARGET_S:g} s",
+                                      f"{rerun:.1f} s", rerun <= RERUN_TARGET_S))  # fmt: skip
+    weekly_1x, weekly_16x = _phase_seconds(results, "1x", "weekly"), _phase_seconds(results, "16x", "weekly")
+    checks.append(TargetCheck(f"1x weekly run <= {WEEKLY_TARGET_S:g} s",
+                              "not run" if weekly_1x is None else f"{weekly_1x:.1f} s",
+                              None if weekly_1x is None else weekly_1x <= WEEKLY_TARGET_S))  # fmt: skip
+    if weekly_1x is None or weekly_16x is None:
+        checks.append(TargetCheck(f"16x weekly run <= {WEEKLY_GROWTH_TARGET:g} x the 1x one",
+                                  "needs sizes 1 and 16", None))  # fmt: skip
+    else:
+        growth = weekly_16x / weekly_1x
+        checks.append(TargetCheck(f"16x weekly run <= {WEEKLY_GROWTH_TARGET:g} x the 1x one",
+                                  f"{weekly_16x:.1f} s = {growth:.2f} x {weekly_1x:.1f} s",
+                                  growth <= WEEKLY_GROWTH_TARGET))  # fmt: skip
+    return checks
+
+
 def _per_second(rows: int, seconds: float) -> float | None:
     return round(rows / seconds, 1) if rows and seconds > 0 else None
 
@@ -252,6 +301,12 @@ def print_results(results: dict[str, Any], console: Console) -> None:
                           str(c["keys_only_duck"]), str(c["keys_only_ours"]), sums,
                           "yes" if c["equal"] else "NO")  # fmt: skip
     console.print(check)
+    goals = Table(title="Targets (issue 13)")
+    for column in ("target", "measured", "met"):
+        goals.add_column(column)
+    for t in target_checks(results):
+        goals.add_row(t.target, t.measured, "-" if t.met is None else "yes" if t.met else "NO")
+    console.print(goals)
     if results["ingestion"]:
         rates = Table(title="Ingestion against the stand-ins, limits off; backfill time under the real limits")
         for column in ("source", "records", "API calls (ledger)", "seconds", "records/s", "backfill h (real limits)"):
@@ -316,4 +371,4 @@ def main(
     return 0 if equal else 1
 
 
-__all__ = ["main", "run_bench"]
+__all__ = ["main", "run_bench", "target_checks"]

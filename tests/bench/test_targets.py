@@ -1,0 +1,55 @@
+"""The benchmark's target table: each of the issue's pipeline targets judged from literal results (seconds
+chosen by hand, boundaries included), and what a run that did not measure a target says. No Spark."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.run_all import TargetCheck, target_checks
+
+
+def _results(**sizes: tuple[float, float]) -> dict[str, Any]:
+    """Results with, per size, (re-run seconds, weekly seconds); the cold phase is there and never judged."""
+    return {
+        "sizes": [
+            {
+                "size": size,
+                "phases": [
+                    {"phase": "cold", "ours": {"wall_seconds": 999.0}},
+                    {"phase": "rerun", "ours": {"wall_seconds": rerun}},
+                    {"phase": "weekly", "ours": {"wall_seconds": weekly}},
+                ],
+            }
+            for size, (rerun, weekly) in sizes.items()
+        ]
+    }
+
+
+def test_one_size_judges_the_rerun_and_the_weekly_run_and_says_what_it_did_not_measure() -> None:
+    assert target_checks(_results(**{"1x": (4.2, 62.8)})) == [
+        TargetCheck("1x re-run with nothing new <= 10 s", "4.2 s", True),
+        TargetCheck("1x weekly run <= 20 s", "62.8 s", False),
+        TargetCheck("16x weekly run <= 1.2 x the 1x one", "needs sizes 1 and 16", None),
+    ]
+
+
+def test_the_weekly_run_at_16x_is_judged_against_the_one_at_1x_boundaries_included() -> None:
+    # 24.0 / 20.0 = 1.2: on the target, met; 10.0 s re-run: on the target, met; 10.5 s: not.
+    assert target_checks(_results(**{"1x": (10.0, 20.0), "16x": (10.5, 24.0)})) == [
+        TargetCheck("1x re-run with nothing new <= 10 s", "10.0 s", True),
+        TargetCheck("16x re-run with nothing new <= 10 s", "10.5 s", False),
+        TargetCheck("1x weekly run <= 20 s", "20.0 s", True),
+        TargetCheck("16x weekly run <= 1.2 x the 1x one", "24.0 s = 1.20 x 20.0 s", True),
+    ]
+    # 25.0 / 20.0 = 1.25: over.
+    assert target_checks(_results(**{"1x": (3.0, 20.0), "16x": (3.0, 25.0)}))[-1] == TargetCheck(
+        "16x weekly run <= 1.2 x the 1x one", "25.0 s = 1.25 x 20.0 s", False
+    )
+
+
+def test_a_run_without_1x_leaves_the_weekly_targets_unjudged() -> None:
+    assert target_checks(_results(**{"4x": (6.0, 90.0)})) == [
+        TargetCheck("4x re-run with nothing new <= 10 s", "6.0 s", True),
+        TargetCheck("1x weekly run <= 20 s", "not run", None),
+        TargetCheck("16x weekly run <= 1.2 x the 1x one", "needs sizes 1 and 16", None),
+    ]
