@@ -15,7 +15,10 @@ stage and per table label:
 - Delta commits, files added (and their total and median size) per table, attributed to the label running
   when the commit was made;
 - Python UDF nodes in the physical plans (`BatchEvalPython`, `ArrowEvalPython`, pandas UDF nodes);
-- wall seconds, approximated as the time from a label's first job to the next label's first job.
+- the call sites of its jobs (Spark's job names, e.g. `collect at merge.py:180`), in the JSON only;
+- wall seconds, approximated as the time from a label's first job to the next label's first job (with
+  several tables built at once, `[spark] table_threads`, labels interleave: run with
+  `LAKEHOUSE_TABLE_THREADS=1` for per-table seconds).
 
 Counts are what to compare between runs: seconds on a shared machine are noise. Writes
 bench/results/profile-<env>-<time>.json and prints a table per phase. Not a test.
@@ -133,7 +136,7 @@ def profile_phase(base: str, app: str, tables_root: Path, seen_job: int, seen_sq
     per: dict[str, dict[str, Any]] = defaultdict(lambda: {
         "jobs": 0, "stages": 0, "tasks": 0, "snapshot_jobs": 0, "job_seconds": 0.0, "wall_seconds": 0.0,
         "commits": 0, "operations": Counter(), "files_added": 0, "bytes_added": 0, "file_sizes": [],
-        "python_udf_nodes": Counter(), "tables_committed": Counter(),
+        "python_udf_nodes": Counter(), "tables_committed": Counter(), "job_names": Counter(),
     })  # fmt: skip
     group_of_job = {}
     for job in jobs:
@@ -143,6 +146,7 @@ def profile_phase(base: str, app: str, tables_root: Path, seen_job: int, seen_sq
         row["jobs"] += 1
         row["stages"] += len(job.get("stageIds", [])) - int(job.get("numSkippedStages", 0))
         row["tasks"] += int(job.get("numCompletedTasks", 0))
+        row["job_names"][job.get("name", "?")] += 1  # the call site, e.g. "collect at merge.py:180"
         row["snapshot_jobs"] += bool(SNAPSHOT_JOB.search(f"{job.get('description', '')} {job.get('name', '')}"))
         start, end = spark_time(job.get("submissionTime")), spark_time(job.get("completionTime"))
         if start and end:
@@ -173,7 +177,7 @@ def profile_phase(base: str, app: str, tables_root: Path, seen_job: int, seen_sq
         row["small_files_under_64k"] = sum(1 for s in sizes if s < 64 * 1024)
         row["job_seconds"] = round(row["job_seconds"], 2)
         row["wall_seconds"] = round(row["wall_seconds"], 2)
-        for key in ("operations", "python_udf_nodes", "tables_committed"):
+        for key in ("operations", "python_udf_nodes", "tables_committed", "job_names"):
             row[key] = dict(row[key])
         out[label] = row
     stages: dict[str, dict[str, float]] = defaultdict(Counter)  # type: ignore[arg-type]
@@ -226,13 +230,15 @@ def main() -> None:
     parser.add_argument("--phases", default="cold,rerun,weekly", help="comma list of cold, rerun, weekly")
     parser.add_argument("--tag", default="", help="a word for the result file name (e.g. before, after)")
     parser.add_argument("--keep", help="build in this folder (kept) instead of a temporary one")
+    parser.add_argument("--table-threads", type=int, help="tables built at once (default: the env's setting)")
     args = parser.parse_args()
     phases = args.phases.split(",")
     console = Console(width=160)  # the labels whole, also when the output is a file
     with tempfile.TemporaryDirectory(prefix="lakehouse-profile-") as tmp:
         root = args.keep or tmp
         base = load_settings(args.env, environ={"LAKEHOUSE_ROOT": root})
-        settings = replace(base, spark=replace(base.spark, ui_enabled=True,
+        threads = args.table_threads or base.spark.table_threads
+        settings = replace(base, spark=replace(base.spark, ui_enabled=True, table_threads=threads,
                                                extra_conf={**base.spark.extra_conf, **PROFILE_CONF}))  # fmt: skip
         spark = get_spark(settings)
         ui = spark.sparkContext.uiWebUrl
@@ -240,7 +246,7 @@ def main() -> None:
             raise SystemExit("this session has no UI (an active session without one?); run the profiler on its own")
         app = spark.sparkContext.applicationId
         tables_root = Path(settings.tables_root.removeprefix("file:"))
-        results: dict[str, Any] = {"env": args.env, "root": root, "phases": {}}
+        results: dict[str, Any] = {"env": args.env, "root": root, "table_threads": threads, "phases": {}}
         out = Path(__file__).parent / "results" / f"profile-{args.env}{'-' + args.tag if args.tag else ''}-" \
             f"{time.strftime('%Y%m%dT%H%M%S')}.json"  # fmt: skip
         out.parent.mkdir(exist_ok=True)

@@ -45,6 +45,10 @@ class SparkSettings:
     ui_enabled: bool = True
     driver_memory: str = "4g"
     extra_conf: dict[str, str] = field(default_factory=dict)
+    # Tables a stage builds at once (threads of the driver sharing the session; also under spark-submit and
+    # on Databricks). Most of a small table's time is the driver planning queries and committing to Delta,
+    # which one thread does on one core: two builds at once keep two cores busy. 1: one table at a time.
+    table_threads: int = 2
 
 
 @dataclass(frozen=True)
@@ -341,7 +345,10 @@ def _build(raw: dict[str, Any], env: str, base: Path, environ: dict[str, str]) -
         ui_enabled=bool(spark_raw.get("ui_enabled", True)),
         driver_memory=str(spark_raw.get("driver_memory", "4g")),
         extra_conf={str(k): str(v) for k, v in _section(spark_raw, "conf").items()},
+        table_threads=int(environ.get("LAKEHOUSE_TABLE_THREADS") or spark_raw.get("table_threads", 2)),
     )
+    if spark.table_threads < 1:
+        raise ConfigError(f"spark.table_threads must be 1 or more, got {spark.table_threads}")
 
     s3_raw = _section(raw, "s3")
     s3 = S3Settings(

@@ -23,6 +23,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakehouse.concurrency import run_concurrently
 from lakehouse.config import Settings
 from lakehouse.faults import crash_point
 from lakehouse.gold import (
@@ -455,24 +456,20 @@ def run_gold(
         }
         ctx = GoldContext(spark, settings, run_id, tables, versions, full)
         done = _progress(ctx)
-    results: list[GoldResult] = []
-
     def timed(
         names: Sequence[str],
         required: Sequence[str],
         build: Callable[[], GoldResult | list[GoldResult]],
         optional: Sequence[str] = (),
-    ) -> None:
+    ) -> list[GoldResult]:
         missing = [s for s in required if s not in versions]
         if missing:
             why = SKIP_REASONS.get(missing[0], f"no silver.{missing[0]} yet")
-            results.extend(GoldResult(n, mode="no input", note=f"skipped: {why}") for n in names)
-            return
+            return [GoldResult(n, mode="no input", note=f"skipped: {why}") for n in names]
         sources = [*required, *(s for s in optional if s in versions)]
         current = all(done.get((n, s), -1) >= versions[s] for n in names for s in sources)
         if current and not full and all(table_exists(spark, ctx.gold_ref(n)) for n in names):
-            results.extend(GoldResult(n, mode="unchanged") for n in names)
-            return
+            return [GoldResult(n, mode="unchanged") for n in names]
         started = time.monotonic()
         crash_point("gold.before_table")
         built = build()
@@ -482,7 +479,7 @@ def run_gold(
         for result in built:
             result.seconds = elapsed
         _record(ctx, [(r.table, sources, r.mode) for r in built if r.mode != "no input"])
-        results.extend(built)
+        return built
 
     activities, workouts, fitbit_sources = ("strava_activities",), ("workouts",), ("fitbit_intraday",)
     per_person = ("workouts", "people")  # tables that read each person's settings (event date, target, k...)
@@ -523,8 +520,15 @@ def run_gold(
                                                         streaks.eddington)),
         ([kudos_prediction.PREDICTIONS_NAME], activities, lambda: build_kudos_prediction(ctx)),
     ]  # fmt: skip
-    for names, required, build, *optional in plan:
-        if only is None or any(n in only for n in names):
+
+    def task(names: Sequence[str], required: Sequence[str], build: Callable, *optional: Sequence[str]):
+        def labelled() -> list[GoldResult]:
             with job_label(spark, "gold", "+".join(names)):
-                timed(names, required, build, *optional)
-    return results
+                return timed(names, required, build, *optional)
+
+        return labelled
+
+    # The tables read silver (pinned above) and write only themselves and their own ledger rows: independent,
+    # so a few are built at once (`[spark] table_threads`); the results keep the plan's order.
+    tasks = [task(*item) for item in plan if only is None or any(n in only for n in item[0])]
+    return [r for built in run_concurrently(spark, tasks, settings.spark.table_threads) for r in built]

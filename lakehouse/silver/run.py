@@ -24,6 +24,7 @@ from pyspark.sql import functions as F
 
 from lakehouse import people
 from lakehouse.bronze.loader import committed_batches
+from lakehouse.concurrency import run_concurrently
 from lakehouse.config import Settings
 from lakehouse.faults import crash_point
 from lakehouse.joblabel import job_label
@@ -362,14 +363,28 @@ def run_silver(spark: SparkSession, settings: Settings, run_id: str) -> list[Sil
         # What the load ledger says each bronze table holds: a table with no newer batch that wrote rows is not
         # read (a re-landed file with the same bytes is recorded in a batch of its own, which adds nothing).
         committed = committed_batches(spark, tables, sorted({spec.bronze_table for spec in SPECS}), with_rows=True)
-    results = []
-    for spec in SPECS:
-        with job_label(spark, "silver", spec.name if spec.txn_scope is None else f"{spec.name}<-{spec.bronze_table}"):
-            results.append(
-                run_silver_table(
-                    spark, settings, spec, run_id, merged.get(spec.name, {}), committed.get(spec.bronze_table)
-                )
-            )
+
+    def merge_into(name: str) -> Callable[[], list[SilverResult]]:
+        """The MERGEs into one silver table, one bronze table after another (a table fed by two takes turns)."""
+
+        def run() -> list[SilverResult]:
+            out = []
+            for spec in (s for s in SPECS if s.name == name):
+                label = spec.name if spec.txn_scope is None else f"{spec.name}<-{spec.bronze_table}"
+                with job_label(spark, "silver", label):
+                    out.append(run_silver_table(spark, settings, spec, run_id, merged.get(spec.name, {}),
+                                                committed.get(spec.bronze_table)))  # fmt: skip
+            return out
+
+        return run
+
+    # Different silver tables read different bronze tables and write themselves (and append to the shared
+    # ledgers): a few are merged at once (`[spark] table_threads`); the summary keeps SPECS' order.
+    targets = list(dict.fromkeys(spec.name for spec in SPECS))
+    by_target = dict(zip(targets, run_concurrently(spark, [merge_into(t) for t in targets],
+                                                   settings.spark.table_threads), strict=True))  # fmt: skip
+    taken = {t: iter(rows) for t, rows in by_target.items()}
+    results = [next(taken[spec.name]) for spec in SPECS]
     with job_label(spark, "silver", people.NAME):
         people_result, people_rows = run_people(spark, settings, run_id, merged)
     crash_point("silver.after_people")

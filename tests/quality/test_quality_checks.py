@@ -236,3 +236,40 @@ def test_zscores_without_history_are_skipped(spark: SparkSession) -> None:
     checks = [weekly_activity_count_zscore_check(TABLE), weekly_kudos_zscore_check(TABLE)]
 
     assert [r.passed for r in run_checks(spark, checks, staged, None)] == [None, None]
+
+
+def test_many_checks_run_together_each_with_its_own_value(spark: SparkSession) -> None:
+    # Staged: activities 1..4 with kudos 1, 2, 3, 4 (sum 10); production: activity 1 with kudos 5 and 9 with 2.
+    staged = frame(spark, [(7, i, week(0), i) for i in range(1, 5)])
+    production = frame(spark, [(7, 1, week(-1), 5), (7, 9, week(-1), 2)])
+    checks = [
+        SqlCheck("staged_rows", TABLE, "SELECT count(*) FROM {staged}", None, "=", 4, WARN),
+        SqlCheck("kudos_vs_production", TABLE, "SELECT sum(kudos_count) FROM {staged}",
+                 "SELECT sum(kudos_count) FROM {production}", ">", None, HALT),
+        # A trailing semicolon and a trailing line comment, as people write SQL by hand.
+        SqlCheck("max_id", TABLE, "SELECT max(activity_id) FROM {staged};", None, "<=", 4, WARN),
+        SqlCheck("new_ids", TABLE, "SELECT count(*) FROM {staged} s LEFT ANTI JOIN {production} p "
+                 "ON s.activity_id = p.activity_id -- ids not yet stored", None, "=", 3, WARN),
+        SqlCheck("no_row", TABLE, "SELECT kudos_count FROM {staged} WHERE activity_id = 99", None, "=", 0, WARN),
+    ]
+    results = run_checks(spark, checks, staged, production)
+    assert [(r.rule, r.observed, r.threshold, r.passed) for r in results] == [
+        ("staged_rows", 4.0, 4, True),
+        ("kudos_vs_production", 10.0, 7.0, True),  # 1+2+3+4 = 10 against 5+2 = 7
+        ("max_id", 4.0, 4, True),
+        ("new_ids", 3.0, 3, True),  # 2, 3 and 4 are not in production
+        ("no_row", None, 0, None),  # no row: nothing to judge, skipped
+    ]
+
+
+def test_a_query_with_several_rows_among_others_still_names_its_check(spark: SparkSession) -> None:
+    staged = frame(spark, [(7, i, week(0), i) for i in range(1, 4)])
+    checks = [
+        SqlCheck("fine", TABLE, "SELECT count(*) FROM {staged}", None, "=", 3, WARN),
+        SqlCheck("rows_not_a_number", TABLE, "SELECT activity_id FROM {staged}", None, "=", 1, WARN),
+    ]
+    with pytest.raises(CheckQueryError, match="rows_not_a_number: a check query must return one row"):
+        run_checks(spark, checks, staged, None)
+    text = SqlCheck("text", TABLE, "SELECT 'many'", None, "=", 1, WARN)
+    with pytest.raises(CheckQueryError, match="text: a check query must return a number, got 'many'"):
+        run_checks(spark, [checks[0], text], staged, None)
