@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,6 +21,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakehouse.bronze.loader import committed_batches, load_entity, read_ledger
+from lakehouse.concurrency import run_concurrently
 from lakehouse.config import Settings
 from lakehouse.race import bronze as race_bronze
 from lakehouse.race.geo import to_local
@@ -373,12 +375,19 @@ def gold(spark: SparkSession, settings: Settings, run_id: str, force: bool = Fal
         return [StepResult("gold", "gold.race_*", None, None, time.monotonic() - started, "unchanged")]
     race = read_silver(spark, settings)
     crossings = race_crossings(race).persist()
-    out = []
-    try:
-        for name, df in gold_tables(race, crossings).items():
+
+    def build(name: str, df: DataFrame) -> Callable[[], StepResult]:
+        def run() -> StepResult:
             step = time.monotonic()
             rows = overwrite_counted(df, tables.ref("gold", name))
-            out.append(StepResult("gold", f"gold.{name}", None, rows, time.monotonic() - step))
+            return StepResult("gold", f"gold.{name}", None, rows, time.monotonic() - step)
+
+        return run
+
+    try:
+        # Each table is written from silver and the shared crossings: a few at once (`[spark] table_threads`).
+        tasks = [build(name, df) for name, df in gold_tables(race, crossings).items()]
+        out = run_concurrently(spark, tasks, settings.spark.table_threads)
     finally:
         crossings.unpersist()
     append(spark.createDataFrame([(versions, run_id, datetime.now(UTC))], GOLD_BUILDS_SCHEMA), builds)
