@@ -17,8 +17,8 @@ stage and per table label:
 - Python UDF nodes in the physical plans (`BatchEvalPython`, `ArrowEvalPython`, pandas UDF nodes);
 - the call sites of its jobs (Spark's job names, e.g. `collect at merge.py:180`), in the JSON only;
 - wall seconds, approximated as the time from a label's first job to the next label's first job (with
-  several tables built at once, `[spark] table_threads`, labels interleave: run with
-  `LAKEHOUSE_TABLE_THREADS=1` for per-table seconds).
+  several tables built at once, `[spark] table_threads`, labels interleave: run with `--table-threads 1`
+  for per-table seconds; the profiler builds its own settings, so LAKEHOUSE_* variables do not reach it).
 
 Counts are what to compare between runs: seconds on a shared machine are noise. Writes
 bench/results/profile-<env>-<time>.json and prints a table per phase. Not a test.

@@ -26,14 +26,6 @@ from pyspark.util import inheritable_thread_target
 Result = TypeVar("Result")
 
 
-class _Failed(Exception):
-    """Carries a task's BaseException (e.g. KeyboardInterrupt) through the executor's Future."""
-
-    def __init__(self, error: BaseException) -> None:
-        super().__init__(repr(error))
-        self.error = error
-
-
 def run_concurrently(spark: SparkSession, tasks: Sequence[Callable[[], Result]], threads: int) -> list[Result]:
     """Run `tasks` on up to `threads` threads; their results in task order (see the module's docstring)."""
     if threads <= 1 or len(tasks) <= 1:
@@ -47,29 +39,19 @@ def run_concurrently(spark: SparkSession, tasks: Sequence[Callable[[], Result]],
                 return None
             try:
                 return task()
-            except Exception:
+            except BaseException:  # a simulated kill or an interrupt too: the Future keeps it as it was
                 stop.set()
                 raise
-            except BaseException as exc:  # a simulated kill, an interrupt: stop too, re-raised as it was
-                stop.set()
-                raise _Failed(exc) from exc
 
         return run
 
     with ThreadPoolExecutor(max_workers=min(threads, len(tasks)), thread_name_prefix="table") as pool:
         futures: list[Future] = [pool.submit(guarded(task)) for task in tasks]
-        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-        if any(f.exception() is not None for f in done):
-            stop.set()
-            for future in futures:
-                future.cancel()
+        wait(futures, return_when=FIRST_EXCEPTION)
+        for future in futures:  # after a failure: the tasks not started never start (a no-op when all ran)
+            future.cancel()
         wait(futures)
     for future in futures:
-        if future.cancelled():
-            continue
-        error = future.exception()
-        if isinstance(error, _Failed):
-            raise error.error
-        if error is not None:
-            raise error
+        if not future.cancelled() and future.exception() is not None:
+            raise future.exception()  # type: ignore[misc]
     return [future.result() for future in futures]

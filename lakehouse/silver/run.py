@@ -381,9 +381,8 @@ def run_silver(spark: SparkSession, settings: Settings, run_id: str) -> list[Sil
     # Different silver tables read different bronze tables and write themselves (and append to the shared
     # ledgers): a few are merged at once (`[spark] table_threads`); the summary keeps SPECS' order.
     targets = list(dict.fromkeys(spec.name for spec in SPECS))
-    by_target = dict(zip(targets, run_concurrently(spark, [merge_into(t) for t in targets],
-                                                   settings.spark.table_threads), strict=True))  # fmt: skip
-    taken = {t: iter(rows) for t, rows in by_target.items()}
+    merged_rows = run_concurrently(spark, [merge_into(t) for t in targets], settings.spark.table_threads)
+    taken = {t: iter(rows) for t, rows in zip(targets, merged_rows, strict=True)}
     results = [next(taken[spec.name]) for spec in SPECS]
     with job_label(spark, "silver", people.NAME):
         people_result, people_rows = run_people(spark, settings, run_id, merged)

@@ -52,31 +52,26 @@ def simulated_kills() -> list[tuple[str, int]]:
     One table at a time keeps the chain's arithmetic exact (the n-th hit of a point is a known table, and
     enough tables are left for the next point); the first gold kill builds two tables at once, so a table
     finishes beside the one that dies, as it does in a real run with the default two threads."""
-    sequential = [
-        # bronze (Fitbit's plan is pending or done, depending on where the timer landed)
-        "bronze.after_quarantine_write:1",  # data and quarantine written, the ledger not
-        "bronze.after_parse:1",  # MapMyRun parsed, nothing planned
-        "bronze.after_plan:1",  # MapMyRun planned
-        "bronze.after_data_write:1",  # MapMyRun resumed: data written, quarantine not
-        "bronze.after_ledger:1",  # MapMyRun committed, the stage not finished
-        # silver
-        "merge.after_create:1",  # silver.strava_activities created (change feed on), no rows yet
-        "silver.after_gate:1",  # quarantine and check results written, MERGE not done
-        "silver.after_merge:1",  # MERGEd, its progress row not written
-        "silver.after_progress:2",  # between tables
-        "silver.after_people:1",  # people MERGEd, workouts not
-        "silver.before_workouts_merge:1",
-        # gold (each table's build-ledger row is written as soon as it is built)
-        "gold.before_table:3",  # between tables
-        "gold.after_model_save:1",  # a k-means model saved, its registry row not written
-        "gold.after_table:4",
-        "gold.before_model_run_row:1",  # kudos predictions MERGEd, the model run row not written
-    ]
-    first_gold = sequential.index("gold.before_table:3")
     return [
-        *((point, 1) for point in sequential[:first_gold]),
+        # bronze (Fitbit's plan is pending or done, depending on where the timer landed)
+        ("bronze.after_quarantine_write:1", 1),  # data and quarantine written, the ledger not
+        ("bronze.after_parse:1", 1),  # MapMyRun parsed, nothing planned
+        ("bronze.after_plan:1", 1),  # MapMyRun planned
+        ("bronze.after_data_write:1", 1),  # MapMyRun resumed: data written, quarantine not
+        ("bronze.after_ledger:1", 1),  # MapMyRun committed, the stage not finished
+        # silver
+        ("merge.after_create:1", 1),  # silver.strava_activities created (change feed on), no rows yet
+        ("silver.after_gate:1", 1),  # quarantine and check results written, MERGE not done
+        ("silver.after_merge:1", 1),  # MERGEd, its progress row not written
+        ("silver.after_progress:2", 1),  # between tables
+        ("silver.after_people:1", 1),  # people MERGEd, workouts not
+        ("silver.before_workouts_merge:1", 1),
+        # gold (each table's build-ledger row is written as soon as it is built)
         ("gold.after_table:1", 2),  # built, not yet in the build ledger; the table beside it finishes
-        *((point, 1) for point in sequential[first_gold:]),
+        ("gold.before_table:3", 1),  # between tables
+        ("gold.after_model_save:1", 1),  # a k-means model saved, its registry row not written
+        ("gold.after_table:4", 1),
+        ("gold.before_model_run_row:1", 1),  # kudos predictions MERGEd, the model run row not written
     ]
 
 
