@@ -231,22 +231,30 @@ def main() -> None:
     parser.add_argument("--tag", default="", help="a word for the result file name (e.g. before, after)")
     parser.add_argument("--keep", help="build in this folder (kept) instead of a temporary one")
     parser.add_argument("--table-threads", type=int, help="tables built at once (default: the env's setting)")
+    parser.add_argument(
+        "--conf",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a Spark setting on top of the env's (repeatable), e.g. spark.sql.adaptive.enabled=false",
+    )
     args = parser.parse_args()
+    extra = dict(item.split("=", 1) for item in args.conf)
     phases = args.phases.split(",")
     console = Console(width=160)  # the labels whole, also when the output is a file
     with tempfile.TemporaryDirectory(prefix="lakehouse-profile-") as tmp:
         root = args.keep or tmp
         base = load_settings(args.env, environ={"LAKEHOUSE_ROOT": root})
         threads = args.table_threads or base.spark.table_threads
-        settings = replace(base, spark=replace(base.spark, ui_enabled=True, table_threads=threads,
-                                               extra_conf={**base.spark.extra_conf, **PROFILE_CONF}))  # fmt: skip
+        conf = {**base.spark.extra_conf, **extra, **PROFILE_CONF}
+        settings = replace(base, spark=replace(base.spark, ui_enabled=True, table_threads=threads, extra_conf=conf))
         spark = get_spark(settings)
         ui = spark.sparkContext.uiWebUrl
         if not ui:
             raise SystemExit("this session has no UI (an active session without one?); run the profiler on its own")
         app = spark.sparkContext.applicationId
         tables_root = Path(settings.tables_root.removeprefix("file:"))
-        results: dict[str, Any] = {"env": args.env, "root": root, "table_threads": threads, "phases": {}}
+        results: dict[str, Any] = {"env": args.env, "root": root, "table_threads": threads, "conf": extra, "phases": {}}
         out = Path(__file__).parent / "results" / f"profile-{args.env}{'-' + args.tag if args.tag else ''}-" \
             f"{time.strftime('%Y%m%dT%H%M%S')}.json"  # fmt: skip
         out.parent.mkdir(exist_ok=True)

@@ -337,3 +337,27 @@ def test_fitbit_daily_totals_and_heart_zones(spark: SparkSession) -> None:
         "metric string, date date, total double, resting_heart_rate_bpm int, fat_burn_minutes int",
     )
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_fitbit_envelope_zone_known_offset_or_named_as_unreadable(spark: SparkSession) -> None:
+    """The envelope's own zone: an IANA name (slashes and underscores) or a fixed offset converts; a name no
+    time-zone database knows leaves the instant null and says why (the rules quarantine such rows)."""
+    point = [{"time": "10:00:00", "value": 0.5}]
+    rows = [
+        ({**fitbit_envelope("distance", "2024-07-01", "0.5", point), "timezone": zone}, f"{i}.json", 1, 0,
+         datetime(2024, 7, 2))
+        for i, zone in enumerate(("America/Argentina/Buenos_Aires", "+05:30", "Mars/Olympus"))
+    ]  # fmt: skip
+    actual = fitbit.intraday_to_silver(bronze(spark, rows), "Europe/Amsterdam").select(
+        "_source_file", "ts_utc", "_parse_errors"
+    )
+    # Buenos Aires is UTC-3 all year (no summer time since 2009); +05:30 is 5 h 30 min ahead of UTC.
+    expected = spark.createDataFrame(
+        [
+            ("0.json", datetime(2024, 7, 1, 13, 0), []),
+            ("1.json", datetime(2024, 7, 1, 4, 30), []),
+            ("2.json", None, ["timezone: 'Mars/Olympus' is not a known time zone"]),
+        ],
+        "_source_file string, ts_utc timestamp, _parse_errors array<string>",
+    )
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
