@@ -223,6 +223,14 @@ def print_phase(console: Console, phase: str, figures: dict[str, Any]) -> None:
     console.print(table)
 
 
+def conf_item(text: str) -> tuple[str, str]:
+    """`KEY=VALUE` as a pair (argparse reports anything else as a usage error)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), value
+
+
 def main() -> None:
     """Build, re-run and run weekly; count; write the JSON and print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -235,11 +243,12 @@ def main() -> None:
         "--conf",
         action="append",
         default=[],
+        type=conf_item,
         metavar="KEY=VALUE",
         help="a Spark setting on top of the env's (repeatable), e.g. spark.sql.adaptive.enabled=false",
     )
     args = parser.parse_args()
-    extra = dict(item.split("=", 1) for item in args.conf)
+    extra = dict(args.conf)
     phases = args.phases.split(",")
     console = Console(width=160)  # the labels whole, also when the output is a file
     with tempfile.TemporaryDirectory(prefix="lakehouse-profile-") as tmp:

@@ -26,6 +26,7 @@ UTC).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cache
 from zoneinfo import available_timezones
 
 from pyspark.sql import Column, DataFrame, Window
@@ -123,16 +124,22 @@ HEART_VALUE_SCHEMA = T.StructType(
 )
 
 
+@cache
+def _known_zones_sql() -> str | None:
+    """The time-zone database's names as one SQL array literal (read from disk once per process); None when
+    this Python has no database. One literal is parsed once in the JVM, where ~600 `F.lit`s would cost ~600
+    calls through py4j and a plan that much bigger to analyse."""
+    zones = sorted(z for z in available_timezones() if "'" not in z and "\\" not in z)
+    return "array(" + ", ".join(f"'{z}'" for z in zones) + ")" if zones else None
+
+
 def _known_zone(zone: Column) -> Column:
     """`zone` when it names a time zone, else null: `to_utc_timestamp` fails a whole stage on an unknown one."""
-    zones = sorted(available_timezones())
-    if not zones:  # no time-zone database on this Python: Python cannot tell, so the zone is passed as is
+    known = _known_zones_sql()
+    if known is None:  # no time-zone database on this Python: Python cannot tell, so the zone is passed as is
         return zone
     offset = zone.rlike(r"^[+-]\d{2}:\d{2}$")
-    # One SQL literal (zone names are letters, digits, `/`, `_`, `+`, `-`): parsed once in the JVM, where an
-    # array of ~600 `F.lit`s costs ~600 calls through py4j and a plan that much bigger to analyse.
-    known = F.expr("array(" + ", ".join(f"'{z}'" for z in zones if "'" not in z and "\\" not in z) + ")")
-    return F.when(F.array_contains(known, zone) | offset, zone)
+    return F.when(F.array_contains(F.expr(known), zone) | offset, zone)
 
 
 def winner_per_key(df: DataFrame, keys: Sequence[str]) -> DataFrame:
@@ -166,6 +173,7 @@ def _envelopes(bronze: DataFrame, zones: UserZones = "UTC") -> DataFrame:
     names, factors = _metric_map()
     timezone = F.coalesce(F.col("e.timezone"), user_zone(F.col("e.user_id"), zones))
     date = F.to_date(F.try_to_timestamp(F.col("e.date"), F.lit("yyyy-MM-dd")))
+    known_zone = _known_zone(timezone)
     return bronze.select(
         F.from_json(F.col("record"), ENVELOPE_SCHEMA).alias("e"),
         "_source_file",
@@ -178,11 +186,11 @@ def _envelopes(bronze: DataFrame, zones: UserZones = "UTC") -> DataFrame:
         F.try_element_at(names, F.col("e.resource")).alias("metric"),
         F.try_element_at(factors, F.col("e.resource")).alias("factor"),
         date.alias("date"),
-        _known_zone(timezone).alias("timezone"),
+        known_zone.alias("timezone"),
         F.col("e.response").alias("response"),
         F.array(
             unreadable("date", F.col("e.date"), date, "a calendar date (yyyy-MM-dd)"),
-            unreadable("timezone", timezone, _known_zone(timezone), "a known time zone"),
+            unreadable("timezone", timezone, known_zone, "a known time zone"),
         ).alias("_envelope_errors"),
         "_source_file",
         "_batch_id",
