@@ -44,9 +44,7 @@ from lakehouse.tables import (
     Tables,
     append,
     create_if_missing,
-    delta_table,
     read_table,
-    retry_on_conflict,
     table_exists,
 )
 
@@ -291,29 +289,34 @@ def _parse_files(spark: SparkSession, files: list[dict[str, Any]], fmt: EntityFo
 
 
 def _write_ledger_plan(spark: SparkSession, ledger: TableRef, rows: list[dict[str, Any]], run_id: str) -> None:
-    """Insert the plan unless that batch id was planned already; fail if another run owns it."""
-    plan = spark.createDataFrame(rows, LEDGER_SCHEMA)
-    # Another table's load (a second process) may append to the shared ledger meanwhile: redo the insert.
-    retry_on_conflict(
-        lambda: delta_table(spark, ledger)
-        .alias("t")
-        .merge(
-            plan.alias("s"),
-            "t.table_name = s.table_name AND t.batch_id = s.batch_id AND t.status = 'planned'",
-        )
-        .whenNotMatchedInsertAll()
-        .execute(),
-        f"plan of bronze.{rows[0]['table_name']} in the ledger",
-    )
+    """Append the plan unless that batch id was planned already; fail if another run owns it.
+
+    One blind append per plan, idempotent per table and batch: Delta's `txnAppId` is `plan:<table>` and its
+    `txnVersion` the batch id, so the plan of a batch that is in the ledger already is skipped, and of two
+    processes planning the same batch at once one commits and the other is refused
+    (ConcurrentTransactionException), redone, and then skipped. Either way the plan in the ledger names the run
+    that owns the batch. (A blind append costs one small job and commit; a MERGE read the ledger first.)
+    """
     table, batch = rows[0]["table_name"], rows[0]["batch_id"]
-    owners = (
-        read_table(spark, ledger)
-        .where((F.col("table_name") == table) & (F.col("batch_id") == batch) & (F.col("status") == "planned"))
-        .select("run_id")
-        .distinct()
-        .collect()
+    # Another table's plan or commit (a second process) may land in the shared ledger meanwhile: blind appends
+    # do not conflict; the refused commit of a same-batch race is redone by `append` and then skipped.
+    append(spark.createDataFrame(rows, LEDGER_SCHEMA), ledger, txn=(f"plan:{table}", batch))
+    owners = sorted(
+        {
+            r["run_id"]  # a plan is a few rows: de-duplicated here, not by a shuffle
+            for r in read_table(spark, ledger)
+            .where((F.col("table_name") == table) & (F.col("batch_id") == batch) & (F.col("status") == "planned"))
+            .select("run_id")
+            .collect()
+        }
     )
-    if [r["run_id"] for r in owners] != [run_id]:
+    if not owners:
+        # Skipped as planned already, yet no plan row: rows were deleted from the ledger by hand.
+        raise ConcurrentLoadError(
+            f"bronze.{table}: the ledger's Delta log records batch {batch} as planned, but the ledger holds no plan "
+            f"row for it (deleted by hand?); restore it (RESTORE TABLE ops.bronze_load_ledger TO VERSION AS OF ...)"
+        )
+    if owners != [run_id]:
         raise ConcurrentLoadError(f"bronze.{table}: batch {batch} was planned by another run; retry the load")
 
 

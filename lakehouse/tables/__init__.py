@@ -14,12 +14,13 @@ table changes re-read the table they change).
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
@@ -226,22 +227,57 @@ def append(
         retry_on_conflict(lambda: writer.save(ref.location), f"append to {ref.label}")
 
 
+COUNTED_OPERATIONS = ("WRITE", "CREATE TABLE AS SELECT", "REPLACE TABLE AS SELECT")
+
+
+def _newest_commit_info(spark: SparkSession, ref: TableRef) -> dict[str, Any] | None:
+    """The `commitInfo` action of the table's newest commit, read from its file in `_delta_log` through
+    Hadoop's file system (no Spark job, unlike `DeltaTable.history`); None when there is no such file to read
+    (a table by name, a Spark Connect session) or it carries no commitInfo (optional in Delta's protocol)."""
+    versions = None if ref.catalog_name else _log_versions(spark, ref)
+    if not versions:
+        return None
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(f"{ref.location}/_delta_log/{max(versions):020d}.json")
+    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if not fs.exists(path):  # only a checkpoint is left of the newest version
+        return None
+    stream = fs.open(path)
+    try:
+        text = jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+    finally:
+        stream.close()
+    for line in text.splitlines():
+        action = json.loads(line) if line.strip() else {}
+        if "commitInfo" in action:
+            return action["commitInfo"]
+    return None
+
+
 def last_commit_rows(spark: SparkSession, ref: TableRef) -> int | None:
     """The rows the table's latest commit wrote (Delta's `numOutputRows`), or None if it does not say.
 
     Read from the commit's own metrics, so a caller that just appended a computed DataFrame learns its size
-    without computing it a second time."""
-    last = delta_table(spark, ref).history(1).select("operation", "operationMetrics").first()
-    if last is None or last[0] not in ("WRITE", "CREATE TABLE AS SELECT", "REPLACE TABLE AS SELECT"):
+    without computing it a second time. For a table by path the commit file is read directly; by name, from
+    `DESCRIBE HISTORY`."""
+    info = _newest_commit_info(spark, ref)
+    if info is None:
+        last = delta_table(spark, ref).history(1).select("operation", "operationMetrics").first()
+        info = {"operation": last[0], "operationMetrics": last[1]} if last is not None else None
+    if info is None or info.get("operation") not in COUNTED_OPERATIONS:
         return None
-    value = (last[1] or {}).get("numOutputRows")
+    value = (info.get("operationMetrics") or {}).get("numOutputRows")
     return int(value) if value is not None else None
 
 
 def append_counted(df: DataFrame, ref: TableRef, *, partition_by: tuple[str, ...] = ()) -> int:
     """Append `df` and return how many rows it wrote, computing `df` once (not once to write, once to count)."""
+    spark = df.sparkSession
+    before = current_version(spark, ref)
     append(df, ref, partition_by=partition_by)
-    written = last_commit_rows(df.sparkSession, ref)
+    if before is not None and current_version(spark, ref) == before:
+        return 0  # Delta commits nothing for an empty append: the newest commit is someone else's
+    written = last_commit_rows(spark, ref)
     return written if written is not None else df.count()
 
 
