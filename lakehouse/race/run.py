@@ -49,8 +49,9 @@ from lakehouse.tables import (
     overwrite_counted,
     read_table,
     table_exists,
+    table_version,
 )
-from lakehouse.tables.merge import merge_upsert
+from lakehouse.tables.merge import merge_counts, merge_upsert
 from lakehouse.tables.progress import all_last_bronze_batches, record_silver_progress
 
 REFERENCE = "race_reference"
@@ -229,15 +230,11 @@ def insert_new_points(
         values = sorted({str(r[0]) for r in rows.select(column).distinct().collect() if r[0] is not None})
         if values:
             condition += f" AND t.`{column}` IN ({', '.join(repr(v) for v in values)})"
-    (
-        delta_table(spark, target)
-        .alias("t")
-        .merge(rows.alias("s"), condition)
-        .whenNotMatchedInsertAll()
-        .execute()
+    # The MERGE's own result row carries its counts (no history read afterwards).
+    metrics = (
+        delta_table(spark, target).alias("t").merge(rows.alias("s"), condition).whenNotMatchedInsertAll().execute()
     )
-    metrics = delta_table(spark, target).history(1).select("operationMetrics").first()
-    return int(((metrics[0] if metrics else None) or {}).get("numTargetRowsInserted", 0))
+    return merge_counts(metrics)["inserted"]
 
 
 def silver_reference_frames(spark: SparkSession, settings: Settings) -> tuple[DataFrame, DataFrame]:
@@ -354,11 +351,7 @@ def _silver_versions(spark: SparkSession, settings: Settings) -> str:
     parts = []
     for name in SILVER_INPUTS:
         ref = tables.ref("silver", name)
-        version = (
-            delta_table(spark, ref).history(1).select("version").first()[0]
-            if table_exists(spark, ref)
-            else -1
-        )
+        version = table_version(spark, ref) if table_exists(spark, ref) else -1
         parts.append(f"{name}={version}")
     return ",".join(parts)
 

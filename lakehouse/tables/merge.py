@@ -92,7 +92,7 @@ def merge_upsert(
         .execute(),
         f"MERGE into {target.label}",
     )
-    counts = _merge_counts(metrics)
+    counts = merge_counts(metrics)
     return {"inserted": counts["inserted"], "updated": counts["updated"]}
 
 
@@ -138,7 +138,7 @@ def drop_outranked(updates: DataFrame, current: DataFrame | None, group: Sequenc
     )
 
 
-def _merge_counts(metrics: DataFrame) -> dict[str, int]:
+def merge_counts(metrics: DataFrame) -> dict[str, int]:
     """Delta's MERGE result row (num_inserted_rows, num_updated_rows, num_deleted_rows) as a dict."""
     row = metrics.first()
     values = row.asDict() if row else {}
@@ -179,7 +179,7 @@ def merge_replace(
         .execute(),
         f"MERGE into {target.label}",
     )
-    return _merge_counts(metrics)
+    return merge_counts(metrics)
 
 
 def changed_rows(new: DataFrame, old: DataFrame, keys: Sequence[str]) -> dict[str, int]:
