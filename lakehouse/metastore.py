@@ -122,6 +122,9 @@ def hive_conf(metastore: LocalMetastore) -> dict[str, str]:
         # A new database gets the metastore's tables on first connection; no schema version games locally.
         "spark.hadoop.datanucleus.schema.autoCreateAll": "true",
         "spark.hadoop.hive.metastore.schema.verification": "false",
+        # Names only point at folders the lakehouse made: the metastore need not copy the parent folder's owner,
+        # group and permissions onto each (Hive does that by forking `chown`/`chgrp`/`chmod` per new table).
+        "spark.hadoop.hive.warehouse.subdir.inherit.perms": "false",
     }
 
 
