@@ -301,15 +301,13 @@ def _write_ledger_plan(spark: SparkSession, ledger: TableRef, rows: list[dict[st
     # Another table's plan or commit (a second process) may land in the shared ledger meanwhile: blind appends
     # do not conflict; the refused commit of a same-batch race is redone by `append` and then skipped.
     append(spark.createDataFrame(rows, LEDGER_SCHEMA), ledger, txn=(f"plan:{table}", batch))
-    owners = sorted(
-        {
-            r["run_id"]  # a plan is a few rows: de-duplicated here, not by a shuffle
-            for r in read_table(spark, ledger)
-            .where((F.col("table_name") == table) & (F.col("batch_id") == batch) & (F.col("status") == "planned"))
-            .select("run_id")
-            .collect()
-        }
+    planned = (
+        read_table(spark, ledger)
+        .where((F.col("table_name") == table) & (F.col("batch_id") == batch) & (F.col("status") == "planned"))
+        .select("run_id")
+        .collect()
     )
+    owners = sorted({r["run_id"] for r in planned})  # a plan is a few rows: de-duplicated here, not by a shuffle
     if not owners:
         # Skipped as planned already, yet no plan row: rows were deleted from the ledger by hand.
         raise ConcurrentLoadError(

@@ -45,11 +45,11 @@ from lakehouse.tables import (
     append,
     append_counted,
     create_if_missing,
+    current_version,
     delta_table,
     overwrite_counted,
     read_table,
     table_exists,
-    table_version,
 )
 from lakehouse.tables.merge import merge_counts, merge_upsert
 from lakehouse.tables.progress import all_last_bronze_batches, record_silver_progress
@@ -351,8 +351,8 @@ def _silver_versions(spark: SparkSession, settings: Settings) -> str:
     parts = []
     for name in SILVER_INPUTS:
         ref = tables.ref("silver", name)
-        version = table_version(spark, ref) if table_exists(spark, ref) else -1
-        parts.append(f"{name}={version}")
+        version = current_version(spark, ref)
+        parts.append(f"{name}={-1 if version is None else version}")
     return ",".join(parts)
 
 

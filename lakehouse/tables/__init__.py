@@ -230,44 +230,49 @@ def append(
 COUNTED_OPERATIONS = ("WRITE", "CREATE TABLE AS SELECT", "REPLACE TABLE AS SELECT")
 
 
-def _newest_commit_info(spark: SparkSession, ref: TableRef) -> dict[str, Any] | None:
-    """The `commitInfo` action of the table's newest commit, read from its file in `_delta_log` through
-    Hadoop's file system (no Spark job, unlike `DeltaTable.history`); None when there is no such file to read
-    (a table by name, a Spark Connect session) or it carries no commitInfo (optional in Delta's protocol)."""
+def _newest_commit(spark: SparkSession, ref: TableRef) -> tuple[int, dict[str, Any]] | None:
+    """(version, `commitInfo`) of the table's newest commit; None when the table does not exist. For a table by
+    path both come from one listing of `_delta_log` and its newest commit file, read through Hadoop's file system
+    (no Spark job, unlike `DeltaTable.history`); by name (or without JVM access), from DESCRIBE HISTORY. The info
+    is empty when the commit carries none (optional in Delta's protocol) or only its checkpoint is left."""
     versions = None if ref.catalog_name else _log_versions(spark, ref)
+    if versions is None:
+        if not table_exists(spark, ref):
+            return None
+        last = delta_table(spark, ref).history(1).select("version", "operation", "operationMetrics").first()
+        return int(last[0]), {"operation": last[1], "operationMetrics": last[2]}
     if not versions:
         return None
+    newest = max(versions)
     jvm = spark.sparkContext._jvm
-    path = jvm.org.apache.hadoop.fs.Path(f"{ref.location}/_delta_log/{max(versions):020d}.json")
+    path = jvm.org.apache.hadoop.fs.Path(f"{ref.location}/_delta_log/{newest:020d}.json")
     fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    if not fs.exists(path):  # only a checkpoint is left of the newest version
-        return None
+    if not fs.exists(path):
+        return newest, {}
     stream = fs.open(path)
     try:
         text = jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
     finally:
         stream.close()
-    for line in text.splitlines():
-        action = json.loads(line) if line.strip() else {}
-        if "commitInfo" in action:
-            return action["commitInfo"]
-    return None
+    actions = (json.loads(line) for line in text.splitlines() if line.strip())
+    return newest, next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
+
+
+def _rows_written(info: dict[str, Any]) -> int | None:
+    """`numOutputRows` of a write's commitInfo; None for other operations or when it does not say."""
+    if info.get("operation") not in COUNTED_OPERATIONS:
+        return None
+    value = (info.get("operationMetrics") or {}).get("numOutputRows")
+    return int(value) if value is not None else None
 
 
 def last_commit_rows(spark: SparkSession, ref: TableRef) -> int | None:
     """The rows the table's latest commit wrote (Delta's `numOutputRows`), or None if it does not say.
 
     Read from the commit's own metrics, so a caller that just appended a computed DataFrame learns its size
-    without computing it a second time. For a table by path the commit file is read directly; by name, from
-    `DESCRIBE HISTORY`."""
-    info = _newest_commit_info(spark, ref)
-    if info is None:
-        last = delta_table(spark, ref).history(1).select("operation", "operationMetrics").first()
-        info = {"operation": last[0], "operationMetrics": last[1]} if last is not None else None
-    if info is None or info.get("operation") not in COUNTED_OPERATIONS:
-        return None
-    value = (info.get("operationMetrics") or {}).get("numOutputRows")
-    return int(value) if value is not None else None
+    without computing it a second time."""
+    newest = _newest_commit(spark, ref)
+    return _rows_written(newest[1]) if newest is not None else None
 
 
 def append_counted(df: DataFrame, ref: TableRef, *, partition_by: tuple[str, ...] = ()) -> int:
@@ -275,9 +280,10 @@ def append_counted(df: DataFrame, ref: TableRef, *, partition_by: tuple[str, ...
     spark = df.sparkSession
     before = current_version(spark, ref)
     append(df, ref, partition_by=partition_by)
-    if before is not None and current_version(spark, ref) == before:
+    newest = _newest_commit(spark, ref)
+    if newest is None or newest[0] == before:
         return 0  # Delta commits nothing for an empty append: the newest commit is someone else's
-    written = last_commit_rows(spark, ref)
+    written = _rows_written(newest[1])
     return written if written is not None else df.count()
 
 
