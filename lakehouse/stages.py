@@ -16,19 +16,21 @@ from dataclasses import dataclass
 from pyspark.sql import SparkSession
 
 from lakehouse.bronze.entities import ENTITIES
-from lakehouse.bronze.loader import LedgerRows, load_entity, read_ledger
+from lakehouse.bronze.loader import LEDGER_TABLE, LedgerRows, load_entity, read_ledger
 from lakehouse.cli import one_line, progress
 from lakehouse.config import Settings
-from lakehouse.gold.run import run_gold
+from lakehouse.gold.run import PROGRESS_TABLE, run_gold
 from lakehouse.joblabel import job_label
 from lakehouse.metastore import register_tables
 from lakehouse.quality import notify_summary, run_summary
+from lakehouse.quality.results import RESULTS_TABLE
 from lakehouse.race import run as race
 from lakehouse.race.layout import TELEMETRY_PREFIX
 from lakehouse.silver.run import SilverResult, refresh_people, run_silver
 from lakehouse.spark import get_spark
 from lakehouse.storage import open_store
-from lakehouse.tables import Tables, table_exists
+from lakehouse.tables import Tables, compact_small_files, table_exists
+from lakehouse.tables.progress import SILVER_PROGRESS_TABLE
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +199,29 @@ def run_stages(
     if race_wanted:
         rows += race_stages(spark, settings, race_wanted, run_id)
         _register(spark, settings, "race", named)
+    compact_bookkeeping(spark, settings)
     return rows
+
+
+# Appended to by every run and read whole by the next: kept to a few files (`compact_small_files`).
+BOOKKEEPING_TABLES = (LEDGER_TABLE, SILVER_PROGRESS_TABLE, RESULTS_TABLE, PROGRESS_TABLE)
+
+
+def compact_bookkeeping(spark: SparkSession, settings: Settings) -> None:
+    """Compact the ledgers and progress tables that have gathered many small files (a file count read from
+    each table's newest checksum file: no Spark job when none needs it). Maintenance, not data: a failure is
+    logged and the run goes on."""
+    tables = Tables(settings)
+    with job_label(spark, "maintenance", "compact"):
+        for layer, name in BOOKKEEPING_TABLES:
+            ref = tables.ref(layer, name)
+            try:
+                files = compact_small_files(spark, ref)
+            except Exception as exc:  # the tables are fine as they are, only slower to read
+                log.warning("could not compact %s: %s", ref.label, one_line(exc))
+                continue
+            if files is not None:
+                progress(f"maintenance: {ref.label} compacted ({files} small files -> 1)")
 
 
 def _register(spark: SparkSession, settings: Settings, stage: str, done: set[str]) -> None:

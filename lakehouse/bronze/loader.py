@@ -43,6 +43,7 @@ from lakehouse.tables import (
     TableRef,
     Tables,
     append,
+    append_rows,
     create_if_missing,
     read_table,
     table_exists,
@@ -300,7 +301,7 @@ def _write_ledger_plan(spark: SparkSession, ledger: TableRef, rows: list[dict[st
     table, batch = rows[0]["table_name"], rows[0]["batch_id"]
     # Another table's plan or commit (a second process) may land in the shared ledger meanwhile: blind appends
     # do not conflict; the refused commit of a same-batch race is redone by `append` and then skipped.
-    append(spark.createDataFrame(rows, LEDGER_SCHEMA), ledger, txn=(f"plan:{table}", batch))
+    append_rows(spark, rows, LEDGER_SCHEMA, ledger, txn=(f"plan:{table}", batch))
     planned = (
         read_table(spark, ledger)
         .where((F.col("table_name") == table) & (F.col("batch_id") == batch) & (F.col("status") == "planned"))
@@ -543,11 +544,8 @@ def load_entity(
         if parsed is not None:
             parsed.unpersist()
 
-    append(
-        spark.createDataFrame(
-            _plan_rows(entity.table, batch_id, "committed", plans, batch_run_id, ingested_at), LEDGER_SCHEMA
-        ),
-        ledger,
+    append_rows(
+        spark, _plan_rows(entity.table, batch_id, "committed", plans, batch_run_id, ingested_at), LEDGER_SCHEMA, ledger
     )
     crash_point("bronze.after_ledger")
     result.batch_id = batch_id

@@ -21,7 +21,7 @@ from pyspark.sql import types as T
 
 from lakehouse.config import Settings
 from lakehouse.gold import workout_classification as wc
-from lakehouse.tables import Tables, append, create_if_missing, read_table, table_exists, table_version
+from lakehouse.tables import Tables, append_rows, create_if_missing, read_table, table_exists, table_version
 
 ACTIVE_TABLE = ("ops", "classification_active")
 ACTIVE_SCHEMA = T.StructType(
@@ -100,7 +100,7 @@ def train_version(
     create_if_missing(spark, registry, spark.createDataFrame([], REGISTRY_SCHEMA))
     row = (MODEL_NAME, person_id, model_version, "silver.workouts", version, path, plausible.count(),
            wc.metadata(trained), datetime.now(UTC))
-    append(spark.createDataFrame([row], REGISTRY_SCHEMA), registry)
+    append_rows(spark, [row], REGISTRY_SCHEMA, registry)
     return {"model_version": model_version, "path": path, "k": k, "outlier_distance": outlier_distance,
             "data_version": version, "n_train": row[6]}
 
@@ -130,7 +130,7 @@ def activate(spark: SparkSession, settings: Settings, model_version: str, action
     ref = tables.ref(*ACTIVE_TABLE)
     create_if_missing(spark, ref, spark.createDataFrame([], ACTIVE_SCHEMA))
     row = (active.person_id, model_version, active.path, active.k, active.outlier_distance, action, datetime.now(UTC))
-    append(spark.createDataFrame([row], ACTIVE_SCHEMA), ref)
+    append_rows(spark, [row], ACTIVE_SCHEMA, ref)
     relabel(spark, settings, active)
     return active
 

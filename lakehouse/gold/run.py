@@ -7,7 +7,9 @@ Incremental where it matters (METRICS.md, issue "Analytics"):
 - `activity_training_load` and `training_load_daily` recompute from the earliest changed day onwards,
   continuing the CTL/ATL recurrence from the stored values of the day before.
 Tables whose every row depends on all the data (k-means labels, z-scores, trends, streaks) are recomputed
-whole, compared with what is stored, and replaced in one commit when a row changed (no commit when none did).
+whole, compared with what is stored, and replaced in one commit when a row changed (no commit when none did);
+tables computed from one input are built in one task and recorded together (the monthly trends are computed
+once for the three tables that read them).
 `ops.gold_progress` records which silver version each gold table reflects; with no change since, a table is
 skipped. An incremental run ends equal to a full recompute (a test checks it).
 """
@@ -46,6 +48,7 @@ from lakehouse.tables import (
     TableRef,
     Tables,
     append,
+    append_rows,
     create_if_missing,
     read_changes,
     read_table,
@@ -153,7 +156,7 @@ def _record(ctx: GoldContext, built: list[tuple[str, Sequence[str], str]]) -> No
     now = datetime.now(UTC)
     rows = [(gold, s, ctx.versions[s], mode, ctx.run_id, now) for gold, sources, mode in built for s in sources]
     if rows:
-        append(ctx.spark.createDataFrame(rows, PROGRESS_SCHEMA), ctx.tables.ref(*PROGRESS_TABLE))
+        append_rows(ctx.spark, rows, PROGRESS_SCHEMA, ctx.tables.ref(*PROGRESS_TABLE))
 
 
 def _changes(ctx: GoldContext, done: dict[tuple[str, str], int], gold: str, source: str) -> DataFrame | None:
@@ -438,6 +441,26 @@ def _full(ctx: GoldContext, name: str, keys: Sequence[str], build: Callable[[], 
     return GoldResult(name, rows_out=_merge(ctx, name, build(), keys))
 
 
+@dataclass(frozen=True)
+class Whole:
+    """A gold table recomputed whole: its name, keys, and its transform of its group's input frame."""
+
+    name: str
+    keys: Sequence[str]
+    transform: Callable[[DataFrame], DataFrame]
+
+
+def build_together(ctx: GoldContext, members: Sequence[Whole], source: Callable[[], DataFrame],
+                   shared: bool = False) -> list[GoldResult]:  # fmt: skip
+    """Tables recomputed whole from one input frame, one after the other (their build-ledger rows are then
+    written in one commit, not one each). `shared`: the input is a computation of its own (the monthly trends
+    that three tables read): computed once and kept for the group (a local checkpoint), not once per table."""
+    frame = source()
+    if shared and len(members) > 1:
+        frame = frame.localCheckpoint(eager=True)
+    return [GoldResult(m.name, rows_out=_merge(ctx, m.name, m.transform(frame), m.keys)) for m in members]
+
+
 def run_gold(
     spark: SparkSession,
     settings: Settings,
@@ -456,6 +479,7 @@ def run_gold(
         }
         ctx = GoldContext(spark, settings, run_id, tables, versions, full)
         done = _progress(ctx)
+
     def timed(
         names: Sequence[str],
         required: Sequence[str],
@@ -487,6 +511,20 @@ def run_gold(
     def full_table(name: str, keys: Sequence[str], source: str, transform: Callable[[DataFrame], DataFrame]):
         return lambda: _full(ctx, name, keys, lambda: transform(ctx.silver(source)))
 
+    def together(required: Sequence[str], source: str, *members: Whole,
+                 shared: Callable[[DataFrame], DataFrame] | None = None) -> tuple:  # fmt: skip
+        """Tables built from one input in one task, recorded in one commit (those of `only`, when given)."""
+        chosen = [m for m in members if only is None or m.name in only]
+
+        def build() -> list[GoldResult]:
+            return build_together(ctx, chosen, lambda: (shared or (lambda d: d))(ctx.silver(source)),
+                                  shared is not None)  # fmt: skip
+
+        return ([m.name for m in chosen], required, build)
+
+    def people() -> DataFrame:  # read when a table is built, not when planned
+        return ctx.silver("people")
+
     plan: list[tuple] = [
         ([activity_summary_monthly.NAME], activities, lambda: build_activity_summary_monthly(ctx, done)),
         ([kudos_weekly.NAME], activities,
@@ -496,28 +534,25 @@ def run_gold(
         ([fitbit_daily.ZONES_NAME], ("fitbit_daily",),
          full_table(fitbit_daily.ZONES_NAME, fitbit_daily.ZONES_KEYS, "fitbit_daily", fitbit_daily.zone_minutes)),
         ([workout_classification.NAME], per_person, lambda: build_classification(ctx)),
-        ([consistency.WEEKLY_NAME], per_person, full_table(consistency.WEEKLY_NAME, consistency.KEYS, "workouts",
-                                                           lambda w: consistency.consistency(w, "week",
-                                                                                             ctx.silver("people")))),
-        ([consistency.MONTHLY_NAME], per_person, full_table(consistency.MONTHLY_NAME, consistency.KEYS, "workouts",
-                                                            lambda w: consistency.consistency(w, "month",
-                                                                                              ctx.silver("people")))),
+        # Tables that read each workout and each person's settings (targets, event date).
+        together(per_person, "workouts",
+                 Whole(consistency.WEEKLY_NAME, consistency.KEYS,
+                       lambda w: consistency.consistency(w, "week", people())),
+                 Whole(consistency.MONTHLY_NAME, consistency.KEYS,
+                       lambda w: consistency.consistency(w, "month", people())),
+                 Whole(trends.BEFORE_AFTER_NAME, trends.BEFORE_AFTER_KEYS, lambda w: trends.before_after(w, people()))),
         ([anomalies.NAME], workouts, full_table(anomalies.NAME, anomalies.KEYS, "workouts", anomalies.detect)),
-        ([trends.MONTHLY_NAME], workouts, full_table(trends.MONTHLY_NAME, trends.MONTHLY_KEYS, "workouts",
-                                                     trends.monthly)),
-        ([trends.FITS_NAME], workouts, full_table(trends.FITS_NAME, trends.FITS_KEYS, "workouts",
-                                                  lambda w: trends.fits(trends.monthly(w)))),
-        ([forecast.NAME], workouts, full_table(forecast.NAME, forecast.KEYS, "workouts",
-                                               lambda w: forecast.forecast(trends.monthly(w)))),
-        ([trends.BEFORE_AFTER_NAME], per_person, full_table(trends.BEFORE_AFTER_NAME, trends.BEFORE_AFTER_KEYS,
-                                                            "workouts",
-                                                            lambda w: trends.before_after(w, ctx.silver("people")))),
+        # The monthly trends, computed once for the three tables that read them.
+        together(workouts, "workouts",
+                 Whole(trends.MONTHLY_NAME, trends.MONTHLY_KEYS, lambda monthly: monthly),
+                 Whole(trends.FITS_NAME, trends.FITS_KEYS, trends.fits),
+                 Whole(forecast.NAME, forecast.KEYS, forecast.forecast),
+                 shared=trends.monthly),
         ([training_load.ACTIVITY_NAME, training_load.DAILY_NAME], per_person,
          lambda: build_training_load(ctx, done), ("fitbit_intraday", "fitbit_daily")),
-        ([streaks.STREAKS_NAME], workouts, full_table(streaks.STREAKS_NAME, streaks.STREAKS_KEYS, "workouts",
-                                                      streaks.streaks)),
-        ([streaks.EDDINGTON_NAME], workouts, full_table(streaks.EDDINGTON_NAME, streaks.EDDINGTON_KEYS, "workouts",
-                                                        streaks.eddington)),
+        together(workouts, "workouts",
+                 Whole(streaks.STREAKS_NAME, streaks.STREAKS_KEYS, streaks.streaks),
+                 Whole(streaks.EDDINGTON_NAME, streaks.EDDINGTON_KEYS, streaks.eddington)),
         ([kudos_prediction.PREDICTIONS_NAME], activities, lambda: build_kudos_prediction(ctx)),
     ]  # fmt: skip
 

@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakehouse.config import Settings
-from lakehouse.tables import Tables, append, read_table, table_exists
+from lakehouse.tables import Tables, append_rows, read_table, table_exists
 
 RESULTS_TABLE = ("ops", "check_results")
 RESULTS_SCHEMA = T.StructType(
@@ -104,7 +104,7 @@ def record_results(
         )
         for r in results
     ]
-    append(spark.createDataFrame(rows, RESULTS_SCHEMA), ref)
+    append_rows(spark, rows, RESULTS_SCHEMA, ref)
 
 
 def summarize(results: Sequence[CheckResult], run_id: str | None = None) -> str:

@@ -40,7 +40,7 @@ from lakehouse.bronze.loader import (
 from lakehouse.config import Settings
 from lakehouse.race.layout import ATHLETES_PREFIX, STAGES_PREFIX, START_LISTS_PREFIX, TELEMETRY_PREFIX
 from lakehouse.storage import open_store, spark_uri
-from lakehouse.tables import TableRef, Tables, append, create_if_missing
+from lakehouse.tables import TableRef, Tables, append, append_rows, create_if_missing
 
 TELEMETRY_TABLE = "race_telemetry"
 STAGE_DATE = "stage_date"
@@ -336,12 +336,8 @@ def _load_batch(
                   counts.get((p.path, False), 0), p.notes)
         for p in plans
     ]  # fmt: skip
-    append(
-        spark.createDataFrame(
-            _plan_rows(TELEMETRY_TABLE, batch_id, "committed", done, run_id, ingested_at), LEDGER_SCHEMA
-        ),
-        ledger,
-    )
+    committed = _plan_rows(TELEMETRY_TABLE, batch_id, "committed", done, run_id, ingested_at)
+    append_rows(spark, committed, LEDGER_SCHEMA, ledger)
     return sum(p.records_loaded for p in done), sum(p.records_quarantined for p in done)
 
 

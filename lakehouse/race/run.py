@@ -44,6 +44,7 @@ from lakehouse.tables import (
     Tables,
     append,
     append_counted,
+    append_rows,
     create_if_missing,
     current_version,
     delta_table,
@@ -383,7 +384,7 @@ def gold(spark: SparkSession, settings: Settings, run_id: str, force: bool = Fal
         out = run_concurrently(spark, tasks, settings.spark.table_threads)
     finally:
         crossings.unpersist()
-    append(spark.createDataFrame([(versions, run_id, datetime.now(UTC))], GOLD_BUILDS_SCHEMA), builds)
+    append_rows(spark, [(versions, run_id, datetime.now(UTC))], GOLD_BUILDS_SCHEMA, builds)
     return out
 
 

@@ -185,15 +185,17 @@ def merge_replace(
 def changed_rows(new: DataFrame, old: DataFrame, keys: Sequence[str]) -> dict[str, int]:
     """How `old` becomes `new` (both with `_row_hash`, unique keys): rows inserted, updated and deleted.
 
-    One aggregation over both frames' (keys, hash) pairs, keys compared null-safely as a MERGE on `<=>` would."""
-    pairs = [*keys, "_row_hash"]
-    signed = new.select(*pairs, F.lit(1).alias("_side")).unionByName(old.select(*pairs, F.lit(-1).alias("_side")))
-    differ = signed.groupBy(*pairs).agg(F.sum("_side").alias("_side")).where(F.col("_side") != 0)
-    per_key = differ.groupBy(*keys).agg(F.max("_side").alias("_in"), F.min("_side").alias("_out"))
+    One grouping by key over both frames (null keys grouped together, as a MERGE on `<=>` matches them): each
+    key's new and old hash side by side, then one count of each case."""
+    both = new.select(*keys, F.col("_row_hash").alias("_new"), F.lit(None).cast("string").alias("_old")).unionByName(
+        old.select(*keys, F.lit(None).cast("string").alias("_new"), F.col("_row_hash").alias("_old"))
+    )
+    per_key = both.groupBy(*keys).agg(F.max("_new").alias("_new"), F.max("_old").alias("_old"))
+    new_hash, old_hash = F.col("_new"), F.col("_old")
     row = per_key.agg(
-        F.sum(F.when((F.col("_in") > 0) & (F.col("_out") < 0), 1).otherwise(0)).alias("updated"),
-        F.sum(F.when(F.col("_out") > 0, 1).otherwise(0)).alias("inserted"),
-        F.sum(F.when(F.col("_in") < 0, 1).otherwise(0)).alias("deleted"),
+        F.count(F.when(new_hash.isNotNull() & old_hash.isNotNull() & (new_hash != old_hash), 1)).alias("updated"),
+        F.count(F.when(old_hash.isNull(), 1)).alias("inserted"),
+        F.count(F.when(new_hash.isNull(), 1)).alias("deleted"),
     ).first()
     return {name: int((row[name] if row else 0) or 0) for name in ("inserted", "updated", "deleted")}
 

@@ -14,7 +14,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from lakehouse.tables import Tables, append, create_if_missing, read_table
+from lakehouse.tables import Tables, append_rows, create_if_missing, read_table
 
 SILVER_PROGRESS_TABLE = ("ops", "silver_progress")
 SILVER_PROGRESS_SCHEMA = T.StructType(
@@ -68,4 +68,4 @@ def record_silver_progress(
     """
     now = datetime.now(UTC)
     rows = [(silver_name, bronze, batch, *counts, run_id, now) for bronze, batch in upto.items()]
-    append(spark.createDataFrame(rows, SILVER_PROGRESS_SCHEMA), tables.ref(*SILVER_PROGRESS_TABLE))
+    append_rows(spark, rows, SILVER_PROGRESS_SCHEMA, tables.ref(*SILVER_PROGRESS_TABLE))
