@@ -451,13 +451,15 @@ class Whole:
 
 
 def build_together(ctx: GoldContext, members: Sequence[Whole], source: Callable[[], DataFrame],
-                   shared: bool = False) -> list[GoldResult]:  # fmt: skip
+                   shared: Callable[[DataFrame], DataFrame] | None = None) -> list[GoldResult]:  # fmt: skip
     """Tables recomputed whole from one input frame, one after the other (their build-ledger rows are then
-    written in one commit, not one each). `shared`: the input is a computation of its own (the monthly trends
-    that three tables read): computed once and kept for the group (a local checkpoint), not once per table."""
+    written in one commit, not one each). `shared`: a computation of the input that every member reads (the
+    monthly trends): computed once and kept for the group (a local checkpoint), not once per table."""
     frame = source()
-    if shared and len(members) > 1:
-        frame = frame.localCheckpoint(eager=True)
+    if shared is not None:
+        frame = shared(frame)
+        if len(members) > 1:
+            frame = frame.localCheckpoint(eager=True)
     return [GoldResult(m.name, rows_out=_merge(ctx, m.name, m.transform(frame), m.keys)) for m in members]
 
 
@@ -517,8 +519,7 @@ def run_gold(
         chosen = [m for m in members if only is None or m.name in only]
 
         def build() -> list[GoldResult]:
-            return build_together(ctx, chosen, lambda: (shared or (lambda d: d))(ctx.silver(source)),
-                                  shared is not None)  # fmt: skip
+            return build_together(ctx, chosen, lambda: ctx.silver(source), shared)
 
         return ([m.name for m in chosen], required, build)
 
