@@ -247,6 +247,13 @@ def main() -> None:
         metavar="KEY=VALUE",
         help="a Spark setting on top of the env's (repeatable), e.g. spark.sql.adaptive.enabled=false",
     )
+    parser.add_argument(
+        "--java-option",
+        action="append",
+        default=[],
+        metavar="OPTION",
+        help="a JVM option on top of the env's [spark] java_options (repeatable), e.g. -XX:TieredStopAtLevel=1",
+    )
     args = parser.parse_args()
     extra = dict(args.conf)
     phases = args.phases.split(",")
@@ -256,7 +263,11 @@ def main() -> None:
         base = load_settings(args.env, environ={"LAKEHOUSE_ROOT": root})
         threads = args.table_threads or base.spark.table_threads
         conf = {**base.spark.extra_conf, **extra, **PROFILE_CONF}
-        settings = replace(base, spark=replace(base.spark, ui_enabled=True, table_threads=threads, extra_conf=conf))
+        java_options = (*base.spark.java_options, *args.java_option)
+        spark_settings = replace(
+            base.spark, ui_enabled=True, table_threads=threads, extra_conf=conf, java_options=java_options
+        )
+        settings = replace(base, spark=spark_settings)
         spark = get_spark(settings)
         ui = spark.sparkContext.uiWebUrl
         if not ui:

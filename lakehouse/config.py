@@ -49,6 +49,8 @@ class SparkSettings:
     # on Databricks). Most of a small table's time is the driver planning queries and committing to Delta,
     # which one thread does on one core: two builds at once keep two cores busy. 1: one table at a time.
     table_threads: int = 2
+    # Extra options for the local session's JVM (`[spark] java_options`), after the ones the factory sets.
+    java_options: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -346,6 +348,7 @@ def _build(raw: dict[str, Any], env: str, base: Path, environ: dict[str, str]) -
         driver_memory=str(spark_raw.get("driver_memory", "4g")),
         extra_conf={str(k): str(v) for k, v in _section(spark_raw, "conf").items()},
         table_threads=int(environ.get("LAKEHOUSE_TABLE_THREADS") or spark_raw.get("table_threads", 2)),
+        java_options=tuple(str(option) for option in _as_list(spark_raw.get("java_options", []), "spark.java_options")),
     )
     if spark.table_threads < 1:
         raise ConfigError(f"spark.table_threads must be 1 or more, got {spark.table_threads}")

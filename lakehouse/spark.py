@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from lakehouse import metastore
+from lakehouse import classdata, metastore
 from lakehouse.config import REPO_ROOT, S3Settings, Settings
 
 CLASSPATH_FILE = REPO_ROOT / ".cache" / "jvm" / "classpath.txt"
@@ -99,8 +99,12 @@ def session_conf(settings: Settings) -> dict[str, str]:
     }
 
 
-def local_conf(settings: Settings, jars: list[str]) -> dict[str, str]:
-    """Every setting of a local session, as a plain dict (easy to inspect and test)."""
+def local_conf(settings: Settings, jars: list[str], class_archive: bool = True) -> dict[str, str]:
+    """Every setting of a local session, as a plain dict (easy to inspect and test).
+
+    With `class_archive`, the JVM maps setup's class-data archive when there is one for these jars and this JDK
+    (`lakehouse.classdata`: several seconds sooner at every start).
+    """
     spark = settings.spark
     conf = {
         "spark.master": spark.master,
@@ -123,14 +127,22 @@ def local_conf(settings: Settings, jars: list[str]) -> dict[str, str]:
         "spark.sql.warehouse.dir": warehouse_dir(settings),
         **session_conf(settings),
     }
+    java_options = []
     log_config = REPO_ROOT / "conf" / "log4j2.properties"
     if log_config.is_file():  # quiet start-up: warnings and errors only (conf/log4j2.properties)
-        conf["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={log_config.as_uri()}"
+        java_options.append(f"-Dlog4j2.configurationFile={log_config.as_uri()}")
     conf.update(s3a_conf(settings.s3))
+    driver_class_path: list[str] = []
     if metastore.uses_local_metastore(settings):
         conf.update(metastore.hive_conf(metastore.local_metastore(settings)))
         # The metastore's JDBC driver must be on the driver's own classpath (DataNucleus loads it there).
-        conf["spark.driver.extraClassPath"] = os.pathsep.join(metastore.client_jars(jars))
+        driver_class_path = metastore.client_jars(jars)
+        conf["spark.driver.extraClassPath"] = os.pathsep.join(driver_class_path)
+    if class_archive:
+        java_options += classdata.java_options(jars, driver_class_path)
+    java_options += spark.java_options
+    if java_options:
+        conf["spark.driver.extraJavaOptions"] = " ".join(java_options)
     conf.update(spark.extra_conf)
     return conf
 
