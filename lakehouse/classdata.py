@@ -1,26 +1,33 @@
-"""A class-data archive for the local Spark JVM: every job starts several seconds sooner.
+"""A class-data archive for the local Spark JVM (opt-in): every later job starts a few seconds sooner.
 
-Why. A lakehouse job is one short JVM (a weekly run, a SQL query, a test): before it reads a row, the JVM loads
-and verifies some 20,000 classes of Spark, Hive, Delta and Hadoop from their jars, and it loads more on each
-first MERGE, OPTIMIZE or window. Java's class-data sharing (CDS, JEP 350) keeps those classes parsed and
-verified in a file the JVM maps at start. Measured on a 2-core machine (start a session, name the tables in the
-metastore, write, read and MERGE a Delta table): 30 s -> 23-26 s per process.
+Why. A lakehouse job is one short JVM (a weekly run, a SQL query, a notebook): before it reads a row, the JVM
+loads and verifies some 20,000 classes of Spark, Hive, Delta and Hadoop from their jars, and it loads more on
+each first MERGE, OPTIMIZE or window. Java's class-data sharing (CDS, JEP 350) keeps those classes parsed and
+verified in a file the JVM maps at start. Measured on a 2-core machine: a new process that starts a session,
+names its tables, writes, reads and MERGEs a small table, 29.7-34.1 s -> 22.4-25.8 s; the demo's whole job
+with nothing new, 42.8-43.8 s -> 35.6-40.7 s.
 
-How. `scripts/setup.sh` calls `build()`: a child Python process starts a local session exactly as the session
-factory does (the same jars and driver class path, so the same class path the archive is checked against),
-runs `_exercise` (Delta writes, MERGE, OPTIMIZE, joins, windows, JSON with a schema, a pandas UDF, a regression),
-and its JVM writes the classes it loaded to `.cache/jvm/spark-classes.jsa` when it exits
-(`-XX:ArchiveClassesAtExit`). `java_options()` then hands `-XX:SharedArchiveFile` to every local session whose
-fingerprint (the JDK, pyspark's version, the jars) matches the one the archive was made with; otherwise (no
-archive, another JDK, new jars) it gives nothing and the JVM starts the ordinary way. The JVM checks the archive
-again itself and, if it cannot use it, starts without it (its messages about that are turned off): the archive
-can make a start faster, never make one fail.
+Why opt-in. Making it costs one to two minutes (the exercise below, cold, then the JVM writing ~230 MB) and
+pays back a few seconds per job: worth it for a machine that runs jobs every week, not for a throw-away one
+(CI's fresh clone would spend more making it than its test run saves). `python -m lakehouse.classdata` makes
+it; `scripts/setup.sh` re-makes it when one exists and the jars or the JDK changed (`--refresh`).
+
+How. `build()`: a child Python process starts a local session exactly as the session factory does (the same
+jars and driver class path, so the same class path the archive is checked against), runs `_exercise` (Delta
+writes, MERGE, OPTIMIZE, joins, windows, JSON with a schema, pandas, a regression), and its JVM writes the
+classes it loaded when it exits (`-XX:ArchiveClassesAtExit`). `java_options()` then hands
+`-XX:SharedArchiveFile` to every local session whose fingerprint (the JDK, pyspark's version, the jars)
+matches the one the archive was made with; otherwise (no archive, another JDK, new jars) it gives nothing and
+the JVM starts the ordinary way. The JVM checks the archive again itself and, if it cannot use it, starts
+without it (its messages about that are turned off): the archive can make a start faster, never make one fail.
+The archive lives in `.cache/jvm/spark-classes.jsa`, or where `$LAKEHOUSE_CLASS_ARCHIVE` says.
 
 Local sessions only: under spark-submit and on Databricks the JVM is started by someone else.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 import shutil
@@ -37,9 +44,16 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 ARCHIVE = REPO_ROOT / ".cache" / "jvm" / "spark-classes.jsa"
-# Bump when `_exercise` changes, so setup makes the archive again.
+ARCHIVE_ENV = "LAKEHOUSE_CLASS_ARCHIVE"
+EXERCISES = ("full", "start")  # "start": a session and one small write only (quick; for tests)
+# Bump when `_exercise` changes, so `build` makes the archive again.
 EXERCISE_VERSION = "1"
 BUILD_TIMEOUT_SECONDS = 600.0
+
+
+def default_archive() -> Path:
+    """Where the archive is: `$LAKEHOUSE_CLASS_ARCHIVE`, else `.cache/jvm/spark-classes.jsa` in the checkout."""
+    return Path(os.environ[ARCHIVE_ENV]) if os.environ.get(ARCHIVE_ENV) else ARCHIVE
 
 
 def _stamp_file(archive: Path) -> Path:
@@ -75,7 +89,7 @@ def fingerprint(jars: list[str], driver_class_path: list[str]) -> str | None:
 
 def java_options(jars: list[str], driver_class_path: list[str], archive: Path | None = None) -> list[str]:
     """The JVM options that map the archive, or [] when there is none made for these jars and this JDK."""
-    archive = ARCHIVE if archive is None else archive
+    archive = default_archive() if archive is None else archive
     stamp = _stamp_file(archive)
     try:
         if not archive.is_file() or stamp.read_text(encoding="utf-8").strip() != fingerprint(jars, driver_class_path):
@@ -174,16 +188,25 @@ def _run_exercise() -> None:
             builder = builder.config(key, value)
         spark = builder.getOrCreate()
         spark.sparkContext.setLogLevel("ERROR")
-        _exercise(spark, f"{folder}/tables")
+        if os.environ.get("LAKEHOUSE_CLASSDATA_EXERCISE") == "start":
+            spark.range(3).write.format("delta").save(f"{folder}/tables/start")
+        else:
+            _exercise(spark, f"{folder}/tables")
         spark.stop()
     finally:
         metastore.stop_server(local)
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def build(archive: Path | None = None) -> bool:
-    """Make the archive for this machine's JDK and jars (about a minute); False (and a message) if it could not."""
-    archive = ARCHIVE if archive is None else archive
+def build(archive: Path | None = None, exercise: str = "full", refresh_only: bool = False) -> bool:
+    """Make the archive for this machine's JDK and jars (one to two minutes); False (and why) if it could not.
+
+    Nothing to do when the archive there was made for these jars and this JDK. With `refresh_only`, make it
+    only when an older archive is there (setup keeps an archive someone asked for up to date, makes none).
+    """
+    if exercise not in EXERCISES:
+        raise ValueError(f"exercise must be one of {EXERCISES}, got {exercise!r}")
+    archive = default_archive() if archive is None else archive
     from lakehouse import metastore
     from lakehouse.config import load_settings
     from lakehouse.spark import cached_jars
@@ -200,10 +223,13 @@ def build(archive: Path | None = None) -> bool:
     if archive.is_file() and stamp.is_file() and stamp.read_text(encoding="utf-8").strip() == wanted:
         print(f"[classdata] archive ready ({archive})", file=sys.stderr)
         return True
+    if refresh_only and not archive.is_file():
+        return True
+    print(f"[classdata] making the class-data archive {archive} (one to two minutes)", file=sys.stderr)
     archive.parent.mkdir(parents=True, exist_ok=True)
     partial = archive.with_suffix(f".partial-{os.getpid()}")
     started = time.monotonic()
-    env = {**os.environ, "LAKEHOUSE_CLASSDATA_DUMP": str(partial)}
+    env = {**os.environ, "LAKEHOUSE_CLASSDATA_DUMP": str(partial), "LAKEHOUSE_CLASSDATA_EXERCISE": exercise}
     env.pop("PYSPARK_GATEWAY_PORT", None)
     try:
         done = subprocess.run(
@@ -232,5 +258,15 @@ def build(archive: Path | None = None) -> bool:
     return True
 
 
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m lakehouse.classdata",
+        description="Make the class-data archive that lets every local Spark job start a few seconds sooner.",
+    )
+    parser.add_argument("--refresh", action="store_true", help="only re-make an archive that is there but stale")
+    args = parser.parse_args(argv)
+    return 0 if build(refresh_only=args.refresh) else 1
+
+
 if __name__ == "__main__":
-    sys.exit(0 if build() else 1)
+    sys.exit(main())

@@ -4,7 +4,7 @@
 #   2. the JVM jars (Delta Lake; hadoop-aws and the AWS SDK for s3a; Derby's network server and client for the
 #      local metastore) from Maven Central through Maven,
 #      listed in .cache/jvm/classpath.txt, which the session factory hands to Spark as `spark.jars`;
-#   5. a class-data archive of the classes a Spark job loads (.cache/jvm/spark-classes.jsa), for faster starts.
+#   5. the class-data archive for faster Spark starts kept up to date, if you made one (lakehouse/classdata.py).
 # Needs Python 3.11+, a JDK 17+ and Maven (mvn). Everything it makes is git-ignored.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -123,9 +123,8 @@ else
   mvn "${mvn_args[@]}" >&2 || { say "online resolution failed; trying Maven's offline cache"; mvn -o "${mvn_args[@]}" >&2; }
   echo "$want" > .cache/jvm/versions
 fi
-# 5. A class-data archive for the local Spark JVM (lakehouse/classdata.py): every job, SQL shell and notebook
-#    starts several seconds sooner. Made once per JDK and set of jars (about a minute); optional: without it the
-#    JVM starts the ordinary way.
-.venv/bin/python -m lakehouse.classdata || say "no class-data archive: Spark starts without it (slower, nothing else)"
+# 5. The class-data archive (lakehouse/classdata.py), if you made one (`.venv/bin/python -m lakehouse.classdata`:
+#    every local job then starts a few seconds sooner): made again when the jars or the JDK changed.
+.venv/bin/python -m lakehouse.classdata --refresh || say "could not re-make the class-data archive: Spark starts without it"
 wait "$debian_pid" || true
 say "ready: .venv ($(.venv/bin/python --version 2>&1)), pyspark $(.venv/bin/python -c 'import pyspark; print(pyspark.__version__)'), delta-spark $delta_version"

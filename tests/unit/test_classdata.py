@@ -1,18 +1,18 @@
 """The class-data archive (`lakehouse.classdata`): used only when made for these jars and this JDK, and then
-really mapped by the session's JVM."""
+really mapped by a new session's JVM."""
 
 from __future__ import annotations
 
-import re
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from pyspark.sql import SparkSession
 
 from lakehouse import classdata
 from lakehouse.config import load_settings
-from lakehouse.spark import cached_jars, local_conf
+from lakehouse.spark import local_conf
 
 JARS = ["/jars/delta-spark.jar", "/jars/derbynet-10.16.jar", "/jars/derbyclient-10.16.jar"]
 CLIENT = ["/jars/derbyclient.jar"]
@@ -63,18 +63,51 @@ def test_the_settings_java_options_come_after_the_factorys(tmp_path: Path) -> No
     assert not [o for o in options if "SharedArchiveFile" in o]
 
 
-def test_the_sessions_jvm_maps_setups_archive(spark: SparkSession) -> None:
-    """Setup made the archive (scripts/setup.sh, step 5) and the test session's JVM, started by the session
-    factory, mapped it: the JVM's own report of its mapped class data is larger than the archive file (without
-    it, only the JDK's own archive of about 13 MB is mapped)."""
-    assert classdata.ARCHIVE.is_file(), f"{classdata.ARCHIVE} is missing: run `bash scripts/setup.sh`"
-    settings = load_settings("test")
-    assert any(
-        "SharedArchiveFile" in o for o in local_conf(settings, cached_jars())["spark.driver.extraJavaOptions"].split()
-    )
-    runtime = spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
-    jcmd = Path(spark.sparkContext._jvm.java.lang.System.getProperty("java.home")) / "bin" / "jcmd"
-    info = subprocess.run([str(jcmd), str(runtime.getPid()), "VM.info"], capture_output=True, text=True, timeout=60)
-    mapped = re.search(r"CDS archive\(s\) mapped at: .*?size (\d+)", info.stdout)
-    assert mapped, info.stdout[:2000]
-    assert int(mapped.group(1)) > classdata.ARCHIVE.stat().st_size
+MAPPED_SIZE = """
+import re, subprocess, sys, tempfile
+from pathlib import Path
+from lakehouse.config import load_settings
+from lakehouse.spark import get_spark
+
+folder = tempfile.mkdtemp()
+spark = get_spark(load_settings("test").with_roots(f"{folder}/landing", f"{folder}/tables"))
+jvm = spark.sparkContext._jvm
+options = list(jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
+pid = jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getPid()
+jcmd = Path(jvm.java.lang.System.getProperty("java.home")) / "bin" / "jcmd"
+info = subprocess.run([str(jcmd), str(pid), "VM.info"], capture_output=True, text=True, timeout=60).stdout
+mapped = re.search(r"CDS archive\\(s\\) mapped at: .*?size (\\d+)", info)
+print("OPTIONS", " ".join(options))
+print("MAPPED", mapped.group(1) if mapped else "none")
+spark.stop()
+"""
+
+
+@pytest.mark.slow
+def test_a_made_archive_is_mapped_by_the_next_sessions_jvm(tmp_path: Path) -> None:
+    """Make an archive (the quick exercise) where `$LAKEHOUSE_CLASS_ARCHIVE` says, then start a session in a new
+    process: its JVM maps it. The JVM's own report of its mapped class data (`jcmd VM.info`) is larger than the
+    archive file; without it only the JDK's own archive of about 13 MB is mapped. Two JVM starts and an archive
+    written: about a minute, so it is not in the default run (`pytest -m slow tests/unit/test_classdata.py`)."""
+    archive = tmp_path / "classes.jsa"
+    assert classdata.build(archive, exercise="start")
+    assert archive.stat().st_size > 50 * 2**20
+    env = {**os.environ, classdata.ARCHIVE_ENV: str(archive)}
+    env.pop("PYSPARK_GATEWAY_PORT", None)
+    done = subprocess.run([sys.executable, "-c", MAPPED_SIZE], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = dict(line.split(" ", 1) for line in done.stdout.splitlines() if line.startswith(("OPTIONS", "MAPPED")))
+    assert f"-XX:SharedArchiveFile={archive}" in lines["OPTIONS"]
+    assert lines["MAPPED"] != "none", done.stdout
+    assert int(lines["MAPPED"]) > archive.stat().st_size
+
+
+def test_refresh_makes_no_archive_where_none_was_asked_for(tmp_path: Path) -> None:
+    archive = tmp_path / "classes.jsa"
+    assert classdata.build(archive, refresh_only=True)
+    assert not archive.exists()
+
+
+def test_an_unknown_exercise_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="exercise must be one of"):
+        classdata.build(tmp_path / "classes.jsa", exercise="everything")
