@@ -49,6 +49,9 @@ EXERCISES = ("full", "start")  # "start": a session and one small write only (qu
 # Bump when `_exercise` changes, so `build` makes the archive again.
 EXERCISE_VERSION = "1"
 BUILD_TIMEOUT_SECONDS = 600.0
+# -Xshare:auto is the default: a JVM that cannot map (or write) the archive goes on without it; its notices are
+# not wanted in every job's output.
+QUIET = ["-Xlog:cds=off", "-Xlog:cds+dynamic=off"]
 
 
 def default_archive() -> Path:
@@ -61,11 +64,10 @@ def _stamp_file(archive: Path) -> Path:
 
 
 def _java() -> Path | None:
-    """The `java` the session's JVM will run: $JAVA_HOME's (as Spark's launcher picks it), else the PATH's."""
-    home = os.environ.get("JAVA_HOME")
-    if home and (Path(home) / "bin" / "java").is_file():
-        return (Path(home) / "bin" / "java").resolve()
-    found = shutil.which("java")
+    """The `java` the session's JVM will run ($JAVA_HOME's, as Spark's launcher picks it, else the PATH's)."""
+    from lakehouse.metastore import _java as java_command
+
+    found = shutil.which(java_command())
     return Path(found).resolve() if found else None
 
 
@@ -96,9 +98,7 @@ def java_options(jars: list[str], driver_class_path: list[str], archive: Path | 
             return []
     except OSError:
         return []
-    # -Xshare:auto is the default: a JVM that cannot map the archive starts without it; its notices are not
-    # wanted in every job's output.
-    return [f"-XX:SharedArchiveFile={archive}", "-Xlog:cds=off", "-Xlog:cds+dynamic=off"]
+    return [f"-XX:SharedArchiveFile={archive}", *QUIET]
 
 
 def _exercise(spark: SparkSession, folder: str) -> None:
@@ -178,10 +178,8 @@ def _run_exercise() -> None:
         jars = cached_jars()
         metastore.ensure_server(local, jars)
         conf = local_conf(settings, jars, class_archive=False)
-        conf["spark.driver.extraJavaOptions"] = (
-            conf.get("spark.driver.extraJavaOptions", "") + f" -XX:ArchiveClassesAtExit={archive_to} -Xlog:cds=off"
-            " -Xlog:cds+dynamic=off"
-        ).strip()
+        dump = " ".join([f"-XX:ArchiveClassesAtExit={archive_to}", *QUIET])
+        conf["spark.driver.extraJavaOptions"] = f"{conf.get('spark.driver.extraJavaOptions', '')} {dump}".strip()
         conf["spark.ui.enabled"] = "false"
         builder = SparkSession.builder
         for key, value in conf.items():
@@ -207,15 +205,11 @@ def build(archive: Path | None = None, exercise: str = "full", refresh_only: boo
     if exercise not in EXERCISES:
         raise ValueError(f"exercise must be one of {EXERCISES}, got {exercise!r}")
     archive = default_archive() if archive is None else archive
-    from lakehouse import metastore
     from lakehouse.config import load_settings
-    from lakehouse.spark import cached_jars
+    from lakehouse.spark import cached_jars, driver_class_path
 
     jars = cached_jars()
-    driver_class_path = (
-        metastore.client_jars(jars) if metastore.uses_local_metastore(load_settings(env="local")) else []
-    )
-    wanted = fingerprint(jars, driver_class_path)
+    wanted = fingerprint(jars, driver_class_path(load_settings(env="local"), jars))
     if wanted is None:
         print("[classdata] no java found: no archive", file=sys.stderr)
         return False

@@ -99,11 +99,17 @@ def session_conf(settings: Settings) -> dict[str, str]:
     }
 
 
+def driver_class_path(settings: Settings, jars: list[str]) -> list[str]:
+    """The driver JVM's own class path entries: the metastore's JDBC driver with the local metastore
+    (DataNucleus loads it there), else none."""
+    return metastore.client_jars(jars) if metastore.uses_local_metastore(settings) else []
+
+
 def local_conf(settings: Settings, jars: list[str], class_archive: bool = True) -> dict[str, str]:
     """Every setting of a local session, as a plain dict (easy to inspect and test).
 
-    With `class_archive`, the JVM maps setup's class-data archive when there is one for these jars and this JDK
-    (`lakehouse.classdata`: several seconds sooner at every start).
+    With `class_archive`, the JVM maps the class-data archive when one was made for these jars and this JDK
+    (`lakehouse.classdata`: a few seconds sooner at every start).
     """
     spark = settings.spark
     conf = {
@@ -132,14 +138,12 @@ def local_conf(settings: Settings, jars: list[str], class_archive: bool = True) 
     if log_config.is_file():  # quiet start-up: warnings and errors only (conf/log4j2.properties)
         java_options.append(f"-Dlog4j2.configurationFile={log_config.as_uri()}")
     conf.update(s3a_conf(settings.s3))
-    driver_class_path: list[str] = []
+    class_path = driver_class_path(settings, jars)
     if metastore.uses_local_metastore(settings):
         conf.update(metastore.hive_conf(metastore.local_metastore(settings)))
-        # The metastore's JDBC driver must be on the driver's own classpath (DataNucleus loads it there).
-        driver_class_path = metastore.client_jars(jars)
-        conf["spark.driver.extraClassPath"] = os.pathsep.join(driver_class_path)
+        conf["spark.driver.extraClassPath"] = os.pathsep.join(class_path)
     if class_archive:
-        java_options += classdata.java_options(jars, driver_class_path)
+        java_options += classdata.java_options(jars, class_path)
     java_options += spark.java_options
     if java_options:
         conf["spark.driver.extraJavaOptions"] = " ".join(java_options)

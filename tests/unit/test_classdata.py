@@ -47,6 +47,7 @@ def test_an_archive_made_for_other_jars_or_another_jdk_is_not_used(
     other_jdk = tmp_path / "jdk" / "bin"
     other_jdk.mkdir(parents=True)
     (other_jdk / "java").write_text("#!/bin/sh\n")
+    (other_jdk / "java").chmod(0o755)
     monkeypatch.setenv("JAVA_HOME", str(other_jdk.parent))
     assert classdata.java_options(JARS, CLIENT, archive) == []
 
