@@ -130,13 +130,33 @@ def _scalar(spark: SparkSession, sql: str, views: dict[str, str], name: str) -> 
     rows = spark.sql(bound).take(2)
     if len(rows) > 1 or (rows and len(rows[0]) != 1):
         raise CheckQueryError(f"{name}: a check query must return one row with one column: {bound}")
-    if not rows or rows[0][0] is None:
+    return _number(rows[0][0], name) if rows else None
+
+
+def _number(value: object, name: str) -> float | None:
+    if value is None:
         return None
-    value = rows[0][0]
     try:
-        return float(value)  # ints, doubles, decimals (and booleans as 1 / 0)
+        return float(value)  # type: ignore[arg-type]  # ints, doubles, decimals (and booleans as 1 / 0)
     except (TypeError, ValueError) as exc:
         raise CheckQueryError(f"{name}: a check query must return a number, got {value!r}") from exc
+
+
+def _scalars(spark: SparkSession, queries: Sequence[tuple[str, str]], views: dict[str, str]) -> list[float | None]:
+    """Every check query's value, in order: one Spark query holding each as a scalar subquery (planned once,
+    the subqueries run side by side), instead of one query after another. A query that is not a scalar (more
+    than one row or column) fails the combined query: then each runs alone, and the one at fault raises
+    `CheckQueryError` saying why. A trailing `;` or line comment, as people write SQL by hand, is allowed."""
+    if len(queries) < 2:
+        return [_scalar(spark, sql, views, name) for name, sql in queries]
+    parts = [_bind(sql, views).rstrip().removesuffix(";") for _, sql in queries]
+    columns = ", ".join(f"(\n{sql}\n) AS q{i}" for i, sql in enumerate(parts))
+    try:
+        row = spark.sql(f"SELECT {columns}").first()
+    except Exception:  # ParseException, AnalysisException, a subquery with several rows
+        return [_scalar(spark, sql, views, name) for name, sql in queries]
+    assert row is not None  # a SELECT without FROM returns one row
+    return [_number(value, name) for (name, _), value in zip(queries, row, strict=True)]
 
 
 def validate_checks(
@@ -211,16 +231,14 @@ def run_checks(
     """
     if not checks:
         return []
-    results = []
+    queries = [(check.name, sql) for check in checks for sql in (check.staged_sql, check.production_sql) if sql]
     with _bound_views(spark, staged, production) as views:
-        for check in checks:
-            observed = _scalar(spark, check.staged_sql, views, check.name)
-            reference = (
-                check.threshold
-                if check.production_sql is None
-                else _scalar(spark, check.production_sql, views, check.name)
-            )
-            results.append(evaluate(check, observed, reference, rows_checked))
+        values = iter(_scalars(spark, queries, views))
+    results = []
+    for check in checks:
+        observed = next(values)
+        reference = check.threshold if check.production_sql is None else next(values)
+        results.append(evaluate(check, observed, reference, rows_checked))
     halted = [r for r in results if r.action == HALT and r.passed is False]
     if raise_on_halt and halted:
         detail = "; ".join(f"{r.table} {r.rule}: {r.message}" for r in halted)

@@ -134,6 +134,19 @@ def test_halt_raises_after_every_check_has_run(spark: SparkSession) -> None:
     assert run_checks(spark, checks, staged, None, raise_on_halt=False)[0].passed is False
 
 
+def test_a_check_query_with_several_rows_among_others_is_named(spark: SparkSession) -> None:
+    """The checks run as one query; when one of them is not a scalar, each runs alone and it is named."""
+    checks = [
+        constant(1, "=", 1),
+        SqlCheck("many_rows", TABLE, "SELECT id FROM {staged}", None, "=", 1, WARN),
+        SqlCheck("semicolon", TABLE, "SELECT 1.645;", None, "=", 1, WARN),
+    ]
+    with pytest.raises(CheckQueryError, match="many_rows: a check query must return one row with one column"):
+        run_checks(spark, checks, spark.range(3), None)
+    [first, last] = run_checks(spark, [checks[0], checks[2]], spark.range(3), None)  # `;` alone is fine
+    assert (first.observed, last.observed, last.passed) == (1, 1.645, False)
+
+
 def test_a_null_observation_is_skipped_and_never_halts(spark: SparkSession) -> None:
     check = SqlCheck("z", TABLE, "SELECT CAST(NULL AS DOUBLE)", None, "between", Z_90, HALT)
     [result] = run_checks(spark, [check], spark.range(1), None)
