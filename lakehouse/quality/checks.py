@@ -231,7 +231,8 @@ def run_checks(
     """
     if not checks:
         return []
-    queries = [(check.name, sql) for check in checks for sql in (check.staged_sql, check.production_sql) if sql]
+    # In check order, a reference query right after its observed one: the loop below reads them back so.
+    queries = [(c.name, sql) for c in checks for sql in (c.staged_sql, c.production_sql) if sql is not None]
     with _bound_views(spark, staged, production) as views:
         values = iter(_scalars(spark, queries, views))
     results = []
