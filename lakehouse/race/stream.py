@@ -7,14 +7,16 @@ Two queries, each with its own checkpoint under `<tables root>/ops/checkpoints/`
 2. `race_silver`: `bronze.race_telemetry` as a Delta stream -> event-time watermark on `ts`
    (`race.watermark_minutes`) -> `dropDuplicatesWithinWatermark(rider_id, ts)` -> per micro-batch
    (`foreachBatch`): route matching, append to `silver.race_telemetry`, then the standings of every
-   stage the batch touched are recomputed from silver and replace that stage's rows in
-   `gold.race_live_standings`.
+   stage the batch touched are carried forward by the batch's points (`standings_state`: the crossings
+   so far and each rider's newest points kept between micro-batches, rebuilt from silver when that cannot
+   be exact) and replace that stage's rows in `gold.race_live_standings`.
 
 Exactly once across restarts: every micro-batch write is an idempotent Delta append (`txnAppId` = the
 query's application id, `txnVersion` = the micro-batch id), so a batch replayed after a crash writes
-nothing twice; the standings are a pure function of silver, so recomputing them is harmless. The
-application id is kept beside the checkpoint (`<checkpoint>.app_id`): a fresh checkpoint gets a fresh id,
-so its batch ids never collide with an old checkpoint's.
+nothing twice; the standings equal a recompute from silver, and a restarted query rebuilds its standings
+state from silver, so a replayed batch changes nothing there either. The application id is kept beside
+the checkpoint (`<checkpoint>.app_id`): a fresh checkpoint gets a fresh id, so its batch ids never collide
+with an old checkpoint's.
 
 Late points: the watermark is the newest event time seen minus `watermark_minutes`. A point older than
 the watermark of the previous micro-batch (Spark judges late rows one batch behind) is dropped by the
@@ -51,6 +53,7 @@ from lakehouse.race.gold.crossings import crossings, marks, point_pairs, rider_s
 from lakehouse.race.layout import TELEMETRY_PREFIX
 from lakehouse.race.silver import stages as silver_stages
 from lakehouse.race.silver import telemetry as silver_telemetry
+from lakehouse.race.standings_state import BatchStage, LiveStandings, Reference, batch_stages
 from lakehouse.storage import open_store, spark_uri
 from lakehouse.tables import Tables, append, ensure_auto_compact, read_table, replace_where, table_exists
 
@@ -103,9 +106,11 @@ class StreamOptions:
 
 @dataclass
 class StreamHooks:
-    """Test seams: called inside a silver micro-batch (fault injection) with (batch id, rows written)."""
+    """Test seams, called inside a silver micro-batch: after its silver write with (batch id, rows written)
+    (fault injection), and after its standings with (batch id, the standings state)."""
 
     after_silver_write: Callable[[int, int], None] | None = None
+    after_standings: Callable[[int, LiveStandings], None] | None = None
 
 
 class StreamLog(StreamingQueryListener):
@@ -249,28 +254,48 @@ def standings_for(spark: SparkSession, settings: Settings, stage_dates: list[Any
 
 
 def refresh_standings(spark: SparkSession, settings: Settings, stage_dates: list[Any]) -> None:
-    """Recompute the standings of the stages run on `stage_dates` and replace their rows in the gold table.
-
-    The stage's points are read once (cached: the standings scan them three times), the rows (one per
-    rider) computed and collected, and the stages' rows replaced in one Delta commit (`replaceWhere`): every
-    row of a touched stage changes anyway (`as_of_ts`), so a MERGE would only add a join.
-    (Updating crossings incrementally was tried: exact, but its extra Delta reads and writes per
-    micro-batch cost more than the full recompute of a stage at this scale.)
-    """
+    """Recompute the standings of the stages run on `stage_dates` from silver and replace their gold rows."""
     points = stage_points(spark, settings, stage_dates).persist()
     try:
-        standings = standings_of(spark, settings, points)
-        rows = standings.collect()
+        publish_standings(spark, settings, standings_of(spark, settings, points))
     finally:
         points.unpersist()
+
+
+def publish_standings(spark: SparkSession, settings: Settings, standings: DataFrame) -> None:
+    """Replace the gold rows of the stages in `standings` with its rows, in one Delta commit.
+
+    The rows (one per rider) are computed and collected first, then written with `replaceWhere`: every row of
+    a touched stage changes anyway (`as_of_ts`), so a MERGE would only add a join."""
+    rows = standings.collect()
     target = Tables(settings).ref("gold", gold_standings.NAME)
-    fresh = spark.createDataFrame(rows, standings.schema)
+    fresh = spark.createDataFrame(rows, standings.schema).coalesce(1)  # a row per rider: one file, not one per core
     if not table_exists(spark, target):
         append(fresh, target)
         return
     stages = sorted({int(r["stage"]) for r in rows})
     if stages:
         replace_where(fresh, target, f"stage IN ({', '.join(map(str, stages))})")
+
+
+def carry_standings(
+    spark: SparkSession, settings: Settings, state: LiveStandings, rows: DataFrame, per_stage: list[Any]
+) -> None:
+    """Carry the live standings forward by a micro-batch's silver `rows` (`standings_state`) and publish them."""
+    tables = Tables(settings)
+    reference = Reference(
+        read_table(spark, tables.ref("silver", silver_stages.STAGES)),
+        read_table(spark, tables.ref("silver", silver_stages.CHECKPOINTS)),
+        read_table(spark, tables.ref("silver", silver_stages.START_TIMES)),
+    )
+    batch = [BatchStage(int(r["stage"]), r["stage_date"], int(r["points"]), r["newest_us"]) for r in per_stage]
+    silver = read_table(spark, tables.ref("silver", silver_telemetry.NAME))
+
+    def silver_points(b: BatchStage) -> int:  # a partition's rows: counted from the Delta log's file statistics
+        return silver.where(F.col("stage_date") == F.lit(b.stage_date)).count()
+
+    state.carry(spark, reference, batch, rows, silver_points, lambda d: stage_points(spark, settings, d))
+    publish_standings(spark, settings, state.standings(spark, reference, [b.stage for b in batch]))
 
 
 def _silver_batch(
@@ -283,6 +308,7 @@ def _silver_batch(
     # Each micro-batch adds a small file to these tables: auto compaction (turned on once each exists)
     # keeps their reads fast.
     not_compacting = [target, log, standings]
+    state = LiveStandings()  # this query's standings state, carried from micro-batch to micro-batch
 
     def compact_small_files() -> None:
         for ref in [r for r in not_compacting if table_exists(spark, r)]:
@@ -300,13 +326,8 @@ def _silver_batch(
         cells = read_table(spark, tables.ref("silver", "race_route_cells")).where(F.col("stage").isin(stage_ids))
         rows = silver_telemetry.conform(points, stages, cells).persist()
         try:
-            summary = rows.agg(
-                F.count(F.lit(1)).alias("n"),
-                F.collect_set("stage_date").alias("dates"),
-                F.collect_set("stage").alias("stages"),
-                F.collect_set("_source_file").alias("files"),
-            ).first()
-            written = int(summary["n"]) if summary else 0
+            per_stage = batch_stages(rows).collect()
+            written = sum(int(r["points"]) for r in per_stage)
             if written:
                 append(
                     rows,
@@ -320,9 +341,11 @@ def _silver_batch(
                 hooks.after_silver_write(batch_id, written)
             clock = time.monotonic()
             if written:
-                refresh_standings(spark, settings, dates)
+                carry_standings(spark, settings, state, rows, per_stage)
             standings_s = time.monotonic() - clock
             crash_point("stream.after_standings")
+            if hooks.after_standings:
+                hooks.after_standings(batch_id, state)
         finally:
             rows.unpersist()
             points.unpersist()
@@ -331,8 +354,8 @@ def _silver_batch(
                 [
                     (
                         SILVER_QUERY, batch_id, written, written,
-                        sorted(summary["stages"]) if written else [],
-                        sorted(summary["files"]) if written else [],
+                        sorted({int(r["stage"]) for r in per_stage}),
+                        sorted({f for r in per_stage for f in r["files"]}),
                         started, datetime.now(UTC), round(silver_s, 3), round(standings_s, 3),
                     )
                 ],

@@ -18,6 +18,7 @@ from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from lakehouse.race import standings_state
 from lakehouse.race.geo import METRES_PER_DEGREE
 from lakehouse.race.gold import (
     checkpoint_times,
@@ -266,3 +267,81 @@ def test_rider_profile_speed_and_gradient_per_kilometre(
         "km int, length_m double, seconds double, speed_kmh double, gradient_pct double, power_w double",
     )
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_live_standings_carried_micro_batch_by_micro_batch(race: dict[str, DataFrame], spark: SparkSession) -> None:
+    """Stage 1's points in micro-batches: up to 120 s after the start, then the rest (carried from the first), a
+    late point among rider 3's (carried: his pairs around it recomputed), then a point before all he has (rebuilt
+    from silver) and a micro-batch silver holds one point more than (rebuilt)."""
+    reference = standings_state.Reference(race["stages"], race["checkpoints"], race["start_times"])
+    stage1 = race["telemetry"].where(F.col("stage") == 1)
+    seconds = F.unix_timestamp("ts") - F.unix_timestamp(F.lit(STAGE1_START))
+    silver: list[DataFrame] = []
+    state = standings_state.LiveStandings()
+
+    def micro_batch(rows: DataFrame, silver_extra: int = 0) -> DataFrame:
+        silver.append(rows)
+        in_silver = silver[0]
+        for more in silver[1:]:
+            in_silver = in_silver.unionByName(more)
+        batch = [
+            standings_state.BatchStage(r["stage"], r["stage_date"], r["points"], r["newest_us"])
+            for r in standings_state.batch_stages(rows).collect()
+        ]
+        state.carry(spark, reference, batch, rows,
+                    lambda b: in_silver.count() + silver_extra,
+                    lambda dates: in_silver.where(F.col("stage_date").isin(dates)))  # fmt: skip
+        return state.standings(spark, reference, [1]).select(
+            "rider_id", "position", "status", "distance_m", "km_to_go", "last_mark_m", "gap_s", "stage_time_s",
+            F.date_format("as_of_ts", "HH:mm:ss").alias("as_of"),
+        )  # fmt: skip
+
+    def rider3_at(second: int, metres: float) -> DataFrame:
+        """Rider 3's point at 200 s, moved to `second` after the start and `metres` along the road."""
+        point = stage1.where((F.col("rider_id") == 3) & (seconds == 200))
+        moved = F.col("ts") + F.make_interval(secs=F.lit(second - 200))
+        return point.withColumn("ts", moved).withColumn("distance_m", F.lit(metres))
+
+    schema = (
+        "rider_id int, position int, status string, distance_m double, km_to_go double, last_mark_m double, "
+        "gap_s double, stage_time_s double, as_of string"
+    )
+    first = micro_batch(stage1.where(seconds <= 120))
+    expected = spark.createDataFrame(
+        [
+            # rider 1 passed 1000 m at 60 + 280/480*40 = 83.333 s; rider 2 at 50 + 500/600*70 = 108.333 s
+            (1, 1, "racing", 1200.0, 1.8, 1000.0, 0.0, None, "10:02:00"),
+            (2, 2, "racing", 1100.0, 1.9, 1000.0, 25.0, None, "10:02:00"),
+            # rider 3 passed 500 m at 500/800*100 = 62.5 s; rider 1 was there at 40 + 20/240*20 = 41.667 s
+            (3, 3, "racing", 800.0, 2.2, 500.0, 20.833, None, "10:02:00"),
+        ],
+        schema,
+    )
+    assert_df_equality(first, expected, ignore_row_order=True, ignore_nullable=True)
+    assert state.rebuilt == [1]  # nothing to carry yet
+
+    second = micro_batch(stage1.where(seconds > 120))
+    # The finished stage's standings (test_live_standings_of_a_finished_stage): rider 3's crossing of 1000 m
+    # comes from his point at 100 s, carried from the first micro-batch, and his new one at 200 s.
+    expected = spark.createDataFrame(
+        [
+            (1, 1, "finished", 3000.0, 0.0, 3000.0, 0.0, 390.0, "10:07:00"),
+            (2, 2, "finished", 3000.0, 0.0, 3000.0, 27.245, 417.245, "10:07:00"),
+            (3, 3, "racing", 1500.0, 1.5, 1000.0, 45.238, None, "10:07:00"),
+        ],
+        schema,
+    )
+    assert_df_equality(second, expected, ignore_row_order=True, ignore_nullable=True)
+    assert state.rebuilt == [1]  # carried
+
+    # Late: rider 3 at 1100 m 150 s after the start, between his points at 100 s (800 m) and 200 s (1500 m).
+    # His pair across 1000 m is split: 1000 m passed at 100 + 200/300*50 = 133.333 s, 50 s after rider 1.
+    third = micro_batch(rider3_at(150, 1100.0))
+    assert third.where("rider_id = 3").select("distance_m", "last_mark_m", "gap_s").first() == (1500.0, 1000.0, 50.0)
+    assert state.rebuilt == [1]  # carried: his points from 100 s on were kept
+
+    micro_batch(rider3_at(-10, 0.0))  # before every point he has: rebuilt from silver
+    assert state.rebuilt == [1, 1]
+    last = micro_batch(rider3_at(230, 1500.0), silver_extra=1)  # silver has a point more than state and batch
+    assert state.rebuilt == [1, 1, 1]
+    assert last.where("rider_id = 3").select("last_mark_m", "gap_s").first() == (1000.0, 50.0)

@@ -3,6 +3,7 @@ late and duplicate points handled as documented in `lakehouse.race.stream`."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -15,9 +16,10 @@ from lakehouse.config import Settings
 from lakehouse.landing import LandingZone
 from lakehouse.race import run, stream
 from lakehouse.race.gold import live_standings
+from lakehouse.race.standings_state import LiveStandings
 from lakehouse.storage import LocalStore
 from lakehouse.tables import AUTO_COMPACT, Tables, delta_table, read_table
-from lakehouse_demo.race.landing import stage_points
+from lakehouse_demo.race.landing import stage_points, telemetry_files
 from lakehouse_demo.race.replay import replay_stage
 from lakehouse_demo.race.routes import plan_of
 from tests.race.conftest import RACE
@@ -183,3 +185,36 @@ def no_active_streams(spark: SparkSession) -> object:
     yield
     for query in spark.streams.active:
         query.stop()
+
+
+def test_standings_carried_between_micro_batches_equal_a_recompute_after_each(
+    spark: SparkSession, empty_race_lake: Settings
+) -> None:
+    """Stage 3's files land one micro-batch each, in arrival order but for one that comes after the next (its
+    points late, within the watermark). After every micro-batch the live standings equal a recompute from silver;
+    the state is built from silver once, on the stage's first micro-batch, and carried forward from then on, the
+    late file's points folded in among the points kept."""
+    settings = empty_race_lake
+    route, points = stage_points(RACE, 3)
+    files = list(telemetry_files(RACE, route, points))
+    assert len(files) >= 5
+    landing = Path(settings.landing_root)
+    for n, (key, data, _, _) in enumerate([*files[:2], files[3], files[2], *files[4:]]):
+        path = landing / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        os.utime(path, (1_700_000_000 + n * 10, 1_700_000_000 + n * 10))  # the order the stream takes them in
+    stage_date = plan_of(3).stage_date
+    compared: list[bool] = []
+    rebuilds: list[int] = []
+
+    def check(batch_id: int, state: LiveStandings) -> None:
+        live = table(spark, settings, "gold", live_standings.NAME).where(F.col("stage") == 3)
+        compared.append(rows(live) == rows(stream.standings_for(spark, settings, [stage_date])))
+        rebuilds.append(len(state.rebuilt))
+
+    one_by_one = stream.StreamOptions(bronze_files_per_trigger=1, silver_files_per_trigger=1)
+    stream.run_available_now(spark, settings, stream.StreamHooks(after_standings=check), options=one_by_one)
+
+    assert len(compared) >= len(files) and all(compared), compared
+    assert set(rebuilds) == {1}, rebuilds

@@ -75,10 +75,12 @@ def point_pairs(telemetry: DataFrame) -> DataFrame:
     )
 
 
-def crossings(pairs: DataFrame, stage_marks: DataFrame, starts: DataFrame) -> DataFrame:
+def crossings(pairs: DataFrame, stage_marks: DataFrame, starts: DataFrame, pair_end: bool = False) -> DataFrame:
     """First crossing of each mark by each rider.
 
-    Columns: stage, rider_id, mark_m, mark_kind, checkpoint, crossed_s (epoch seconds), elapsed_s.
+    Columns: stage, rider_id, mark_m, mark_kind, checkpoint, crossed_s (epoch seconds), elapsed_s; with
+    `pair_end`, also `pair_end_s`: the time of the second point of the pair that crossed first (the live
+    standings use it to tell which crossings a late point can change).
     """
     buckets = pairs.select(
         "*",
@@ -95,10 +97,11 @@ def crossings(pairs: DataFrame, stage_marks: DataFrame, starts: DataFrame) -> Da
     at = F.col("t0") + (F.col("mark_m") - F.col("d0")) / (F.col("d1") - F.col("d0")) * (
         F.col("t1") - F.col("t0")
     )
-    first = hits.groupBy("stage", "rider_id", "mark_m", "mark_kind", "checkpoint").agg(
-        F.min(at).alias("crossed_s")
-    )
-    return first.join(starts, on=["stage", "rider_id"], how="inner").select(
+    first = [F.min(at).alias("crossed_s")]
+    if pair_end:  # of pairs crossing at the same instant, the earlier one
+        first.append(F.min_by(F.col("t1"), F.struct(at, F.col("t1"))).alias("pair_end_s"))
+    firsts = hits.groupBy("stage", "rider_id", "mark_m", "mark_kind", "checkpoint").agg(*first)
+    return firsts.join(starts, on=["stage", "rider_id"], how="inner").select(
         "stage", "rider_id", "mark_m", "mark_kind", "checkpoint", "crossed_s",
-        (F.col("crossed_s") - F.col("start_s")).alias("elapsed_s"),
+        (F.col("crossed_s") - F.col("start_s")).alias("elapsed_s"), *(["pair_end_s"] if pair_end else []),
     )  # fmt: skip
