@@ -3,19 +3,20 @@
 A stage's standings are a function of three things (`gold.live_standings.standings_from`): every rider's
 crossings of the stage's marks, each rider's newest matched point, and the stage's newest point. A crossing is
 the first time a pair of a rider's consecutive matched points (t0, d0) -> (t1, d1) passes a mark
-(`gold.crossings`). When a micro-batch brings a rider's points that are all newer than his newest matched point
-so far (points arrive in time order), none of his earlier pairs changes: the only new pairs run from that
-newest point through the new points, and a mark he crossed already keeps its earlier crossing. So the driver
-keeps, per stage, the crossings so far (at most riders x marks rows), each rider's newest matched point, the
-stage's newest point and how many silver points that reflects; each micro-batch carries it forward from its own
-rows, and the standings come from it. Reading and re-pairing every point of the stage each micro-batch took
-12-25 s at 60x once the stage held a million points; this reads none of them.
+(`gold.crossings`). A rider's new points change only the pairs from his *anchor* on, the newest point he had
+before the oldest new one (his newest point so far when points arrive in time order; an earlier one when a late
+point falls among them): a crossing made by a pair that ended at or before the anchor stands, the others are
+recomputed from the anchor, the kept points after it and the new points. So the driver keeps, per stage, each
+rider's first crossings with the end of the pair that made each, his matched points of the last `TAIL_S`
+seconds, the stage's newest point and how many silver points of the stage's day that reflects; each
+micro-batch carries it forward from its own rows, and the standings come from it. Reading and re-pairing every
+point of the stage each micro-batch took 12-25 s at 60x once the stage held a million points; this reads none.
 
 The state is rebuilt from silver (what `stream.standings_for` computes) whenever it cannot be carried forward
-exactly: on a stage's first micro-batch after a (re)start, when some rider's new matched points are not all
-newer than his newest one (a late point changes the pairs around it), or when silver holds a different number of
-the stage's points than the state plus the micro-batch (a batch run inserted points meanwhile). Either way the
-standings equal a recompute from silver (tests check both paths). At most `KEEP_STAGES` stages are kept.
+exactly: on a stage's first micro-batch after a (re)start, when a rider's new point is older than every point
+kept for him, or when silver holds a different number of the day's points than the state plus the micro-batch
+(a batch run inserted points meanwhile). Either way the standings equal a recompute from silver (tests check
+both paths). At most `KEEP_STAGES` stages are kept.
 """
 
 from __future__ import annotations
@@ -277,27 +278,22 @@ class LiveStandings:
             state.points += b.points
 
     def _rebuild(self, reference: Reference, b: BatchStage, points: DataFrame) -> None:
-        day = points.count()  # what `silver_points` counts: every point of the stage's day
-        points = points.where(F.col("stage") == b.stage).persist()
+        day = points.persist()
         try:
+            state = StageState(points=day.count(), as_of_us=None)  # what `silver_points` counts: the whole day
+            points = day.where(F.col("stage") == b.stage)
             as_of = stage_as_of(points).select(F.unix_micros("as_of_ts")).first()
-            state = StageState(points=day, as_of_us=as_of[0] if as_of else None)
+            state.as_of_us = as_of[0] if as_of else None
             by_rider: dict[int, list[Row]] = {}
             for r in reference.crossings(points).collect():
                 by_rider.setdefault(int(r["rider_id"]), []).append(r)
             for rider, rows in by_rider.items():
                 state.add_crossings(rider, rows)
-            newest = F.max("ts_us").over(Window.partitionBy("rider_id"))
-            tails = (
-                matched_points(points)
-                .select("*", newest.alias("newest_us"))
-                .where(F.col("ts_us") >= F.col("newest_us") - TAIL_S * 1_000_000)
-                .orderBy("rider_id", "ts_us")
-            )
-            for r in tails.collect():
-                state.tails.setdefault(int(r["rider_id"]), []).append((r["ts_us"], r["distance_m"]))
+            tails = tail_points(points).orderBy("rider_id", "ts_us").toArrow().to_pydict()
+            for rider, us, metres in zip(tails["rider_id"], tails["ts_us"], tails["distance_m"], strict=True):
+                state.tails.setdefault(rider, []).append((us, metres))
         finally:
-            points.unpersist()
+            day.unpersist()
         self.stages[b.stage] = state
         self.rebuilt.append(b.stage)
 

@@ -253,15 +253,6 @@ def standings_for(spark: SparkSession, settings: Settings, stage_dates: list[Any
     return standings_of(spark, settings, stage_points(spark, settings, stage_dates))
 
 
-def refresh_standings(spark: SparkSession, settings: Settings, stage_dates: list[Any]) -> None:
-    """Recompute the standings of the stages run on `stage_dates` from silver and replace their gold rows."""
-    points = stage_points(spark, settings, stage_dates).persist()
-    try:
-        publish_standings(spark, settings, standings_of(spark, settings, points))
-    finally:
-        points.unpersist()
-
-
 def publish_standings(spark: SparkSession, settings: Settings, standings: DataFrame) -> None:
     """Replace the gold rows of the stages in `standings` with its rows, in one Delta commit.
 
@@ -291,7 +282,7 @@ def carry_standings(
     batch = [BatchStage(int(r["stage"]), r["stage_date"], int(r["points"]), r["newest_us"]) for r in per_stage]
     silver = read_table(spark, tables.ref("silver", silver_telemetry.NAME))
 
-    def silver_points(b: BatchStage) -> int:  # a partition's rows: counted from the Delta log's file statistics
+    def silver_points(b: BatchStage) -> int:  # one partition's rows
         return silver.where(F.col("stage_date") == F.lit(b.stage_date)).count()
 
     state.carry(spark, reference, batch, rows, silver_points, lambda d: stage_points(spark, settings, d))
