@@ -42,12 +42,22 @@ from lakehouse_demo.race.landing import RaceSpec, land_reference, land_telemetry
 from lakehouse_demo.race.replay import ReplayedFile, replay_stage
 
 RESULTS = Path(__file__).resolve().parent / "results"
+HEAP_WINDOW_S = 300.0  # the heap's course, window by window, in the results
 HEAP_SAMPLE_S = 5.0
 
 
 def log(message: str) -> None:
     """A progress line on stderr."""
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def heap_windows(heap: Sequence[tuple[float, int]], seconds: float) -> list[int]:
+    """Mean heap after GC (MB) in each `seconds`-long window since sampling began, in order: flat when the
+    stream holds nothing more as it runs. Windows without a sample are skipped."""
+    windows: dict[int, list[int]] = {}
+    for at, used in heap:
+        windows.setdefault(int(at // seconds), []).append(used)
+    return [round(statistics.mean(values) / 1e6) for _, values in sorted(windows.items())]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -191,6 +201,7 @@ def bench_live(
         if heap
         else None,
         "heap_after_gc_mb_max": round(max(h for _, h in heap) / 1e6) if heap else None,
+        "heap_after_gc_mb_per_5_min": heap_windows(heap, HEAP_WINDOW_S),
         "state_memory_mb_max": (
             round(max(e["state_memory_bytes"] or 0 for e in silver_events) / 1e6, 1)
             if silver_events

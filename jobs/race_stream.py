@@ -87,7 +87,7 @@ def body(args: argparse.Namespace, settings: Settings) -> int:
                         show_leaders(spark, settings)
                         shown = time.monotonic()
             except KeyboardInterrupt:
-                progress("stream: stopping")
+                progress("stream: stopping after the running micro-batches (Ctrl-C again to stop at once)")
             stream.stop(queries)
         silver_batches = [e for e in log.events if e["query"] == stream.SILVER_QUERY]
         progress(
@@ -96,8 +96,8 @@ def body(args: argparse.Namespace, settings: Settings) -> int:
         )
         if not args.no_gold:
             results += run.gold(spark, settings, run_id)
-    except BaseException:  # stop the queries, then the shared CLI helper reports it in one line
-        stream.stop(queries)
+    except BaseException:  # stop the queries at once, then the shared CLI helper reports it in one line
+        stream.stop(queries, grace_s=0)
         raise
     print(format_summary(summary_rows(results)))
     print(f"done in {time.monotonic() - started:.0f}s")

@@ -61,6 +61,8 @@ BRONZE_QUERY = "race_bronze"
 SILVER_QUERY = "race_silver"
 CHECKPOINTS_PREFIX = "ops/checkpoints"
 MAX_FILES_PER_TRIGGER = 20
+STOP_GRACE_S = 120.0  # a stop waits this long at most for the running micro-batches to finish
+STOP_POLL_S = 0.02
 BATCH_LOG = ("ops", "race_stream_batches")
 BATCH_LOG_SCHEMA = T.StructType(
     [
@@ -434,8 +436,30 @@ def start_live(
     )
 
 
-def stop(queries: tuple[StreamingQuery, ...]) -> None:
-    """Stop the queries (their checkpoints keep where they were)."""
+def stop(queries: tuple[StreamingQuery, ...], grace_s: float = STOP_GRACE_S) -> None:
+    """Stop the queries in order (their checkpoints keep where they were), each between two micro-batches.
+
+    A query running a micro-batch is let finish it (its writes, standings, log row and checkpoint commit) before
+    it is stopped, for up to `grace_s` seconds in all; 0 stops at once. A batch stopped midway is safe too (every
+    write is idempotent; it runs again on restart) but its work is lost, and Spark logs the interruption at
+    length (a `StackOverflowError` in its stream thread, from matching the interrupted Python call's long message).
+    A query that is behind starts its next batch as soon as one ends; it is stopped then, while that batch is
+    still planning, and Spark may still log that interruption.
+    """
+    deadline = time.monotonic() + grace_s
     for query in queries:
+        running = _last_batch(query)
+        while query.isActive and time.monotonic() < deadline:
+            # Idle, or the micro-batch that was running has finished (the next one, when the query is behind,
+            # is then still planning: stopped before its work starts).
+            if not query.status["isTriggerActive"] or _last_batch(query) != running:
+                break
+            time.sleep(STOP_POLL_S)
         if query.isActive:
             query.stop()
+
+
+def _last_batch(query: StreamingQuery) -> int | None:
+    """The id of the query's last finished micro-batch (None before the first)."""
+    progress = query.lastProgress
+    return int(progress["batchId"]) if progress else None

@@ -53,3 +53,13 @@ def test_a_run_without_1x_leaves_the_weekly_targets_unjudged() -> None:
         TargetCheck("1x weekly run <= 20 s", "not run", None),
         TargetCheck("16x weekly run <= 1.2 x the 1x one", "needs sizes 1 and 16", None),
     ]
+
+
+def test_the_live_benchmark_reports_the_heap_window_by_window() -> None:
+    """Samples at 0-299 s average into the first window, 300-599 s the second; an empty window is skipped."""
+    from bench.race_bench import heap_windows
+
+    heap = [(0.0, 1_000_000_000), (150.0, 1_200_000_000), (299.9, 1_400_000_000), (300.0, 2_000_000_000),
+            (950.0, 3_000_000_000)]  # fmt: skip
+    assert heap_windows(heap, 300.0) == [1200, 2000, 3000]
+    assert heap_windows([], 300.0) == []

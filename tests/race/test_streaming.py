@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -128,6 +129,36 @@ def test_a_stream_killed_mid_replay_and_restarted_has_no_duplicate_and_no_gap(
                         ("gold", live_standings.NAME)):  # fmt: skip
         detail = delta_table(spark, Tables(settings).ref(layer, name)).detail().first()
         assert detail["properties"].get(AUTO_COMPACT) == "true", name
+
+
+def test_a_stop_lets_the_running_micro_batch_finish(spark: SparkSession, empty_race_lake: Settings) -> None:
+    """Stopped while a silver micro-batch is between its silver write and its standings (held there by a hook),
+    the query finishes that batch first: its standings and log row are written and the checkpoint commits it
+    (stopped at once, the batch is abandoned: no log row, no commit, and it runs again on restart)."""
+    settings = empty_race_lake
+    landing = LandingZone(LocalStore(settings.landing_root))
+    replay_stage(landing, RACE, 3, speed=1e6, file_every_s=30 / 1e6, sleep=lambda s: None, max_files=2)
+    held = threading.Event()
+    batches: list[int] = []
+
+    def hold_first(batch_id: int, written: int) -> None:
+        if written and not held.is_set():
+            batches.append(batch_id)
+            held.set()
+            time.sleep(2)
+
+    queries = stream.start_live(spark, settings, 0.5, stream.StreamHooks(hold_first), SMALL_BATCHES)
+    try:
+        assert held.wait(240), "no silver micro-batch wrote points"
+        stream.stop(queries)  # while the hook holds the batch
+    finally:
+        stream.stop(queries, grace_s=0)
+    assert not queries[1].isActive and queries[1].exception() is None
+    log = table(spark, settings, "ops", "race_stream_batches")
+    assert batches[0] in [r[0] for r in log.select("batch_id").collect()]
+    commits = Path(stream.checkpoint_uri(settings, stream.SILVER_QUERY).removeprefix("file:")) / "commits"
+    assert str(batches[0]) in os.listdir(commits)
+    assert table(spark, settings, "gold", live_standings.NAME).count() > 0
 
 
 HEADER = "rider_id,timestamp,lat,lon,altitude_m,speed_mps,heart_rate,power_w,cadence_rpm"
