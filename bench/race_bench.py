@@ -162,6 +162,7 @@ def bench_live(
     finally:
         stream.stop(queries)
         stop.set()
+        stream_log.wait_for_end(queries)
         spark.streams.removeListener(stream_log)
     finished = {
         r["file"]: r["finished_at"]

@@ -89,6 +89,7 @@ def body(args: argparse.Namespace, settings: Settings) -> int:
             except KeyboardInterrupt:
                 progress("stream: stopping after the running micro-batches (Ctrl-C again to stop at once)")
             stream.stop(queries)
+            log.wait_for_end(queries)
         silver_batches = [e for e in log.events if e["query"] == stream.SILVER_QUERY]
         progress(
             f"stream: {len(silver_batches)} silver micro-batches, "

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -121,6 +121,7 @@ class StreamLog(StreamingQueryListener):
     def __init__(self) -> None:
         super().__init__()
         self.events: list[dict[str, Any]] = []
+        self.ended: set[str] = set()  # ids of the queries whose end the listener has heard
 
     def onQueryStarted(self, event: Any) -> None:
         """Nothing to keep at start."""
@@ -146,7 +147,17 @@ class StreamLog(StreamingQueryListener):
         """Nothing to keep when idle."""
 
     def onQueryTerminated(self, event: Any) -> None:
-        """Nothing to keep at the end."""
+        """Note the query's end: its last progress event came before it."""
+        self.ended.add(str(event.id))
+
+    def wait_for_end(self, queries: Sequence[StreamingQuery], timeout_s: float = 10.0) -> None:
+        """Wait (up to `timeout_s`) until the listener has heard `queries` (stopped or finished) end.
+
+        Spark delivers listener events after the fact, on its own thread: read right after a stop, `events` can
+        still lack the last micro-batches (a run summary then said 0 points for a stream that wrote 870)."""
+        deadline = time.monotonic() + timeout_s
+        while any(str(q.id) not in self.ended for q in queries) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def dropped_late(self) -> int:
         """Points the silver query dropped as later than the watermark."""
@@ -413,9 +424,9 @@ def run_available_now(
         ):
             query = start()
             query.awaitTermination()
+            log.wait_for_end([query])
             if query.exception() is not None:
                 raise StreamError(str(query.exception()).splitlines()[0])
-        time.sleep(0.1)  # let the last progress events reach the listener
     finally:
         spark.streams.removeListener(log)
     return log

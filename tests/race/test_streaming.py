@@ -147,12 +147,18 @@ def test_a_stop_lets_the_running_micro_batch_finish(spark: SparkSession, empty_r
             held.set()
             time.sleep(2)
 
+    events = stream.StreamLog()
+    spark.streams.addListener(events)
     queries = stream.start_live(spark, settings, 0.5, stream.StreamHooks(hold_first), SMALL_BATCHES)
     try:
         assert held.wait(240), "no silver micro-batch wrote points"
         stream.stop(queries)  # while the hook holds the batch
+        events.wait_for_end(queries)
     finally:
         stream.stop(queries, grace_s=0)
+        spark.streams.removeListener(events)
+    # The listener has heard the finished batch by the time it has heard the query end.
+    assert batches[0] in [e["batch_id"] for e in events.events if e["query"] == stream.SILVER_QUERY]
     assert not queries[1].isActive and queries[1].exception() is None
     log = table(spark, settings, "ops", "race_stream_batches")
     assert batches[0] in [r[0] for r in log.select("batch_id").collect()]
