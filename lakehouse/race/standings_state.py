@@ -12,6 +12,12 @@ seconds, the stage's newest point and how many silver points of the stage's day 
 micro-batch carries it forward from its own rows, and the standings come from it. Reading and re-pairing every
 point of the stage each micro-batch took 12-25 s at 60x once the stage held a million points; this reads none.
 
+A carried micro-batch's crossings are computed here, on the driver (`rider_crossings`: numpy over the batch's
+points, which it collects anyway for the tails), with the very arithmetic of `gold.crossings` in the same order,
+so the doubles are the same; the marks and start times come from the reference tables in one small query. As a
+Spark query (pairs, buckets, a broadcast join, a group-by) the same few thousand points cost 3-7 s of a 1x
+micro-batch on two busy cores: the largest share of the standings step. A rebuild still uses `gold.crossings`.
+
 The state is rebuilt from silver (what `stream.standings_for` computes) whenever it cannot be carried forward
 exactly: on a stage's first micro-batch after a (re)start, when a rider's new point is older than every point
 kept for him, or when silver holds a different number of the day's points than the state plus the micro-batch
@@ -27,25 +33,18 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 from pyspark.sql import DataFrame, Row, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from lakehouse.race.gold.crossings import crossings, marks, point_pairs, rider_starts
+from lakehouse.race.gold.crossings import crossings, epoch_seconds, marks, point_pairs, rider_starts
 from lakehouse.race.gold.live_standings import stage_as_of, standings_from
 
 KEEP_STAGES = 3
 TAIL_S = 900  # seconds of each rider's newest matched points kept: how late a point can be and still be carried
 # Times cross the driver as epoch microseconds: a naive local datetime is ambiguous in a DST fall-back hour.
-POINT_SCHEMA = T.StructType(
-    [
-        T.StructField("stage", T.IntegerType()),
-        T.StructField("rider_id", T.IntegerType()),
-        T.StructField("ts_us", T.LongType()),
-        T.StructField("distance_m", T.DoubleType()),
-    ]
-)
 CROSSING_SCHEMA = T.StructType(
     [
         T.StructField("stage", T.IntegerType()),
@@ -70,6 +69,52 @@ AS_OF_SCHEMA = T.StructType([T.StructField("stage", T.IntegerType()), T.StructFi
 
 Mark = tuple[float, str, "str | None"]  # mark_m, mark_kind, checkpoint
 Point = tuple[int, float]  # epoch microseconds, metres along the route
+Crossing = tuple[float, "float | None", float]  # crossed_s, elapsed_s (None without a start time), pair_end_s
+
+
+def row_crossing(r: Row) -> tuple[Mark, Crossing]:
+    """A row of `gold.crossings(..., pair_end=True)` as (mark, crossing)."""
+    return (float(r["mark_m"]), r["mark_kind"], r["checkpoint"]), (r["crossed_s"], r["elapsed_s"], r["pair_end_s"])
+
+
+@dataclass(frozen=True)
+class StageMarks:
+    """One stage's marks as `gold.crossings.marks` makes them, ordered by distance, and its start times."""
+
+    marks: tuple[Mark, ...]
+    start_s: float | None  # the stage's start, epoch seconds
+    own_start_s: dict[int, float]  # a time trial's riders' own starts
+
+    def start_of(self, rider: int) -> float | None:
+        """When `rider` started: his own start, else the stage's (`gold.crossings.rider_starts`)."""
+        return self.own_start_s.get(rider, self.start_s)
+
+
+def rider_crossings(points: Sequence[Point], stage: StageMarks, rider: int) -> list[tuple[Mark, Crossing]]:
+    """The first crossing of each mark by the pairs of a rider's matched `points` (time order), with the end of
+    the pair that made it: `gold.crossings.crossings(point_pairs(...), ..., pair_end=True)` for one rider.
+
+    Same arithmetic in the same order as the Spark expression (t = microseconds / 1e6; t0 + (m - d0) / (d1 - d0)
+    * (t1 - t0)), so the same doubles; a pair counts only where the distance grows (d1 > d0), and it crosses the
+    marks m with d0 < m <= d1. Of two pairs crossing a mark at the same instant, the earlier pair's end counts."""
+    if len(points) < 2 or not stage.marks:
+        return []
+    t = np.fromiter((p[0] for p in points), dtype=np.int64, count=len(points)) / 1e6
+    d = np.fromiter((p[1] for p in points), dtype=np.float64, count=len(points))
+    mark_m = np.array([m[0] for m in stage.marks], dtype=np.float64)
+    lo = np.searchsorted(mark_m, d[:-1], side="right")  # the first mark beyond d0
+    hi = np.searchsorted(mark_m, d[1:], side="right")  # past the last mark at or before d1
+    first: dict[Mark, tuple[float, float]] = {}
+    for i in np.nonzero((d[1:] > d[:-1]) & (hi > lo))[0]:
+        t0, d0, t1, d1 = float(t[i]), float(d[i]), float(t[i + 1]), float(d[i + 1])
+        for j in range(int(lo[i]), int(hi[i])):
+            mark = stage.marks[j]
+            at = t0 + (mark[0] - d0) / (d1 - d0) * (t1 - t0)
+            known = first.get(mark)
+            if known is None or (at, t1) < known:
+                first[mark] = (at, t1)
+    start = stage.start_of(rider)
+    return [(m, (at, None if start is None else at - start, end)) for m, (at, end) in first.items()]
 
 
 @dataclass
@@ -78,19 +123,20 @@ class StageState:
 
     points: int
     as_of_us: int | None
+    # the silver version the state is known to match (its Delta log shows no other commit up to it), if known
+    silver_version: int | None = None
     # rider -> his matched points of the last `TAIL_S` seconds up to his newest, oldest first
     tails: dict[int, list[Point]] = field(default_factory=dict)
     # rider -> mark -> (crossed_s, elapsed_s, pair_end_s): his first crossing, and the end of the pair that made it
     crossings: dict[int, dict[Mark, tuple[float, float, float]]] = field(default_factory=dict)
 
-    def add_crossings(self, rider: int, rows: Sequence[Row]) -> None:
+    def add_crossings(self, rider: int, found: Sequence[tuple[Mark, Crossing]]) -> None:
         """Keep the earliest crossing of each mark."""
         marks = self.crossings.setdefault(rider, {})
-        for r in rows:
-            mark = (float(r["mark_m"]), r["mark_kind"], r["checkpoint"])
+        for mark, crossing in found:
             known = marks.get(mark)
-            if known is None or r["crossed_s"] < known[0]:
-                marks[mark] = (r["crossed_s"], r["elapsed_s"], r["pair_end_s"])
+            if known is None or crossing[0] < known[0]:
+                marks[mark] = crossing
 
     def anchor(self, rider: int, first_us: int) -> Point | None:
         """The rider's matched point his new points (from `first_us` on) continue from: his newest before them.
@@ -104,7 +150,13 @@ class StageState:
             raise LookupError(f"rider {rider}: a point older than the {TAIL_S} s kept")
         return before[-1]
 
-    def fold(self, rider: int, anchor: Point | None, new_points: Sequence[Point], new_crossings: Sequence[Row]) -> None:
+    def fold(
+        self,
+        rider: int,
+        anchor: Point | None,
+        new_points: Sequence[Point],
+        new_crossings: Sequence[tuple[Mark, Crossing]],
+    ) -> None:
         """Fold in a rider's new points and the crossings of his pairs from `anchor` on.
 
         A kept crossing whose pair ended after the anchor came from a pair the new points may have split: it is
@@ -146,6 +198,7 @@ def matched_points(rows: DataFrame) -> DataFrame:
 
 
 TAIL_COLUMNS = ("stage", "rider_id", "ts_us", "distance_m", "first_us")
+POINT_COLUMNS = ("stage", "rider_id", "ts_us", "distance_m")
 
 
 def tail_points(rows: DataFrame) -> DataFrame:
@@ -181,6 +234,17 @@ def _as_timestamp(df: DataFrame, micros: str, name: str) -> DataFrame:
     return df.select(*[F.timestamp_micros(c).alias(name) if c == micros else F.col(c) for c in df.columns])
 
 
+def _rider_points(table: pa.Table) -> dict[tuple[int, int], list[Point]]:
+    """Matched points (`POINT_COLUMNS`) -> (stage, rider) -> his points, oldest first."""
+    columns = table.select(list(POINT_COLUMNS)).to_pydict()
+    found: dict[tuple[int, int], list[Point]] = {}
+    for stage, rider, us, metres in zip(*(columns[c] for c in POINT_COLUMNS), strict=True):
+        found.setdefault((stage, rider), []).append((us, metres))
+    for points in found.values():
+        points.sort()
+    return found
+
+
 @dataclass(frozen=True)
 class Reference:
     """The silver reference tables the standings read."""
@@ -194,6 +258,42 @@ class Reference:
         starts = rider_starts(points, self.stages, self.start_times)
         return crossings(point_pairs(points), marks(self.stages, self.checkpoints), starts, pair_end=True)
 
+    def stage_marks(self, stage_ids: Sequence[int]) -> dict[int, StageMarks]:
+        """The marks and start times of `stage_ids` (those in silver.race_stages), in one small query."""
+        ids = [int(i) for i in stage_ids]
+        none = F.lit(None)
+        rows = (
+            marks(self.stages, self.checkpoints)
+            .where(F.col("stage").isin(ids))
+            .select("stage", none.cast("int").alias("rider_id"), "mark_m", "mark_kind", "checkpoint",
+                    none.cast("double").alias("start_s"))
+            .unionByName(
+                self.stages.where(F.col("stage").isin(ids)).select(
+                    "stage", none.cast("int").alias("rider_id"), none.cast("double").alias("mark_m"),
+                    none.cast("string").alias("mark_kind"), none.cast("string").alias("checkpoint"),
+                    epoch_seconds(F.col("start_time")).alias("start_s"),
+                )
+            )
+            .unionByName(
+                self.start_times.where(F.col("stage").isin(ids)).select(
+                    "stage", "rider_id", none.cast("double").alias("mark_m"), none.cast("string").alias("mark_kind"),
+                    none.cast("string").alias("checkpoint"), epoch_seconds(F.col("start_time")).alias("start_s"),
+                )
+            )
+            .collect()
+        )  # fmt: skip
+        found: dict[int, StageMarks] = {}
+        for stage in {int(r["stage"]) for r in rows if r["mark_kind"] is None and r["rider_id"] is None}:
+            of_stage = [r for r in rows if r["stage"] == stage]
+            found[stage] = StageMarks(
+                marks=tuple(sorted(((float(r["mark_m"]), r["mark_kind"], r["checkpoint"]) for r in of_stage
+                                    if r["mark_kind"] is not None), key=lambda m: (m[0], m[1], m[2] or ""))),
+                start_s=next(r["start_s"] for r in of_stage if r["mark_kind"] is None and r["rider_id"] is None),
+                own_start_s={int(r["rider_id"]): r["start_s"] for r in of_stage
+                             if r["rider_id"] is not None and r["start_s"] is not None},
+            )  # fmt: skip
+        return found
+
 
 class LiveStandings:
     """The standings state of the last few stages a stream touched (see the module docstring)."""
@@ -204,75 +304,68 @@ class LiveStandings:
 
     def carry(
         self,
-        spark: SparkSession,
         reference: Reference,
         batch: Sequence[BatchStage],
         rows: DataFrame,
         silver_points: Callable[[BatchStage], int],
         stage_points: Callable[[list[date]], DataFrame],
+        own_commit: int | None = None,
     ) -> None:
         """Bring the state of the stages in `batch` up to silver, which holds the micro-batch's rows now.
 
         `rows`: the micro-batch's silver rows; `silver_points(stage)`: the points of that stage's day in silver
         now (asked only of a stage with state); `stage_points(dates)`: the silver points of the stages run on
-        `dates` (read only to rebuild one)."""
-        by_rider: dict[tuple[int, int], list[Point]] = {}  # the newest of each rider's new points
-        first_us: dict[tuple[int, int], int] = {}  # and the time of his oldest
-        tails = tail_points(rows).toArrow().to_pydict()  # often most of a micro-batch: as Arrow, not as Rows
-        for stage, rider, us, metres, first in zip(*(tails[c] for c in TAIL_COLUMNS), strict=True):
-            by_rider.setdefault((stage, rider), []).append((us, metres))
-            first_us[(stage, rider)] = first
+        `dates` (read only to rebuild one); `own_commit`: the silver version that appended exactly these rows,
+        when the caller knows it from the Delta log. A stage whose state matched the version just before it needs
+        no count: nothing else was committed in between (each commit of one stage's consecutive micro-batches, the
+        live case); any other commit between two of its micro-batches makes the next one count."""
+        new = _rider_points(matched_points(rows).toArrow())  # often most of a micro-batch: as Arrow, not as Rows
         anchors: dict[tuple[int, int], Point | None] = {}
         rebuild = []
         for b in batch:
             state = self.stages.get(b.stage)
             try:
-                if state is None or state.points + b.points != silver_points(b):
-                    raise LookupError(f"stage {b.stage}: no state, or silver changed beside the stream")
-                for (stage, rider), first in first_us.items():
+                if state is None:
+                    raise LookupError(f"stage {b.stage}: no state yet")
+                follows = own_commit is not None and state.silver_version == own_commit - 1
+                if not follows and state.points + b.points != silver_points(b):
+                    raise LookupError(f"stage {b.stage}: silver changed beside the stream")
+                for (stage, rider), points in new.items():
                     if stage == b.stage:
-                        anchors[(stage, rider)] = state.anchor(rider, first)
+                        anchors[(stage, rider)] = state.anchor(rider, points[0][0])
             except LookupError:
                 rebuild.append(b)
         carried = [b for b in batch if b not in rebuild]
         if carried:
-            self._carry_forward(spark, reference, carried, rows, by_rider, anchors)
+            self._carry_forward(reference.stage_marks([b.stage for b in carried]), carried, new, anchors)
         for b in rebuild:
             self._rebuild(reference, b, stage_points([b.stage_date]))
         for b in batch:
+            self.stages[b.stage].silver_version = own_commit  # a rebuild read that version or a later one
             self.stages.move_to_end(b.stage)
         while len(self.stages) > max(KEEP_STAGES, len(batch)):  # the least recently touched go first
             self.stages.popitem(last=False)
 
     def _carry_forward(
         self,
-        spark: SparkSession,
-        reference: Reference,
+        stage_marks: dict[int, StageMarks],
         carried: Sequence[BatchStage],
-        rows: DataFrame,
-        by_rider: dict[tuple[int, int], list[Point]],
+        new: dict[tuple[int, int], list[Point]],
         anchors: dict[tuple[int, int], Point | None],
     ) -> None:
         # Each rider's pairs from his anchor on: the kept points from it (a late point falls among them) and the
         # new ones. The pairs before the anchor are unchanged.
-        ids = [b.stage for b in carried]
-        kept = [
-            (stage, rider, us, d)
-            for (stage, rider), anchor in anchors.items()
-            if stage in ids and anchor is not None
-            for us, d in self.stages[stage].tails[rider]
-            if us >= anchor[0]
-        ]
-        new = rows.where(F.col("stage").isin(ids)).select("stage", "rider_id", "ts", "distance_m")
-        points = _as_timestamp(_frame(spark, kept, POINT_SCHEMA), "ts_us", "ts").unionByName(new)
-        made: dict[tuple[int, int], list[Row]] = {}
-        for r in reference.crossings(points).collect():
-            made.setdefault((int(r["stage"]), int(r["rider_id"])), []).append(r)
         for b in carried:
             state = self.stages[b.stage]
+            marks_of = stage_marks.get(b.stage, StageMarks((), None, {}))
             for (stage, rider), anchor in anchors.items():
-                if stage == b.stage:
-                    state.fold(rider, anchor, by_rider[(stage, rider)], made.get((stage, rider), []))
+                if stage != b.stage:
+                    continue
+                kept = [p for p in state.tails.get(rider, []) if anchor is not None and p[0] >= anchor[0]]
+                points = sorted([*kept, *new[(stage, rider)]])
+                tail_from = points[-1][0] - TAIL_S * 1_000_000
+                state.fold(rider, anchor, [p for p in new[(stage, rider)] if p[0] >= tail_from],
+                           rider_crossings(points, marks_of, rider))  # fmt: skip
             if b.newest_us is not None and (state.as_of_us is None or b.newest_us > state.as_of_us):
                 state.as_of_us = b.newest_us
             state.points += b.points
@@ -288,7 +381,7 @@ class LiveStandings:
             for r in reference.crossings(points).collect():
                 by_rider.setdefault(int(r["rider_id"]), []).append(r)
             for rider, rows in by_rider.items():
-                state.add_crossings(rider, rows)
+                state.add_crossings(rider, [row_crossing(r) for r in rows])
             tails = tail_points(points).orderBy("rider_id", "ts_us").toArrow().to_pydict()
             for rider, us, metres in zip(tails["rider_id"], tails["ts_us"], tails["distance_m"], strict=True):
                 state.tails.setdefault(rider, []).append((us, metres))

@@ -55,7 +55,16 @@ from lakehouse.race.silver import stages as silver_stages
 from lakehouse.race.silver import telemetry as silver_telemetry
 from lakehouse.race.standings_state import BatchStage, LiveStandings, Reference, batch_stages
 from lakehouse.storage import open_store, spark_uri
-from lakehouse.tables import Tables, append, ensure_auto_compact, read_table, replace_where, table_exists
+from lakehouse.tables import (
+    Tables,
+    append,
+    commit_transaction,
+    current_version,
+    ensure_auto_compact,
+    read_table,
+    replace_where,
+    table_exists,
+)
 
 BRONZE_QUERY = "race_bronze"
 SILVER_QUERY = "race_silver"
@@ -283,9 +292,15 @@ def publish_standings(spark: SparkSession, settings: Settings, standings: DataFr
 
 
 def carry_standings(
-    spark: SparkSession, settings: Settings, state: LiveStandings, rows: DataFrame, per_stage: list[Any]
+    spark: SparkSession,
+    settings: Settings,
+    state: LiveStandings,
+    rows: DataFrame,
+    per_stage: list[Any],
+    own_commit: int | None = None,
 ) -> None:
-    """Carry the live standings forward by a micro-batch's silver `rows` (`standings_state`) and publish them."""
+    """Carry the live standings forward by a micro-batch's silver `rows` (`standings_state`) and publish them;
+    `own_commit`: the silver version that appended `rows`, when the Delta log shows it."""
     tables = Tables(settings)
     reference = Reference(
         read_table(spark, tables.ref("silver", silver_stages.STAGES)),
@@ -298,7 +313,7 @@ def carry_standings(
     def silver_points(b: BatchStage) -> int:  # one partition's rows
         return silver.where(F.col("stage_date") == F.lit(b.stage_date)).count()
 
-    state.carry(spark, reference, batch, rows, silver_points, lambda d: stage_points(spark, settings, d))
+    state.carry(reference, batch, rows, silver_points, lambda d: stage_points(spark, settings, d), own_commit)
     publish_standings(spark, settings, state.standings(spark, reference, [b.stage for b in batch]))
 
 
@@ -332,20 +347,21 @@ def _silver_batch(
         try:
             per_stage = batch_stages(rows).collect()
             written = sum(int(r["points"]) for r in per_stage)
+            own_commit = None
             if written:
-                append(
-                    rows,
-                    target,
-                    partition_by=silver_telemetry.PARTITION_BY,
-                    txn=(f"silver:{app_id}", batch_id),
-                )
+                txn = (f"silver:{app_id}", batch_id)
+                append(rows, target, partition_by=silver_telemetry.PARTITION_BY, txn=txn)
+                # The version holding exactly this append (not one skipped as written before, nor another's).
+                version = current_version(spark, target)
+                if version is not None and commit_transaction(spark, target, version) == txn:
+                    own_commit = version
             silver_s = time.monotonic() - clock
             crash_point("stream.after_silver_write")
             if hooks.after_silver_write:
                 hooks.after_silver_write(batch_id, written)
             clock = time.monotonic()
             if written:
-                carry_standings(spark, settings, state, rows, per_stage)
+                carry_standings(spark, settings, state, rows, per_stage, own_commit)
             standings_s = time.monotonic() - clock
             crash_point("stream.after_standings")
             if hooks.after_standings:

@@ -297,6 +297,19 @@ def _newest_commit(spark: SparkSession, ref: TableRef) -> tuple[int, dict[str, A
     return newest, next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
 
 
+def commit_transaction(spark: SparkSession, ref: TableRef, version: int) -> tuple[str, int] | None:
+    """The idempotent-write id (`txnAppId`, `txnVersion`) commit `version` of a table by path carries (one small
+    file read, no Spark job); None when it carries none, its file is gone, or the table is known by name only."""
+    if ref.catalog_name:
+        return None
+    text = _log_file_text(spark, ref, f"{version:020d}.json")
+    for line in (text or "").splitlines():
+        txn = json.loads(line).get("txn") if line.strip() else None
+        if txn is not None:
+            return str(txn["appId"]), int(txn["version"])
+    return None
+
+
 def _log_file_text(spark: SparkSession, ref: TableRef, name: str) -> str | None:
     """The text of one file in the table's `_delta_log` (through Hadoop's file system); None if it is not there."""
     jvm = spark.sparkContext._jvm

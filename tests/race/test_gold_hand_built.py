@@ -272,14 +272,17 @@ def test_rider_profile_speed_and_gradient_per_kilometre(
 def test_live_standings_carried_micro_batch_by_micro_batch(race: dict[str, DataFrame], spark: SparkSession) -> None:
     """Stage 1's points in micro-batches: up to 120 s after the start, then the rest (carried from the first), a
     late point among rider 3's (carried: his pairs around it recomputed), then a point before all he has (rebuilt
-    from silver) and a micro-batch silver holds one point more than (rebuilt)."""
+    from silver) and a micro-batch silver holds one point more than (rebuilt). Each micro-batch comes with the
+    silver version that appended it: silver is counted only when the versions do not follow on (another commit
+    came in between)."""
     reference = standings_state.Reference(race["stages"], race["checkpoints"], race["start_times"])
     stage1 = race["telemetry"].where(F.col("stage") == 1)
     seconds = F.unix_timestamp("ts") - F.unix_timestamp(F.lit(STAGE1_START))
     silver: list[DataFrame] = []
     state = standings_state.LiveStandings()
+    counted: list[int] = []  # silver counts asked for
 
-    def micro_batch(rows: DataFrame, silver_extra: int = 0) -> DataFrame:
+    def micro_batch(rows: DataFrame, own_commit: int, silver_extra: int = 0) -> DataFrame:
         silver.append(rows)
         in_silver = silver[0]
         for more in silver[1:]:
@@ -288,9 +291,12 @@ def test_live_standings_carried_micro_batch_by_micro_batch(race: dict[str, DataF
             standings_state.BatchStage(r["stage"], r["stage_date"], r["points"], r["newest_us"])
             for r in standings_state.batch_stages(rows).collect()
         ]
-        state.carry(spark, reference, batch, rows,
-                    lambda b: in_silver.count() + silver_extra,
-                    lambda dates: in_silver.where(F.col("stage_date").isin(dates)))  # fmt: skip
+        def silver_points(b: standings_state.BatchStage) -> int:
+            counted.append(b.stage)
+            return in_silver.count() + silver_extra
+
+        state.carry(reference, batch, rows, silver_points,
+                    lambda dates: in_silver.where(F.col("stage_date").isin(dates)), own_commit)  # fmt: skip
         return state.standings(spark, reference, [1]).select(
             "rider_id", "position", "status", "distance_m", "km_to_go", "last_mark_m", "gap_s", "stage_time_s",
             F.date_format("as_of_ts", "HH:mm:ss").alias("as_of"),
@@ -306,7 +312,7 @@ def test_live_standings_carried_micro_batch_by_micro_batch(race: dict[str, DataF
         "rider_id int, position int, status string, distance_m double, km_to_go double, last_mark_m double, "
         "gap_s double, stage_time_s double, as_of string"
     )
-    first = micro_batch(stage1.where(seconds <= 120))
+    first = micro_batch(stage1.where(seconds <= 120), own_commit=1)
     expected = spark.createDataFrame(
         [
             # rider 1 passed 1000 m at 60 + 280/480*40 = 83.333 s; rider 2 at 50 + 500/600*70 = 108.333 s
@@ -320,7 +326,7 @@ def test_live_standings_carried_micro_batch_by_micro_batch(race: dict[str, DataF
     assert_df_equality(first, expected, ignore_row_order=True, ignore_nullable=True)
     assert state.rebuilt == [1]  # nothing to carry yet
 
-    second = micro_batch(stage1.where(seconds > 120))
+    second = micro_batch(stage1.where(seconds > 120), own_commit=2)
     # The finished stage's standings (test_live_standings_of_a_finished_stage): rider 3's crossing of 1000 m
     # comes from his point at 100 s, carried from the first micro-batch, and his new one at 200 s.
     expected = spark.createDataFrame(
@@ -332,16 +338,16 @@ def test_live_standings_carried_micro_batch_by_micro_batch(race: dict[str, DataF
         schema,
     )
     assert_df_equality(second, expected, ignore_row_order=True, ignore_nullable=True)
-    assert state.rebuilt == [1]  # carried
+    assert state.rebuilt == [1] and counted == []  # carried; silver's version 2 follows 1: nothing to count
 
     # Late: rider 3 at 1100 m 150 s after the start, between his points at 100 s (800 m) and 200 s (1500 m).
     # His pair across 1000 m is split: 1000 m passed at 100 + 200/300*50 = 133.333 s, 50 s after rider 1.
-    third = micro_batch(rider3_at(150, 1100.0))
+    third = micro_batch(rider3_at(150, 1100.0), own_commit=4)  # version 3 was another writer's: counted
     assert third.where("rider_id = 3").select("distance_m", "last_mark_m", "gap_s").first() == (1500.0, 1000.0, 50.0)
-    assert state.rebuilt == [1]  # carried: his points from 100 s on were kept
+    assert state.rebuilt == [1] and counted == [1]  # carried: his points from 100 s on were kept
 
-    micro_batch(rider3_at(-10, 0.0))  # before every point he has: rebuilt from silver
-    assert state.rebuilt == [1, 1]
-    last = micro_batch(rider3_at(230, 1500.0), silver_extra=1)  # silver has a point more than state and batch
-    assert state.rebuilt == [1, 1, 1]
+    micro_batch(rider3_at(-10, 0.0), own_commit=5)  # before every point he has: rebuilt from silver
+    assert state.rebuilt == [1, 1] and counted == [1]
+    last = micro_batch(rider3_at(230, 1500.0), own_commit=7, silver_extra=1)  # silver: a point more than expected
+    assert state.rebuilt == [1, 1, 1] and counted == [1, 1]
     assert last.where("rider_id = 3").select("last_mark_m", "gap_s").first() == (1000.0, 50.0)
