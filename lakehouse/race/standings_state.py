@@ -14,7 +14,8 @@ point of the stage each micro-batch took 12-25 s at 60x once the stage held a mi
 
 A carried micro-batch's crossings are computed here, on the driver (`rider_crossings`: numpy over the batch's
 points, which it collects anyway for the tails), with the very arithmetic of `gold.crossings` in the same order,
-so the doubles are the same; the marks and start times come from the reference tables in one small query. As a
+so the doubles are the same; the marks and start times come from the reference tables in one small query, kept
+while those tables keep their Delta versions (a route loaded again mid-stream is read again). As a
 Spark query (pairs, buckets, a broadcast join, a group-by) the same few thousand points cost 3-7 s of a 1x
 micro-batch on two busy cores: the largest share of the standings step. A rebuild still uses `gold.crossings`.
 
@@ -22,7 +23,9 @@ The state is rebuilt from silver (what `stream.standings_for` computes) whenever
 exactly: on a stage's first micro-batch after a (re)start, when a rider's new point is older than every point
 kept for him, or when silver holds a different number of the day's points than the state plus the micro-batch
 (a batch run inserted points meanwhile). Either way the standings equal a recompute from silver (tests check
-both paths). At most `KEEP_STAGES` stages are kept.
+both paths). Silver's day is counted only when its Delta log cannot vouch for it: when the micro-batch's own
+silver commit comes right after the version the stage's state matched, nothing else was committed in between
+(one file read, not a count that grew with the day's files to 2-4 s). At most `KEEP_STAGES` stages are kept.
 """
 
 from __future__ import annotations
@@ -252,6 +255,8 @@ class Reference:
     stages: DataFrame
     checkpoints: DataFrame
     start_times: DataFrame
+    # The three tables' Delta versions when read (None: unknown): marks and starts are kept while they stay.
+    versions: tuple[int | None, ...] | None = None
 
     def crossings(self, points: DataFrame) -> DataFrame:
         """Every crossing the pairs of `points` (stage, rider_id, ts, distance_m) make, with `pair_end_s`."""
@@ -301,6 +306,8 @@ class LiveStandings:
     def __init__(self) -> None:
         self.stages: OrderedDict[int, StageState] = OrderedDict()
         self.rebuilt: list[int] = []  # stages rebuilt from silver, in order (for tests)
+        self.marks: dict[int, StageMarks] = {}  # per stage, as of the reference versions below
+        self.marks_versions: tuple[int | None, ...] | None = None
 
     def carry(
         self,
@@ -337,7 +344,7 @@ class LiveStandings:
                 rebuild.append(b)
         carried = [b for b in batch if b not in rebuild]
         if carried:
-            self._carry_forward(reference.stage_marks([b.stage for b in carried]), carried, new, anchors)
+            self._carry_forward(self._stage_marks(reference, [b.stage for b in carried]), carried, new, anchors)
         for b in rebuild:
             self._rebuild(reference, b, stage_points([b.stage_date]))
         for b in batch:
@@ -345,6 +352,16 @@ class LiveStandings:
             self.stages.move_to_end(b.stage)
         while len(self.stages) > max(KEEP_STAGES, len(batch)):  # the least recently touched go first
             self.stages.popitem(last=False)
+
+    def _stage_marks(self, reference: Reference, stage_ids: list[int]) -> dict[int, StageMarks]:
+        """The marks of `stage_ids`, read again only when a reference table has a new version (or no version is
+        known): one small query a micro-batch saved, while a route loaded again mid-stream is still seen."""
+        if reference.versions is None or reference.versions != self.marks_versions:
+            self.marks, self.marks_versions = {}, reference.versions
+        missing = [i for i in stage_ids if i not in self.marks]
+        if missing:
+            self.marks.update(reference.stage_marks(missing))
+        return self.marks
 
     def _carry_forward(
         self,

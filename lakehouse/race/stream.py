@@ -302,11 +302,11 @@ def carry_standings(
     """Carry the live standings forward by a micro-batch's silver `rows` (`standings_state`) and publish them;
     `own_commit`: the silver version that appended `rows`, when the Delta log shows it."""
     tables = Tables(settings)
-    reference = Reference(
-        read_table(spark, tables.ref("silver", silver_stages.STAGES)),
-        read_table(spark, tables.ref("silver", silver_stages.CHECKPOINTS)),
-        read_table(spark, tables.ref("silver", silver_stages.START_TIMES)),
-    )
+    names = (silver_stages.STAGES, silver_stages.CHECKPOINTS, silver_stages.START_TIMES)
+    refs = [tables.ref("silver", name) for name in names]
+    # Their versions from a listing of each log (by path; by name that would cost a query each: not asked).
+    versions = None if settings.catalog else tuple(current_version(spark, r) for r in refs)
+    reference = Reference(*(read_table(spark, r) for r in refs), versions=versions)
     batch = [BatchStage(int(r["stage"]), r["stage_date"], int(r["points"]), r["newest_us"]) for r in per_stage]
     silver = read_table(spark, tables.ref("silver", silver_telemetry.NAME))
 

@@ -1,4 +1,5 @@
-"""The driver-side crossings of a carried micro-batch (`standings_state.rider_crossings`), by hand.
+"""The driver-side crossings of a carried micro-batch (`standings_state.rider_crossings`), by hand, and the
+marks kept between micro-batches.
 
 Their equality with Spark's `gold.crossings` on real streams is checked by the carried-standings tests
 (`test_streaming.py`, `test_gold_hand_built.py`), which compare the standings with a recompute from silver."""
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from lakehouse.race.standings_state import StageMarks, rider_crossings
+from lakehouse.race.standings_state import LiveStandings, StageMarks, rider_crossings
 
 T0 = 1_719_829_080  # a stage's start, epoch seconds
 KM1, SPRINT, KM2, FINISH = (1000.0, "km", None), (1000.0, "sprint", "Sprint"), (2000.0, "km", None), (
@@ -51,3 +52,31 @@ def test_fewer_than_two_points_or_no_marks_cross_nothing() -> None:
     assert rider_crossings(points((0, 0.0)), STAGE, 1) == []
     assert rider_crossings(points((0, 0.0), (10, 3000.0)), StageMarks((), float(T0), {}), 1) == []
     assert rider_crossings(points((0, 1000.0), (10, 1000.0)), STAGE, 1) == []  # standing still on the mark
+
+
+class CountingReference:
+    """Stands in for `standings_state.Reference`: its versions, and the stages whose marks were read."""
+
+    def __init__(self, versions: tuple[int | None, ...] | None) -> None:
+        self.versions = versions
+        self.read: list[list[int]] = []
+
+    def stage_marks(self, stage_ids: list[int]) -> dict[int, StageMarks]:
+        self.read.append(list(stage_ids))
+        return {i: STAGE for i in stage_ids}
+
+
+def test_marks_are_read_again_only_when_a_reference_table_has_a_new_version() -> None:
+    state = LiveStandings()
+    same = CountingReference((3, 1, 2))
+    assert state._stage_marks(same, [3]) == {3: STAGE}  # type: ignore[arg-type]
+    state._stage_marks(same, [3])  # type: ignore[arg-type]
+    state._stage_marks(same, [3, 4])  # type: ignore[arg-type]
+    assert same.read == [[3], [4]]  # stage 3 kept; stage 4 read once it is asked for
+    newer = CountingReference((3, 2, 2))  # a route's checkpoints loaded again
+    state._stage_marks(newer, [3])  # type: ignore[arg-type]
+    assert newer.read == [[3]]
+    unknown = CountingReference(None)  # versions unknown (tables by name): read every time
+    state._stage_marks(unknown, [3])  # type: ignore[arg-type]
+    state._stage_marks(unknown, [3])  # type: ignore[arg-type]
+    assert unknown.read == [[3], [3]]
