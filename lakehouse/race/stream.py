@@ -351,8 +351,9 @@ def _silver_batch(
             if written:
                 txn = (f"silver:{app_id}", batch_id)
                 append(rows, target, partition_by=silver_telemetry.PARTITION_BY, txn=txn)
-                # The version holding exactly this append (not one skipped as written before, nor another's).
-                version = current_version(spark, target)
+                # The version holding exactly this append (not one skipped as written before, nor another's),
+                # from the log of a table by path (by name it would cost a query: the count is asked instead).
+                version = None if target.catalog_name else current_version(spark, target)
                 if version is not None and commit_transaction(spark, target, version) == txn:
                     own_commit = version
             silver_s = time.monotonic() - clock
