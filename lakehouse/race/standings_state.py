@@ -380,9 +380,7 @@ class LiveStandings:
                     continue
                 kept = [p for p in state.tails.get(rider, []) if anchor is not None and p[0] >= anchor[0]]
                 points = sorted([*kept, *new[(stage, rider)]])
-                tail_from = points[-1][0] - TAIL_S * 1_000_000
-                state.fold(rider, anchor, [p for p in new[(stage, rider)] if p[0] >= tail_from],
-                           rider_crossings(points, marks_of, rider))  # fmt: skip
+                state.fold(rider, anchor, new[(stage, rider)], rider_crossings(points, marks_of, rider))
             if b.newest_us is not None and (state.as_of_us is None or b.newest_us > state.as_of_us):
                 state.as_of_us = b.newest_us
             state.points += b.points
