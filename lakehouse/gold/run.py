@@ -309,41 +309,68 @@ def build_training_load(ctx: GoldContext, done: dict[tuple[str, str], int]) -> l
             GoldResult(training_load.DAILY_NAME, rows_out=n_day, mode="incremental", note=note)]  # fmt: skip
 
 
-def _kmeans_model(
-    ctx: GoldContext, athlete_id: str, data: DataFrame, k: int
-) -> tuple[workout_classification.TrainedModel, str]:
-    """The k-means model (k clusters) for this person and silver.workouts version: loaded if saved, else trained."""
-    from pyspark.ml import PipelineModel
-
+def _kmeans_paths(ctx: GoldContext, athletes: Sequence[str], k_of: dict[str, int]) -> dict[str, str]:
+    """Where each athlete's k-means model of this silver.workouts version is (or will be) saved."""
     version = ctx.versions["workouts"]
     root = ctx.tables.settings.tables_root
-    path = f"{root}/models/workout_kmeans/person={athlete_id}/k={k}/data_version={version}"
+    return {a: f"{root}/models/workout_kmeans/person={a}/k={k_of[a]}/data_version={version}" for a in athletes}
+
+
+def _registered(ctx: GoldContext, paths: Collection[str]) -> set[str]:
+    """Which of `paths` ops.model_registry lists: one query for every athlete."""
+    if not paths:
+        return set()
     registry = ctx.tables.ref(*REGISTRY_TABLE)
     create_if_missing(ctx.spark, registry, ctx.spark.createDataFrame([], REGISTRY_SCHEMA))
-    known = (
+    rows = (
         read_table(ctx.spark, registry)
-        .where((F.col("model_name") == "workout_kmeans") & (F.col("path") == path))
-        .select("path").first()
+        .where((F.col("model_name") == "workout_kmeans") & F.col("path").isin(sorted(paths)))
+        .select("path").distinct().collect()
     )  # fmt: skip
-    plausible = workout_classification.plausible(data)
-    if known:
-        return workout_classification.describe(PipelineModel.load(known[0]), plausible), known[0]
-    trained = workout_classification.train(plausible, k)
-    trained.model.write().overwrite().save(path)
-    crash_point("gold.after_model_save")
-    append(
-        ctx.spark.createDataFrame(
-            [("workout_kmeans", athlete_id, f"{athlete_id}-k{k}-{version}", "silver.workouts", version, path,
-              plausible.count(), workout_classification.metadata(trained), datetime.now(UTC))],
-            REGISTRY_SCHEMA,
-        ),
-        registry,
-    )  # fmt: skip
-    return trained, path
+    return {r[0] for r in rows}
+
+
+@dataclass(frozen=True)
+class _KMeansJob:
+    """One athlete's k-means: load the registered model of this data version, or train and save it."""
+
+    athlete_id: str
+    data: DataFrame
+    k: int
+    path: str
+    registered: bool
+    n_plausible: int
+
+    def run(self, ctx: GoldContext) -> tuple[workout_classification.TrainedModel, tuple | None]:
+        """The model, and the registry row to write for a newly trained one (None when it was loaded)."""
+        from pyspark.ml import PipelineModel
+
+        plausible = workout_classification.plausible(self.data)
+        if self.registered:
+            return workout_classification.describe(PipelineModel.load(self.path), plausible), None
+        trained = workout_classification.train(plausible, self.k)
+        trained.model.write().overwrite().save(self.path)
+        version = ctx.versions["workouts"]
+        row = (
+            "workout_kmeans",
+            self.athlete_id,
+            f"{self.athlete_id}-k{self.k}-{version}",
+            "silver.workouts",
+            version,
+            self.path,
+            self.n_plausible,
+            workout_classification.metadata(trained),
+            datetime.now(UTC),
+        )
+        return trained, row  # fmt: skip
 
 
 def build_classification(ctx: GoldContext) -> GoldResult:
-    """k-means labels per athlete (or the era / threshold fallbacks), with the model's data version."""
+    """k-means labels per athlete (or the era / threshold fallbacks), with the model's data version.
+
+    The athletes' models are loaded or trained side by side (`[spark] table_threads`): each is a chain of small
+    Spark jobs, so with many people one after the other would be most of the weekly run. Newly trained models
+    are listed in ops.model_registry in one commit once every one is saved."""
     name = workout_classification.NAME
     feats = workout_classification.features(ctx.silver("workouts")).persist()
     people = (
@@ -354,30 +381,49 @@ def build_classification(ctx: GoldContext) -> GoldResult:
     try:
         sizes = {r["person_id"]: r for r in workout_classification.sizes(feats).collect()}
         active = classification_models.active_models(ctx.spark, ctx.tables)  # versions chosen by jobs.classify
-        parts = []
+        k_of, fallback, clustered = {}, {}, []
         for athlete_id, size in sizes.items():
-            mine = feats.where(F.col("person_id").eqNullSafe(athlete_id))
             person = settings_of.get(athlete_id)
             event_date = person["event_date"] if person else defaults.event_date
-            k = int(person["kmeans_k"]) if person else defaults.kmeans_k
+            k = k_of[athlete_id] = int(person["kmeans_k"]) if person else defaults.kmeans_k
             n = int(size["workouts"])
             if athlete_id in active:
-                part = workout_classification.classify(mine, classification_models.load_trained(
-                    ctx.spark, active[athlete_id], mine))  # fmt: skip
-                model_path = active[athlete_id].path
+                clustered.append(athlete_id)
             elif n < workout_classification.MIN_WORKOUTS and event_date is not None:
-                part = workout_classification.era_defaults(mine, event_date)
-                model_path = None
+                fallback[athlete_id] = ("era", event_date)
             elif n >= workout_classification.MIN_WORKOUTS and size["distinct_plausible"] >= k:
-                trained, model_path = _kmeans_model(ctx, athlete_id, mine, k)
-                part = workout_classification.classify(mine, trained)
+                clustered.append(athlete_id)
             else:
-                part = workout_classification.pace_thresholds(mine)
-                model_path = None
-            parts.append(part.withColumn("data_version", F.lit(ctx.versions["workouts"]).cast("long"))
-                         .withColumn("model_path", F.lit(model_path).cast("string")))  # fmt: skip
-        if not parts:
+                fallback[athlete_id] = ("pace", None)
+        to_train = [a for a in clustered if a not in active]
+        paths = _kmeans_paths(ctx, to_train, k_of)
+        registered = _registered(ctx, paths.values())
+
+        def mine(athlete_id: str) -> DataFrame:
+            return feats.where(F.col("person_id").eqNullSafe(athlete_id))
+
+        def model_task(athlete_id: str) -> Callable[[], tuple]:
+            if athlete_id in active:
+                model = active[athlete_id]
+                return lambda: (classification_models.load_trained(ctx.spark, model, mine(athlete_id)), None)
+            job = _KMeansJob(athlete_id, mine(athlete_id), k_of[athlete_id], paths[athlete_id],
+                             paths[athlete_id] in registered, int(sizes[athlete_id]["plausible"]))  # fmt: skip
+            return lambda: job.run(ctx)
+
+        models = run_concurrently(ctx.spark, [model_task(a) for a in clustered], ctx.settings.spark.table_threads)
+        new_rows = [row for _, row in models if row is not None]
+        if new_rows:
+            crash_point("gold.after_model_save")  # models saved, their registry rows not written: retrained next run
+            append_rows(ctx.spark, new_rows, REGISTRY_SCHEMA, ctx.tables.ref(*REGISTRY_TABLE))
+        labelled = [(a, workout_classification.classify(mine(a), trained), active[a].path if a in active else paths[a])
+                    for a, (trained, _) in zip(clustered, models, strict=True)]  # fmt: skip
+        labelled += [(a, workout_classification.era_defaults(mine(a), event_date) if how == "era"
+                      else workout_classification.pace_thresholds(mine(a)), None)
+                     for a, (how, event_date) in fallback.items()]  # fmt: skip
+        if not labelled:
             return GoldResult(name, mode="no input")
+        parts = [part.withColumn("data_version", F.lit(ctx.versions["workouts"]).cast("long"))
+                 .withColumn("model_path", F.lit(path).cast("string")) for _, part, path in labelled]  # fmt: skip
         rows = parts[0]
         for part in parts[1:]:
             rows = rows.unionByName(part)

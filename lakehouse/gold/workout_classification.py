@@ -161,12 +161,13 @@ def pace_thresholds(df: DataFrame) -> DataFrame:
 
 
 def sizes(feats: DataFrame) -> DataFrame:
-    """Per person, in one pass: their workouts, and their distinct plausible feature vectors (k-means needs at
-    least k of them to have something to separate)."""
+    """Per person, in one pass: their workouts, their plausible workouts (what k-means trains on), and their
+    distinct plausible feature vectors (k-means needs at least k of them to have something to separate)."""
     low, high = PLAUSIBLE_PACE_MIN_PER_MILE
     is_plausible = F.col("pace_min_per_mile").between(low, high)
     return feats.groupBy("person_id").agg(
         F.count(F.lit(1)).alias("workouts"),
+        F.count(F.when(is_plausible, 1)).alias("plausible"),
         F.count_distinct(F.when(is_plausible, F.struct(*FEATURES))).alias("distinct_plausible"),
     )
 

@@ -139,7 +139,7 @@ def test_pace_thresholds_bands_and_implausible_paces(spark: SparkSession) -> Non
     assert_df_equality(pace_thresholds(df), expected, ignore_row_order=True, ignore_nullable=True)
 
 
-def test_sizes_count_workouts_and_distinct_plausible_feature_vectors_per_person(spark: SparkSession) -> None:
+def test_sizes_count_workouts_plausible_ones_and_distinct_plausible_vectors_per_person(spark: SparkSession) -> None:
     d = date(2024, 1, 1)
     feats = spark.createDataFrame(
         [
@@ -151,5 +151,7 @@ def test_sizes_count_workouts_and_distinct_plausible_feature_vectors_per_person(
         ],
         FEATURES,
     )
-    expected = spark.createDataFrame([(1, 3, 1), (2, 2, 2)], "person_id long, workouts long, distinct_plausible long")
+    expected = spark.createDataFrame(
+        [(1, 3, 2, 1), (2, 2, 2, 2)], "person_id long, workouts long, plausible long, distinct_plausible long"
+    )
     assert_df_equality(sizes(feats), expected, ignore_row_order=True, ignore_nullable=True)
