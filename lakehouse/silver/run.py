@@ -183,14 +183,15 @@ def run_silver_table(
     updates = spec.build(bronze.where(F.col("_batch_id") <= upto), settings)
     if PARSE_ERRORS not in updates.columns:  # a transform without unreadable-value checks: nothing unreadable
         updates = updates.withColumn(PARSE_ERRORS, F.array().cast("array<string>"))
-    updates = updates.persist()
+    updates = candidates = updates.persist()
     try:
         target = tables.ref("silver", spec.name)
         production = read_table(spark, target) if table_exists(spark, target) else None
-        candidates = updates
-        if spec.precedence:  # a route outranked by what production holds does not reach the gate or the MERGE
+        if spec.precedence and production is not None:
+            # A route outranked by what production holds does not reach the gate or the MERGE. Kept once: the
+            # gate's expectations and checks and the MERGE read these rows several times, each a join otherwise.
             group = spec.precedence_group or spec.keys
-            candidates = drop_outranked(updates, production, group, spec.precedence)
+            candidates = drop_outranked(updates, production, group, spec.precedence).persist()
         # Expectations and staging-versus-production checks run before anything touches production;
         # a fail or halt raises here and the MERGE never happens.
         label = f"silver.{spec.name}"
@@ -210,6 +211,8 @@ def run_silver_table(
         result.rows_out = gated.rows_kept if gated.rows_kept is not None else rows.count()
         result.quarantined = gated.quarantined
     finally:
+        if candidates is not updates:
+            candidates.unpersist()
         updates.unpersist()
     result.rows_in = int(stats["rows"])
     result.inserted, result.updated = counts["inserted"], counts["updated"]
@@ -263,6 +266,11 @@ def _people_rows(spark: SparkSession, tables: Tables) -> list[tuple]:
     return [tuple(r) for r in frame.collect()]
 
 
+def identities(frame: DataFrame, column: str) -> set:
+    """The distinct non-null ids in `column` of a silver table (a scan of that column)."""
+    return {r[0] for r in frame.select(column).distinct().collect() if r[0] is not None}
+
+
 def run_people(
     spark: SparkSession, settings: Settings, run_id: str = "adhoc", progress: Progress | None = None
 ) -> tuple[SilverResult, list[tuple] | None]:
@@ -278,18 +286,37 @@ def run_people(
         progress = all_last_bronze_batches(spark, tables)
     if f"silver.{people.NAME}" in state and progress.get(key) == state:
         return SilverResult(people.NAME, note="unchanged: same people settings, no new identities"), None
+    # An input at the version the last build with these settings read holds the identities it held then, and
+    # they are in silver.people (a found id is in it, and a configured one is claimed either way): a weekly
+    # Strava run does not scan every Fitbit minute for user ids.
+    recorded = progress.get(key) or {}
+    table_key = f"silver.{people.NAME}"
+    known = _people_rows(spark, tables) if table_key in state and recorded.get(table_key) == state[table_key] else None
+
+    def as_recorded(*names: str) -> bool:
+        return known is not None and all(recorded.get(f"silver.{n}") == state.get(f"silver.{n}") for n in names)
+
     strava = _existing(spark, tables, strava_activities.NAME)
     fitbit_frames = [f for f in (_existing(spark, tables, n) for n in (fitbit.INTRADAY_NAME, fitbit.DAILY_NAME)) if f]
     mapmyrun = _existing(spark, tables, mapmyrun_workouts.NAME)
-    athletes = [r[0] for r in strava.select("athlete_id").distinct().collect() if r[0] is not None] if strava else []
+    if known is not None and as_recorded(strava_activities.NAME):
+        athletes = sorted({a for row in known for a in row[3]})
+    else:
+        athletes = sorted(identities(strava, "athlete_id")) if strava else []
     users: set[str] = set()
-    for frame in fitbit_frames:
-        users |= {r[0] for r in frame.select("user_id").distinct().collect() if r[0] is not None}
+    if known is not None and as_recorded(fitbit.INTRADAY_NAME, fitbit.DAILY_NAME):
+        users = {u for row in known for u in row[4]}
+    else:
+        for frame in fitbit_frames:
+            users |= identities(frame, "user_id")
     configured = people.resolve_people(settings.people, settings.analytics)
     unclaimed = False
     if mapmyrun is not None and len(settings.people) != 1:
-        export = people.export_file_name(F.col("_source_file"))
-        unclaimed = not mapmyrun.where(people.mapmyrun_person(export, configured).isNull()).isEmpty()
+        if known is not None and as_recorded(mapmyrun_workouts.NAME):
+            unclaimed = any(row[0] == people.UNCLAIMED_MAPMYRUN for row in known)
+        else:
+            export = people.export_file_name(F.col("_source_file"))
+            unclaimed = not mapmyrun.where(people.mapmyrun_person(export, configured).isNull()).isEmpty()
     rows = people.resolve_people(settings.people, settings.analytics, athletes, users, unclaimed)
     frame = with_row_hash(people.people_frame(spark, rows))
     target = tables.ref("silver", people.NAME)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse import faults
 from lakehouse.bronze.entities import STRAVA_ACTIVITIES
@@ -82,3 +82,56 @@ def test_people_and_workouts_skip_when_unchanged_and_catch_up_after_a_crash(
     assert (people.rows_in, people.updated) == (1, 1)
     hr_max = read_table(spark, Tables(changed).ref("silver", "people")).select("hr_max").first()[0]
     assert hr_max == 201.0
+
+
+def test_people_rescans_only_the_inputs_that_changed_and_still_finds_every_identity(
+    spark: SparkSession, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lakehouse.silver import run as silver_run
+    from lakehouse.tables import append
+
+    settings = replace(settings, people=(
+        Person(id="ana", strava_athlete_id=77, timezone="UTC"),
+        Person(id="bo", fitbit_user_ids=("B1",), timezone="UTC"),
+    ))  # fmt: skip
+    tables = Tables(settings)
+    strava_ref, intraday_ref = tables.ref("silver", "strava_activities"), tables.ref("silver", "fitbit_intraday")
+    append(spark.createDataFrame([(77,), (88,)], "athlete_id long"), strava_ref)
+    append(spark.createDataFrame([("B1",), ("C3",)], "user_id string"), intraday_ref)
+    scanned: list[str] = []
+    real = silver_run.identities
+
+    def spy(frame: DataFrame, column: str) -> set:
+        scanned.append(column)
+        return real(frame, column)
+
+    monkeypatch.setattr(silver_run, "identities", spy)
+
+    def people_ids() -> list[str]:
+        rows = read_table(spark, tables.ref("silver", "people")).select("person_id").collect()
+        return sorted(r[0] for r in rows)
+
+    silver_run.run_people(spark, settings, "r1")
+    assert sorted(scanned) == ["athlete_id", "user_id"]  # the first build scans every input
+    assert people_ids() == ["ana", "bo", "fitbit-C3", "strava-88"]
+
+    # A new Strava athlete: Strava is scanned again, Fitbit (at the version the last build read) is not.
+    scanned.clear()
+    append(spark.createDataFrame([(99,)], "athlete_id long"), strava_ref)
+    silver_run.run_people(spark, settings, "r2")
+    assert scanned == ["athlete_id"]
+    assert people_ids() == ["ana", "bo", "fitbit-C3", "strava-88", "strava-99"]
+
+    # A new Fitbit user: now Fitbit is scanned, Strava is not.
+    scanned.clear()
+    append(spark.createDataFrame([("D4",)], "user_id string"), intraday_ref)
+    silver_run.run_people(spark, settings, "r3")
+    assert scanned == ["user_id"]
+    assert people_ids() == ["ana", "bo", "fitbit-C3", "fitbit-D4", "strava-88", "strava-99"]
+
+    # Other people settings: every input is scanned again (what was found under the old ones is not reused).
+    scanned.clear()
+    solo = replace(settings, people=(Person(id="ana", strava_athlete_id=77, timezone="UTC"),))
+    silver_run.run_people(spark, solo, "r4")
+    assert sorted(scanned) == ["athlete_id", "user_id"]
+    assert people_ids() == ["ana"]  # the sole person takes every found id
