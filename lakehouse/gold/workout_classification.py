@@ -11,7 +11,7 @@ Fallbacks (the workout-intelligence seed): fewer than `MIN_WORKOUTS` workouts ->
 event date (before: real_run, after: pup_walk, confidence 0.5); k-means impossible (fewer than k distinct
 points) -> pace thresholds. `method` says which produced each label.
 
-The model is saved under `<tables_root>/models/workout_kmeans/athlete=<id>/data_version=<v>/` together
+The model is saved under `<tables_root>/models/workout_kmeans/person=<id>/k=<k>/data_version=<v>/` together
 with the Delta version of silver.workouts it was trained on, and listed in `ops.model_registry`: the same
 data version reloads the same model, so a result can be reproduced later.
 """
