@@ -27,11 +27,12 @@ import io
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+import fastjsonschema
 from jsonschema import Draft202012Validator
 
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -68,6 +69,60 @@ def _validator(schema_json: str) -> Draft202012Validator:
     schema = json.loads(schema_json)
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema)
+
+
+# Keywords that mean the same in JSON Schema draft 7 (what fastjsonschema compiles) and draft 2020-12 (what the
+# schemas are written in and jsonschema checks). A schema using any other keyword (prefixItems,
+# unevaluatedProperties, dependentRequired, $dynamicRef, uniqueItems...) is checked by jsonschema alone.
+SHARED_KEYWORDS = frozenset({
+    "$schema", "$id", "$ref", "$defs", "definitions", "$comment", "title", "description", "default", "examples",
+    "deprecated", "readOnly", "writeOnly", "type", "enum", "const", "properties", "required",
+    "additionalProperties", "patternProperties", "propertyNames", "minProperties", "maxProperties", "items",
+    "minItems", "maxItems", "contains", "pattern", "minLength", "maxLength", "format", "minimum", "maximum",
+    "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "allOf", "anyOf", "oneOf", "not", "if", "then", "else",
+})  # fmt: skip
+_NAMED_SCHEMAS = ("properties", "patternProperties", "$defs", "definitions")
+_ONE_SCHEMA = ("items", "additionalProperties", "propertyNames", "contains", "not", "if", "then", "else")
+_ANNOTATIONS = frozenset({"$comment", "title", "description", "examples", "deprecated", "readOnly", "writeOnly"})
+
+
+def _draft7_compatible(node: Any) -> bool:
+    """Whether a schema means the same to a draft-7 validator: only shared keywords; no `$ref` beside other
+    keywords (draft 7 ignores those, 2020-12 applies them); no array-form `items`; `enum` and `const` values
+    only strings or null (a compiled `in` test would take `True` for `1`, jsonschema does not)."""
+    if isinstance(node, bool):
+        return True
+    if not isinstance(node, dict) or not set(node) <= SHARED_KEYWORDS:
+        return False
+    if "$ref" in node and (set(node) - {"$ref"} - _ANNOTATIONS or not str(node["$ref"]).startswith("#")):
+        return False
+    values = [*node.get("enum", []), *([node["const"]] if "const" in node else [])]
+    if not isinstance(node.get("enum", []), list) or any(v is not None and not isinstance(v, str) for v in values):
+        return False
+    children: list[Any] = []
+    for key in _NAMED_SCHEMAS:
+        children += list(node.get(key, {}).values()) if isinstance(node.get(key, {}), dict) else [None]
+    for key in _ONE_SCHEMA:
+        if key in node:
+            children.append(node[key])
+    for key in ("allOf", "anyOf", "oneOf"):
+        children += node[key] if isinstance(node.get(key), list) else ([None] if key in node else [])
+    return all(_draft7_compatible(child) for child in children)
+
+
+@lru_cache(maxsize=16)
+def _fast_validator(schema_json: str) -> Callable[[Any], Any] | None:
+    """A compiled validator that says quickly whether a record is valid (most are), or None when the schema
+    cannot be compiled to mean exactly what jsonschema checks. Its verdict is only trusted when it accepts: a
+    record it rejects is checked again by jsonschema, which gives the reason (so reasons never change)."""
+    schema = json.loads(schema_json)
+    if not _draft7_compatible(schema):
+        return None
+    try:
+        # No defaults filled in (the record would change) and no format checks (jsonschema checks none either).
+        return fastjsonschema.compile(schema, use_default=False, use_formats=False)
+    except fastjsonschema.JsonSchemaDefinitionException:
+        return None
 
 
 @lru_cache(maxsize=16)
@@ -199,6 +254,17 @@ def _object_depth(value: Any) -> int:
 
 
 def _schema_reason(record: Any, fmt: EntityFormat) -> str | None:
+    fast = _fast_validator(fmt.schema_json)
+    if fast is not None:
+        try:
+            fast(record)
+            return None
+        except fastjsonschema.JsonSchemaValueException:
+            pass  # invalid (or a case the compiled check is stricter on): jsonschema decides and says why
+    return _jsonschema_reason(record, fmt)
+
+
+def _jsonschema_reason(record: Any, fmt: EntityFormat) -> str | None:
     errors = sorted(_validator(fmt.schema_json).iter_errors(record), key=lambda e: list(e.absolute_path))
     if not errors:
         return None
