@@ -276,32 +276,37 @@ def _jsonschema_reason(record: Any, fmt: EntityFormat) -> str | None:
     return "schema: " + "; ".join(parts) + more
 
 
-def _accept_records(items: list[tuple[int, Any, str]], fmt: EntityFormat, out: ParsedFile) -> None:
-    """Validate records, catch in-file duplicate keys, and note unknown fields."""
+def _accept_records(items: list[tuple[int, Any, str | None]], fmt: EntityFormat, out: ParsedFile) -> None:
+    """Validate records, catch in-file duplicate keys, and note unknown fields. An item's raw text (what a
+    quarantine keeps) is None when it is the record written back as JSON: then it is made only if needed."""
     seen: dict[tuple[Any, ...], int] = {}
     unknown: set[str] = set()
     known = _known_fields(fmt.schema_json)
-    for index, record, raw in items:
+    for index, record, given in items:
+
+        def raw(given: str | None = given, record: Any = record) -> str:
+            return given if given is not None else _raw_text(record)
+
         depth = record.depth if isinstance(record, _TooDeep) else _object_depth(record)
         if depth > MAX_NESTING:
-            out.quarantined.append((index, _clip(raw), _too_deep()))
+            out.quarantined.append((index, _clip(raw()), _too_deep()))
             continue
         if not isinstance(record, dict):
-            out.quarantined.append((index, _clip(raw), f"record is not a JSON object (got {type(record).__name__})"))
+            out.quarantined.append((index, _clip(raw()), f"record is not a JSON object (got {type(record).__name__})"))
             continue
         if isinstance(record.get(REJECTED_FIELD), str):
-            out.quarantined.append((index, _clip(raw), f"rejected at import: {record[REJECTED_FIELD]}"))
+            out.quarantined.append((index, _clip(raw()), f"rejected at import: {record[REJECTED_FIELD]}"))
             continue
         reason = _value_problem(record, "record") or _schema_reason(record, fmt)
         if reason:
-            out.quarantined.append((index, _clip(raw), reason))
+            out.quarantined.append((index, _clip(raw()), reason))
             continue
         key = tuple(_dig(record, f) for f in fmt.key_fields)
         if key in seen:
             out.quarantined.append(
                 (
                     index,
-                    _clip(raw),
+                    _clip(raw()),
                     f"duplicate key {dict(zip(fmt.key_fields, key, strict=True))} "
                     f"within the file (first at record {seen[key]})",
                 )
@@ -373,7 +378,7 @@ def _parse_json(text: str, fmt: EntityFormat, out: ParsedFile) -> None:
             (None, _clip(text), f"expected a JSON array of records, got a JSON {type(document).__name__}")
         )
         return
-    _accept_records([(i, item, _raw_text(item)) for i, item in enumerate(document)], fmt, out)
+    _accept_records([(i, item, None) for i, item in enumerate(document)], fmt, out)
 
 
 def _raw_text(item: Any) -> str:
