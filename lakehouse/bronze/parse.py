@@ -96,12 +96,16 @@ def _draft7_compatible(node: Any) -> bool:
         return False
     if "$ref" in node and (set(node) - {"$ref"} - _ANNOTATIONS or not str(node["$ref"]).startswith("#")):
         return False
-    values = [*node.get("enum", []), *([node["const"]] if "const" in node else [])]
-    if not isinstance(node.get("enum", []), list) or any(v is not None and not isinstance(v, str) for v in values):
+    enum = node.get("enum", [])
+    if not isinstance(enum, list):
+        return False
+    values = [*enum, *([node["const"]] if "const" in node else [])]
+    if any(v is not None and not isinstance(v, str) for v in values):
         return False
     children: list[Any] = []
     for key in _NAMED_SCHEMAS:
-        children += list(node.get(key, {}).values()) if isinstance(node.get(key, {}), dict) else [None]
+        named = node.get(key, {})
+        children += list(named.values()) if isinstance(named, dict) else [None]
     for key in _ONE_SCHEMA:
         if key in node:
             children.append(node[key])
@@ -283,30 +287,30 @@ def _accept_records(items: list[tuple[int, Any, str | None]], fmt: EntityFormat,
     unknown: set[str] = set()
     known = _known_fields(fmt.schema_json)
     for index, record, given in items:
-
-        def raw(given: str | None = given, record: Any = record) -> str:
-            return given if given is not None else _raw_text(record)
-
         depth = record.depth if isinstance(record, _TooDeep) else _object_depth(record)
         if depth > MAX_NESTING:
-            out.quarantined.append((index, _clip(raw()), _too_deep()))
+            out.quarantined.append((index, _clipped_raw(given, record), _too_deep()))
             continue
         if not isinstance(record, dict):
-            out.quarantined.append((index, _clip(raw()), f"record is not a JSON object (got {type(record).__name__})"))
+            out.quarantined.append(
+                (index, _clipped_raw(given, record), f"record is not a JSON object (got {type(record).__name__})")
+            )
             continue
         if isinstance(record.get(REJECTED_FIELD), str):
-            out.quarantined.append((index, _clip(raw()), f"rejected at import: {record[REJECTED_FIELD]}"))
+            out.quarantined.append(
+                (index, _clipped_raw(given, record), f"rejected at import: {record[REJECTED_FIELD]}")
+            )
             continue
         reason = _value_problem(record, "record") or _schema_reason(record, fmt)
         if reason:
-            out.quarantined.append((index, _clip(raw()), reason))
+            out.quarantined.append((index, _clipped_raw(given, record), reason))
             continue
         key = tuple(_dig(record, f) for f in fmt.key_fields)
         if key in seen:
             out.quarantined.append(
                 (
                     index,
-                    _clip(raw()),
+                    _clipped_raw(given, record),
                     f"duplicate key {dict(zip(fmt.key_fields, key, strict=True))} "
                     f"within the file (first at record {seen[key]})",
                 )
@@ -379,6 +383,11 @@ def _parse_json(text: str, fmt: EntityFormat, out: ParsedFile) -> None:
         )
         return
     _accept_records([(i, item, None) for i, item in enumerate(document)], fmt, out)
+
+
+def _clipped_raw(given: str | None, record: Any) -> str:
+    """A record's raw text for the quarantine: as given, else the record written back as JSON (made only now)."""
+    return _clip(given if given is not None else _raw_text(record))
 
 
 def _raw_text(item: Any) -> str:

@@ -294,7 +294,7 @@ def run_people(
     known = _people_rows(spark, tables) if table_key in state and recorded.get(table_key) == state[table_key] else None
 
     def as_recorded(*names: str) -> bool:
-        return known is not None and all(recorded.get(f"silver.{n}") == state.get(f"silver.{n}") for n in names)
+        return all(recorded.get(f"silver.{n}") == state.get(f"silver.{n}") for n in names)
 
     strava = _existing(spark, tables, strava_activities.NAME)
     fitbit_frames = [f for f in (_existing(spark, tables, n) for n in (fitbit.INTRADAY_NAME, fitbit.DAILY_NAME)) if f]
