@@ -1,6 +1,7 @@
-"""Saved k-means models read without a JVM, to explain labels: the scaler and centroids of a Spark ML
-PipelineModel come from its Parquet files, and a workout's label follows from its distances to the centroids
-(the same rule as gold.workout_classification)."""
+"""Saved k-means models read without a JVM, to explain labels: the scaler and centroids come from the model's
+registry metadata (models kept whole) or, for a model saved before that as a Spark ML PipelineModel, from its
+Parquet files; a workout's label follows from its distances to the centroids (the same rule as
+gold.workout_classification)."""
 
 from __future__ import annotations
 
@@ -26,9 +27,10 @@ class KMeansModel:
     outlier_distance: float
 
     def standardise(self, features: np.ndarray) -> np.ndarray:
-        """Features (rows of FEATURES) -> standardised space (Spark's StandardScaler withMean, withStd)."""
-        std = np.where(self.std > 0, self.std, 1.0)
-        return (features - self.mean) / std
+        """Features (rows of FEATURES) -> standardised space: (x - mean) / std, and 0 for a feature whose std is
+        0 (as gold and Spark's StandardScaler do)."""
+        scale = np.where(self.std > 0, 1.0 / np.where(self.std > 0, self.std, 1.0), 0.0)
+        return (features - self.mean) * scale
 
     def centroids_in_units(self) -> pd.DataFrame:
         """The centroids back in pace (min/mi), miles and minutes."""
@@ -79,7 +81,14 @@ def _stage_data(path: Path, kind: str) -> pd.DataFrame:
 
 
 def load_kmeans(path: str, metadata: str | None) -> KMeansModel:
-    """The model saved at `path` (local), its labels and threshold from the registry's `metadata`."""
+    """The model registered with `metadata` (whole), or saved at `path` (local) with its labels and threshold
+    in the registry's `metadata`."""
+    from lakehouse.gold.workout_classification import from_json, is_complete
+
+    if is_complete(metadata):
+        whole = from_json(metadata or "")
+        return KMeansModel(np.asarray(whole.mean), np.asarray(whole.std), np.asarray(whole.centroids, dtype=float),
+                           dict(whole.label_of_cluster), whole.outlier_distance)  # fmt: skip
     root = Path(path.removeprefix("file:"))
     scaler = _stage_data(root, "StandardScaler").iloc[0]
     kmeans = _stage_data(root, "KMeans").sort_values("clusterIdx")

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakehouse.config import Settings
 from lakehouse.gold import workout_classification as wc
+from lakehouse.storage import open_store
 from lakehouse.tables import Tables, append_rows, create_if_missing, read_table, table_exists, table_version
 
 ACTIVE_TABLE = ("ops", "classification_active")
@@ -53,13 +55,13 @@ class ActiveModel:
     outlier_distance: float
 
 
-def active_models(spark: SparkSession, tables: Tables) -> dict[int, ActiveModel]:
+def active_models(spark: SparkSession, tables: Tables) -> dict[str, ActiveModel]:
     """The active version per athlete (the latest activation); empty when none was ever activated."""
     ref = tables.ref(*ACTIVE_TABLE)
     if not table_exists(spark, ref):
         return {}
     rows = read_table(spark, ref).collect()
-    latest: dict[int, T.Row] = {}
+    latest: dict[str, T.Row] = {}
     for row in rows:
         if row["person_id"] not in latest or row["activated_at"] > latest[row["person_id"]]["activated_at"]:
             latest[row["person_id"]] = row
@@ -67,11 +69,50 @@ def active_models(spark: SparkSession, tables: Tables) -> dict[int, ActiveModel]
             for a, r in latest.items()}
 
 
-def load_trained(spark: SparkSession, active: ActiveModel, data: DataFrame) -> wc.TrainedModel:
-    """The active model, its clusters named on `data` (plausible workouts)."""
-    from pyspark.ml import PipelineModel
+def model_of(path: str, metadata: str | None, outlier_distance: float | None = None) -> wc.TrainedModel:
+    """A registered model: whole from its registry metadata, or, for one saved before models were kept whole
+    (a Spark ML PipelineModel at `path`), its scaler and centroids read with Spark ML and its cluster names
+    from the metadata. `outlier_distance` overrides the model's own threshold."""
+    if wc.is_complete(metadata):
+        model = wc.from_json(metadata or "")
+    else:
+        from pyspark.ml import PipelineModel
 
-    return wc.describe(PipelineModel.load(active.path), wc.plausible(data), active.outlier_distance)
+        stages = PipelineModel.load(path).stages
+        scaler, kmeans = stages[1], stages[-1]
+        meta = json.loads(metadata or "{}")
+        mean, std = tuple(map(float, scaler.mean.toArray())), tuple(map(float, scaler.std.toArray()))
+        centroids = tuple(tuple(map(float, c)) for c in kmeans.clusterCenters())
+        names = {int(c): str(n) for c, n in meta.get("label_of_cluster", {}).items()}
+        if len(names) != len(centroids):  # named by the centroids' pace, as the clusters' mean pace would
+            order = sorted(range(len(centroids)), key=lambda c: (centroids[c][0] * std[0] + mean[0], c))
+            names = dict(zip(order, wc.cluster_names(len(order)), strict=True))
+        model = wc.TrainedModel(mean, std, centroids, names, int(meta.get("n_train", 0)),
+                                float(meta.get("outlier_distance", wc.OUTLIER_DISTANCE)))  # fmt: skip
+    return model if outlier_distance is None else model.with_outlier_distance(outlier_distance)
+
+
+def load_active(spark: SparkSession, tables: Tables, active: Mapping[str, ActiveModel]) -> dict[str, wc.TrainedModel]:
+    """The active models by athlete: ops.model_registry read once for all of them."""
+    if not active:
+        return {}
+    from lakehouse.gold.run import REGISTRY_TABLE
+
+    versions = sorted({a.model_version for a in active.values()})
+    rows = (
+        read_table(spark, tables.ref(*REGISTRY_TABLE))
+        .where((F.col("model_name") == MODEL_NAME) & F.col("model_version").isin(versions))
+        .select("model_version", "metadata").collect()
+    )  # fmt: skip
+    metadata = {r["model_version"]: r["metadata"] for r in rows}
+    return {person: model_of(a.path, metadata.get(a.model_version), a.outlier_distance) for person, a in active.items()}
+
+
+def save_model(settings: Settings, key: str, model: wc.TrainedModel) -> str:
+    """Write `model` as JSON under the tables root at `key`; its URI."""
+    store = open_store(settings.tables_root, settings.s3)
+    store.write_bytes(key, wc.to_json(model).encode("utf-8"))
+    return store.uri(key)
 
 
 def train_version(
@@ -92,13 +133,12 @@ def train_version(
         raise ModelVersionError(
             f"athlete {person_id}: k must be 2 or more and at most the {distinct} distinct workouts"
         )
-    trained = wc.train(plausible, k=k, outlier_distance=outlier_distance)
+    trained = wc.train(plausible, k=k, outlier_distance=outlier_distance)[str(person_id)]
     model_version = f"{person_id}-{version}-k{k}-{uuid.uuid4().hex[:6]}"
-    path = f"{settings.tables_root}/models/{MODEL_NAME}/person={person_id}/version={model_version}"
-    trained.model.write().overwrite().save(path)
+    path = save_model(settings, f"models/{MODEL_NAME}/person={person_id}/version={model_version}/model.json", trained)
     registry = tables.ref(*REGISTRY_TABLE)
     create_if_missing(spark, registry, spark.createDataFrame([], REGISTRY_SCHEMA))
-    row = (MODEL_NAME, person_id, model_version, "silver.workouts", version, path, plausible.count(),
+    row = (MODEL_NAME, person_id, model_version, "silver.workouts", version, path, trained.n_train,
            wc.metadata(trained), datetime.now(UTC))
     append_rows(spark, [row], REGISTRY_SCHEMA, registry)
     return {"model_version": model_version, "path": path, "k": k, "outlier_distance": outlier_distance,
@@ -143,8 +183,8 @@ def relabel(spark: SparkSession, settings: Settings, active: ActiveModel) -> int
     workouts_ref = tables.ref("silver", "workouts")
     version = table_version(spark, workouts_ref)
     feats = wc.features(read_table(spark, workouts_ref, version)).where(F.col("person_id") == active.person_id)
-    trained = load_trained(spark, active, feats)
-    rows = (wc.classify(feats, trained).withColumn("data_version", F.lit(version).cast("long"))
+    models = load_active(spark, tables, {active.person_id: active})
+    rows = (wc.classify(feats, models).withColumn("data_version", F.lit(version).cast("long"))
             .withColumn("model_path", F.lit(active.path).cast("string")))
     counts = merge_replace(spark, tables.ref("gold", wc.NAME), with_row_hash(rows), wc.KEYS,
                            f"t.person_id = '{active.person_id}'")

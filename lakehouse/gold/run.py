@@ -21,7 +21,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -309,68 +309,39 @@ def build_training_load(ctx: GoldContext, done: dict[tuple[str, str], int]) -> l
             GoldResult(training_load.DAILY_NAME, rows_out=n_day, mode="incremental", note=note)]  # fmt: skip
 
 
-def _kmeans_paths(ctx: GoldContext, athletes: Sequence[str], k_of: dict[str, int]) -> dict[str, str]:
-    """Where each athlete's k-means model of this silver.workouts version is (or will be) saved."""
+def _kmeans_keys(ctx: GoldContext, athletes: Sequence[str], k_of: dict[str, int]) -> dict[str, str]:
+    """Where (under the tables root) each athlete's k-means model of this silver.workouts version is saved."""
     version = ctx.versions["workouts"]
-    root = ctx.tables.settings.tables_root
-    return {a: f"{root}/models/workout_kmeans/person={a}/k={k_of[a]}/data_version={version}" for a in athletes}
+    return {a: f"models/workout_kmeans/person={a}/k={k_of[a]}/data_version={version}/model.json" for a in athletes}
 
 
-def _registered(ctx: GoldContext, paths: Collection[str]) -> set[str]:
-    """Which of `paths` ops.model_registry lists: one query for every athlete."""
+def _registered(ctx: GoldContext, paths: Collection[str]) -> dict[str, str]:
+    """The metadata of those of `paths` that ops.model_registry lists whole: one query for every athlete."""
     if not paths:
-        return set()
+        return {}
     registry = ctx.tables.ref(*REGISTRY_TABLE)
     create_if_missing(ctx.spark, registry, ctx.spark.createDataFrame([], REGISTRY_SCHEMA))
     rows = (
         read_table(ctx.spark, registry)
         .where((F.col("model_name") == "workout_kmeans") & F.col("path").isin(sorted(paths)))
-        .select("path").distinct().collect()
+        .select("path", "metadata").collect()
     )  # fmt: skip
-    return {r[0] for r in rows}
+    return {r["path"]: r["metadata"] for r in rows if workout_classification.is_complete(r["metadata"])}
 
 
-@dataclass(frozen=True)
-class _KMeansJob:
-    """One athlete's k-means: load the registered model of this data version, or train and save it."""
-
-    athlete_id: str
-    data: DataFrame
-    k: int
-    path: str
-    registered: bool
-    n_plausible: int
-
-    def run(self, ctx: GoldContext) -> tuple[workout_classification.TrainedModel, tuple | None]:
-        """The model, and the registry row to write for a newly trained one (None when it was loaded)."""
-        from pyspark.ml import PipelineModel
-
-        plausible = workout_classification.plausible(self.data)
-        if self.registered:
-            return workout_classification.describe(PipelineModel.load(self.path), plausible), None
-        trained = workout_classification.train(plausible, self.k)
-        trained.model.write().overwrite().save(self.path)
-        version = ctx.versions["workouts"]
-        row = (
-            "workout_kmeans",
-            self.athlete_id,
-            f"{self.athlete_id}-k{self.k}-{version}",
-            "silver.workouts",
-            version,
-            self.path,
-            self.n_plausible,
-            workout_classification.metadata(trained),
-            datetime.now(UTC),
-        )
-        return trained, row  # fmt: skip
+def _by_person(values: dict[str, object]) -> Column:
+    """The value of each row's person_id in `values` (a literal map; null for anyone else)."""
+    pairs = [F.lit(x) for person, value in sorted(values.items()) for x in (person, value)]
+    return F.create_map(*pairs)[F.col("person_id").cast("string")]
 
 
 def build_classification(ctx: GoldContext) -> GoldResult:
     """k-means labels per athlete (or the era / threshold fallbacks), with the model's data version.
 
-    The athletes' models are loaded or trained side by side (`[spark] table_threads`): each is a chain of small
-    Spark jobs, so with many people one after the other would be most of the weekly run. Newly trained models
-    are listed in ops.model_registry in one commit once every one is saved."""
+    Every athlete whose model of this data version is not registered yet is trained in one grouped pass;
+    the registered ones are read from ops.model_registry (one query), the versions chosen with jobs.classify
+    likewise. Then one query labels every athlete's workouts. Newly trained models are listed in
+    ops.model_registry in one commit once every one is saved."""
     name = workout_classification.NAME
     feats = workout_classification.features(ctx.silver("workouts")).persist()
     people = (
@@ -379,10 +350,13 @@ def build_classification(ctx: GoldContext) -> GoldResult:
     settings_of = {r["person_id"]: r for r in people}
     defaults = ctx.settings.analytics
     try:
-        sizes = {r["person_id"]: r for r in workout_classification.sizes(feats).collect()}
+        sizes = {str(r["person_id"]): r for r in workout_classification.sizes(feats).collect()}
         active = classification_models.active_models(ctx.spark, ctx.tables)  # versions chosen by jobs.classify
-        k_of, fallback, clustered = {}, {}, []
-        for athlete_id, size in sizes.items():
+        k_of: dict[str, int] = {}
+        era: dict[str, date] = {}
+        by_pace: list[str] = []
+        clustered: list[str] = []
+        for athlete_id, size in sorted(sizes.items()):
             person = settings_of.get(athlete_id)
             event_date = person["event_date"] if person else defaults.event_date
             k = k_of[athlete_id] = int(person["kmeans_k"]) if person else defaults.kmeans_k
@@ -390,44 +364,52 @@ def build_classification(ctx: GoldContext) -> GoldResult:
             if athlete_id in active:
                 clustered.append(athlete_id)
             elif n < workout_classification.MIN_WORKOUTS and event_date is not None:
-                fallback[athlete_id] = ("era", event_date)
+                era[athlete_id] = event_date
             elif n >= workout_classification.MIN_WORKOUTS and size["distinct_plausible"] >= k:
                 clustered.append(athlete_id)
             else:
-                fallback[athlete_id] = ("pace", None)
-        to_train = [a for a in clustered if a not in active]
-        paths = _kmeans_paths(ctx, to_train, k_of)
+                by_pace.append(athlete_id)
+        store = open_store(ctx.tables.settings.tables_root, ctx.tables.settings.s3)
+        keys = _kmeans_keys(ctx, [a for a in clustered if a not in active], k_of)
+        paths = {a: store.uri(key) for a, key in keys.items()}
         registered = _registered(ctx, paths.values())
-
-        def mine(athlete_id: str) -> DataFrame:
-            return feats.where(F.col("person_id").eqNullSafe(athlete_id))
-
-        def model_task(athlete_id: str) -> Callable[[], tuple]:
-            if athlete_id in active:
-                model = active[athlete_id]
-                return lambda: (classification_models.load_trained(ctx.spark, model, mine(athlete_id)), None)
-            job = _KMeansJob(athlete_id, mine(athlete_id), k_of[athlete_id], paths[athlete_id],
-                             paths[athlete_id] in registered, int(sizes[athlete_id]["plausible"]))  # fmt: skip
-            return lambda: job.run(ctx)
-
-        models = run_concurrently(ctx.spark, [model_task(a) for a in clustered], ctx.settings.spark.table_threads)
-        new_rows = [row for _, row in models if row is not None]
-        if new_rows:
+        chosen = {a: active[a] for a in clustered if a in active}
+        models = classification_models.load_active(ctx.spark, ctx.tables, chosen)
+        models |= {a: workout_classification.from_json(registered[p]) for a, p in paths.items() if p in registered}
+        fresh = sorted(a for a, p in paths.items() if p not in registered)
+        if fresh:
+            mine = workout_classification.plausible(feats).where(F.col("person_id").cast("string").isin(fresh))
+            trained = workout_classification.train(mine, {a: k_of[a] for a in fresh})
+            version, now = ctx.versions["workouts"], datetime.now(UTC)
+            rows = []
+            for a in fresh:
+                model = trained[a]
+                store.write_bytes(keys[a], workout_classification.to_json(model).encode("utf-8"))
+                rows.append(("workout_kmeans", a, f"{a}-k{k_of[a]}-{version}", "silver.workouts", version, paths[a],
+                             model.n_train, workout_classification.metadata(model), now))  # fmt: skip
             crash_point("gold.after_model_save")  # models saved, their registry rows not written: retrained next run
-            append_rows(ctx.spark, new_rows, REGISTRY_SCHEMA, ctx.tables.ref(*REGISTRY_TABLE))
-        labelled = [(a, workout_classification.classify(mine(a), trained), active[a].path if a in active else paths[a])
-                    for a, (trained, _) in zip(clustered, models, strict=True)]  # fmt: skip
-        labelled += [(a, workout_classification.era_defaults(mine(a), event_date) if how == "era"
-                      else workout_classification.pace_thresholds(mine(a)), None)
-                     for a, (how, event_date) in fallback.items()]  # fmt: skip
-        if not labelled:
+            append_rows(ctx.spark, rows, REGISTRY_SCHEMA, ctx.tables.ref(*REGISTRY_TABLE))
+            models |= trained
+        parts = []
+        if models:
+            model_path = {a: active[a].path if a in active else paths[a] for a in models}
+            labelled = workout_classification.classify(feats, models)
+            parts.append(labelled.withColumn("model_path", _by_person(model_path)))
+        if era:
+            parts.append(workout_classification.era_defaults(feats.where(_by_person(era).isNotNull()), _by_person(era))
+                         .withColumn("model_path", F.lit(None)))  # fmt: skip
+        if by_pace:
+            parts.append(workout_classification.pace_thresholds(feats.where(F.col("person_id").cast("string").isin(by_pace)))
+                         .withColumn("model_path", F.lit(None)))  # fmt: skip
+        if not parts:
             return GoldResult(name, mode="no input")
-        parts = [part.withColumn("data_version", F.lit(ctx.versions["workouts"]).cast("long"))
-                 .withColumn("model_path", F.lit(path).cast("string")) for _, part, path in labelled]  # fmt: skip
-        rows = parts[0]
+        rows_out = parts[0]
         for part in parts[1:]:
-            rows = rows.unionByName(part)
-        return GoldResult(name, rows_out=_merge(ctx, name, rows, workout_classification.KEYS))
+            rows_out = rows_out.unionByName(part)
+        rows_out = rows_out.select(*[c for c in rows_out.columns if c != "model_path"],
+                                   F.lit(ctx.versions["workouts"]).cast("long").alias("data_version"),
+                                   F.col("model_path").cast("string").alias("model_path"))  # fmt: skip
+        return GoldResult(name, rows_out=_merge(ctx, name, rows_out, workout_classification.KEYS))
     finally:
         feats.unpersist()
 

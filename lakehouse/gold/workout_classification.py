@@ -2,38 +2,41 @@
 
 Grain: one row per on-foot workout (sport family run or walk). Keys: (`workout_id`).
 
-Per athlete, k-means (Spark MLlib, k=3) on standardised pace (min/mi), distance and duration. Clusters are
-named by their mean pace: the fastest `real_run`, the slowest `pup_walk`, the middle one `mixed`. A workout
-whose pace is physically implausible, or that lies more than `OUTLIER_DISTANCE` standardised units from its
-centroid, is an `outlier`. Confidence = (d2 - d1) / (d2 + d1) with d1, d2 the distances to the nearest and
-second-nearest centroids (1 = unambiguous, 0 = on the border).
+Per athlete, k-means (scikit-learn, k=3, run for every athlete at once in one grouped Spark pass) on
+standardised pace (min/mi), distance and duration. Clusters are named by their mean pace: the fastest
+`real_run`, the slowest `pup_walk`, the middle one `mixed`. A workout whose pace is physically implausible, or
+that lies more than `OUTLIER_DISTANCE` standardised units from its centroid, is an `outlier`. Confidence =
+(d2 - d1) / (d2 + d1) with d1, d2 the distances to the nearest and second-nearest centroids (1 = unambiguous,
+0 = on the border).
 Fallbacks (the workout-intelligence seed): fewer than `MIN_WORKOUTS` workouts -> era defaults around the
 event date (before: real_run, after: pup_walk, confidence 0.5); k-means impossible (fewer than k distinct
 points) -> pace thresholds. `method` says which produced each label.
 
-The model is saved under `<tables_root>/models/workout_kmeans/person=<id>/k=<k>/data_version=<v>/` together
-with the Delta version of silver.workouts it was trained on, and listed in `ops.model_registry`: the same
-data version reloads the same model, so a result can be reproduced later.
+A model is its scaler (feature means and sample standard deviations), its centroids in standardised space and
+the name of each cluster: small enough to keep whole in `ops.model_registry`'s metadata and in a JSON file
+under `<tables_root>/models/workout_kmeans/person=<id>/k=<k>/data_version=<v>/model.json`, with the Delta
+version of silver.workouts it was trained on: the same data version reloads the same model, so a result can
+be reproduced later. Labelling is column arithmetic on that model (one query for every athlete, no Python).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
-from pyspark.ml import Pipeline, PipelineModel
-from pyspark.ml.clustering import KMeans
-from pyspark.ml.feature import StandardScaler, VectorAssembler
-from pyspark.ml.functions import vector_to_array
-from pyspark.sql import DataFrame
+import pandas as pd
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 NAME = "workout_classification"
 KEYS = ("workout_id",)
 K = 3
 SEED = 42
+N_INIT = 10
 MIN_WORKOUTS = 5
 OUTLIER_DISTANCE = 3.0
 PLAUSIBLE_PACE_MIN_PER_MILE = (4.0, 45.0)
@@ -43,17 +46,46 @@ THRESHOLD_CONFIDENCE = 0.6
 METRES_PER_MILE = 1609.344
 FEATURES = ("pace_min_per_mile", "distance_mi", "duration_min")
 LABELS_BY_PACE = ("real_run", "mixed", "pup_walk")
+FITTED_SCHEMA = "person_id string, model string"
+MODEL_SCHEMA = T.StructType(
+    [
+        T.StructField("model_person", T.StringType(), False),
+        T.StructField("model_mean", T.ArrayType(T.DoubleType(), False), False),
+        T.StructField("model_scale", T.ArrayType(T.DoubleType(), False), False),
+        T.StructField("model_centroids", T.ArrayType(T.ArrayType(T.DoubleType(), False), False), False),
+        T.StructField("model_labels", T.ArrayType(T.StringType(), False), False),
+        T.StructField("model_outlier_distance", T.DoubleType(), False),
+    ]
+)
 
 
 @dataclass(frozen=True)
 class TrainedModel:
-    """A fitted k-means pipeline and what its clusters mean."""
+    """A fitted scaler + k-means and what its clusters mean.
 
-    model: PipelineModel
-    label_of_cluster: dict[int, str]
-    centroids: list[list[float]]  # in standardised feature space
-    k: int = K
+    `mean` and `std` are the features' mean and sample standard deviation over the training rows; a workout is
+    standardised as (x - mean) / std, and a feature that did not vary (std 0) standardises to 0 (as Spark's
+    StandardScaler does). `centroids` are in that standardised space, one per cluster index."""
+
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    centroids: tuple[tuple[float, ...], ...]
+    label_of_cluster: Mapping[int, str]
+    n_train: int = 0
     outlier_distance: float = OUTLIER_DISTANCE
+
+    @property
+    def k(self) -> int:
+        """The number of clusters."""
+        return len(self.centroids)
+
+    def scale(self) -> tuple[float, ...]:
+        """What multiplies (x - mean): 1 / std, or 0 for a feature that did not vary."""
+        return tuple(1.0 / s if s > 0 else 0.0 for s in self.std)
+
+    def with_outlier_distance(self, outlier_distance: float) -> TrainedModel:
+        """The same model with another outlier threshold."""
+        return TrainedModel(self.mean, self.std, self.centroids, self.label_of_cluster, self.n_train, outlier_distance)
 
 
 def features(workouts: DataFrame) -> DataFrame:
@@ -72,22 +104,6 @@ def plausible(df: DataFrame) -> DataFrame:
     return df.where(F.col("pace_min_per_mile").between(low, high))
 
 
-def train(df: DataFrame, k: int = K, outlier_distance: float = OUTLIER_DISTANCE) -> TrainedModel:
-    """Fit scaler + k-means (`k` clusters) on plausible workouts and name the clusters by mean pace."""
-    pipeline = Pipeline(
-        stages=[
-            VectorAssembler(inputCols=list(FEATURES), outputCol="raw"),
-            StandardScaler(inputCol="raw", outputCol="features", withMean=True, withStd=True),
-            KMeans(k=k, seed=SEED, featuresCol="features", predictionCol="cluster"),
-        ]
-    )
-    # One partition in a fixed row order: k-means|| samples its first centres partition by partition and sums
-    # distances per partition, so the same rows split differently (a cluster's executors, another file
-    # layout) would give other clusters. A person's workouts are thousands of rows: one task fits them.
-    model = pipeline.fit(df.repartition(1).sortWithinPartitions("workout_id"))
-    return describe(model, df, outlier_distance)
-
-
 def cluster_names(n: int) -> tuple[str, ...]:
     """Names of `n` clusters ordered by mean pace: the fastest real_run, the slowest pup_walk, between mixed."""
     if n <= 1:
@@ -95,53 +111,138 @@ def cluster_names(n: int) -> tuple[str, ...]:
     return ("real_run", *(["mixed"] * (n - 2)), "pup_walk")
 
 
-def describe(model: PipelineModel, df: DataFrame, outlier_distance: float = OUTLIER_DISTANCE) -> TrainedModel:
-    """Name a fitted model's clusters: fastest mean pace -> real_run, slowest -> pup_walk, between -> mixed."""
-    paces = {
-        r["cluster"]: r["pace"]
-        for r in model.transform(df).groupBy("cluster").agg(F.avg("pace_min_per_mile").alias("pace")).collect()
-    }
-    ordered = sorted(paces, key=lambda c: paces[c])
-    names = cluster_names(len(ordered))
-    label_of_cluster = {c: names[i] for i, c in enumerate(ordered)}
-    centroids = [list(map(float, c)) for c in model.stages[-1].clusterCenters()]
-    return TrainedModel(model, label_of_cluster, centroids, len(centroids), outlier_distance)
+def fit(points: np.ndarray, k: int, outlier_distance: float = OUTLIER_DISTANCE) -> TrainedModel:
+    """Standardise `points` (rows of FEATURES, in a fixed order), run k-means and name the clusters by the mean
+    pace of their points. Deterministic: the same rows in the same order give the same model."""
+    from sklearn.cluster import KMeans
+
+    points = np.asarray(points, dtype=float)
+    mean = points.mean(axis=0)
+    std = points.std(axis=0, ddof=1) if len(points) > 1 else np.zeros(points.shape[1])
+    scale = np.where(std > 0, 1.0 / np.where(std > 0, std, 1.0), 0.0)
+    fitted = KMeans(n_clusters=k, n_init=N_INIT, random_state=SEED).fit((points - mean) * scale)
+    paces = [points[fitted.labels_ == c, 0].mean() for c in range(k)]
+    names = cluster_names(k)
+    ordered = sorted(range(k), key=lambda c: (paces[c], c))
+    return TrainedModel(
+        tuple(map(float, mean)), tuple(map(float, std)),
+        tuple(tuple(map(float, c)) for c in fitted.cluster_centers_),
+        {c: names[i] for i, c in enumerate(ordered)}, len(points), outlier_distance,
+    )  # fmt: skip
 
 
-def classify(df: DataFrame, trained: TrainedModel) -> DataFrame:
-    """Label every workout with the trained model: label, confidence, distance to its centroid."""
-    centroids = trained.centroids
-    labels = F.create_map(*[x for c, name in trained.label_of_cluster.items() for x in (F.lit(c), F.lit(name))])
-    scored = trained.model.transform(df).withColumn("v", vector_to_array("features"))
-    dist = [F.sqrt(sum((F.col("v")[i] - F.lit(c[i])) ** 2 for i in range(len(FEATURES)))) for c in centroids]
-    d_sorted = F.array_sort(F.array(*dist))
-    d1, d2 = d_sorted[0], d_sorted[1] if len(dist) > 1 else d_sorted[0]
+def _fit_person(group: pd.DataFrame) -> pd.DataFrame:
+    """One athlete's plausible workouts (and their k) -> one row: the athlete and the model as JSON."""
+    ordered = group.sort_values("workout_id", kind="stable")
+    model = fit(ordered[list(FEATURES)].to_numpy(dtype=float), int(ordered["k"].iloc[0]))
+    return pd.DataFrame({"person_id": [str(group["person_id"].iloc[0])], "model": [to_json(model)]})
+
+
+def train(
+    df: DataFrame, k: int | Mapping[str, int] = K, outlier_distance: float = OUTLIER_DISTANCE
+) -> dict[str, TrainedModel]:
+    """Fit one model per athlete on their plausible workouts `df`, every athlete in one grouped Spark pass (the
+    fitting runs on the executors). `k` is one for all or per athlete (by person_id as a string); the models
+    are returned by person_id as a string."""
+    person = F.col("person_id").cast("string")
+    k_of = F.create_map(*[F.lit(x) for p, n in (k.items() if isinstance(k, Mapping) else []) for x in (p, n)])
+    k_column = F.lit(k) if isinstance(k, int) else k_of[person]
+    fitted = (
+        df.select(person.alias("person_id"), "workout_id", *FEATURES, k_column.cast("int").alias("k"))
+        .groupBy("person_id").applyInPandas(_fit_person, schema=FITTED_SCHEMA).collect()
+    )  # fmt: skip
+    return {r["person_id"]: from_json(r["model"]).with_outlier_distance(outlier_distance) for r in fitted}
+
+
+def to_json(model: TrainedModel) -> str:
+    """The whole model as JSON (the registry's metadata, the model file)."""
+    return json.dumps(
+        {
+            "mean": list(model.mean),
+            "std": list(model.std),
+            "centroids": [list(c) for c in model.centroids],
+            "label_of_cluster": {str(c): name for c, name in sorted(model.label_of_cluster.items())},
+            "features": list(FEATURES),
+            "k": model.k,
+            "seed": SEED,
+            "n_init": N_INIT,
+            "n_train": model.n_train,
+            "outlier_distance": model.outlier_distance,
+            "algorithm": "sklearn.cluster.KMeans",
+        }
+    )
+
+
+def from_json(text: str) -> TrainedModel:
+    """A model written by `to_json`."""
+    meta = json.loads(text)
+    return TrainedModel(
+        tuple(map(float, meta["mean"])), tuple(map(float, meta["std"])),
+        tuple(tuple(map(float, c)) for c in meta["centroids"]),
+        {int(c): str(name) for c, name in meta["label_of_cluster"].items()},
+        int(meta.get("n_train", 0)), float(meta.get("outlier_distance", OUTLIER_DISTANCE)),
+    )  # fmt: skip
+
+
+def is_complete(metadata: str | None) -> bool:
+    """Whether registry metadata holds the whole model (models saved before this held only the centroids)."""
+    try:
+        meta = json.loads(metadata or "{}")
+    except ValueError:
+        return False
+    return all(key in meta for key in ("mean", "std", "centroids", "label_of_cluster"))
+
+
+def model_frame(spark: SparkSession, models: Mapping[str, TrainedModel]) -> DataFrame:
+    """One row per athlete's model (person_id as a string), the columns `classify` reads."""
+    rows = [
+        (person, list(m.mean), list(m.scale()), [list(c) for c in m.centroids],
+         [m.label_of_cluster.get(c, "?") for c in range(m.k)], float(m.outlier_distance))
+        for person, m in sorted(models.items())
+    ]  # fmt: skip
+    return spark.createDataFrame(rows, MODEL_SCHEMA)
+
+
+def classify(df: DataFrame, models: Mapping[str, TrainedModel]) -> DataFrame:
+    """Label every workout of an athlete with a model: cluster, label, confidence, distance to its centroid.
+    Workouts of athletes without a model are left out. One query for every athlete: the models are a small
+    broadcast table, the distances column arithmetic."""
+    frame = model_frame(df.sparkSession, models)
+    joined = df.join(F.broadcast(frame), F.col("person_id").cast("string") == F.col("model_person"))
+    z = [(F.col(f) - F.col("model_mean")[i]) * F.col("model_scale")[i] for i, f in enumerate(FEATURES)]
+    dist = F.transform(
+        "model_centroids", lambda c: F.sqrt(sum(((z[i] - c[i]) ** 2 for i in range(len(FEATURES))), F.lit(0.0)))
+    )
+    scored = joined.withColumn("d", dist).withColumn("d_sorted", F.array_sort("d"))
+    d1 = F.col("d_sorted")[0]
+    d2 = F.when(F.size("d_sorted") > 1, F.col("d_sorted")[1]).otherwise(d1)
+    cluster = (F.array_position("d", d1) - 1).cast("int")
     low, high = PLAUSIBLE_PACE_MIN_PER_MILE
     implausible = ~F.col("pace_min_per_mile").between(low, high)
-    far = d1 > trained.outlier_distance
-    return scored.select(
-        "workout_id", "person_id", "workout_date", "sport", *FEATURES,
-        F.col("cluster").cast("int").alias("cluster"),
-        F.when(implausible | far, F.lit("outlier"))
-        .otherwise(F.try_element_at(labels, F.col("cluster")))
-        .alias("label"),
-        F.round(F.when(implausible, F.lit(1.0)).when(d2 + d1 > 0, (d2 - d1) / (d2 + d1)).otherwise(F.lit(1.0)), 4)
-        .alias("confidence"),
-        F.round(d1, 4).alias("centroid_distance"),
-        F.lit("kmeans").alias("method"),
-    )  # fmt: skip
+    far = d1 > F.col("model_outlier_distance")
+    label = F.when(implausible | far, F.lit("outlier")).otherwise(F.element_at("model_labels", cluster + 1))
+    confidence = F.round(
+        F.when(implausible, F.lit(1.0)).when(d2 + d1 > 0, (d2 - d1) / (d2 + d1)).otherwise(F.lit(1.0)), 4
+    )
+    return scored.select(*_labelled_columns(cluster, label, confidence, F.round(d1, 4), "kmeans"))
 
 
-def era_defaults(df: DataFrame, event_date: date) -> DataFrame:
-    """Too few workouts to cluster: before the event date real_run, after it pup_walk, confidence 0.5."""
-    return df.select(
+def _labelled_columns(cluster: Column, label: Column, confidence: Column, distance: Column, method: str) -> list:
+    """The output columns, in order."""
+    return [
         "workout_id", "person_id", "workout_date", "sport", *FEATURES,
-        F.lit(None).cast("int").alias("cluster"),
-        F.when(F.col("workout_date") < F.lit(event_date), "real_run").otherwise("pup_walk").alias("label"),
-        F.lit(ERA_DEFAULT_CONFIDENCE).alias("confidence"),
-        F.lit(None).cast("double").alias("centroid_distance"),
-        F.lit("era_default").alias("method"),
-    )  # fmt: skip
+        cluster.cast("int").alias("cluster"), label.cast("string").alias("label"),
+        confidence.cast("double").alias("confidence"), distance.cast("double").alias("centroid_distance"),
+        F.lit(method).alias("method"),
+    ]  # fmt: skip
+
+
+def era_defaults(df: DataFrame, event_date: date | Column) -> DataFrame:
+    """Too few workouts to cluster: before the event date real_run, after it pup_walk, confidence 0.5.
+    `event_date` is one date for every row, or a column (each athlete's own)."""
+    event = F.lit(event_date) if isinstance(event_date, date) else event_date
+    label = F.when(F.col("workout_date") < event, "real_run").otherwise("pup_walk")
+    return df.select(*_labelled_columns(F.lit(None), label, F.lit(ERA_DEFAULT_CONFIDENCE), F.lit(None), "era_default"))
 
 
 def pace_thresholds(df: DataFrame) -> DataFrame:
@@ -149,15 +250,9 @@ def pace_thresholds(df: DataFrame) -> DataFrame:
     fast, slow = PACE_THRESHOLDS_MIN_PER_MILE
     low, high = PLAUSIBLE_PACE_MIN_PER_MILE
     pace = F.col("pace_min_per_mile")
-    return df.select(
-        "workout_id", "person_id", "workout_date", "sport", *FEATURES,
-        F.lit(None).cast("int").alias("cluster"),
-        F.when(~pace.between(low, high), "outlier").when(pace <= fast, "real_run").when(pace >= slow, "pup_walk")
-        .otherwise("mixed").alias("label"),
-        F.lit(THRESHOLD_CONFIDENCE).alias("confidence"),
-        F.lit(None).cast("double").alias("centroid_distance"),
-        F.lit("pace_threshold").alias("method"),
-    )  # fmt: skip
+    label = (F.when(~pace.between(low, high), "outlier").when(pace <= fast, "real_run")
+             .when(pace >= slow, "pup_walk").otherwise("mixed"))  # fmt: skip
+    return df.select(*_labelled_columns(F.lit(None), label, F.lit(THRESHOLD_CONFIDENCE), F.lit(None), "pace_threshold"))
 
 
 def sizes(feats: DataFrame) -> DataFrame:
@@ -173,14 +268,5 @@ def sizes(feats: DataFrame) -> DataFrame:
 
 
 def metadata(trained: TrainedModel) -> str:
-    """What the registry stores beside the model: the cluster names and centroids."""
-    return json.dumps(
-        {
-            "label_of_cluster": {str(k): v for k, v in trained.label_of_cluster.items()},
-            "centroids": np.round(np.array(trained.centroids), 6).tolist(),
-            "features": list(FEATURES),
-            "k": trained.k,
-            "seed": SEED,
-            "outlier_distance": trained.outlier_distance,
-        }
-    )
+    """What the registry stores beside the model: the whole model (`to_json`)."""
+    return to_json(trained)

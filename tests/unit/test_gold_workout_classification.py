@@ -1,6 +1,6 @@
 """gold.workout_classification on literal workouts: k-means labels, the outlier rule and both fallbacks.
 
-The k-means check is independent of MLlib: with three tight, well-separated groups the centroids are the
+The k-means check is independent of the k-means library: with three tight, well-separated groups the centroids are the
 group means, so labels, confidences and centroid distances follow from standardising the features (mean and
 sample standard deviation of the plausible workouts) in plain Python below.
 """
@@ -10,16 +10,21 @@ from __future__ import annotations
 import math
 from datetime import date
 
+import pytest
 from chispa import assert_approx_df_equality, assert_df_equality
 from pyspark.sql import SparkSession
 
 from lakehouse.gold.workout_classification import (
+    TrainedModel,
     classify,
     era_defaults,
     features,
+    from_json,
+    is_complete,
     pace_thresholds,
     plausible,
     sizes,
+    to_json,
     train,
 )
 
@@ -155,3 +160,86 @@ def test_sizes_count_workouts_plausible_ones_and_distinct_plausible_vectors_per_
         [(1, 3, 2, 1), (2, 2, 2, 2)], "person_id long, workouts long, plausible long, distinct_plausible long"
     )
     assert_df_equality(sizes(feats), expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_every_person_trained_in_one_pass_with_their_own_k(spark: SparkSession) -> None:
+    # Person 1: the three groups with k=3. Person 2: only the fast and walk groups, k=2. Each person's labels
+    # follow from their own scaler and centroids, computed by hand below.
+    rows = [(f"p1-{g}{i}", 1, date(2024, 1, 1), "run", *p) for g, group in GROUPS.items() for i, p in enumerate(group)]
+    two = {g: GROUPS[g] for g in ("fast", "walk")}
+    rows += [(f"p2-{g}{i}", 2, date(2024, 1, 1), "run", *p) for g, group in two.items() for i, p in enumerate(group)]
+    df = spark.createDataFrame(rows, FEATURES)
+    models = train(df, {"1": 3, "2": 2})
+    assert sorted(models) == ["1", "2"]
+    assert (models["1"].k, models["2"].k) == (3, 2)
+    assert (models["1"].n_train, models["2"].n_train) == (12, 8)
+    assert sorted(models["2"].label_of_cluster.values()) == ["pup_walk", "real_run"]
+    points = [p for group in two.values() for p in group]
+    columns = list(zip(*points, strict=True))
+    means = [sum(c) / len(c) for c in columns]
+    stds = [math.sqrt(sum((x - m) ** 2 for x in c) / (len(c) - 1)) for c, m in zip(columns, means, strict=True)]
+    assert models["2"].mean == pytest.approx(means) and models["2"].std == pytest.approx(stds)
+    actual = {r["workout_id"]: r["label"] for r in classify(df, models).collect()}
+    expected = {w: "real_run" if "fast" in w else "pup_walk" for w in actual if w.startswith("p2-")}
+    expected |= {f"p1-{g}{i}": LABEL_OF_GROUP[g] for g, group in GROUPS.items() for i in range(len(group))}
+    assert actual == expected
+
+
+def test_a_feature_that_never_varied_standardises_to_zero(spark: SparkSession) -> None:
+    # Every workout lasts 30 minutes: duration's std is 0 and its standardised value 0 for any workout, so a
+    # 90-minute workout is as near the centroids as a 30-minute one with the same pace and distance.
+    runs = [("r1", 9.0, 3.0), ("r2", 9.2, 3.2), ("w1", 24.0, 1.2), ("w2", 24.4, 1.3)]
+    df = spark.createDataFrame([(w, 1, date(2024, 1, 1), "run", p, d, 30.0) for w, p, d in runs], FEATURES)
+    models = train(df, 2)
+    assert models["1"].std[2] == 0.0
+    probe = spark.createDataFrame(
+        [("long", 1, date(2024, 1, 2), "run", 9.1, 3.1, 90.0), ("short", 1, date(2024, 1, 2), "run", 9.1, 3.1, 30.0)],
+        FEATURES,
+    )
+    out = {r["workout_id"]: (r["label"], r["centroid_distance"]) for r in classify(probe, models).collect()}
+    assert out["long"] == out["short"]
+    # By hand: pace and distance standardised with the four workouts' mean and sample std; the fast centroid is
+    # the mean of r1 and r2 in that space, i.e. (9.1, 3.1) itself: distance 0.
+    assert out["long"] == ("real_run", 0.0)
+
+
+def test_a_model_survives_json_and_old_metadata_is_not_whole() -> None:
+    model = TrainedModel((1.0, 2.0, 3.0), (0.5, 0.0, 2.0), ((0.1, 0.2, 0.3), (-0.1, -0.2, -0.3)),
+                         {0: "pup_walk", 1: "real_run"}, 7, 2.5)  # fmt: skip
+    assert from_json(to_json(model)) == model
+    assert is_complete(to_json(model))
+    old = '{"label_of_cluster": {"0": "real_run"}, "centroids": [[0.1, 0.2, 0.3]], "k": 1}'
+    assert not is_complete(old) and not is_complete(None) and not is_complete("not json")
+
+
+def test_a_model_saved_by_spark_ml_before_is_still_read(spark: SparkSession, tmp_path) -> None:
+    # Lakehouses built before the models were kept whole hold Spark ML PipelineModels: their scaler and
+    # centroids are read back. Expected: the means and sample stds of the points (by hand), and the three
+    # group means in that space as the centroids (the groups are far apart, so any k-means finds them).
+    from pyspark.ml import Pipeline
+    from pyspark.ml.clustering import KMeans
+    from pyspark.ml.feature import StandardScaler, VectorAssembler
+
+    from lakehouse.gold.classification_models import model_of
+
+    points = [p for group in GROUPS.values() for p in group]
+    df = spark.createDataFrame([(f"w{i}", *p) for i, p in enumerate(points)],
+                               "workout_id string, pace_min_per_mile double, distance_mi double, duration_min double")
+    pipeline = Pipeline(stages=[
+        VectorAssembler(inputCols=["pace_min_per_mile", "distance_mi", "duration_min"], outputCol="raw"),
+        StandardScaler(inputCol="raw", outputCol="features", withMean=True, withStd=True),
+        KMeans(k=3, seed=42, featuresCol="features", predictionCol="cluster"),
+    ])  # fmt: skip
+    path = str(tmp_path / "old-model")
+    pipeline.fit(df.repartition(1)).write().save(path)
+    model = model_of(path, '{"label_of_cluster": {"0": "a", "1": "b", "2": "c"}, "outlier_distance": 2.0}')
+    columns = list(zip(*points, strict=True))
+    means = [sum(c) / len(c) for c in columns]
+    stds = [math.sqrt(sum((x - m) ** 2 for x in c) / (len(c) - 1)) for c, m in zip(columns, means, strict=True)]
+    assert model.mean == pytest.approx(means) and model.std == pytest.approx(stds)
+    expected = sorted(
+        tuple((sum(p[i] for p in group) / len(group) - means[i]) / stds[i] for i in range(3))
+        for group in GROUPS.values()
+    )
+    assert sorted(model.centroids) == [pytest.approx(c) for c in expected]
+    assert model.label_of_cluster == {0: "a", 1: "b", 2: "c"} and model.outlier_distance == 2.0
