@@ -37,7 +37,7 @@ debian_packages() {
       || say "could not install chromium; the browser smoke test will be skipped"
   fi
 
-  # 4. A native BLAS for Spark MLlib (the kudos model, k-means): without libblas.so.3 it logs a netlib warning
+  # 4. A native BLAS for Spark MLlib (the class-data regression): without libblas.so.3 it logs a netlib warning
   #    and uses its Java fallback. Optional: nothing fails without it.
   if ldconfig -p 2>/dev/null | grep -q 'libblas\.so\.3'; then
     :
