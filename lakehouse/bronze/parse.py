@@ -39,6 +39,15 @@ UTF8_BOM = b"\xef\xbb\xbf"
 SURROGATES = ("\ud800", "\udfff")
 ESCAPED_BYTES = ("\udc80", "\udcff")  # how `surrogateescape` carries the bytes 0x80..0xff it could not decode
 SURROGATE_RE = re.compile("[\ud800-\udfff]")
+# Whatever in a JSON text could parse to a value `_value_problem` rejects: a surrogate (or an escape making one),
+# NaN / Infinity, a number too big for a double (an exponent of 3 digits, or 200 digits in a row). Matching
+# inside a string too, it over-reports; a text without any match needs no walk of its values.
+_MAYBE_BAD_VALUE_RE = re.compile(
+    "[\ud800-\udfff]|" + r"NaN|Infinity|\\u[dD][89a-fA-F]|[0-9][eE][+-]?[0-9]{3}|[0-9]{200}"
+)
+_JSON_STRING_RE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKET_RE = re.compile(r"[^\[\]{}]+")
+_INNERMOST_PAIR_RE = re.compile(r"\[\]|\{\}")
 MAX_RAW_CHARS = 100_000  # a quarantined blob is kept whole up to this size, then cut (and the cut noted)
 MAX_ERRORS_IN_REASON = 3
 REJECTED_FIELD = "_rejected"  # set by an importer on a record it could not convert, with the reason
@@ -227,6 +236,21 @@ def nesting_depth(text: str, start: int = 0, stop: int | None = None) -> int:
     return max((depth for _, depth in _brackets(text, start, stop)), default=0)
 
 
+def nests_at_most(text: str, limit: int) -> bool:
+    """Whether arrays and objects nest at most `limit` deep in valid JSON `text` (strings skipped). Regular
+    expressions do the work: strings dropped, then everything but brackets, then the innermost pairs once
+    per level.
+
+    Example: `nests_at_most('[{"a": [1]}, "]]]"]', 3) is True`, and with limit 2 False.
+    """
+    brackets = _NOT_BRACKET_RE.sub("", _JSON_STRING_RE.sub("", text))
+    for _ in range(limit):
+        if not brackets:
+            return True
+        brackets = _INNERMOST_PAIR_RE.sub("", brackets)
+    return not brackets
+
+
 def _value_end(text: str, pos: int) -> int:
     """Where the array or object opening at `text[pos]` closes (one past it), or len(text) if it never does."""
     return next((index + 1 for index, depth in _brackets(text, pos) if depth == 0), len(text))
@@ -280,14 +304,19 @@ def _jsonschema_reason(record: Any, fmt: EntityFormat) -> str | None:
     return "schema: " + "; ".join(parts) + more
 
 
-def _accept_records(items: list[tuple[int, Any, str | None]], fmt: EntityFormat, out: ParsedFile) -> None:
+def _accept_records(
+    items: list[tuple[int, Any, str | None]], fmt: EntityFormat, out: ParsedFile,
+    values_clean: bool = False, shallow: bool = False,
+) -> None:  # fmt: skip
     """Validate records, catch in-file duplicate keys, and note unknown fields. An item's raw text (what a
-    quarantine keeps) is None when it is the record written back as JSON: then it is made only if needed."""
+    quarantine keeps) is None when it is the record written back as JSON: then it is made only if needed.
+    `values_clean` / `shallow`: the whole file's text showed no value `_value_problem` rejects / no nesting
+    beyond MAX_NESTING, so the records need not be walked for them one by one."""
     seen: dict[tuple[Any, ...], int] = {}
     unknown: set[str] = set()
     known = _known_fields(fmt.schema_json)
     for index, record, given in items:
-        depth = record.depth if isinstance(record, _TooDeep) else _object_depth(record)
+        depth = record.depth if isinstance(record, _TooDeep) else 0 if shallow else _object_depth(record)
         if depth > MAX_NESTING:
             out.quarantined.append((index, _clipped_raw(given, record), _too_deep()))
             continue
@@ -301,7 +330,7 @@ def _accept_records(items: list[tuple[int, Any, str | None]], fmt: EntityFormat,
                 (index, _clipped_raw(given, record), f"rejected at import: {record[REJECTED_FIELD]}")
             )
             continue
-        reason = _value_problem(record, "record") or _schema_reason(record, fmt)
+        reason = (None if values_clean else _value_problem(record, "record")) or _schema_reason(record, fmt)
         if reason:
             out.quarantined.append((index, _clipped_raw(given, record), reason))
             continue
@@ -382,7 +411,9 @@ def _parse_json(text: str, fmt: EntityFormat, out: ParsedFile) -> None:
             (None, _clip(text), f"expected a JSON array of records, got a JSON {type(document).__name__}")
         )
         return
-    _accept_records([(i, item, None) for i, item in enumerate(document)], fmt, out)
+    items: list[tuple[int, Any, str | None]] = [(i, item, None) for i, item in enumerate(document)]
+    values_clean = _MAYBE_BAD_VALUE_RE.search(text) is None
+    _accept_records(items, fmt, out, values_clean=values_clean, shallow=nests_at_most(text, MAX_NESTING + 1))
 
 
 def _clipped_raw(given: str | None, record: Any) -> str:

@@ -332,7 +332,7 @@ def _registered(ctx: GoldContext, paths: Collection[str]) -> dict[str, str]:
 def _by_person(values: dict[str, object]) -> Column:
     """The value of each row's person_id in `values` (a literal map; null for anyone else)."""
     pairs = [F.lit(x) for person, value in sorted(values.items()) for x in (person, value)]
-    return F.create_map(*pairs)[F.col("person_id").cast("string")]
+    return F.create_map(*pairs)[workout_classification.person_key()]
 
 
 def build_classification(ctx: GoldContext) -> GoldResult:
@@ -350,7 +350,8 @@ def build_classification(ctx: GoldContext) -> GoldResult:
     settings_of = {r["person_id"]: r for r in people}
     defaults = ctx.settings.analytics
     try:
-        sizes = {str(r["person_id"]): r for r in workout_classification.sizes(feats).collect()}
+        counted = workout_classification.sizes(feats).collect()
+        sizes = {workout_classification.key_of(r["person_id"]): r for r in counted}
         active = classification_models.active_models(ctx.spark, ctx.tables)  # versions chosen by jobs.classify
         k_of: dict[str, int] = {}
         era: dict[str, date] = {}
@@ -378,7 +379,7 @@ def build_classification(ctx: GoldContext) -> GoldResult:
         models |= {a: workout_classification.from_json(registered[p]) for a, p in paths.items() if p in registered}
         fresh = sorted(a for a, p in paths.items() if p not in registered)
         if fresh:
-            mine = workout_classification.plausible(feats).where(F.col("person_id").cast("string").isin(fresh))
+            mine = workout_classification.plausible(feats).where(workout_classification.person_key().isin(fresh))
             trained = workout_classification.train(mine, {a: k_of[a] for a in fresh})
             version, now = ctx.versions["workouts"], datetime.now(UTC)
             rows = []
@@ -399,7 +400,8 @@ def build_classification(ctx: GoldContext) -> GoldResult:
             parts.append(workout_classification.era_defaults(feats.where(_by_person(era).isNotNull()), _by_person(era))
                          .withColumn("model_path", F.lit(None)))  # fmt: skip
         if by_pace:
-            parts.append(workout_classification.pace_thresholds(feats.where(F.col("person_id").cast("string").isin(by_pace)))
+            pace_rows = feats.where(workout_classification.person_key().isin(by_pace))
+            parts.append(workout_classification.pace_thresholds(pace_rows)
                          .withColumn("model_path", F.lit(None)))  # fmt: skip
         if not parts:
             return GoldResult(name, mode="no input")

@@ -47,6 +47,7 @@ METRES_PER_MILE = 1609.344
 FEATURES = ("pace_min_per_mile", "distance_mi", "duration_min")
 LABELS_BY_PACE = ("real_run", "mixed", "pup_walk")
 FITTED_SCHEMA = "person_id string, model string"
+NO_PERSON = "(none)"  # the key of workouts without a person_id: they are clustered together, not dropped
 MODEL_SCHEMA = T.StructType(
     [
         T.StructField("model_person", T.StringType(), False),
@@ -104,6 +105,16 @@ def plausible(df: DataFrame) -> DataFrame:
     return df.where(F.col("pace_min_per_mile").between(low, high))
 
 
+def person_key() -> Column:
+    """Whose model labels a row: its person_id as a string (`NO_PERSON` when it has none)."""
+    return F.coalesce(F.col("person_id").cast("string"), F.lit(NO_PERSON))
+
+
+def key_of(person_id: object) -> str:
+    """`person_key` of one person_id value, on the driver."""
+    return NO_PERSON if person_id is None else str(person_id)
+
+
 def cluster_names(n: int) -> tuple[str, ...]:
     """Names of `n` clusters ordered by mean pace: the fastest real_run, the slowest pup_walk, between mixed."""
     if n <= 1:
@@ -131,11 +142,11 @@ def fit(points: np.ndarray, k: int, outlier_distance: float = OUTLIER_DISTANCE) 
     )  # fmt: skip
 
 
-def _fit_person(group: pd.DataFrame) -> pd.DataFrame:
+def _fit_person(group: pd.DataFrame) -> pd.DataFrame:  # columns person_key, workout_id, FEATURES, k
     """One athlete's plausible workouts (and their k) -> one row: the athlete and the model as JSON."""
     ordered = group.sort_values("workout_id", kind="stable")
     model = fit(ordered[list(FEATURES)].to_numpy(dtype=float), int(ordered["k"].iloc[0]))
-    return pd.DataFrame({"person_id": [str(group["person_id"].iloc[0])], "model": [to_json(model)]})
+    return pd.DataFrame({"person_id": [group["person_key"].iloc[0]], "model": [to_json(model)]})
 
 
 def train(
@@ -143,13 +154,13 @@ def train(
 ) -> dict[str, TrainedModel]:
     """Fit one model per athlete on their plausible workouts `df`, every athlete in one grouped Spark pass (the
     fitting runs on the executors). `k` is one for all or per athlete (by person_id as a string); the models
-    are returned by person_id as a string."""
-    person = F.col("person_id").cast("string")
+    are returned by `person_key`."""
+    person = person_key()
     k_of = F.create_map(*[F.lit(x) for p, n in (k.items() if isinstance(k, Mapping) else []) for x in (p, n)])
     k_column = F.lit(k) if isinstance(k, int) else k_of[person]
     fitted = (
-        df.select(person.alias("person_id"), "workout_id", *FEATURES, k_column.cast("int").alias("k"))
-        .groupBy("person_id").applyInPandas(_fit_person, schema=FITTED_SCHEMA).collect()
+        df.select(person.alias("person_key"), "workout_id", *FEATURES, k_column.cast("int").alias("k"))
+        .groupBy("person_key").applyInPandas(_fit_person, schema=FITTED_SCHEMA).collect()
     )  # fmt: skip
     return {r["person_id"]: from_json(r["model"]).with_outlier_distance(outlier_distance) for r in fitted}
 
@@ -194,7 +205,7 @@ def is_complete(metadata: str | None) -> bool:
 
 
 def model_frame(spark: SparkSession, models: Mapping[str, TrainedModel]) -> DataFrame:
-    """One row per athlete's model (person_id as a string), the columns `classify` reads."""
+    """One row per athlete's model (by `person_key`), the columns `classify` reads."""
     rows = [
         (person, list(m.mean), list(m.scale()), [list(c) for c in m.centroids],
          [m.label_of_cluster.get(c, "?") for c in range(m.k)], float(m.outlier_distance))
@@ -208,7 +219,7 @@ def classify(df: DataFrame, models: Mapping[str, TrainedModel]) -> DataFrame:
     Workouts of athletes without a model are left out. One query for every athlete: the models are a small
     broadcast table, the distances column arithmetic."""
     frame = model_frame(df.sparkSession, models)
-    joined = df.join(F.broadcast(frame), F.col("person_id").cast("string") == F.col("model_person"))
+    joined = df.join(F.broadcast(frame), person_key() == F.col("model_person"))
     z = [(F.col(f) - F.col("model_mean")[i]) * F.col("model_scale")[i] for i, f in enumerate(FEATURES)]
     dist = F.transform(
         "model_centroids", lambda c: F.sqrt(sum(((z[i] - c[i]) ** 2 for i in range(len(FEATURES))), F.lit(0.0)))

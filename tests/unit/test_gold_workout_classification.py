@@ -15,6 +15,7 @@ from chispa import assert_approx_df_equality, assert_df_equality
 from pyspark.sql import SparkSession
 
 from lakehouse.gold.workout_classification import (
+    NO_PERSON,
     TrainedModel,
     classify,
     era_defaults,
@@ -243,3 +244,15 @@ def test_a_model_saved_by_spark_ml_before_is_still_read(spark: SparkSession, tmp
     )
     assert sorted(model.centroids) == [pytest.approx(c) for c in expected]
     assert model.label_of_cluster == {0: "a", 1: "b", 2: "c"} and model.outlier_distance == 2.0
+
+
+def test_workouts_without_a_person_are_clustered_together_not_dropped(spark: SparkSession) -> None:
+    two = {g: GROUPS[g] for g in ("fast", "walk")}
+    df = spark.createDataFrame(
+        [(f"{g}{i}", None, date(2024, 1, 1), "run", *p) for g, group in two.items() for i, p in enumerate(group)],
+        FEATURES,
+    )
+    models = train(df, 2)
+    assert list(models) == [NO_PERSON]
+    actual = {r["workout_id"]: (r["person_id"], r["label"]) for r in classify(df, models).collect()}
+    assert actual == {f"{g}{i}": (None, "real_run" if g == "fast" else "pup_walk") for g in two for i in range(4)}
