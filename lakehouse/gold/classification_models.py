@@ -139,7 +139,7 @@ def train_version(
     registry = tables.ref(*REGISTRY_TABLE)
     create_if_missing(spark, registry, spark.createDataFrame([], REGISTRY_SCHEMA))
     row = (MODEL_NAME, person_id, model_version, "silver.workouts", version, path, trained.n_train,
-           wc.metadata(trained), datetime.now(UTC))
+           wc.to_json(trained), datetime.now(UTC))
     append_rows(spark, [row], REGISTRY_SCHEMA, registry)
     return {"model_version": model_version, "path": path, "k": k, "outlier_distance": outlier_distance,
             "data_version": version, "n_train": row[6]}

@@ -384,10 +384,10 @@ def build_classification(ctx: GoldContext) -> GoldResult:
             version, now = ctx.versions["workouts"], datetime.now(UTC)
             rows = []
             for a in fresh:
-                model = trained[a]
-                store.write_bytes(keys[a], workout_classification.to_json(model).encode("utf-8"))
+                text = workout_classification.to_json(trained[a])  # the file and the registry hold the same JSON
+                store.write_bytes(keys[a], text.encode("utf-8"))
                 rows.append(("workout_kmeans", a, f"{a}-k{k_of[a]}-{version}", "silver.workouts", version, paths[a],
-                             model.n_train, workout_classification.metadata(model), now))  # fmt: skip
+                             trained[a].n_train, text, now))  # fmt: skip
             crash_point("gold.after_model_save")  # models saved, their registry rows not written: retrained next run
             append_rows(ctx.spark, rows, REGISTRY_SCHEMA, ctx.tables.ref(*REGISTRY_TABLE))
             models |= trained

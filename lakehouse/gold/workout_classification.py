@@ -277,7 +277,3 @@ def sizes(feats: DataFrame) -> DataFrame:
         F.count_distinct(F.when(is_plausible, F.struct(*FEATURES))).alias("distinct_plausible"),
     )
 
-
-def metadata(trained: TrainedModel) -> str:
-    """What the registry stores beside the model: the whole model (`to_json`)."""
-    return to_json(trained)
