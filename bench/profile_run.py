@@ -15,7 +15,8 @@ stage and per table label:
 - Delta commits, files added (and their total and median size) per table, attributed to the label running
   when the commit was made;
 - Python UDF nodes in the physical plans (`BatchEvalPython`, `ArrowEvalPython`, pandas UDF nodes);
-- the call sites of its jobs (Spark's job names, e.g. `collect at merge.py:180`), in the JSON only;
+- the call sites of its jobs (Spark's job names, e.g. `collect at merge.py:180`) and the seconds spent per
+  call site and job description, in the JSON only;
 - wall seconds, approximated as the time from a label's first job to the next label's first job (with
   several tables built at once, `[spark] table_threads`, labels interleave: run with `--table-threads 1`
   for per-table seconds; the profiler builds its own settings, so LAKEHOUSE_* variables do not reach it).
@@ -137,6 +138,7 @@ def profile_phase(base: str, app: str, tables_root: Path, seen_job: int, seen_sq
         "jobs": 0, "stages": 0, "tasks": 0, "snapshot_jobs": 0, "job_seconds": 0.0, "wall_seconds": 0.0,
         "commits": 0, "operations": Counter(), "files_added": 0, "bytes_added": 0, "file_sizes": [],
         "python_udf_nodes": Counter(), "tables_committed": Counter(), "job_names": Counter(),
+        "seconds_by_job_name": Counter(),
     })  # fmt: skip
     group_of_job = {}
     for job in jobs:
@@ -151,6 +153,8 @@ def profile_phase(base: str, app: str, tables_root: Path, seen_job: int, seen_sq
         start, end = spark_time(job.get("submissionTime")), spark_time(job.get("completionTime"))
         if start and end:
             row["job_seconds"] += end - start
+            what = " | ".join(filter(None, (job.get("name", "?"), (job.get("description") or "")[:100])))
+            row["seconds_by_job_name"][what] += end - start
     for start, end, label in windows:
         per[label]["wall_seconds"] += end - start
     for query in sql:
@@ -179,6 +183,7 @@ def profile_phase(base: str, app: str, tables_root: Path, seen_job: int, seen_sq
         row["wall_seconds"] = round(row["wall_seconds"], 2)
         for key in ("operations", "python_udf_nodes", "tables_committed", "job_names"):
             row[key] = dict(row[key])
+        row["seconds_by_job_name"] = {k: round(v, 2) for k, v in row["seconds_by_job_name"].most_common()}
         out[label] = row
     stages: dict[str, dict[str, float]] = defaultdict(Counter)  # type: ignore[arg-type]
     for label, row in out.items():
