@@ -11,7 +11,7 @@ Methods (METRICS.md, after the workout-intelligence seed's `statistics.py`):
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.exact import exact_avg, exact_stddev_samp
@@ -39,53 +39,48 @@ def _long(workouts: DataFrame) -> DataFrame:
 
 
 def detect(workouts: DataFrame) -> DataFrame:
-    """silver.workouts -> one row per (workout, metric, method) with the score and the flag."""
+    """silver.workouts -> one row per (workout, metric, method) with the score and the flag.
+
+    Each value is scored once against its group's statistics (quartiles, mean, standard deviation, MAD), and
+    the three methods' rows are made from that one row (`inline` of a three-element array), so the joins and
+    the percentiles run once, not once per method."""
     values = _long(workouts)
-    stats = values.groupBy(*GROUP).agg(
-        F.count(F.lit(1)).alias("n"),
-        F.percentile("value", 0.25).alias("q1"),
-        F.percentile("value", 0.5).alias("median"),
-        F.percentile("value", 0.75).alias("q3"),
-        exact_avg("value").alias("mean"),
-        exact_stddev_samp("value").alias("std"),
+    stats = (
+        values.groupBy(*GROUP)
+        .agg(
+            F.count(F.lit(1)).alias("n"),
+            F.percentile("value", [0.25, 0.5, 0.75]).alias("quartiles"),
+            exact_avg("value").alias("mean"),
+            exact_stddev_samp("value").alias("std"),
+        )
+        .where(F.col("n") >= MIN_GROUP_SIZE)
+        .select(*GROUP, *[F.col("quartiles")[i].alias(q) for i, q in enumerate(("q1", "median", "q3"))], "mean", "std")
     )
-    with_stats = values.join(stats, on=list(GROUP), how="inner").where(F.col("n") >= MIN_GROUP_SIZE)
-    mad = (
-        with_stats.withColumn("dev", F.abs(F.col("value") - F.col("median")))
-        .groupBy(*GROUP)
-        .agg(F.percentile("dev", 0.5).alias("mad"))
-    )
+    with_stats = values.join(stats, on=list(GROUP), how="inner")
+    mad = with_stats.groupBy(*GROUP).agg(F.percentile(F.abs(F.col("value") - F.col("median")), 0.5).alias("mad"))
     scored = with_stats.join(mad, on=list(GROUP), how="inner")
+    value = F.col("value")
     iqr = F.col("q3") - F.col("q1")
     low, high = F.col("q1") - IQR_FACTOR * iqr, F.col("q3") + IQR_FACTOR * iqr
-    methods = [
-        ("iqr", f"{IQR_FACTOR}*IQR", F.col("value"), (F.col("value") < low) | (F.col("value") > high)),
-        ("zscore", str(Z_THRESHOLD),
-         F.when(F.col("std") > 0, (F.col("value") - F.col("mean")) / F.col("std")), None),
-        ("modified_zscore", str(MODIFIED_Z_THRESHOLD),
-         F.when(F.col("mad") > 0, MODIFIED_Z_CONSTANT * (F.col("value") - F.col("median")) / F.col("mad")), None),
-    ]  # fmt: skip
-    frames = []
-    for method, threshold, score, flag in methods:
-        limit = Z_THRESHOLD if method == "zscore" else MODIFIED_Z_THRESHOLD
-        is_anomaly = flag if flag is not None else F.coalesce(F.abs(score) > limit, F.lit(False))
-        frames.append(
-            scored.select(
-                "workout_id",
-                "person_id",
-                "sport",
-                "workout_date",
-                "metric",
-                "value",
-                F.lit(method).alias("method"),
-                F.lit(threshold).alias("threshold"),
-                F.round(score, 4).alias("score"),
-                F.when(F.lit(method == "iqr"), F.round(low, 4)).alias("lower_bound"),
-                F.when(F.lit(method == "iqr"), F.round(high, 4)).alias("upper_bound"),
-                is_anomaly.alias("is_anomaly"),
-            )
+    z = F.when(F.col("std") > 0, (value - F.col("mean")) / F.col("std"))
+    modified_z = F.when(F.col("mad") > 0, MODIFIED_Z_CONSTANT * (value - F.col("median")) / F.col("mad"))
+    no_bound = F.lit(None).cast("double")
+
+    def method(name: str, threshold: str, score: Column, lower: Column, upper: Column, flag: Column) -> Column:
+        return F.struct(
+            F.lit(name).alias("method"),
+            F.lit(threshold).alias("threshold"),
+            F.round(score, 4).alias("score"),
+            lower.alias("lower_bound"),
+            upper.alias("upper_bound"),
+            flag.alias("is_anomaly"),
         )
-    out = frames[0]
-    for frame in frames[1:]:
-        out = out.unionByName(frame)
-    return out
+
+    methods = F.array(
+        method("iqr", f"{IQR_FACTOR}*IQR", value, F.round(low, 4), F.round(high, 4), (value < low) | (value > high)),
+        method("zscore", str(Z_THRESHOLD), z, no_bound, no_bound,
+               F.coalesce(F.abs(z) > Z_THRESHOLD, F.lit(False))),
+        method("modified_zscore", str(MODIFIED_Z_THRESHOLD), modified_z, no_bound, no_bound,
+               F.coalesce(F.abs(modified_z) > MODIFIED_Z_THRESHOLD, F.lit(False))),
+    )  # fmt: skip
+    return scored.select("workout_id", "person_id", "sport", "workout_date", "metric", "value", F.inline(methods))
