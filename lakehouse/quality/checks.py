@@ -12,7 +12,8 @@ Actions: `warn` reports; `halt` makes `run_checks(..., raise_on_halt=True)` rais
 after every check has run, so the stage stops before the MERGE and production is left untouched.
 
 The z-score checks follow the seed: this week's activity count, and this week's mean kudos, each against
-the weekly history, at a 90 % two-sided interval (`Z_90` = 1.645).
+the weekly history, at a 90 % two-sided interval (`Z_90` = 1.645); per athlete, each against their own
+history, the athlete furthest from their usual being the observation (a tie in |z|: the positive one).
 """
 
 from __future__ import annotations
@@ -282,16 +283,21 @@ def _current_rows(columns: Sequence[str], keys: Sequence[str] = STRAVA_KEYS) -> 
 
 
 def _zscore_of_target_week(value: str, history_weeks: int) -> str:
-    """SQL over `marked(week, <value>, target)`: z of the target week's value against the weeks before it."""
+    """SQL over `marked(athlete_id, week, <value>, target)`: each athlete's z of their target week's value against
+    their weeks before it; the athlete furthest from their usual (largest |z|; a tie: the positive z) is the
+    observation."""
     return f"""
-        SELECT try_divide(
-            max({value}) FILTER (WHERE week = target) - avg({value}) FILTER (WHERE in_history),
-            stddev_samp({value}) FILTER (WHERE in_history)
-        )
-        FROM (
-            SELECT *, week < target AND week >= date_sub(target, 7 * {history_weeks}) AS in_history
-            FROM marked
-        )
+        SELECT max_by(z, struct(abs(z), z)) FROM (
+            SELECT try_divide(
+                max({value}) FILTER (WHERE week = target) - avg({value}) FILTER (WHERE in_history),
+                stddev_samp({value}) FILTER (WHERE in_history)
+            ) AS z
+            FROM (
+                SELECT *, week < target AND week >= date_sub(target, 7 * {history_weeks}) AS in_history
+                FROM marked
+            )
+            GROUP BY athlete_id
+        ) WHERE z IS NOT NULL
     """
 
 
@@ -302,46 +308,53 @@ def weekly_activity_count_zscore_check(
     z: float = Z_90,
     action: str = WARN,
 ) -> SqlCheck:
-    """z-score of the latest staged week's activity count against the weekly counts of the weeks before it.
+    """z-score of an athlete's latest staged week's activity count against their weekly counts before it.
 
-    Weeks are Monday-based on `activity_date` (the athlete's local date). The history is every week from
-    the first week with an activity (at most `history_weeks` back) to the week before the staged one; a week
-    without activities counts 0. Counts are over the data as it will be after the merge (staged rows, plus
-    production rows not restaged), so a re-pulled activity is counted once.
+    Per athlete (a lakehouse of several people: each against their own history, and one person's sync
+    arriving before another's is not a quiet week); the athlete furthest from their usual (largest |z|) is
+    the observation. Weeks are Monday-based on `activity_date` (the athlete's local date). The history is
+    every week from the athlete's first week with an activity (at most `history_weeks` back) to the week
+    before their staged one; a week without activities counts 0. Counts are over the data as it will be
+    after the merge (staged rows, plus production rows not restaged), so a re-pulled activity is counted
+    once. Athletes with nothing staged, or with fewer than two weeks of history, are not scored.
     """
     sql = f"""
-        WITH current_rows AS ({_current_rows(("activity_date",))}),
+        WITH current_rows AS ({_current_rows(("athlete_id", "activity_date"))}),
         weeks AS (
-            SELECT CAST(date_trunc('WEEK', activity_date) AS DATE) AS week,
+            SELECT athlete_id, CAST(date_trunc('WEEK', activity_date) AS DATE) AS week,
                    count(*) AS activities,
                    bool_or(is_staged) AS staged
-            FROM current_rows WHERE activity_date IS NOT NULL GROUP BY 1
+            FROM current_rows WHERE activity_date IS NOT NULL GROUP BY 1, 2
         ),
         marked AS (
-            SELECT week, activities,
-                   max(CASE WHEN staged THEN week END) OVER () AS target,
-                   min(week) OVER () AS first_week
+            SELECT athlete_id, week, activities,
+                   max(CASE WHEN staged THEN week END) OVER (PARTITION BY athlete_id) AS target,
+                   min(week) OVER (PARTITION BY athlete_id) AS first_week
             FROM weeks
         ),
         history AS (
             -- The history is every week in [since, target), empty weeks included: they count 0, so they
             -- add to the number of weeks but not to the sums.
-            SELECT week, activities, target, greatest(first_week, date_sub(target, 7 * {history_weeks})) AS since
-            FROM marked
+            SELECT athlete_id, week, activities, target,
+                   greatest(first_week, date_sub(target, 7 * {history_weeks})) AS since
+            FROM marked WHERE target IS NOT NULL
         ),
         sums AS (
             SELECT max(activities) FILTER (WHERE week = target) AS this_week,
                    coalesce(sum(activities) FILTER (WHERE week >= since AND week < target), 0) AS s1,
                    coalesce(sum(activities * activities) FILTER (WHERE week >= since AND week < target), 0) AS s2,
                    max(datediff(target, since) DIV 7) AS n
-            FROM history
-        )
+            FROM history GROUP BY athlete_id
+        ),
         -- mean = s1 / n; sample variance = (s2 - s1^2 / n) / (n - 1); null with fewer than two weeks
-        SELECT try_divide(
-            this_week - try_divide(s1, n),
-            sqrt(greatest(try_divide(s2 - try_divide(s1 * s1, n), n - 1), 0))
+        scores AS (
+            SELECT try_divide(
+                this_week - try_divide(s1, n),
+                sqrt(greatest(try_divide(s2 - try_divide(s1 * s1, n), n - 1), 0))
+            ) AS z
+            FROM sums
         )
-        FROM sums
+        SELECT max_by(z, struct(abs(z), z)) FROM scores WHERE z IS NOT NULL
     """
     return SqlCheck(
         name="weekly_activity_count_zscore",
@@ -362,21 +375,24 @@ def weekly_kudos_zscore_check(
     z: float = Z_90,
     action: str = WARN,
 ) -> SqlCheck:
-    """z-score of the latest staged week's mean kudos per activity against the weekly means before it.
+    """z-score of an athlete's latest staged week's mean kudos per activity against their weekly means before it.
 
     As in the seed: each history week's mean kudos is one observation (weeks without activities have none);
-    the staged week's mean is compared with their mean and sample standard deviation. Recent activities have
-    had less time to collect kudos, so a low value is expected now and then: this check warns.
+    the staged week's mean is compared with their mean and sample standard deviation. Per athlete, as for the
+    activity count: the athlete furthest from their usual (largest |z|) is the observation. Recent activities
+    have had less time to collect kudos, so a low value is expected now and then: this check warns.
     """
     sql = f"""
-        WITH current_rows AS ({_current_rows(("activity_date", "kudos_count"))}),
+        WITH current_rows AS ({_current_rows(("athlete_id", "activity_date", "kudos_count"))}),
         weeks AS (
-            SELECT CAST(date_trunc('WEEK', activity_date) AS DATE) AS week,
+            SELECT athlete_id, CAST(date_trunc('WEEK', activity_date) AS DATE) AS week,
                    avg(kudos_count) AS mean_kudos,
                    bool_or(is_staged) AS staged
-            FROM current_rows WHERE activity_date IS NOT NULL GROUP BY 1
+            FROM current_rows WHERE activity_date IS NOT NULL GROUP BY 1, 2
         ),
-        marked AS (SELECT *, max(CASE WHEN staged THEN week END) OVER () AS target FROM weeks)
+        marked AS (
+            SELECT *, max(CASE WHEN staged THEN week END) OVER (PARTITION BY athlete_id) AS target FROM weeks
+        )
         {_zscore_of_target_week("mean_kudos", history_weeks)}
     """
     return SqlCheck(

@@ -32,12 +32,14 @@ def week(k: int) -> date:
     return MONDAY + timedelta(weeks=k)
 
 
-def activities(weekly: list[tuple[date, list[int]]], first_id: int = 1) -> list[tuple[int, int, date, int]]:
+def activities(
+    weekly: list[tuple[date, list[int]]], first_id: int = 1, athlete: int = 7
+) -> list[tuple[int, int, date, int]]:
     """Rows for each (week start, kudos of each activity that week), spread over the week's days."""
     rows, next_id = [], first_id
     for start, kudos in weekly:
         for i, k in enumerate(kudos):
-            rows.append((7, next_id, start + timedelta(days=i % 7), k))
+            rows.append((athlete, next_id, start + timedelta(days=i % 7), k))
             next_id += 1
     return rows
 
@@ -226,6 +228,50 @@ def test_weekly_count_history_has_zero_weeks_and_a_window(spark: SparkSession) -
 
     assert (gap.observed, gap.passed) == (pytest.approx(1.8898, abs=1e-4), False)
     assert (windowed.observed, windowed.passed) == (pytest.approx(3.0), False)
+
+
+def test_weekly_count_is_per_athlete_so_one_sync_before_another_is_not_a_quiet_week(spark: SparkSession) -> None:
+    # Athletes 7 and 8 each did 10, 12, 11, 9 and 13 activities in weeks 0-4. Only 7's week 5 is synced
+    # (11 activities): against 7's own history z = (11 - 11) / 1.58114 = 0. Counted together, the week would
+    # hold 11 against 20, 24, 22, 18, 26 (mean 22, sd sqrt(40 / 4) = 3.16228): z = -3.4785, a false warning.
+    production = frame(spark, activities(history(), first_id=1) + activities(history(), first_id=1, athlete=8))
+    staged = frame(spark, activities([(week(5), [1] * 11)], first_id=1000))
+
+    [result] = run_checks(spark, [weekly_activity_count_zscore_check(TABLE)], staged, production)
+
+    assert (result.observed, result.passed) == (pytest.approx(0.0, abs=1e-9), True)
+
+
+def test_weekly_count_reports_the_athlete_furthest_from_their_usual(spark: SparkSession) -> None:
+    # Same histories; week 5 brings 3 activities for athlete 7 (z = (3 - 11) / 1.58114 = -5.0596) and 12 for
+    # athlete 8 (z = 1 / 1.58114 = 0.6325): the observation is 7's. Together it would be (15 - 22) / 3.16228.
+    production = frame(spark, activities(history(), first_id=1) + activities(history(), first_id=1, athlete=8))
+    staged = frame(
+        spark,
+        activities([(week(5), [1] * 3)], first_id=1000) + activities([(week(5), [1] * 12)], first_id=1000, athlete=8),
+    )
+
+    [result] = run_checks(spark, [weekly_activity_count_zscore_check(TABLE)], staged, production)
+
+    assert (result.observed, result.passed) == (pytest.approx(Z_THREE_ACTIVITIES, abs=1e-4), False)
+
+
+def test_kudos_zscore_is_per_athlete(spark: SparkSession) -> None:
+    # Athlete 7: weekly means 3, 5, 5, 3 (mean 4, sd 1.15470); week 4 brings kudos 4 and 5 (mean 4.5):
+    # z = 0.5 / 1.1547 = 0.4330. Athlete 8: a famous athlete, 100 kudos every week (sd 0: no z), 100 again.
+    # Pooled, every week's mean would mix 8's hundreds with 7's few (week 0: (2 + 4 + 100) / 3 = 35.33).
+    production = frame(
+        spark,
+        activities([(week(0), [2, 4]), (week(1), [5]), (week(2), [3, 5, 7]), (week(3), [3])])
+        + activities([(week(k), [100]) for k in range(4)], first_id=50, athlete=8),
+    )
+    staged = frame(
+        spark, activities([(week(4), [4, 5])], first_id=100) + activities([(week(4), [100])], first_id=200, athlete=8)
+    )
+
+    [result] = run_checks(spark, [weekly_kudos_zscore_check(TABLE)], staged, production)
+
+    assert (result.observed, result.passed) == (pytest.approx(0.4330, abs=1e-4), True)
 
 
 def test_kudos_zscore(spark: SparkSession) -> None:
