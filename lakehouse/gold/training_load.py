@@ -130,7 +130,9 @@ def activity_load(
         heart_rate = heart_rate.join(owners, on="user_id", how="inner")
         fitbit_daily = fitbit_daily.join(owners, on="user_id", how="inner")
         body = people.select("person_id", *[F.col(name).cast("double") for name in PHYSIOLOGY])
-    timed = workouts.where(F.col("start_time_utc").isNotNull()).select(
+    # A workout without a start time (a MapMyRun export row has a date only) matches no heart-rate sample: its
+    # TRIMP comes from its own average heart rate, as without Fitbit.
+    timed = workouts.select(
         "workout_id", "person_id", "sport", "workout_date", "start_time_utc",
         (F.col("start_time_utc") + F.make_interval(secs=F.coalesce("elapsed_s", "duration_s"))).alias("end_time_utc"),
         (F.col("duration_s") / 60).alias("duration_min"),

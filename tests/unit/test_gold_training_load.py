@@ -45,7 +45,7 @@ def test_trimp_from_fitbit_samples_or_the_average_heart_rate(spark: SparkSession
             ("B", 1, "run", date(2024, 1, 11), datetime(2024, 1, 11, 18), 600.0, 600.0, 140.0),
             # C: Fitbit covers 6 of 20 moving minutes (< 50 %): back to the average HR
             ("C", 1, "walk", date(2024, 1, 12), datetime(2024, 1, 12, 7), 1260.0, 1200.0, 130.0),
-            # D: no heart rate at all; E: no start time, so no window and no row
+            # D: no heart rate at all; E: no start time (a MapMyRun row), so no window: its own average HR
             ("D", 1, "run", date(2024, 1, 13), datetime(2024, 1, 13, 9), 600.0, 600.0, None),
             ("E", 1, "run", date(2024, 1, 14), None, 600.0, 600.0, 150.0),
         ],
@@ -84,9 +84,11 @@ def test_trimp_from_fitbit_samples_or_the_average_heart_rate(spark: SparkSession
     # B: 5 min at HRR 40/130 (0.3555 each) + 5 min at HRR 100/130 (2.1560 each) = 12.558 -> 7.613;
     #    100 bpm is Fat Burn, 160 bpm is Peak (zones are [min, max)); mean HR 130.
     # C: HRR (130 - 58) / 132 = 0.5455 -> 20 x 0.5455 x 0.64 x e^1.0473 = 19.897 -> 12.063; 6 samples seen.
+    # E: HRR (150 - 60) / 130 = 0.6923 -> 10 x 0.6923 x 0.64 x e^1.3292 = 16.740 -> 10.149.
     a = _banister(30.0, 150.0, 55.0)
     b = 5 * _banister(1.0, 100.0, 60.0) + 5 * _banister(1.0, 160.0, 60.0)
     c = _banister(20.0, 130.0, 58.0)
+    e = _banister(10.0, 150.0, 60.0)
     expected = spark.createDataFrame(
         [
             ("A", 1, "run", date(2024, 1, 10), 30.0, "activity", 0, 150.0, 55.0, a, 100 * a / THRESHOLD_HOUR,
@@ -96,12 +98,14 @@ def test_trimp_from_fitbit_samples_or_the_average_heart_rate(spark: SparkSession
             ("C", 1, "walk", date(2024, 1, 12), 20.0, "activity", 6, 130.0, 58.0, c, 100 * c / THRESHOLD_HOUR,
              None, None, None, None),
             ("D", 1, "run", date(2024, 1, 13), 10.0, "none", 0, None, 60.0, None, None, None, None, None, None),
+            ("E", 1, "run", date(2024, 1, 14), 10.0, "activity", 0, 150.0, 60.0, e, 100 * e / THRESHOLD_HOUR,
+             None, None, None, None),
         ],
         "workout_id string, person_id long, sport string, workout_date date, duration_min double,"
         " hr_source string, hr_samples long, avg_hr double, resting_hr double, trimp double, trimp100 double,"
         " out_of_range_min double, fat_burn_min double, cardio_min double, peak_min double",
     )  # fmt: skip
-    assert abs(a - 52.176) < 1e-3 and abs(b - 12.558) < 1e-3 and abs(c - 19.897) < 1e-3
+    assert abs(a - 52.176) < 1e-3 and abs(b - 12.558) < 1e-3 and abs(c - 19.897) < 1e-3 and abs(e - 16.740) < 1e-3
     assert_approx_df_equality(
         activity_load(workouts, heart_rate, fitbit_daily, PARAMS),
         expected,
@@ -329,3 +333,23 @@ def test_without_fitbit_trimp_comes_from_the_workouts_own_heart_rate(spark: Spar
     row = activity_load(workouts, None, None, PARAMS).select("hr_source", "trimp", "trimp100").first()
     assert row["hr_source"] == "activity"
     assert abs(row["trimp"] - a) < 1e-3 and abs(row["trimp100"] - 100 * a / THRESHOLD_HOUR) < 1e-3
+
+
+def test_a_workout_without_a_start_time_uses_its_own_heart_rate(spark: SparkSession) -> None:
+    # MapMyRun rows carry a date, no start time: no Fitbit sample can fall inside them. B: 30 min at average
+    # HR 150 -> 50.22 as above (even with Fitbit samples that day); C: no heart rate at all -> no TRIMP.
+    workouts = spark.createDataFrame(
+        [("B", "me", "run", date(2024, 1, 10), None, None, 1800.0, 150.0),
+         ("C", "me", "walk", date(2024, 1, 11), None, None, 600.0, None)],
+        "workout_id string, person_id string, sport string, workout_date date, start_time_utc timestamp,"
+        " elapsed_s double, duration_s double, avg_heart_rate_bpm double",
+    )  # fmt: skip
+    heart = spark.createDataFrame(
+        [("u1", datetime(2024, 1, 10, 7, m), datetime(2024, 1, 10, 7, m), 170.0, 60.0) for m in range(30)],
+        "user_id string, ts_utc timestamp, ts_local timestamp_ntz, value double, interval_s double",
+    )
+    rows = {r["workout_id"]: r for r in activity_load(workouts, heart, None, PARAMS).collect()}
+    a = _banister(30.0, 150.0, 60.0)
+    assert (rows["B"]["hr_source"], rows["B"]["hr_samples"]) == ("activity", 0)
+    assert abs(rows["B"]["trimp"] - a) < 1e-3
+    assert (rows["C"]["hr_source"], rows["C"]["trimp"], rows["C"]["trimp100"]) == ("none", None, None)
