@@ -282,12 +282,16 @@ def _current_rows(columns: Sequence[str], keys: Sequence[str] = STRAVA_KEYS) -> 
     """
 
 
+MOST_UNUSUAL_Z = "max_by(z, struct(abs(z), z))"
+"""SQL aggregate over per-athlete scores `z`: the one furthest from 0 (a tie in |z|: the positive one)."""
+
+
 def _zscore_of_target_week(value: str, history_weeks: int) -> str:
     """SQL over `marked(athlete_id, week, <value>, target)`: each athlete's z of their target week's value against
     their weeks before it; the athlete furthest from their usual (largest |z|; a tie: the positive z) is the
     observation."""
     return f"""
-        SELECT max_by(z, struct(abs(z), z)) FROM (
+        SELECT {MOST_UNUSUAL_Z} FROM (
             SELECT try_divide(
                 max({value}) FILTER (WHERE week = target) - avg({value}) FILTER (WHERE in_history),
                 stddev_samp({value}) FILTER (WHERE in_history)
@@ -354,7 +358,7 @@ def weekly_activity_count_zscore_check(
             ) AS z
             FROM sums
         )
-        SELECT max_by(z, struct(abs(z), z)) FROM scores WHERE z IS NOT NULL
+        SELECT {MOST_UNUSUAL_Z} FROM scores WHERE z IS NOT NULL
     """
     return SqlCheck(
         name="weekly_activity_count_zscore",
