@@ -18,6 +18,7 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from lakehouse.config import ConfigError, Settings, load_settings
@@ -64,6 +65,11 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
+def _say(job: str, line: str) -> None:
+    """One line for the operator on stderr, now (a waiting run says so before it waits)."""
+    print(f"{job}: {line}", file=sys.stderr, flush=True)
+
+
 def run_job(
     job: str,
     parser: argparse.ArgumentParser,
@@ -75,7 +81,7 @@ def run_job(
     """Parse `argv`, load settings, open the log, run `body(args, settings)`; failures are one line + exit 1.
 
     With `lock`, the body runs holding the lakehouse's run lock (`lakehouse.runlock`): a second run waits
-    `--wait-lock` seconds for it, then exits 3 with one line saying who holds it.
+    `--wait-lock` seconds for it (saying so on stderr), then exits 3 with one line saying who holds it.
     """
     add_env_argument(parser, default_env)
     if lock:
@@ -97,7 +103,7 @@ def run_job(
         if not lock:
             crash_point("job.start")
             return body(args, settings)
-        with run_lock(settings, wait_seconds=args.wait_lock, what=job):
+        with run_lock(settings, wait_seconds=args.wait_lock, what=job, on_wait=partial(_say, job)):
             crash_point("job.start")  # a timed kill (`job.start+<ms>ms`) lands wherever the run is by then
             return body(args, settings)
     except RunLockedError as exc:  # another run is going on: not a failure of this one

@@ -17,7 +17,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,8 +50,16 @@ def _holder(path: Path) -> str:
 
 
 @contextmanager
-def run_lock(settings: Settings, wait_seconds: float = 0.0, what: str = "pipeline") -> Iterator[Path]:
-    """Hold the lakehouse's run lock for the block; wait up to `wait_seconds` for it, then raise RunLockedError."""
+def run_lock(
+    settings: Settings,
+    wait_seconds: float = 0.0,
+    what: str = "pipeline",
+    on_wait: Callable[[str], None] | None = None,
+) -> Iterator[Path]:
+    """Hold the lakehouse's run lock for the block; wait up to `wait_seconds` for it, then raise RunLockedError.
+
+    `on_wait` is told once, with a line naming the holder, when the lock is taken and this call starts waiting
+    (a job prints it: a run that sits silent for minutes looks hung)."""
     path = lock_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -67,6 +75,9 @@ def run_lock(settings: Settings, wait_seconds: float = 0.0, what: str = "pipelin
                     raise RunLockedError(
                         f"{_holder(path)} holds the run lock {path}{waited}; not starting a second run"
                     ) from None
+                if on_wait is not None:
+                    on_wait(f"{_holder(path)} holds the run lock {path}; waiting up to {wait_seconds:.0f}s for it")
+                    on_wait = None
                 time.sleep(POLL_SECONDS)
         started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
         os.ftruncate(fd, 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -77,6 +78,31 @@ def test_second_run_waits_for_the_first_then_runs(tmp_path: Path) -> None:
             if proc is not None:
                 proc.kill()
                 proc.wait()
+
+
+def test_a_waiting_run_says_once_who_it_waits_for(tmp_path: Path) -> None:
+    settings = load_settings("test", environ={"LAKEHOUSE_ROOT": str(tmp_path)})
+    first = _holder(tmp_path, hold=2)
+    said: list[str] = []
+    try:
+        _wait_for_line(first, "locked")
+        with run_lock(settings, wait_seconds=30, on_wait=said.append):
+            released = _wait_for_line(first, "released")  # the first let go before this one got in
+    finally:
+        first.kill()
+        first.wait()
+    assert released > 0 and len(said) == 1, said  # once, though it polled for about two seconds
+    holder = re.escape(f"run pid {first.pid} (holder, started ") + r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\)"
+    waits = re.escape(f" holds the run lock {lock_path(settings)}; waiting up to 30s for it")
+    assert re.fullmatch(holder + waits, said[0]), said
+
+
+def test_nobody_is_told_of_a_wait_when_the_lock_is_free(tmp_path: Path) -> None:
+    settings = load_settings("test", environ={"LAKEHOUSE_ROOT": str(tmp_path)})
+    said: list[str] = []
+    with run_lock(settings, wait_seconds=30, on_wait=said.append):
+        pass
+    assert said == []
 
 
 def test_waiting_gives_up_after_the_timeout(tmp_path: Path) -> None:

@@ -74,26 +74,39 @@ def small_landing(root: Path) -> Settings:
     return settings
 
 
-def start_job(root: Path, args: list[str], crash_at: str | None = None) -> subprocess.Popen[str]:
+def start_job(
+    root: Path, args: list[str], crash_at: str | None = None, output: Path | None = None
+) -> subprocess.Popen[str]:
     """Start `python -m jobs.run <args>` on the lakehouse at `root` (`test` settings), in its own process group
-    so a crash point's SIGKILL takes its Spark JVM down with it, as `kill -9 -<pgid>` would."""
+    so a crash point's SIGKILL takes its Spark JVM down with it, as `kill -9 -<pgid>` would. With `output`,
+    stdout and stderr go to `<output>.out` and `<output>.err` (readable while it runs) instead of pipes."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LAKEHOUSE_")}
     env.update({"LAKEHOUSE_ENV": "test", "LAKEHOUSE_ROOT": str(root), "LAKEHOUSE_LOG_DIR": str(root / "logs")})
     if crash_at:
         env["LAKEHOUSE_CRASH_AT"] = crash_at
-    return subprocess.Popen(
-        [sys.executable, "-m", "jobs.run", *args], cwd=REPO, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, start_new_session=True,
-    )  # fmt: skip
+    streams: dict[str, Any] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    if output is not None:
+        streams = {name: output.with_suffix(f".{name[3:]}").open("w", encoding="utf-8") for name in streams}
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "jobs.run", *args], cwd=REPO, env=env, text=True, start_new_session=True,
+            **streams,
+        )  # fmt: skip
+    finally:
+        for stream in streams.values():
+            if stream is not subprocess.PIPE:
+                stream.close()  # the child has its own copy
 
 
-def finish(proc: subprocess.Popen[str], timeout: float = 900) -> JobRun:
-    """Wait for a started job (killing its process group if it overruns)."""
+def finish(proc: subprocess.Popen[str], timeout: float = 900, output: Path | None = None) -> JobRun:
+    """Wait for a started job (killing its process group if it overruns); `output` as given to `start_job`."""
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, 9)
         stdout, stderr = proc.communicate()
+    if output is not None:
+        stdout, stderr = (output.with_suffix(f".{name}").read_text(encoding="utf-8") for name in ("out", "err"))
     return JobRun(proc.returncode, stdout, stderr)
 
 
@@ -188,10 +201,15 @@ def _change_feed(spark: SparkSession, path: Path) -> str:
     return properties.get("delta.enableChangeDataFeed", "off")
 
 
-def differences(spark: SparkSession, expected_root: Path, actual_root: Path) -> list[str]:
+def differences(
+    spark: SparkSession, expected_root: Path, actual_root: Path, prefixes: tuple[str, ...] = ()
+) -> list[str]:
     """What differs between two lakehouses, table by table (empty: equal). Row *multisets* are compared, so a
-    doubled row is a difference."""
-    expected, actual = table_paths(expected_root), table_paths(actual_root)
+    doubled row is a difference. With `prefixes`, only the tables whose `layer.name` starts with one of them."""
+    expected, actual = (
+        {name: path for name, path in table_paths(root).items() if name.startswith(prefixes or ("",))}
+        for root in (expected_root, actual_root)
+    )
     out = [f"{name}: missing" for name in sorted(set(expected) - set(actual))]
     out += [f"{name}: unexpected table" for name in sorted(set(actual) - set(expected))]
     for name in sorted(set(expected) & set(actual)):
