@@ -54,13 +54,14 @@ def test_a_second_run_exits_3_and_a_third_waits_then_finds_nothing_to_do(
 ) -> None:
     root = baseline.new_lake(tmp_path / "lake")
     settings = lake_settings(root)
-    go = threading.Event()
+    go, called_off = threading.Event(), threading.Event()
     done: list[list[SummaryRow] | BaseException] = []
 
     def first_run() -> None:
         try:
             with run_lock(settings, what="run"):
-                if go.wait(timeout=WAIT_S):
+                go.wait()  # set once the others have tried (or by `finally` below, with `called_off`, on a failure)
+                if not called_off.is_set():
                     done.append(run_stages(settings, ("bronze",), new_run_id(), spark=spark, with_race=False))
         except BaseException as exc:  # reported by the main thread
             done.append(exc)
@@ -91,7 +92,9 @@ def test_a_second_run_exits_3_and_a_third_waits_then_finds_nothing_to_do(
         after = finish(waiting, output=output)
         assert after.returncode == 0, after.stderr[-3000:]
     finally:
-        go.set()
+        if not go.is_set():
+            called_off.set()
+            go.set()
         first.join(timeout=1200)
         if waiting is not None and waiting.poll() is None:
             finish(waiting, timeout=1)
