@@ -14,10 +14,14 @@ Applied per (athlete, sport, metric) with Spark's `groupBy(...).applyInPandas`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+
+if TYPE_CHECKING:  # pandas is imported where a frame is made (on the executors): not at a job's start
+    import pandas as pd
 
 NAME = "forecast_monthly"
 KEYS = ("person_id", "sport", "metric", "month")
@@ -35,6 +39,7 @@ OUTPUT_COLUMNS = [c.split()[0] for c in SCHEMA.split(", ")]
 
 def fit_series(series: pd.DataFrame, horizon: int = HORIZON_MONTHS, alpha: float = ALPHA) -> pd.DataFrame:
     """One (athlete, sport, metric) series of `month`, `value` -> history and forecast rows (OUTPUT_COLUMNS)."""
+    import pandas as pd
     import statsmodels.api as sm
 
     series = series.dropna(subset=["value"]).sort_values("month")

@@ -24,18 +24,17 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import joblib
 import numpy as np
-import pandas as pd
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingRegressor
-from sklearn.metrics import mean_absolute_error, root_mean_squared_error
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder
+
+# scikit-learn, joblib and pandas are imported where a model is fitted, scored or saved (`heavy_imports`):
+# together some 5 s of a job's start-up, wasted on a run that trains nothing (nothing new, bronze only).
+if TYPE_CHECKING:
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
 
 PREDICTIONS_NAME = "kudos_predictions"
 PREDICTIONS_KEYS = ("athlete_id", "activity_id")
@@ -91,6 +90,11 @@ class Regressor(Protocol):
 
 def pipeline() -> Pipeline:
     """Sport one-hot + numeric features -> gradient-boosted trees (NULL numbers are missing values)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
     encode = ColumnTransformer(
         [("sport", OneHotEncoder(handle_unknown="ignore", sparse_output=False), ["sport_type"])],
         remainder="passthrough",
@@ -134,6 +138,8 @@ def fit(train: pd.DataFrame) -> Pipeline:
 
 def evaluate(model: Regressor, train: pd.DataFrame, test: pd.DataFrame) -> Evaluation:
     """MAE and RMSE on the held-out set, for the model and for predicting the training mean."""
+    from sklearn.metrics import mean_absolute_error, root_mean_squared_error
+
     mean = float(train["kudos"].mean()) if len(train) else 0.0
     if not len(test):
         nan = float("nan")
@@ -150,6 +156,8 @@ def evaluate(model: Regressor, train: pd.DataFrame, test: pd.DataFrame) -> Evalu
 
 def serialise(model: Pipeline) -> bytes:
     """The fitted model as bytes (joblib), to store beside the tables."""
+    import joblib
+
     buffer = io.BytesIO()
     joblib.dump(model, buffer)
     return buffer.getvalue()
@@ -158,6 +166,8 @@ def serialise(model: Pipeline) -> bytes:
 def predictions(spark: SparkSession, model: Regressor, feats: DataFrame, pdf: pd.DataFrame, model_version: str
                 ) -> DataFrame:  # fmt: skip
     """Every activity's predicted kudos beside the actual, and which set it was in."""
+    import pandas as pd
+
     scored = spark.createDataFrame(
         pd.DataFrame(
             {

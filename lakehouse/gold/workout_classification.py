@@ -25,12 +25,15 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+
+if TYPE_CHECKING:  # pandas is imported where a frame is made (on the executors): not at a job's start
+    import pandas as pd
 
 NAME = "workout_classification"
 KEYS = ("workout_id",)
@@ -144,6 +147,8 @@ def fit(points: np.ndarray, k: int, outlier_distance: float = OUTLIER_DISTANCE) 
 
 def _fit_person(group: pd.DataFrame) -> pd.DataFrame:  # columns person_key, workout_id, FEATURES, k
     """One athlete's plausible workouts (and their k) -> one row: the athlete and the model as JSON."""
+    import pandas as pd
+
     ordered = group.sort_values("workout_id", kind="stable")
     model = fit(ordered[list(FEATURES)].to_numpy(dtype=float), int(ordered["k"].iloc[0]))
     return pd.DataFrame({"person_id": [group["person_key"].iloc[0]], "model": [to_json(model)]})
