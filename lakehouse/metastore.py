@@ -276,6 +276,19 @@ def table_folders(spark: SparkSession, settings: Settings) -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
+def _committed(spark: SparkSession, location: str) -> bool:
+    """Whether the table at `location` has a commit (a table being created has a `_delta_log` folder before its
+    first commit file; naming it then would fail: it is named by a later pass)."""
+    jvm = spark.sparkContext._jvm
+    log = jvm.org.apache.hadoop.fs.Path(f"{location}/_delta_log")
+    fs = log.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    try:
+        entries = fs.listStatus(log)
+    except Exception:  # gone meanwhile (a test's folder removed, a table dropped): nothing to name
+        return False
+    return any(e.getPath().getName().endswith((".json", ".checkpoint.parquet")) for e in entries)
+
+
 def register_tables(spark: SparkSession, settings: Settings, done: set[str] | None = None) -> list[str]:
     """Name every Delta table of the lakehouse `layer.name` in the session's catalog; returns the names added.
 
@@ -288,7 +301,9 @@ def register_tables(spark: SparkSession, settings: Settings, done: set[str] | No
     if not uses_local_metastore(settings):
         return []
     done = set() if done is None else done
-    folders = {name: loc for name, loc in table_folders(spark, settings).items() if name not in done}
+    folders = {
+        name: loc for name, loc in table_folders(spark, settings).items() if name not in done and _committed(spark, loc)
+    }
     if not folders:
         return []
     external = spark._jsparkSession.sharedState().externalCatalog()

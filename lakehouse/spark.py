@@ -157,8 +157,11 @@ def _with_names(spark: SparkSession, settings: Settings) -> SparkSession:
     return spark
 
 
-def get_spark(settings: Settings) -> SparkSession:
-    """The SparkSession for `settings`: Databricks' own, spark-submit's, or a local Delta-enabled one."""
+def get_spark(settings: Settings, name_tables: bool = True) -> SparkSession:
+    """The SparkSession for `settings`: Databricks' own, spark-submit's, or a local Delta-enabled one.
+
+    A new session names the lakehouse's tables in its catalog (`lakehouse.metastore`) before it is returned,
+    unless `name_tables` is False (a run that names them itself, after each stage: `lakehouse.stages`)."""
     if running_on_databricks():
         return SparkSession.builder.getOrCreate()
     active = SparkSession.getActiveSession()
@@ -180,7 +183,7 @@ def get_spark(settings: Settings) -> SparkSession:
         for key, value in session_conf(settings).items():  # as a local session has them, unless spark-submit said
             if not given.contains(key):
                 spark.conf.set(key, value)
-        return _with_names(spark, settings)
+        return _with_names(spark, settings) if name_tables else spark
     # PySpark starts its Python workers with $PYSPARK_PYTHON (default: `python3` on the PATH), not with the
     # `spark.pyspark.python` setting, in a local session: point it at this interpreter so the workers see the
     # virtual environment's packages (pandas, numpy, statsmodels for applyInPandas).
@@ -193,7 +196,7 @@ def get_spark(settings: Settings) -> SparkSession:
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
-    return _with_names(spark, settings)
+    return _with_names(spark, settings) if name_tables else spark
 
 
 def _classpath_or_empty() -> list[str]:

@@ -9,8 +9,10 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from chispa import assert_df_equality
@@ -165,3 +167,69 @@ def test_a_server_whose_lakehouse_folder_was_deleted_is_replaced(tmp_path: Path)
             os.kill(first, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def test_a_table_being_created_is_named_by_a_later_pass(spark: SparkSession, settings: Settings) -> None:
+    """A `_delta_log` folder without a commit yet (a table some thread is creating) is not named, and is no error."""
+    location = Tables(settings).ref("silver", "in_creation").location
+    Path(location, "_delta_log").mkdir(parents=True)
+    assert "silver.in_creation" in table_folders(spark, settings)
+    assert register_tables(spark, settings) == []
+    _write(spark, location, [(4, "four")])  # its first commit
+    assert register_tables(spark, settings) == ["silver.in_creation"]
+    assert spark.table("silver.in_creation").first()["word"] == "four"
+
+
+def test_a_run_names_each_stages_tables_in_the_background_and_all_by_its_end(
+    spark: SparkSession, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`run_stages` names a stage's tables on a thread of its own while the next stage runs; every name is there
+    when it returns, and a failing stage's predecessors keep theirs."""
+    import threading
+
+    from lakehouse import stages
+
+    passes: list[tuple[str, str]] = []
+    real_register = stages._register
+
+    def register(spark_: SparkSession, settings_: Settings, stage: str, done: set[str]) -> None:
+        passes.append((stage, threading.current_thread().name))
+        real_register(spark_, settings_, stage, done)
+
+    def stage_writing(lake: Settings, layer: str, name: str, fail: bool = False) -> Callable[..., list[Any]]:
+        def run(*args: object, **kwargs: object) -> list[stages.SummaryRow]:
+            _write(spark, Tables(lake).ref(layer, name).location, [(1, name)])
+            if fail:
+                raise RuntimeError(f"{name} failed")
+            return [stages.SummaryRow(layer, name, 0, 0, 1, 0, 0.0)]
+
+        return run
+
+    monkeypatch.setattr(stages, "_register", register)
+    monkeypatch.setattr(stages, "has_any_data", lambda *a: True)
+    monkeypatch.setattr(stages, "bronze", stage_writing(settings, "bronze", "named_b"))
+    monkeypatch.setattr(stages, "silver", stage_writing(settings, "silver", "named_s"))
+    monkeypatch.setattr(stages, "gold", stage_writing(settings, "gold", "named_g"))
+    monkeypatch.setattr(stages, "race_stages", stage_writing(settings, "gold", "named_r"))
+    monkeypatch.setattr(stages, "compact_bookkeeping", lambda *a: None)
+
+    rows = stages.run_stages(settings, stages.STAGES, "names-run", spark=spark)
+    assert [r.table for r in rows] == ["named_b", "named_s", "named_g", "named_r"]
+    assert [stage for stage, _ in passes] == ["bronze", "silver", "gold", "race"]
+    assert {thread for _, thread in passes} != {threading.current_thread().name}
+    assert all(thread.startswith("table-names") for _, thread in passes), passes
+    for name in ("bronze.named_b", "silver.named_s", "gold.named_g", "gold.named_r"):
+        assert spark.table(name).first()["word"] == name.split(".")[1]
+
+    # Another lakehouse whose gold stage fails: bronze and silver are named all the same, and the run raises.
+    parent = Path(settings.tables_root).parent
+    other = settings.with_roots(str(parent / "l2"), str(parent / "t2"))
+    monkeypatch.setattr(stages, "bronze", stage_writing(other, "bronze", "named_b"))
+    monkeypatch.setattr(stages, "silver", stage_writing(other, "silver", "named_s"))
+    monkeypatch.setattr(stages, "gold", stage_writing(other, "gold", "named_g", fail=True))
+    passes.clear()
+    with pytest.raises(RuntimeError, match="named_g failed"):
+        stages.run_stages(other, stages.STAGES, "names-run-2", spark=spark)
+    assert [stage for stage, _ in passes] == ["bronze", "silver"]
+    location = spark.sql("DESCRIBE TABLE EXTENDED silver.named_s").where("col_name = 'Location'").first()["data_type"]
+    assert location.rstrip("/").endswith("t2/silver/named_s")
