@@ -47,6 +47,20 @@ def test_the_weekly_run_at_16x_is_judged_against_the_one_at_1x_boundaries_includ
     )
 
 
+def test_the_rerun_as_a_new_process_is_judged_too_and_a_failed_one_is_not_met() -> None:
+    results = _results(**{"1x": (4.2, 62.8), "4x": (4.3, 70.0)})
+    results["sizes"][0]["rerun_new_process"] = {"wall_seconds": 45.8, "returncode": 0}
+    results["sizes"][1]["rerun_new_process"] = {"wall_seconds": 3.0, "returncode": 1, "stderr_tail": "boom"}
+    assert target_checks(results)[:4] == [
+        TargetCheck("1x re-run with nothing new <= 10 s", "4.2 s", True),
+        TargetCheck("4x re-run with nothing new <= 10 s", "4.3 s", True),
+        TargetCheck("1x re-run with nothing new, new process <= 10 s", "45.8 s", False),
+        TargetCheck("4x re-run with nothing new, new process <= 10 s", "failed (exit 1)", False),
+    ]
+    results["sizes"][0]["rerun_new_process"] = {"wall_seconds": 10.0, "returncode": 0}
+    assert TargetCheck("1x re-run with nothing new, new process <= 10 s", "10.0 s", True) in target_checks(results)
+
+
 def test_a_run_without_1x_leaves_the_weekly_targets_unjudged() -> None:
     assert target_checks(_results(**{"4x": (6.0, 90.0)})) == [
         TargetCheck("4x re-run with nothing new <= 10 s", "6.0 s", True),

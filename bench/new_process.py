@@ -1,0 +1,70 @@
+"""A run with nothing new as a user's scheduled job makes it: a new process (Python, imports, a new JVM).
+
+The bench's in-session re-run (`bench.run_all`, phase `rerun`) reuses the warm session of the phases before it;
+a weekly cron job pays the start as well. `measure` times this module run as a child process over a size's
+lakehouse, from the child's start to its exit; the child builds the same settings the bench built the
+lakehouse with (`bench.history.bench_settings`), so the run finds nothing new, and runs bronze, silver and gold
+(`jobs.pipeline.run`, the run `jobs.run` makes, with its own Spark session).
+
+    .venv/bin/python -m bench.new_process --env test --session-root DIR --root DIR --people 1 --years 10 \\
+        --fitbit-days 365 --mapmyrun-workouts 500
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench import history
+from lakehouse.config import REPO_ROOT, Settings, load_settings
+
+TABLE_STAGES = ("bronze", "silver", "gold")
+TIMEOUT_S = 1800.0
+
+
+def size_settings(env: str, session_root: Path, root: Path, size: history.HistorySize) -> Settings:
+    """The settings `bench.run_all.bench_size` builds a size's lakehouse with."""
+    base = load_settings(env, environ={"LAKEHOUSE_ROOT": str(session_root)})
+    return history.bench_settings(base.with_roots(str(root / "landing"), str(root / "tables")), size)
+
+
+def measure(env: str, session_root: Path, root: Path, size: history.HistorySize) -> dict[str, Any]:
+    """Wall seconds of the child process (start to exit) and its exit code; the end of its output on failure."""
+    command = [sys.executable, "-m", "bench.new_process", "--env", env, "--session-root", str(session_root),
+               "--root", str(root), "--people", str(size.people), "--years", str(size.years),
+               "--fitbit-days", str(size.fitbit_days), "--mapmyrun-workouts", str(size.mapmyrun_workouts)]  # fmt: skip
+    started = time.monotonic()
+    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=TIMEOUT_S)
+    wall = time.monotonic() - started
+    out: dict[str, Any] = {"wall_seconds": round(wall, 2), "returncode": done.returncode}
+    if done.returncode != 0:
+        out["stderr_tail"] = done.stderr[-2000:]
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from jobs.pipeline import run
+    from lakehouse.stages import failed
+
+    parser = argparse.ArgumentParser(prog="python -m bench.new_process", description=__doc__.splitlines()[0])
+    parser.add_argument("--env", required=True)
+    parser.add_argument("--session-root", type=Path, required=True)
+    parser.add_argument("--root", type=Path, required=True)
+    for name in ("people", "years", "fitbit-days", "mapmyrun-workouts"):
+        parser.add_argument(f"--{name}", type=int, required=True)
+    args = parser.parse_args(argv)
+    size = history.HistorySize(args.people, args.years, args.fitbit_days, args.mapmyrun_workouts)
+    rows = run(size_settings(args.env, args.session_root, args.root, size), TABLE_STAGES)
+    bad = failed(rows)
+    for row in bad:
+        print(f"{row.table}: {row.note}", file=sys.stderr)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
