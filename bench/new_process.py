@@ -13,6 +13,7 @@ lakehouse with (`bench.history.bench_settings`), so the run finds nothing new, a
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import time
@@ -25,6 +26,7 @@ from lakehouse.config import REPO_ROOT, Settings, load_settings
 
 TABLE_STAGES = ("bronze", "silver", "gold")
 TIMEOUT_S = 1800.0
+RESULT_PREFIX = "new-process result: "
 
 
 def size_settings(env: str, session_root: Path, root: Path, size: history.HistorySize) -> Settings:
@@ -34,7 +36,9 @@ def size_settings(env: str, session_root: Path, root: Path, size: history.Histor
 
 
 def measure(env: str, session_root: Path, root: Path, size: history.HistorySize) -> dict[str, Any]:
-    """Wall seconds of the child process (start to exit) and its exit code; the end of its output on failure."""
+    """Wall seconds of the child process (start to exit), its exit code, the seconds of its run (`run_seconds`:
+    from its session's start to the run's end) and the rows it wrote per table (`rows_written`: none when
+    nothing was new); the end of its error output on failure."""
     command = [sys.executable, "-m", "bench.new_process", "--env", env, "--session-root", str(session_root),
                "--root", str(root), "--people", str(size.people), "--years", str(size.years),
                "--fitbit-days", str(size.fitbit_days), "--mapmyrun-workouts", str(size.mapmyrun_workouts)]  # fmt: skip
@@ -42,6 +46,9 @@ def measure(env: str, session_root: Path, root: Path, size: history.HistorySize)
     done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=TIMEOUT_S)
     wall = time.monotonic() - started
     out: dict[str, Any] = {"wall_seconds": round(wall, 2), "returncode": done.returncode}
+    for line in done.stdout.splitlines():
+        if line.startswith(RESULT_PREFIX):
+            out |= json.loads(line.removeprefix(RESULT_PREFIX))
     if done.returncode != 0:
         out["stderr_tail"] = done.stderr[-2000:]
     return out
@@ -59,7 +66,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.add_argument(f"--{name}", type=int, required=True)
     args = parser.parse_args(argv)
     size = history.HistorySize(args.people, args.years, args.fitbit_days, args.mapmyrun_workouts)
+    started = time.monotonic()
     rows = run(size_settings(args.env, args.session_root, args.root, size), TABLE_STAGES)
+    # What the run did (a run with nothing new writes no row) and how long it took once the imports were done.
+    written = {r.table: r.rows_written for r in rows if r.rows_written}
+    print(RESULT_PREFIX + json.dumps({"run_seconds": round(time.monotonic() - started, 2), "rows_written": written}))
     bad = failed(rows)
     for row in bad:
         print(f"{row.table}: {row.note}", file=sys.stderr)
