@@ -37,8 +37,9 @@ def size_settings(env: str, session_root: Path, root: Path, size: history.Histor
 
 def measure(env: str, session_root: Path, root: Path, size: history.HistorySize) -> dict[str, Any]:
     """Wall seconds of the child process (start to exit), its exit code, the seconds of its run (`run_seconds`:
-    its session's start and the run, without Python's start and the imports) and the rows it wrote per table (`rows_written`: none when
-    nothing was new); the end of its error output on failure."""
+    its session's start and the run, without Python's start and the imports), the rows it wrote per table
+    (`rows_written`: none when nothing was new), each table's seconds and note; the end of its error output on
+    failure."""
     command = [sys.executable, "-m", "bench.new_process", "--env", env, "--session-root", str(session_root),
                "--root", str(root), "--people", str(size.people), "--years", str(size.years),
                "--fitbit-days", str(size.fitbit_days), "--mapmyrun-workouts", str(size.mapmyrun_workouts)]  # fmt: skip
