@@ -24,7 +24,6 @@ from typing import Any
 from bench import history
 from lakehouse.config import REPO_ROOT, Settings, load_settings
 
-TABLE_STAGES = ("bronze", "silver", "gold")
 TIMEOUT_S = 1800.0
 RESULT_PREFIX = "new-process result: "
 
@@ -46,17 +45,11 @@ def measure(env: str, session_root: Path, root: Path, size: history.HistorySize)
                "--fitbit-days", str(size.fitbit_days), "--mapmyrun-workouts", str(size.mapmyrun_workouts)]  # fmt: skip
     # Run twice, the second timed: the lakehouse's own metastore (`<tables_root>/_metastore`, which the bench's
     # session does not use) is made and every table named in it by the first, once, as on a user's first run.
-    first_started = time.monotonic()
-    first = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=TIMEOUT_S)
-    first_wall = time.monotonic() - first_started
+    first, first_wall = _timed(command)
     if first.returncode != 0:
-        return {"wall_seconds": round(first_wall, 2), "returncode": first.returncode,
-                "stderr_tail": first.stderr[-2000:]}  # fmt: skip
-    started = time.monotonic()
-    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=TIMEOUT_S)
-    wall = time.monotonic() - started
-    out: dict[str, Any] = {"wall_seconds": round(wall, 2), "returncode": done.returncode,
-                           "first_run_wall_seconds": round(first_wall, 2)}  # fmt: skip
+        return {"wall_seconds": first_wall, "returncode": first.returncode, "stderr_tail": first.stderr[-2000:]}
+    done, wall = _timed(command)
+    out: dict[str, Any] = {"wall_seconds": wall, "returncode": done.returncode, "first_run_wall_seconds": first_wall}
     for line in done.stdout.splitlines():
         if line.startswith(RESULT_PREFIX):
             out |= json.loads(line.removeprefix(RESULT_PREFIX))
@@ -65,9 +58,16 @@ def measure(env: str, session_root: Path, root: Path, size: history.HistorySize)
     return out
 
 
+def _timed(command: list[str]) -> tuple[subprocess.CompletedProcess[str], float]:
+    """The child's run and its wall seconds, start to exit."""
+    started = time.monotonic()
+    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=TIMEOUT_S)
+    return done, round(time.monotonic() - started, 2)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from jobs.pipeline import run
-    from lakehouse.stages import failed
+    from lakehouse.stages import STAGES, failed
 
     parser = argparse.ArgumentParser(prog="python -m bench.new_process", description=__doc__.splitlines()[0])
     parser.add_argument("--env", required=True)
@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     size = history.HistorySize(args.people, args.years, args.fitbit_days, args.mapmyrun_workouts)
     started = time.monotonic()
-    rows = run(size_settings(args.env, args.session_root, args.root, size), TABLE_STAGES)
+    rows = run(size_settings(args.env, args.session_root, args.root, size), STAGES)
     # What the run did (a run with nothing new writes no row) and how long it took once the imports were done.
     written = {r.table: r.rows_written for r in rows if r.rows_written}
     seconds = {r.table: round(r.seconds, 2) for r in rows if r.seconds >= 0.5}  # where the run's time went

@@ -30,7 +30,7 @@ import numpy as np
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-# scikit-learn, joblib and pandas are imported where a model is fitted, scored or saved (`heavy_imports`):
+# scikit-learn, joblib and pandas are imported in the functions that fit, score or save a model:
 # together some 5 s of a job's start-up, wasted on a run that trains nothing (nothing new, bronze only).
 if TYPE_CHECKING:
     import pandas as pd
