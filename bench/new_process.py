@@ -4,10 +4,12 @@ The bench's in-session re-run (`bench.run_all`, phase `rerun`) reuses the warm s
 a weekly cron job pays the start as well. `measure` times this module run as a child process over a size's
 lakehouse, from the child's start to its exit; the child builds the same settings the bench built the
 lakehouse with (`bench.history.bench_settings`), so the run finds nothing new, and runs bronze, silver and gold
-(`jobs.pipeline.run`, the run `jobs.run` makes, with its own Spark session).
+(`jobs.pipeline.run`, the run `jobs.run` makes, with its own Spark session). Twice with `--recheck` (every
+stage's own checks through Spark, as before the record of the last good run), then once as `jobs.run` runs by
+default: when nothing changed since the last good run (`lakehouse.runstate`), no stage and no Spark.
 
     .venv/bin/python -m bench.new_process --env test --session-root DIR --root DIR --people 1 --years 10 \\
-        --fitbit-days 365 --mapmyrun-workouts 500
+        --fitbit-days 365 --mapmyrun-workouts 500 [--recheck]
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from lakehouse.config import REPO_ROOT, Settings, load_settings
 
 TIMEOUT_S = 1800.0
 RESULT_PREFIX = "new-process result: "
+ALL_STAGES = "all stages"  # the summary row of a run that found nothing changed (`lakehouse.stages.run_stages`)
 
 
 def size_settings(env: str, session_root: Path, root: Path, size: history.HistorySize) -> Settings:
@@ -35,21 +38,29 @@ def size_settings(env: str, session_root: Path, root: Path, size: history.Histor
 
 
 def measure(env: str, session_root: Path, root: Path, size: history.HistorySize) -> dict[str, Any]:
-    """Wall seconds of the child process (start to exit; the second of two runs, the first's in
-    `first_run_wall_seconds`), its exit code, the seconds of its run (`run_seconds`:
-    its session's start and the run, without Python's start and the imports), the rows it wrote per table
-    (`rows_written`: none when nothing was new), each table's seconds and note; the end of its error output on
-    failure."""
+    """Wall seconds of the child process as `jobs.run` runs by default (start to exit), its exit code, whether
+    it found nothing changed and ran no stage (`skipped`), the seconds of its run (`run_seconds`: without
+    Python's start and the imports), the rows it wrote per table (`rows_written`: none when nothing was new),
+    each table's seconds and note; the same for a run with `--recheck` (`recheck`: every stage through Spark,
+    the second of two, the first's wall seconds in `first_run_wall_seconds`); the end of the error output of
+    a failed child."""
     command = [sys.executable, "-m", "bench.new_process", "--env", env, "--session-root", str(session_root),
                "--root", str(root), "--people", str(size.people), "--years", str(size.years),
                "--fitbit-days", str(size.fitbit_days), "--mapmyrun-workouts", str(size.mapmyrun_workouts)]  # fmt: skip
-    # Run twice, the second timed: the lakehouse's own metastore (`<tables_root>/_metastore`, which the bench's
-    # session does not use) is made and every table named in it by the first, once, as on a user's first run.
-    first, first_wall = _timed(command)
+    # The lakehouse's own metastore (`<tables_root>/_metastore`, which the bench's session does not use) is made
+    # and every table named in it by the first run, once, as on a user's first run: the second is timed.
+    first, first_wall = _timed([*command, "--recheck"])
     if first.returncode != 0:
         return {"wall_seconds": first_wall, "returncode": first.returncode, "stderr_tail": first.stderr[-2000:]}
-    done, wall = _timed(command)
-    out: dict[str, Any] = {"wall_seconds": wall, "returncode": done.returncode, "first_run_wall_seconds": first_wall}
+    recheck = _result(*_timed([*command, "--recheck"]))
+    out = _result(*_timed(command)) | {"first_run_wall_seconds": first_wall, "recheck": recheck}
+    out["skipped"] = str(out.get("notes", {}).get(ALL_STAGES, "")).startswith("nothing new since")
+    return out
+
+
+def _result(done: subprocess.CompletedProcess[str], wall: float) -> dict[str, Any]:
+    """The child's wall seconds, exit code and what it printed as its result."""
+    out: dict[str, Any] = {"wall_seconds": wall, "returncode": done.returncode}
     for line in done.stdout.splitlines():
         if line.startswith(RESULT_PREFIX):
             out |= json.loads(line.removeprefix(RESULT_PREFIX))
@@ -75,10 +86,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, required=True)
     for name in ("people", "years", "fitbit-days", "mapmyrun-workouts"):
         parser.add_argument(f"--{name}", type=int, required=True)
+    parser.add_argument("--recheck", action="store_true", help="run every stage even when nothing changed")
     args = parser.parse_args(argv)
     size = history.HistorySize(args.people, args.years, args.fitbit_days, args.mapmyrun_workouts)
     started = time.monotonic()
-    rows = run(size_settings(args.env, args.session_root, args.root, size), STAGES)
+    rows = run(size_settings(args.env, args.session_root, args.root, size), STAGES, skip_unchanged=not args.recheck)
     # What the run did (a run with nothing new writes no row) and how long it took once the imports were done.
     written = {r.table: r.rows_written for r in rows if r.rows_written}
     seconds = {r.table: round(r.seconds, 2) for r in rows if r.seconds >= 0.5}  # where the run's time went

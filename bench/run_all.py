@@ -106,7 +106,7 @@ def target_checks(results: dict[str, Any]) -> list[TargetCheck]:
         if fresh and fresh["returncode"] == 0:
             s = float(fresh["wall_seconds"])
             checks.append(TargetCheck(f"{entry['size']} re-run with nothing new, new process <= {RERUN_TARGET_S:g} s",
-                                      f"{s:.1f} s", s <= RERUN_TARGET_S))  # fmt: skip
+                                      f"{s:.1f} s{_how_new_process_ran(fresh)}", s <= RERUN_TARGET_S))  # fmt: skip
         elif fresh:
             checks.append(TargetCheck(f"{entry['size']} re-run with nothing new, new process <= {RERUN_TARGET_S:g} s",
                                       f"failed (exit {fresh['returncode']})", False))  # fmt: skip
@@ -123,6 +123,15 @@ def target_checks(results: dict[str, Any]) -> list[TargetCheck]:
                                   f"{weekly_16x:.1f} s = {growth:.2f} x {weekly_1x:.1f} s",
                                   growth <= WEEKLY_GROWTH_TARGET))  # fmt: skip
     return checks
+
+
+def _how_new_process_ran(fresh: dict[str, Any]) -> str:
+    """How the timed new process went: no stage run (nothing changed since the last good run), and the same run
+    with `--recheck` (every stage through Spark), when measured."""
+    recheck = fresh.get("recheck") or {}
+    through_spark = f"--recheck {float(recheck['wall_seconds']):.1f} s" if recheck.get("returncode") == 0 else ""
+    said = ["nothing changed: no stage run" if fresh.get("skipped") else "", through_spark]
+    return f" ({'; '.join(x for x in said if x)})" if any(said) else ""
 
 
 def _per_second(rows: int, seconds: float) -> float | None:

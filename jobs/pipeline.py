@@ -3,6 +3,7 @@
     python -m jobs.pipeline                      # every stage, the demo lakehouse under ./data/demo
     python -m jobs.pipeline --stage bronze       # one stage alone (land, bronze, silver, gold)
     python -m jobs.pipeline --env test --force   # other settings; reload every landing file
+    python -m jobs.pipeline --recheck            # run the stages even when nothing changed since the last run
     spark-submit jobs/pipeline.py --stage silver # the same job on a cluster (see spark-submit.sh)
 
 Your own data is `python -m jobs.run`. Exit codes: 0 done, 1 failed (one line on stderr, the traceback in
@@ -63,22 +64,24 @@ def run(
     force: bool = False,
     spark: SparkSession | None = None,
     full_gold: bool = False,
+    skip_unchanged: bool = False,
 ) -> list[SummaryRow]:
-    """Run the given stages in pipeline order; returns the summary rows."""
+    """Run the given stages in pipeline order; returns the summary rows. With `skip_unchanged`, the table stages
+    are not run when nothing changed since the last good run (`lakehouse.runstate`)."""
     rows: list[SummaryRow] = []
     if "land" in stages:
         progress(f"land: sample data -> {settings.landing_root}")
         rows += land(settings)
     with_race = any(s in stages for s in TABLE_STAGES)
     return rows + run_stages(settings, stages, new_run_id(), spark=spark, force=force, full_gold=full_gold,
-                             with_race=with_race)
+                             with_race=with_race, skip_unchanged=skip_unchanged)  # fmt: skip
 
 
 def body(args: argparse.Namespace, settings: Settings) -> int:
     """Run the demo and print its summary."""
     started = time.monotonic()
     stages = STAGES if args.stage == "all" else (args.stage,)
-    rows = run(settings, stages, force=args.force, full_gold=args.full_gold)
+    rows = run(settings, stages, force=args.force, full_gold=args.full_gold, skip_unchanged=not args.recheck)
     if not report("pipeline", rows, settings, started):
         return EXIT_FAILED
     return EXIT_OK
@@ -90,6 +93,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--stage", choices=(*STAGES, "all"), default="all", help="run one stage alone")
     parser.add_argument("--force", action="store_true", help="bronze: reload every landing file")
     parser.add_argument("--full-gold", action="store_true", help="gold: recompute everything, not just what changed")
+    parser.add_argument(
+        "--recheck",
+        action="store_true",
+        help="run the stages (their own checks) even when nothing changed since the last good run",
+    )
     return run_job("pipeline", parser, body, argv, lock=True, default_env="demo")
 
 

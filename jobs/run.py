@@ -3,12 +3,15 @@
     python -m jobs.run                                   # every stage: ingest, bronze, silver, gold, race
     python -m jobs.run --stages bronze,silver,gold       # some stages (comma list)
     python -m jobs.run --stages gold --full-gold         # recompute gold from scratch
+    python -m jobs.run --recheck                         # run the stages even when nothing changed
     lakehouse --stages silver                            # the same, as the installed console script
 
 Ingest pulls from each API whose credentials are present (Strava: STRAVA_CLIENT_ID / _SECRET / _REFRESH_TOKEN;
 Google Health: GOOGLE_HEALTH_CLIENT_ID / _SECRET / _REFRESH_TOKEN; or their token files)
 and imports the export files listed under [imports] in conf/local.toml (each file once).
-A source with nothing landed is skipped with a note. Settings: conf/local.toml and conf/people.toml (who is
+A source with nothing landed is skipped with a note. When nothing changed since the last good run (no file
+landed, same settings, code and tables: `lakehouse.runstate`), the run says so and stops before starting Spark.
+Settings: conf/local.toml and conf/people.toml (who is
 who). Exit codes: 0 done, 1 failed, 2 bad arguments or settings, 3 an API stopped early (run again later).
 """
 
@@ -171,7 +174,7 @@ def body(args: argparse.Namespace, settings: Settings) -> int:
         progress("no people file (conf/people.toml): each source identity is its own person; "
                  "copy conf/people.example.toml to link them and set your physiology")  # fmt: skip
     rows += run_stages(settings, stages, new_run_id(), force=args.force, full_gold=args.full_gold,
-                       with_race=not args.stages or "race" in stages)  # fmt: skip
+                       with_race=not args.stages or "race" in stages, skip_unchanged=not args.recheck)  # fmt: skip
     if not report("run", rows, settings, started):
         return EXIT_FAILED
     return EXIT_STOPPED_EARLY if stopped else EXIT_OK
@@ -184,6 +187,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"comma list of stages to run (default: all of {','.join(STAGES)},race)")
     parser.add_argument("--force", action="store_true", help="bronze: reload every landing file")
     parser.add_argument("--full-gold", action="store_true", help="gold: recompute everything, not just what changed")
+    parser.add_argument(
+        "--recheck",
+        action="store_true",
+        help="run the stages (their own checks) even when nothing changed since the last good run",
+    )
     return run_job("run", parser, body, argv, lock=True, default_env="local")
 
 

@@ -18,6 +18,7 @@ from functools import partial
 from pyspark.sql import SparkSession
 from pyspark.util import inheritable_thread_target
 
+from lakehouse import runstate
 from lakehouse.bronze.entities import ENTITIES
 from lakehouse.bronze.loader import LEDGER_TABLE, LedgerRows, load_entity, read_ledger
 from lakehouse.cli import one_line, progress
@@ -173,18 +174,31 @@ def run_stages(
     full_gold: bool = False,
     with_race: bool = True,
     spark_factory: Callable[[Settings], SparkSession] = partial(get_spark, name_tables=False),
+    skip_unchanged: bool = False,
 ) -> list[SummaryRow]:
     """Run the given stages (of `STAGES`) in order over every source that has data; returns the summary.
 
     A session made here (`spark_factory`) does not name the tables when it starts: the run names them
-    after each stage (`TableNamer`)."""
+    after each stage (`TableNamer`). A run whose stages all pass is recorded (`lakehouse.runstate`); with
+    `skip_unchanged` (and neither `force` nor `full_gold`), a run that finds nothing changed since the last good
+    run of these stages (landing zone, settings, code, tables) returns one summary row saying so, without
+    starting Spark."""
     wanted = [s for s in STAGES if s in stages]
     # `race` alone (a scheduler's race task) runs the race through every stage.
     race_wanted = (wanted or list(STAGES)) if with_race else []
     if not wanted and not race_wanted:
         return []
+    asked = runstate.stage_names(wanted, race_wanted)
+    if skip_unchanged and not force and not full_gold:
+        started = time.monotonic()
+        verdict = runstate.check(settings, asked)
+        if verdict.skip:
+            progress(verdict.reason)
+            return [SummaryRow("-", "all stages", None, None, 0, None, time.monotonic() - started, verdict.reason)]
+        log.info("running the stages: %s", verdict.reason)
+    pending = runstate.begin(settings, asked, run_id)
     spark = spark or spark_factory(settings)
-    with TableNamer(spark, settings) as names:
+    with runstate.marking(spark, run_id), TableNamer(spark, settings) as names:
         with job_label(spark, "start"):
             any_data = has_any_data(spark, settings)
         if not any_data:
@@ -209,6 +223,8 @@ def run_stages(
             names.after("race")
         compact_bookkeeping(spark, settings)
         names.finish()
+    if pending is not None and not failed(rows):
+        runstate.finish(pending)
     return rows
 
 

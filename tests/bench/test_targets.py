@@ -61,6 +61,21 @@ def test_the_rerun_as_a_new_process_is_judged_too_and_a_failed_one_is_not_met() 
     assert TargetCheck("1x re-run with nothing new, new process <= 10 s", "10.0 s", True) in target_checks(results)
 
 
+def test_the_new_process_row_says_when_no_stage_ran_and_what_the_recheck_took() -> None:
+    results = _results(**{"1x": (4.2, 62.8)})
+    results["sizes"][0]["rerun_new_process"] = {
+        "wall_seconds": 3.1, "returncode": 0, "skipped": True, "recheck": {"wall_seconds": 61.96, "returncode": 0}
+    }  # fmt: skip
+    assert target_checks(results)[1] == TargetCheck(
+        "1x re-run with nothing new, new process <= 10 s", "3.1 s (nothing changed: no stage run; --recheck 62.0 s)",
+        True,
+    )  # fmt: skip
+    results["sizes"][0]["rerun_new_process"] = {
+        "wall_seconds": 58.0, "returncode": 0, "skipped": False, "recheck": {"wall_seconds": 9.0, "returncode": 1}
+    }  # fmt: skip
+    assert target_checks(results)[1] == TargetCheck("1x re-run with nothing new, new process <= 10 s", "58.0 s", False)
+
+
 def test_a_run_without_1x_leaves_the_weekly_targets_unjudged() -> None:
     assert target_checks(_results(**{"4x": (6.0, 90.0)})) == [
         TargetCheck("4x re-run with nothing new <= 10 s", "6.0 s", True),
