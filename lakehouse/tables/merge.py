@@ -182,11 +182,35 @@ def merge_replace(
     return merge_counts(metrics)
 
 
-def changed_rows(new: DataFrame, old: DataFrame, keys: Sequence[str]) -> dict[str, int]:
+COMPARED_ON_DRIVER = 10_000  # rows a side up to which `changed_rows` compares on the driver (measured crossover)
+
+
+def _keyed_hashes(df: DataFrame, keys: Sequence[str], limit: int) -> dict[str, str] | None:
+    """{key as JSON: `_row_hash`} of `df`'s rows, or None when it has more than `limit` rows (one small job:
+    two short strings a row, read at most `limit` + 1 rows)."""
+    key = F.to_json(F.struct(*[F.col(k) for k in keys]), {"ignoreNullFields": "false"})
+    rows = df.select(key.alias("k"), "_row_hash").limit(limit + 1).collect()
+    return None if len(rows) > limit else {r[0]: r[1] for r in rows}
+
+
+def changed_rows(
+    new: DataFrame, old: DataFrame, keys: Sequence[str], on_driver: int = COMPARED_ON_DRIVER
+) -> dict[str, int]:
     """How `old` becomes `new` (both with `_row_hash`, unique keys): rows inserted, updated and deleted.
 
-    One grouping by key over both frames (null keys grouped together, as a MERGE on `<=>` matches them): each
-    key's new and old hash side by side, then one count of each case."""
+    Keys compare null-safely, as a MERGE on `<=>` matches them. Tables of up to `on_driver` rows a side (a
+    derived gold table: a row per person and week, month or workout) are compared on the driver: each side's
+    (key, hash) pairs in one small job, no shuffle. Bigger ones: one grouping by key over both frames in Spark,
+    each key's new and old hash side by side, then one count of each case."""
+    small_new = _keyed_hashes(new, keys, on_driver) if on_driver > 0 else None
+    small_old = _keyed_hashes(old, keys, on_driver) if small_new is not None else None
+    if small_new is not None and small_old is not None:
+        both = small_new.keys() & small_old.keys()
+        return {
+            "inserted": len(small_new) - len(both),
+            "updated": sum(small_new[k] != small_old[k] for k in both),
+            "deleted": len(small_old) - len(both),
+        }
     both = new.select(*keys, F.col("_row_hash").alias("_new"), F.lit(None).cast("string").alias("_old")).unionByName(
         old.select(*keys, F.lit(None).cast("string").alias("_new"), F.col("_row_hash").alias("_old"))
     )

@@ -109,8 +109,12 @@ def test_changed_rows_counts_inserts_updates_and_deletes_with_null_safe_keys(spa
 
     # by hand: sam/2024-02 changed (4 -> 5); ana/2024-03 is new; ana/2024-01 is gone; the NULL person's row is
     # the same row (keys compare null-safely, as the MERGE's `<=>` does) and sam/2024-01 is untouched.
-    assert changed_rows(new, old, DERIVED_KEYS) == {"inserted": 1, "updated": 1, "deleted": 1}
-    assert changed_rows(old, old, DERIVED_KEYS) == {"inserted": 0, "updated": 0, "deleted": 0}
+    # Compared on the driver (4 rows a side), in Spark (0), and in Spark after finding a side too big (3).
+    for on_driver in (100, 0, 3):
+        assert changed_rows(new, old, DERIVED_KEYS, on_driver) == {"inserted": 1, "updated": 1, "deleted": 1}
+        assert changed_rows(old, old, DERIVED_KEYS, on_driver) == {"inserted": 0, "updated": 0, "deleted": 0}
+        assert changed_rows(new, old.limit(0), DERIVED_KEYS, on_driver) == {"inserted": 4, "updated": 0, "deleted": 0}
+        assert changed_rows(old.limit(0), old, DERIVED_KEYS, on_driver) == {"inserted": 0, "updated": 0, "deleted": 4}
 
 
 def test_replace_table_commits_only_when_a_row_changed(spark: SparkSession, settings: Settings) -> None:
