@@ -81,7 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def run(statement: str, out: TextIO = sys.stdout) -> None:
         df = run_statement(spark, settings, statement)
-        show(df, args.format, out, Console(file=out, soft_wrap=False, width=None if out is sys.stdout else 10_000))
+        # A terminal's table fits its width; a pipe or a file gets each row on one line, however wide.
+        width = None if out.isatty() else 10_000
+        show(df, args.format, out, Console(file=out, soft_wrap=False, width=width))
 
     if text is None:
         read_line, save_history = _readline_input() if sys.stdin.isatty() else (_read_piped_line, lambda: None)

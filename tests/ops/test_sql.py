@@ -53,6 +53,16 @@ def test_a_statement_prints_an_aligned_table(lake: Settings, capsys: pytest.Capt
     assert count == "3 rows"
 
 
+def test_a_wide_row_piped_stays_on_one_line(lake: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    # Not a terminal (a pipe, a file, a scheduler's log): no 80-column folding of a hash or an id.
+    assert jobs.sql.main(["SELECT repeat('ab', 60) AS hash, 14410604300 AS athlete_id, 'Morning Run' AS name"]) == 0
+    lines = [line.rstrip() for line in capsys.readouterr().out.splitlines() if line.strip()]
+    header, _rule, body, count = lines
+    assert header.split() == ["hash", "athlete_id", "name"]
+    assert body.split() == ["ab" * 60, "14410604300", "Morning", "Run"]
+    assert count == "1 row"
+
+
 def test_csv_and_json_exports(lake: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "scores.csv"
     query = "SELECT id, name, score FROM gold.sql_scores ORDER BY id"
