@@ -28,7 +28,6 @@ from lakehouse.config import REPO_ROOT, Settings, load_settings
 
 TIMEOUT_S = 1800.0
 RESULT_PREFIX = "new-process result: "
-ALL_STAGES = "all stages"  # the summary row of a run that found nothing changed (`lakehouse.stages.run_stages`)
 
 
 def size_settings(env: str, session_root: Path, root: Path, size: history.HistorySize) -> Settings:
@@ -44,6 +43,8 @@ def measure(env: str, session_root: Path, root: Path, size: history.HistorySize)
     each table's seconds and note; the same for a run with `--recheck` (`recheck`: every stage through Spark,
     the second of two, the first's wall seconds in `first_run_wall_seconds`); the end of the error output of
     a failed child."""
+    from lakehouse.stages import SKIPPED_ROW
+
     command = [sys.executable, "-m", "bench.new_process", "--env", env, "--session-root", str(session_root),
                "--root", str(root), "--people", str(size.people), "--years", str(size.years),
                "--fitbit-days", str(size.fitbit_days), "--mapmyrun-workouts", str(size.mapmyrun_workouts)]  # fmt: skip
@@ -54,7 +55,7 @@ def measure(env: str, session_root: Path, root: Path, size: history.HistorySize)
         return {"wall_seconds": first_wall, "returncode": first.returncode, "stderr_tail": first.stderr[-2000:]}
     recheck = _result(*_timed([*command, "--recheck"]))
     out = _result(*_timed(command)) | {"first_run_wall_seconds": first_wall, "recheck": recheck}
-    out["skipped"] = str(out.get("notes", {}).get(ALL_STAGES, "")).startswith("nothing new since")
+    out["skipped"] = SKIPPED_ROW in out.get("notes", {})  # the row only a run that ran no stage has
     return out
 
 

@@ -37,6 +37,7 @@ from lakehouse.tables import Tables, compact_small_files, table_exists
 from lakehouse.tables.progress import SILVER_PROGRESS_TABLE
 
 log = logging.getLogger(__name__)
+SKIPPED_ROW = "all stages"  # the one summary row of a run that found nothing changed since the last good run
 
 STAGES = ("bronze", "silver", "gold")
 FAILED = "FAILED"
@@ -194,7 +195,7 @@ def run_stages(
         verdict = runstate.check(settings, asked)
         if verdict.skip:
             progress(verdict.reason)
-            return [SummaryRow("-", "all stages", None, None, 0, None, time.monotonic() - started, verdict.reason)]
+            return [SummaryRow("-", SKIPPED_ROW, None, None, 0, None, time.monotonic() - started, verdict.reason)]
         log.info("running the stages: %s", verdict.reason)
     pending = runstate.begin(settings, asked, run_id)
     spark = spark or spark_factory(settings)
