@@ -74,7 +74,7 @@ def body(args: argparse.Namespace, settings: Settings) -> int:
         else:
             log = stream.StreamLog()
             spark.streams.addListener(log)
-            queries = stream.start_live(spark, settings, args.seconds)
+            queries = (stream.start_live(spark, settings, args.seconds, log=log),)
             progress(f"stream: live every {args.seconds or settings.race.trigger_seconds:g}s; Ctrl-C to stop")
             try:
                 shown = time.monotonic()
@@ -90,10 +90,10 @@ def body(args: argparse.Namespace, settings: Settings) -> int:
                 progress("stream: stopping after the running micro-batches (Ctrl-C again to stop at once)")
             stream.stop(queries)
             log.wait_for_end(queries)
-        silver_batches = [e for e in log.events if e["query"] == stream.SILVER_QUERY]
+        batches = [e for e in log.events if e["query"] == stream.LIVE_QUERY and e["input_rows"]]
         progress(
-            f"stream: {len(silver_batches)} silver micro-batches, "
-            f"{sum(e['input_rows'] for e in silver_batches)} points, {log.dropped_late()} dropped as too late"
+            f"stream: {len(batches)} micro-batches, {sum(e['input_rows'] for e in batches)} lines landed, "
+            f"{log.dropped_late()} points dropped as too late"
         )
         if not args.no_gold:
             results += run.gold(spark, settings, run_id)

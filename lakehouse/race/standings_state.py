@@ -200,6 +200,12 @@ def matched_points(rows: DataFrame) -> DataFrame:
     )
 
 
+def batch_points(rows: DataFrame) -> pa.Table:
+    """A micro-batch's silver rows -> their matched points on the driver, as Arrow (often most of a
+    micro-batch: a fraction of the time Python rows take), for `LiveStandings.carry`."""
+    return matched_points(rows).toArrow()
+
+
 TAIL_COLUMNS = ("stage", "rider_id", "ts_us", "distance_m", "first_us")
 POINT_COLUMNS = ("stage", "rider_id", "ts_us", "distance_m")
 
@@ -313,20 +319,21 @@ class LiveStandings:
         self,
         reference: Reference,
         batch: Sequence[BatchStage],
-        rows: DataFrame,
+        points: pa.Table,
         silver_points: Callable[[BatchStage], int],
         stage_points: Callable[[list[date]], DataFrame],
         own_commit: int | None = None,
     ) -> None:
         """Bring the state of the stages in `batch` up to silver, which holds the micro-batch's rows now.
 
-        `rows`: the micro-batch's silver rows; `silver_points(stage)`: the points of that stage's day in silver
-        now (asked only of a stage with state); `stage_points(dates)`: the silver points of the stages run on
-        `dates` (read only to rebuild one); `own_commit`: the silver version that appended exactly these rows,
-        when the caller knows it from the Delta log. A stage whose state matched the version just before it needs
-        no count: nothing else was committed in between (each commit of one stage's consecutive micro-batches, the
-        live case); any other commit between two of its micro-batches makes the next one count."""
-        new = _rider_points(matched_points(rows).toArrow())  # often most of a micro-batch: as Arrow, not as Rows
+        `points`: the micro-batch's matched points (`batch_points`); `silver_points(stage)`: the points of that
+        stage's day in silver now (asked only of a stage with state); `stage_points(dates)`: the silver points of
+        the stages run on `dates` (read only to rebuild one); `own_commit`: the silver version that appended
+        exactly these rows, when the caller knows it from the Delta log. A stage whose state matched the version
+        just before it needs no count: nothing else was committed in between (each commit of one stage's
+        consecutive micro-batches, the live case); any other commit between two of its micro-batches makes the
+        next one count."""
+        new = _rider_points(points)
         anchors: dict[tuple[int, int], Point | None] = {}
         rebuild = []
         for b in batch:

@@ -1,33 +1,39 @@
 """The race live: Structured Streaming from the landing zone into bronze, silver and live standings.
 
-Two queries, each with its own checkpoint under `<tables root>/ops/checkpoints/`:
+One query (`race_live`, its checkpoint under `<tables root>/ops/checkpoints/`): telemetry CSV files as they
+land (file source, `maxFilesPerTrigger`), and per micro-batch (`foreachBatch`), in one pass over the batch:
 
-1. `race_bronze`: telemetry CSV files as they land (file source, `maxFilesPerTrigger`) -> validated
-   (`bronze.validate_telemetry`) -> `bronze.race_telemetry` and `bronze.quarantine`.
-2. `race_silver`: `bronze.race_telemetry` as a Delta stream -> event-time watermark on `ts`
-   (`race.watermark_minutes`) -> `dropDuplicatesWithinWatermark(rider_id, ts)` -> per micro-batch
-   (`foreachBatch`): route matching, append to `silver.race_telemetry`, then the standings of every
-   stage the batch touched are carried forward by the batch's points (`standings_state`: the crossings
-   so far and each rider's newest points kept between micro-batches, rebuilt from silver when that cannot
-   be exact) and replace that stage's rows in `gold.race_live_standings`.
+1. validated (`bronze.validate_telemetry`) and counted once (good, rejected, late, per stage date) ->
+   `bronze.race_telemetry` and `bronze.quarantine`;
+2. the points on time -> one per rider and second (the first landed copy, as batch picks it), less those
+   silver already has -> route matching -> appended to `silver.race_telemetry`;
+3. the standings of every stage the batch touched carried forward by its new points (`standings_state`: the
+   crossings so far and each rider's newest points kept between micro-batches, rebuilt from silver when that
+   cannot be exact) -> that stage's rows replaced in `gold.race_live_standings`.
 
-Exactly once across restarts: every micro-batch write is an idempotent Delta append (`txnAppId` = the
-query's application id, `txnVersion` = the micro-batch id), so a batch replayed after a crash writes
-nothing twice; the standings equal a recompute from silver, and a restarted query rebuilds its standings
-state from silver, so a replayed batch changes nothing there either. The application id is kept beside
-the checkpoint (`<checkpoint>.app_id`): a fresh checkpoint gets a fresh id, so its batch ids never collide
-with an old checkpoint's.
+Landing -> bronze and bronze -> silver were two queries, the second a Delta stream of the first's table with
+Spark's `dropDuplicatesWithinWatermark`: each micro-batch of each paid Spark's and Delta's fixed costs, and on
+two cores the two competed, so a point waited for both (median 17-18 s, p95 31 s at real time). A checkpoint of
+that time's `race_bronze` query is this query's (the folder keeps its name): a stream started before carries on
+from the files it had taken. Points its `race_silver` query had not taken yet reach silver through batch
+(`jobs.race`).
 
-Late points: the watermark is the newest event time seen minus `watermark_minutes`. A point older than
-the watermark of the previous micro-batch (Spark judges late rows one batch behind) is dropped by the
-stream and counted in `numRowsDroppedByWatermark` (kept by `StreamLog`); batch keeps every point.
-Duplicates: the first copy within the watermark wins; a copy arriving after its original left the state
-is older than the watermark, so it is dropped as late. State is bounded by the watermark, so memory
-stays flat however long the stream runs: a key is kept until the watermark passes its time plus the delay,
-about twice `watermark_minutes` of points (88 riders x 3,600 s, about 320,000 rows, at 30 minutes).
+Exactly once across restarts: every write is an idempotent Delta append (`txnAppId` = the query's
+application id, `txnVersion` = the micro-batch id), so a batch replayed after a crash writes nothing twice;
+and silver's deduplication is a lookup of silver itself, not state that a crash could lose. The standings equal
+a recompute from silver, and a restarted query rebuilds its standings state from silver, so a replayed batch
+changes nothing there either. The application id is kept beside the checkpoint (`<checkpoint>.app_id`): a
+fresh checkpoint gets a fresh id, so its batch ids never collide with an old checkpoint's.
 
-Each silver micro-batch is logged in `ops.race_stream_batches` (rows, stages, landing files, times):
-the benchmark reads landing -> standings latency from it.
+Late points: the stream keeps the newest event time it has seen (`EventClock`, beside the checkpoint); a point
+older than that minus `race.watermark_minutes` when its micro-batch begins is late: it stays in bronze, is
+dropped from silver and counted (`StreamLog.dropped_late`); batch keeps every point. Duplicates: the first
+landed copy wins, within a micro-batch (`first_landed`, batch's rule) and across them (silver has it), however
+far apart they land. Nothing is kept per point between micro-batches, so memory stays flat however long the
+stream runs.
+
+Each micro-batch is logged in `ops.race_stream_batches` (rows, stages, landing files, times): the benchmark
+reads landing -> standings latency from it.
 """
 
 from __future__ import annotations
@@ -39,7 +45,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession
+import pyarrow as pa
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
@@ -53,7 +60,7 @@ from lakehouse.race.gold.crossings import crossings, marks, point_pairs, rider_s
 from lakehouse.race.layout import TELEMETRY_PREFIX
 from lakehouse.race.silver import stages as silver_stages
 from lakehouse.race.silver import telemetry as silver_telemetry
-from lakehouse.race.standings_state import BatchStage, LiveStandings, Reference, batch_stages
+from lakehouse.race.standings_state import BatchStage, LiveStandings, Reference, batch_points, batch_stages
 from lakehouse.storage import open_store, spark_uri
 from lakehouse.tables import (
     Tables,
@@ -66,8 +73,8 @@ from lakehouse.tables import (
     table_exists,
 )
 
-BRONZE_QUERY = "race_bronze"
-SILVER_QUERY = "race_silver"
+LIVE_QUERY = "race_live"
+CHECKPOINT = "race_bronze"  # the folder of the landing files' query from when there were two (see above)
 CHECKPOINTS_PREFIX = "ops/checkpoints"
 MAX_FILES_PER_TRIGGER = 20
 STOP_GRACE_S = 120.0  # a stop waits this long at most for the running micro-batches to finish
@@ -83,7 +90,7 @@ BATCH_LOG_SCHEMA = T.StructType(
         T.StructField("source_files", T.ArrayType(T.StringType())),
         T.StructField("started_at", T.TimestampType()),
         T.StructField("finished_at", T.TimestampType()),
-        T.StructField("silver_s", T.DoubleType()),  # match and append
+        T.StructField("silver_s", T.DoubleType()),  # bronze, then match and append to silver
         T.StructField("standings_s", T.DoubleType()),  # recompute and write the standings
     ]
 )
@@ -109,10 +116,9 @@ class Trigger:
 
 @dataclass(frozen=True)
 class StreamOptions:
-    """How much each micro-batch takes: landing files (bronze) and bronze Delta files (silver; None: all)."""
+    """How much each micro-batch takes: landing files."""
 
-    bronze_files_per_trigger: int = MAX_FILES_PER_TRIGGER
-    silver_files_per_trigger: int | None = None
+    files_per_trigger: int = MAX_FILES_PER_TRIGGER
 
 
 @dataclass
@@ -125,11 +131,13 @@ class StreamHooks:
 
 
 class StreamLog(StreamingQueryListener):
-    """Progress of the race queries as Spark reports it (rows, state size, late rows dropped)."""
+    """Progress of the race stream as Spark reports it (rows, durations), and the points each micro-batch
+    dropped as late (told by the micro-batch itself)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.events: list[dict[str, Any]] = []
+        self.late: dict[int, int] = {}  # micro-batch id -> late points (a replayed batch counts once)
         self.ended: set[str] = set()  # ids of the queries whose end the listener has heard
 
     def onQueryStarted(self, event: Any) -> None:
@@ -138,17 +146,12 @@ class StreamLog(StreamingQueryListener):
     def onQueryProgress(self, event: Any) -> None:
         """Keep the numbers of each micro-batch."""
         p = event.progress
-        state = p.stateOperators[0] if p.stateOperators else None
         self.events.append(
             {
                 "query": p.name,
                 "batch_id": p.batchId,
                 "input_rows": p.numInputRows,
-                "state_rows": state.numRowsTotal if state else None,
-                "state_memory_bytes": state.memoryUsedBytes if state else None,
-                "dropped_late": state.numRowsDroppedByWatermark if state else None,
                 "duration_ms": p.durationMs.get("triggerExecution"),
-                "watermark": p.eventTime.get("watermark") if p.eventTime else None,
             }
         )
 
@@ -168,9 +171,13 @@ class StreamLog(StreamingQueryListener):
         while any(str(q.id) not in self.ended for q in queries) and time.monotonic() < deadline:
             time.sleep(0.05)
 
+    def note_late(self, batch_id: int, points: int) -> None:
+        """Micro-batch `batch_id` dropped `points` points as late."""
+        self.late[batch_id] = points
+
     def dropped_late(self) -> int:
-        """Points the silver query dropped as later than the watermark."""
-        return sum(e["dropped_late"] or 0 for e in self.events if e["query"] == SILVER_QUERY)
+        """Points the stream dropped as later than the watermark."""
+        return sum(self.late.values())
 
 
 def checkpoint_uri(settings: Settings, query: str) -> str:
@@ -188,66 +195,6 @@ def application_id(settings: Settings, query: str) -> str:
     app_id = f"{query}:{uuid.uuid4().hex[:12]}"
     store.write_bytes(key, app_id.encode())
     return app_id
-
-
-def _bronze_batch(settings: Settings, app_id: str) -> Callable[[DataFrame, int], None]:
-    tables = Tables(settings)
-    target = tables.ref("bronze", race_bronze.TELEMETRY_TABLE)
-    quarantine = tables.ref("bronze", "quarantine")
-
-    def write(raw: DataFrame, batch_id: int) -> None:
-        ingested_at = F.lit(datetime.now(UTC).replace(microsecond=0))
-        run_id = f"stream:{app_id}"
-        raw = raw.persist()
-        try:
-            append(
-                race_bronze.bronze_telemetry_rows(
-                    race_bronze.validate_telemetry(raw), F.lit(batch_id), run_id, ingested_at
-                ),
-                target,
-                partition_by=(race_bronze.STAGE_DATE,),
-                txn=(f"bronze:{app_id}", batch_id),
-            )
-            crash_point("stream.after_bronze_write")
-            rejected = race_bronze.rejected_rows(raw)
-            if not rejected.isEmpty():  # most batches have none: no empty commit on the shared table
-                append(
-                    race_bronze.quarantine_telemetry_rows(rejected, F.lit(batch_id), run_id, ingested_at),
-                    quarantine,
-                    partition_by=(PARTITION_COLUMN,),
-                    txn=(f"quarantine:{app_id}", batch_id),
-                )
-        finally:
-            raw.unpersist()
-
-    return write
-
-
-def start_bronze_stream(
-    spark: SparkSession, settings: Settings, trigger: Trigger, options: StreamOptions = StreamOptions()
-) -> StreamingQuery:
-    """Landing telemetry files -> bronze (and quarantine), as files arrive."""
-    target, _, _ = race_bronze.ensure_telemetry_tables(spark, settings)
-    ensure_auto_compact(spark, target)
-    source = f"{spark_uri(settings.landing_root).rstrip('/')}/{TELEMETRY_PREFIX}"
-    open_store(settings.landing_root, settings.s3).write_bytes(f"{TELEMETRY_PREFIX}.keep", b"")
-    raw = (
-        spark.readStream.schema(race_bronze.RAW_SCHEMA)
-        .option("header", True)
-        .option("mode", "PERMISSIVE")
-        .option("columnNameOfCorruptRecord", race_bronze.CORRUPT)
-        .option("recursiveFileLookup", True)
-        .option("pathGlobFilter", "*.csv")
-        .option("maxFilesPerTrigger", options.bronze_files_per_trigger)
-        .csv(source)
-        .withColumn("_source_file", race_bronze.landing_key(F.col("_metadata.file_path")))
-    )
-    writer = (
-        raw.writeStream.queryName(BRONZE_QUERY)
-        .foreachBatch(_bronze_batch(settings, application_id(settings, BRONZE_QUERY)))
-        .option("checkpointLocation", checkpoint_uri(settings, BRONZE_QUERY))
-    )
-    return trigger.apply(writer).start()
 
 
 STANDINGS_INPUT = ("stage", "rider_id", "ts", "distance_m")
@@ -295,86 +242,222 @@ def carry_standings(
     spark: SparkSession,
     settings: Settings,
     state: LiveStandings,
-    rows: DataFrame,
-    per_stage: list[Any],
+    points: pa.Table,
+    batch: list[BatchStage],
     own_commit: int | None = None,
 ) -> None:
-    """Carry the live standings forward by a micro-batch's silver `rows` (`standings_state`) and publish them;
-    `own_commit`: the silver version that appended `rows`, when the Delta log shows it."""
+    """Carry the live standings of the stages in `batch` forward by a micro-batch's matched `points`
+    (`standings_state.batch_points`) and publish them; `own_commit`: the silver version that appended them, when
+    the Delta log shows it."""
     tables = Tables(settings)
     names = (silver_stages.STAGES, silver_stages.CHECKPOINTS, silver_stages.START_TIMES)
     refs = [tables.ref("silver", name) for name in names]
     # Their versions from a listing of each log (by path; by name that would cost a query each: not asked).
     versions = None if settings.catalog else tuple(current_version(spark, r) for r in refs)
     reference = Reference(*(read_table(spark, r) for r in refs), versions=versions)
-    batch = [BatchStage(int(r["stage"]), r["stage_date"], int(r["points"]), r["newest_us"]) for r in per_stage]
     silver = read_table(spark, tables.ref("silver", silver_telemetry.NAME))
 
     def silver_points(b: BatchStage) -> int:  # one partition's rows
         return silver.where(F.col("stage_date") == F.lit(b.stage_date)).count()
 
-    state.carry(reference, batch, rows, silver_points, lambda d: stage_points(spark, settings, d), own_commit)
+    state.carry(reference, batch, points, silver_points, lambda d: stage_points(spark, settings, d), own_commit)
     publish_standings(spark, settings, state.standings(spark, reference, [b.stage for b in batch]))
 
 
-def _silver_batch(
-    spark: SparkSession, settings: Settings, app_id: str, hooks: StreamHooks
+@dataclass
+class EventClock:
+    """The newest event time the stream has seen (epoch microseconds), kept beside its checkpoint: a point older
+    than it minus `race.watermark_minutes`, when its micro-batch began, is dropped as late.
+
+    Written after each micro-batch that saw a newer point. A crash before the write leaves it behind, so a
+    replayed batch drops no more than the first attempt did (maybe fewer: late points are then kept, and
+    deduplication against silver does not depend on it). A fresh checkpoint starts a fresh clock."""
+
+    store: Any
+    key: str
+    newest_us: int | None = None
+
+    @classmethod
+    def open(cls, settings: Settings, checkpoint: str) -> EventClock:
+        """The clock of `checkpoint` (none yet: no point seen)."""
+        store = open_store(settings.tables_root, settings.s3)
+        clock = cls(store, f"{CHECKPOINTS_PREFIX}/{checkpoint}.newest_event_us")
+        if store.exists(clock.key) and store.list_keys(f"{CHECKPOINTS_PREFIX}/{checkpoint}/"):
+            clock.newest_us = int(store.read_bytes(clock.key).decode().strip())
+        return clock
+
+    def late_before(self, delay_us: int) -> int | None:
+        """Points older than this (epoch microseconds) are late; None: none is."""
+        return None if self.newest_us is None else self.newest_us - delay_us
+
+    def advance(self, seen_us: int | None) -> None:
+        """Note the newest point of a micro-batch."""
+        if seen_us is not None and (self.newest_us is None or seen_us > self.newest_us):
+            self.newest_us = seen_us
+            self.store.write_bytes(self.key, str(seen_us).encode())
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """One micro-batch's landed lines counted in one pass: the good ones per stage date, the rejected."""
+
+    rejected: int
+    good: int
+    late: int
+    dates: list[Any]  # stage dates with points on time
+    first_us: int | None  # the oldest point on time
+    newest_us: int | None  # the newest good point, late or not
+
+    @classmethod
+    def of(cls, checked: DataFrame, late_before_us: int | None) -> BatchSummary:
+        """Count `validate_telemetry`'s rows; a good point older than `late_before_us` is late."""
+        good = F.col("_reject_reason").isNull()
+        us = F.unix_micros("ts")
+        late = good & (us < F.lit(late_before_us)) if late_before_us is not None else F.lit(False)
+        rows = (
+            checked.groupBy(good.alias("good"), race_bronze.STAGE_DATE)
+            .agg(
+                F.count(F.lit(1)).alias("rows"),
+                F.count_if(late).alias("late"),
+                F.min(F.when(good & ~late, us)).alias("first_us"),
+                F.max(F.when(good, us)).alias("newest_us"),
+            )
+            .collect()
+        )
+        kept = [r for r in rows if r["good"]]
+        on_time = [r for r in kept if r["rows"] > r["late"]]
+        return cls(
+            rejected=sum(r["rows"] for r in rows if not r["good"]),
+            good=sum(r["rows"] for r in kept),
+            late=sum(r["late"] for r in kept),
+            dates=sorted(r[race_bronze.STAGE_DATE] for r in on_time if r[race_bronze.STAGE_DATE] is not None),
+            first_us=min((r["first_us"] for r in on_time if r["first_us"] is not None), default=None),
+            newest_us=max((r["newest_us"] for r in kept if r["newest_us"] is not None), default=None),
+        )
+
+
+def new_points(points: DataFrame, silver: DataFrame | None, summary: BatchSummary) -> DataFrame:
+    """A micro-batch's points on time -> one per rider and second (the first landed copy, as batch picks it),
+    without those silver already holds (looked up in the batch's days and time span only)."""
+    fresh = silver_telemetry.first_landed(points)
+    if silver is None or summary.first_us is None or summary.newest_us is None:
+        return fresh
+    keys = ["stage_date", *silver_telemetry.DEDUP_KEYS]
+    span = F.col("ts").between(
+        F.timestamp_micros(F.lit(summary.first_us)), F.timestamp_micros(F.lit(summary.newest_us))
+    )
+    held = silver.where(F.col("stage_date").isin(summary.dates) & span).select(*keys)
+    return fresh.join(held, on=keys, how="left_anti")
+
+
+def _live_batch(
+    spark: SparkSession, settings: Settings, app_id: str, clock: EventClock, hooks: StreamHooks, log: StreamLog | None
 ) -> Callable[[DataFrame, int], None]:
     tables = Tables(settings)
+    bronze_ref = tables.ref("bronze", race_bronze.TELEMETRY_TABLE)
+    quarantine = tables.ref("bronze", "quarantine")
     target = tables.ref("silver", silver_telemetry.NAME)
-    log = tables.ref(*BATCH_LOG)
+    batch_log = tables.ref(*BATCH_LOG)
     standings = tables.ref("gold", gold_standings.NAME)
     # Each micro-batch adds a small file to these tables: auto compaction (turned on once each exists)
     # keeps their reads fast.
-    not_compacting = [target, log, standings]
-    state = LiveStandings()  # this query's standings state, carried from micro-batch to micro-batch
+    not_compacting = [target, batch_log, standings]
+    state = LiveStandings()  # the standings state, carried from micro-batch to micro-batch
+    delay_us = round(settings.race.watermark_minutes * 60 * 1_000_000)
+    silver_exists = [False]
 
     def compact_small_files() -> None:
         for ref in [r for r in not_compacting if table_exists(spark, r)]:
             ensure_auto_compact(spark, ref)
             not_compacting.remove(ref)
 
-    def write(points: DataFrame, batch_id: int) -> None:
+    def to_bronze(raw: DataFrame, batch_id: int, summary: BatchSummary, ingested_at: Column) -> DataFrame:
+        """Append the batch's good lines to bronze and its rejected ones to the quarantine; the good rows."""
+        run_id = f"stream:{app_id}"
+        good = race_bronze.bronze_telemetry_rows(
+            race_bronze.validate_telemetry(raw), F.lit(batch_id), run_id, ingested_at
+        )
+        if summary.good:
+            append(good, bronze_ref, partition_by=(race_bronze.STAGE_DATE,), txn=(f"bronze:{app_id}", batch_id))
+        crash_point("stream.after_bronze_write")
+        if summary.rejected:  # most batches have none: no empty commit on the shared table
+            append(
+                race_bronze.quarantine_telemetry_rows(
+                    race_bronze.rejected_rows(raw), F.lit(batch_id), run_id, ingested_at
+                ),
+                quarantine,
+                partition_by=(PARTITION_COLUMN,),
+                txn=(f"quarantine:{app_id}", batch_id),
+            )
+        return good
+
+    def write(raw: DataFrame, batch_id: int) -> None:
         started = datetime.now(UTC)
-        clock = time.monotonic()
-        points = points.persist()
-        # Only the grid cells of the stages in this batch are broadcast (the Tour has ~1M cells).
-        dates = [r[0] for r in points.select("stage_date").distinct().collect()]
-        stages = read_table(spark, tables.ref("silver", silver_stages.STAGES)).where(F.col("stage_date").isin(dates))
-        stage_ids = [r[0] for r in stages.select("stage").collect()]
-        cells = read_table(spark, tables.ref("silver", "race_route_cells")).where(F.col("stage").isin(stage_ids))
-        rows = silver_telemetry.conform(points, stages, cells).persist()
+        clock_s = time.monotonic()
+        raw = raw.persist()
+        rows: DataFrame | None = None
         try:
-            per_stage = batch_stages(rows).collect()
+            late_before = clock.late_before(delay_us)
+            summary = BatchSummary.of(race_bronze.validate_telemetry(raw), late_before)
+            good = to_bronze(raw, batch_id, summary, F.lit(datetime.now(UTC).replace(microsecond=0)))
+            if log is not None:
+                log.note_late(batch_id, summary.late)
+            points = good.select(*silver_telemetry.POINT_COLUMNS, "_batch_id")
+            if late_before is not None:
+                points = points.where(F.unix_micros("ts") >= F.lit(late_before))
+            # Only the grid cells of the stages in this batch are broadcast (the Tour has ~1M cells).
+            stages = read_table(spark, tables.ref("silver", silver_stages.STAGES)).where(
+                F.col("stage_date").isin(summary.dates)
+            )
+            day_stages = (
+                [(int(r[0]), r[1]) for r in stages.select("stage", "stage_date").collect()] if summary.dates else []
+            )
+            cells = read_table(spark, tables.ref("silver", "race_route_cells")).where(
+                F.col("stage").isin([s for s, _ in day_stages])
+            )
+            silver_exists[0] = silver_exists[0] or table_exists(spark, target)
+            silver = read_table(spark, target) if silver_exists[0] else None
+            rows = silver_telemetry.conform(new_points(points, silver, summary), stages, cells).persist()
+            per_stage = batch_stages(rows).collect() if day_stages else []
             written = sum(int(r["points"]) for r in per_stage)
+            # Read before the append: `rows` looks silver up, and Delta's write refreshes the cached plans that
+            # read its table, so afterwards `rows` would be computed again against a silver that holds them.
+            new = batch_points(rows) if day_stages else None
             own_commit = None
             if written:
                 txn = (f"silver:{app_id}", batch_id)
                 append(rows, target, partition_by=silver_telemetry.PARTITION_BY, txn=txn)
+                silver_exists[0] = True
                 # The version holding exactly this append (not one skipped as written before, nor another's),
                 # from the log of a table by path (by name it would cost a query: the count is asked instead).
                 version = None if target.catalog_name else current_version(spark, target)
                 if version is not None and commit_transaction(spark, target, version) == txn:
                     own_commit = version
-            silver_s = time.monotonic() - clock
+            silver_s = time.monotonic() - clock_s
             crash_point("stream.after_silver_write")
             if hooks.after_silver_write:
                 hooks.after_silver_write(batch_id, written)
-            clock = time.monotonic()
-            if written:
-                carry_standings(spark, settings, state, rows, per_stage, own_commit)
-            standings_s = time.monotonic() - clock
+            clock_s = time.monotonic()
+            batch = [BatchStage(int(r["stage"]), r["stage_date"], int(r["points"]), r["newest_us"]) for r in per_stage]
+            # A stage of the batch with no state yet and nothing new (a batch replayed after its silver write, or
+            # points silver already had): its standings are built from silver all the same.
+            batch += [BatchStage(s, d, 0, None) for s, d in day_stages
+                      if s not in state.stages and s not in {b.stage for b in batch}]  # fmt: skip
+            if batch and new is not None:
+                carry_standings(spark, settings, state, new, batch, own_commit)
+            standings_s = time.monotonic() - clock_s
             crash_point("stream.after_standings")
             if hooks.after_standings:
                 hooks.after_standings(batch_id, state)
         finally:
-            rows.unpersist()
-            points.unpersist()
+            if rows is not None:
+                rows.unpersist()
+            raw.unpersist()
         append(
             spark.createDataFrame(
                 [
                     (
-                        SILVER_QUERY, batch_id, written, written,
+                        LIVE_QUERY, batch_id, summary.good, written,
                         sorted({int(r["stage"]) for r in per_stage}),
                         sorted({f for r in per_stage for f in r["files"]}),
                         started, datetime.now(UTC), round(silver_s, 3), round(standings_s, 3),
@@ -382,44 +465,51 @@ def _silver_batch(
                 ],
                 BATCH_LOG_SCHEMA,
             ),
-            log,
+            batch_log,
             txn=(f"log:{app_id}", batch_id),
         )  # fmt: skip
         crash_point("stream.after_batch_log")
+        clock.advance(summary.newest_us)
         if not_compacting:
             compact_small_files()
 
     return write
 
 
-def start_silver_stream(
+def start_stream(
     spark: SparkSession,
     settings: Settings,
     trigger: Trigger,
     hooks: StreamHooks | None = None,
     options: StreamOptions = StreamOptions(),
+    log: StreamLog | None = None,
 ) -> StreamingQuery:
-    """bronze.race_telemetry -> watermark, dedup -> silver.race_telemetry and live standings."""
+    """Landing telemetry files -> bronze (and quarantine) -> silver -> live standings, as files arrive."""
     tables = Tables(settings)
     for name in (silver_stages.STAGES, "race_route_cells"):
         if not table_exists(spark, tables.ref("silver", name)):
             raise StreamError(f"silver.{name} is missing: load the race's route files (batch) before streaming")
-    source = tables.ref("bronze", race_bronze.TELEMETRY_TABLE)
-    race_bronze.ensure_telemetry_tables(spark, settings)
-    reader = spark.readStream.format("delta")
-    if options.silver_files_per_trigger:
-        reader = reader.option("maxFilesPerTrigger", options.silver_files_per_trigger)
-    bronze = reader.table(source.catalog_name) if source.catalog_name else reader.load(source.location)
-    watermark = f"{settings.race.watermark_minutes * 60:.0f} seconds"
-    points = (
-        bronze.select(*silver_telemetry.POINT_COLUMNS)
-        .withWatermark("ts", watermark)
-        .dropDuplicatesWithinWatermark(list(silver_telemetry.DEDUP_KEYS))
+    target, _, _ = race_bronze.ensure_telemetry_tables(spark, settings)
+    ensure_auto_compact(spark, target)
+    source = f"{spark_uri(settings.landing_root).rstrip('/')}/{TELEMETRY_PREFIX}"
+    open_store(settings.landing_root, settings.s3).write_bytes(f"{TELEMETRY_PREFIX}.keep", b"")
+    raw = (
+        spark.readStream.schema(race_bronze.RAW_SCHEMA)
+        .option("header", True)
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", race_bronze.CORRUPT)
+        .option("recursiveFileLookup", True)
+        .option("pathGlobFilter", "*.csv")
+        .option("maxFilesPerTrigger", options.files_per_trigger)
+        .csv(source)
+        .withColumn("_source_file", race_bronze.landing_key(F.col("_metadata.file_path")))
     )
+    app_id = application_id(settings, CHECKPOINT)  # before the clock: a fresh checkpoint gets a fresh id
+    batch = _live_batch(spark, settings, app_id, EventClock.open(settings, CHECKPOINT), hooks or StreamHooks(), log)
     writer = (
-        points.writeStream.queryName(SILVER_QUERY)
-        .foreachBatch(_silver_batch(spark, settings, application_id(settings, SILVER_QUERY), hooks or StreamHooks()))
-        .option("checkpointLocation", checkpoint_uri(settings, SILVER_QUERY))
+        raw.writeStream.queryName(LIVE_QUERY)
+        .foreachBatch(batch)
+        .option("checkpointLocation", checkpoint_uri(settings, CHECKPOINT))
     )
     return trigger.apply(writer).start()
 
@@ -431,19 +521,15 @@ def run_available_now(
     log: StreamLog | None = None,
     options: StreamOptions = StreamOptions(),
 ) -> StreamLog:
-    """Catch up: bronze until no new file, then silver until bronze is drained; both stop by themselves."""
+    """Catch up: every landed file not taken yet, micro-batch by micro-batch; then the query stops by itself."""
     log = log or StreamLog()
     spark.streams.addListener(log)
     try:
-        for start in (
-            lambda: start_bronze_stream(spark, settings, Trigger(), options),
-            lambda: start_silver_stream(spark, settings, Trigger(), hooks, options),
-        ):
-            query = start()
-            query.awaitTermination()
-            log.wait_for_end([query])
-            if query.exception() is not None:
-                raise StreamError(str(query.exception()).splitlines()[0])
+        query = start_stream(spark, settings, Trigger(), hooks, options, log)
+        query.awaitTermination()
+        log.wait_for_end([query])
+        if query.exception() is not None:
+            raise StreamError(str(query.exception()).splitlines()[0])
     finally:
         spark.streams.removeListener(log)
     return log
@@ -455,13 +541,11 @@ def start_live(
     seconds: float | None = None,
     hooks: StreamHooks | None = None,
     options: StreamOptions = StreamOptions(),
-) -> tuple[StreamingQuery, StreamingQuery]:
-    """Both queries on a processing-time trigger (every `seconds`, default `race.trigger_seconds`)."""
+    log: StreamLog | None = None,
+) -> StreamingQuery:
+    """The stream on a processing-time trigger (every `seconds`, default `race.trigger_seconds`)."""
     trigger = Trigger(available_now=False, seconds=seconds or settings.race.trigger_seconds)
-    return (
-        start_bronze_stream(spark, settings, trigger, options),
-        start_silver_stream(spark, settings, trigger, hooks, options),
-    )
+    return start_stream(spark, settings, trigger, hooks, options, log)
 
 
 def stop(queries: tuple[StreamingQuery, ...], grace_s: float = STOP_GRACE_S) -> None:

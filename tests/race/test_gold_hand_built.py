@@ -295,7 +295,7 @@ def test_live_standings_carried_micro_batch_by_micro_batch(race: dict[str, DataF
             counted.append(b.stage)
             return in_silver.count() + silver_extra
 
-        state.carry(reference, batch, rows, silver_points,
+        state.carry(reference, batch, standings_state.batch_points(rows), silver_points,
                     lambda dates: in_silver.where(F.col("stage_date").isin(dates)), own_commit)  # fmt: skip
         return state.standings(spark, reference, [1]).select(
             "rider_id", "position", "status", "distance_m", "km_to_go", "last_mark_m", "gap_s", "stage_time_s",

@@ -29,7 +29,7 @@ from tests.race.conftest import RACE
 LINEAGE = ("_source_file", "_ingested_at")
 GOLD = ("race_stage_results", "race_general_classification", "race_checkpoint_times", "race_climb_times",
         "race_rider_profiles", "race_live_standings")  # fmt: skip
-SMALL_BATCHES = stream.StreamOptions(bronze_files_per_trigger=3, silver_files_per_trigger=2)
+SMALL_BATCHES = stream.StreamOptions(files_per_trigger=3)
 
 
 def rows(df: DataFrame) -> list[tuple[object, ...]]:
@@ -56,7 +56,7 @@ def test_batch_and_stream_build_the_same_silver_and_gold(
     live = rows(table(spark, streamed, "gold", live_standings.NAME))
     run.gold(spark, streamed, "s1", force=True)
 
-    assert len([e for e in log.events if e["query"] == stream.SILVER_QUERY and e["input_rows"]]) > 1
+    assert len([e for e in log.events if e["query"] == stream.LIVE_QUERY and e["input_rows"]]) > 1
     batch_silver = table(spark, race_lake, "silver", "race_telemetry")
     assert rows(table(spark, streamed, "silver", "race_telemetry")) == rows(batch_silver)
     assert batch_silver.groupBy("rider_id", "ts").count().where("count > 1").count() == 0
@@ -83,9 +83,7 @@ def test_a_stream_killed_mid_replay_and_restarted_has_no_duplicate_and_no_gap(
 ) -> None:
     settings = empty_race_lake
     landing = LandingZone(LocalStore(settings.landing_root))
-    files = replay_stage(
-        landing, RACE, 3, speed=1e6, file_every_s=30 / 1e6, sleep=lambda s: None, max_files=4
-    )
+    files = replay_stage(landing, RACE, 3, speed=1e6, file_every_s=30 / 1e6, sleep=lambda s: None, max_files=4)
     killed: list[int] = []
 
     def die_once(batch_id: int, written: int) -> None:
@@ -93,16 +91,15 @@ def test_a_stream_killed_mid_replay_and_restarted_has_no_duplicate_and_no_gap(
             killed.append(batch_id)
             raise Killed("killed after the silver write, before standings and log")
 
-    bronze_q, silver_q = stream.start_live(spark, settings, 0.5, stream.StreamHooks(die_once), SMALL_BATCHES)
+    query = stream.start_live(spark, settings, 0.5, stream.StreamHooks(die_once), SMALL_BATCHES)
     try:
-        wait_for(lambda: not silver_q.isActive, 240)
-        assert killed and isinstance(silver_q.exception(), Exception)
-        bronze_q.stop()  # killed too, wherever it was
+        wait_for(lambda: not query.isActive, 240)
+        assert killed and isinstance(query.exception(), Exception)
     finally:
-        stream.stop((bronze_q, silver_q))
+        stream.stop((query,))
     # The replay goes on while the stream is down; then the stream comes back and catches up live.
     files += replay_stage(landing, RACE, 3, speed=1e6, file_every_s=30 / 1e6, sleep=lambda s: None)
-    queries = stream.start_live(spark, settings, 0.5, options=SMALL_BATCHES)
+    queries = (stream.start_live(spark, settings, 0.5, options=SMALL_BATCHES),)
     try:
         _, points = stage_points(RACE, 3)
         expected = {(int(r), int(t)) for r, t in zip(points.rider_id, points.epoch_s, strict=True)}
@@ -133,7 +130,7 @@ def test_a_stream_killed_mid_replay_and_restarted_has_no_duplicate_and_no_gap(
 
 
 def test_a_stop_lets_the_running_micro_batch_finish(spark: SparkSession, empty_race_lake: Settings) -> None:
-    """Stopped while a silver micro-batch is between its silver write and its standings (held there by a hook),
+    """Stopped while a micro-batch is between its silver write and its standings (held there by a hook),
     the query finishes that batch first: its standings and log row are written and the checkpoint commits it
     (stopped at once, the batch is abandoned: no log row, no commit, and it runs again on restart)."""
     settings = empty_race_lake
@@ -150,7 +147,7 @@ def test_a_stop_lets_the_running_micro_batch_finish(spark: SparkSession, empty_r
 
     events = stream.StreamLog()
     spark.streams.addListener(events)
-    queries = stream.start_live(spark, settings, 0.5, stream.StreamHooks(hold_first), SMALL_BATCHES)
+    queries = (stream.start_live(spark, settings, 0.5, stream.StreamHooks(hold_first), SMALL_BATCHES),)
     try:
         assert held.wait(240), "no silver micro-batch wrote points"
         stream.stop(queries)  # while the hook holds the batch
@@ -159,11 +156,11 @@ def test_a_stop_lets_the_running_micro_batch_finish(spark: SparkSession, empty_r
         stream.stop(queries, grace_s=0)
         spark.streams.removeListener(events)
     # The listener has heard the finished batch by the time it has heard the query end.
-    assert batches[0] in [e["batch_id"] for e in events.events if e["query"] == stream.SILVER_QUERY]
-    assert not queries[1].isActive and queries[1].exception() is None
+    assert batches[0] in [e["batch_id"] for e in events.events if e["query"] == stream.LIVE_QUERY]
+    assert not queries[0].isActive and queries[0].exception() is None
     log = table(spark, settings, "ops", "race_stream_batches")
     assert batches[0] in [r[0] for r in log.select("batch_id").collect()]
-    commits = Path(stream.checkpoint_uri(settings, stream.SILVER_QUERY).removeprefix("file:")) / "commits"
+    commits = Path(stream.checkpoint_uri(settings, stream.CHECKPOINT).removeprefix("file:")) / "commits"
     assert str(batches[0]) in os.listdir(commits)
     assert table(spark, settings, "gold", live_standings.NAME).count() > 0
 
@@ -176,11 +173,12 @@ def line(second: str) -> str:
 
 
 def test_late_and_duplicate_points(spark: SparkSession, empty_race_lake: Settings, tmp_path: Path) -> None:
-    """Watermark 30 minutes, one file per micro-batch. File 1: 10:00:00-09 and a re-send of 10:00:05.
-    File 2: 11:00:00-04: the watermark becomes 10:30:04. File 3: 10:40:00, late but judged against the
-    previous batch's watermark (09:30:09): kept. File 4, judged against 10:30:04: 10:20:00 is too late
-    (the stream drops it, batch keeps it), the re-send of 11:00:02 is a duplicate within the watermark
-    (dropped), the re-send of 10:00:03 is both (dropped)."""
+    """Watermark 30 minutes, one file per micro-batch. File 1: 10:00:00-09 and a re-send of 10:00:05 (dropped
+    in the batch). File 2: 11:00:00-04: the newest point is 11:00:04, so from the next micro-batch on a point
+    before 10:30:04 is late. File 3: 10:40:00, on time. The stream stops; restarted, it still knows 11:00:04
+    (kept beside its checkpoint). File 4: 10:20:00 is too late (the stream drops it, batch keeps it), the re-send
+    of 11:00:02 is a duplicate of a point landed two batches and a restart before (dropped), the re-send of
+    10:00:03 is both (dropped, counted as late)."""
     files = {
         "a-1.csv": [line(f"10:00:{s:02d}") for s in range(10)] + [line("10:00:05")],
         "a-2.csv": [line(f"11:00:{s:02d}") for s in range(5)],
@@ -188,20 +186,23 @@ def test_late_and_duplicate_points(spark: SparkSession, empty_race_lake: Setting
         "a-4.csv": [line("10:20:00"), line("11:00:02"), line("10:00:03")],
     }
     batch = empty_race_lake.with_roots(str(tmp_path / "b" / "landing"), str(tmp_path / "b" / "tables"))
-    for settings in (empty_race_lake, batch):
-        if settings is batch:
-            shutil.copytree(empty_race_lake.landing_root, batch.landing_root)
-            shutil.copytree(empty_race_lake.tables_root, batch.tables_root)
-        else:
-            zone = LandingZone(LocalStore(settings.landing_root))
-            for name, lines in files.items():
-                zone.write_bytes(
-                    f"race/telemetry/date=2024-07-01/{name}",
-                    ("\n".join([HEADER, *lines]) + "\n").encode(),
-                    len(lines),
-                )
-    one_by_one = stream.StreamOptions(bronze_files_per_trigger=1, silver_files_per_trigger=1)
-    log = stream.run_available_now(spark, empty_race_lake, options=one_by_one)
+    shutil.copytree(empty_race_lake.tables_root, batch.tables_root)
+    zones = [LandingZone(LocalStore(s.landing_root)) for s in (empty_race_lake, batch)]
+
+    def land(name: str) -> None:
+        lines = files[name]
+        for zone in zones:
+            zone.write_bytes(
+                f"race/telemetry/date=2024-07-01/{name}", ("\n".join([HEADER, *lines]) + "\n").encode(), len(lines)
+            )
+
+    one_by_one = stream.StreamOptions(files_per_trigger=1)
+    log = stream.StreamLog()
+    for name in ("a-1.csv", "a-2.csv", "a-3.csv"):
+        land(name)
+    stream.run_available_now(spark, empty_race_lake, log=log, options=one_by_one)
+    land("a-4.csv")
+    stream.run_available_now(spark, empty_race_lake, log=log, options=one_by_one)  # a new query, same checkpoint
     run.bronze_telemetry(spark, batch, "b1")
     run.silver_telemetry_batches(spark, batch, "b1")
 
@@ -213,9 +214,7 @@ def test_late_and_duplicate_points(spark: SparkSession, empty_race_lake: Setting
     assert seconds(empty_race_lake) == kept
     assert seconds(batch) == sorted([*kept, "10:20:00"])
     assert log.dropped_late() == 2
-    assert (
-        table(spark, empty_race_lake, "bronze", "race_telemetry").count() == 20
-    )  # bronze keeps all as landed
+    assert table(spark, empty_race_lake, "bronze", "race_telemetry").count() == 20  # bronze keeps all as landed
 
 
 @pytest.fixture(autouse=True)
@@ -253,7 +252,7 @@ def test_standings_carried_between_micro_batches_equal_a_recompute_after_each(
         rebuilds.append(len(state.rebuilt))
         versions.append(state.stages[3].silver_version)
 
-    two_by_two = stream.StreamOptions(bronze_files_per_trigger=2, silver_files_per_trigger=1)
+    two_by_two = stream.StreamOptions(files_per_trigger=2)
     stream.run_available_now(spark, settings, stream.StreamHooks(after_standings=check), options=two_by_two)
 
     assert len(compared) >= len(files) // 2 and all(compared), compared
