@@ -7,7 +7,7 @@
 Batch: the race is generated and landed (timed apart), reference files loaded, then telemetry goes
 bronze -> silver -> gold; points per second = telemetry points landed / (bronze + silver + gold seconds).
 Live: a fresh lakehouse with the reference tables; the stream on a processing-time trigger;
-one stage replayed at `--speed` times real time. For each landed file, latency = when the silver
+one stage replayed at `--speed` times real time. For each landed file, latency = when the
 micro-batch holding its points had updated the live standings (`ops.race_stream_batches.finished_at`)
 - when the file landed. Reports median and 95th percentile, the points dropped as late, and the
 driver JVM's heap after a full GC, sampled every few seconds (to show memory stays flat).

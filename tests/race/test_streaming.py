@@ -217,6 +217,36 @@ def test_late_and_duplicate_points(spark: SparkSession, empty_race_lake: Setting
     assert table(spark, empty_race_lake, "bronze", "race_telemetry").count() == 20  # bronze keeps all as landed
 
 
+def test_bad_lines_are_quarantined_and_the_good_ones_around_them_stream_on(
+    spark: SparkSession, empty_race_lake: Settings
+) -> None:
+    """One file: two good lines around three bad ones (a rider id that is not a number, a timestamp on another day
+    than the file's folder, a line cut short). The bad ones go to bronze.quarantine with their reason; the good
+    ones reach bronze, silver and the standings in the same micro-batch."""
+    good = [line("10:00:00"), line("10:00:01")]
+    bad = [
+        "x1,2024-07-01T10:00:02Z,49.0,-0.3,100.0,10.0,150,200,90",
+        "11,2024-07-02T10:00:03Z,49.0,-0.3,100.0,10.0,150,200,90",
+        "11,2024-07-01T10:00:04Z,49.0",
+    ]
+    zone = LandingZone(LocalStore(empty_race_lake.landing_root))
+    lines = [good[0], *bad, good[1]]
+    zone.write_bytes(
+        "race/telemetry/date=2024-07-01/b-1.csv", ("\n".join([HEADER, *lines]) + "\n").encode(), len(lines)
+    )
+    log = stream.run_available_now(spark, empty_race_lake)
+
+    quarantined = table(spark, empty_race_lake, "bronze", "quarantine").where(F.col("_table") == "race_telemetry")
+    assert sorted(r["raw"] for r in quarantined.collect()) == sorted(bad)
+    assert all(r["reason"] for r in quarantined.collect())
+    assert table(spark, empty_race_lake, "bronze", "race_telemetry").count() == 2
+    silver = table(spark, empty_race_lake, "silver", "race_telemetry")
+    assert sorted(r[0] for r in silver.select(F.date_format("ts", "HH:mm:ss")).collect()) == ["10:00:00", "10:00:01"]
+    assert log.dropped_late() == 0
+    batches = table(spark, empty_race_lake, *stream.BATCH_LOG).collect()
+    assert [(r["rows_in"], r["rows_written"]) for r in batches if r["rows_in"]] == [(2, 2)]
+
+
 @pytest.fixture(autouse=True)
 def no_active_streams(spark: SparkSession) -> object:
     yield

@@ -6,9 +6,9 @@ Grain: one row per rider per second. Keys: (`rider_id`, `ts`). Partitioned by `s
   stage are not race points and do not reach silver.
 - Duplicates (the same rider and second sent twice) keep the first landed copy: the earliest ingestion,
   then the earlier batch, then the earlier file; remaining ties (identical re-sends) by content. The
-  stream keeps the first copy it sees (`dropDuplicatesWithinWatermark`), which is the same copy when
-  files arrive in order. Silver never replaces a point it already has (insert-only MERGE in batch,
-  idempotent appends in the stream), so a re-sent point landing later changes nothing.
+  stream applies the same rule within a micro-batch and leaves out what silver already has, which is the
+  same copy when files arrive in order. Silver never replaces a point it already has (insert-only MERGE in
+  batch, idempotent appends of the new points in the stream), so a re-sent point landing later changes nothing.
 - Route matching (`route_cells.match_points`): `distance_m` from the start along the route, the route
   `gradient` there, `off_route_m`; off-route points (GPS spikes) keep null distance and gradient.
 - Units: metres, m/s, bpm, W, rpm; `ts` UTC.
