@@ -34,6 +34,17 @@ from lakehouse.tables import Tables, read_table, table_exists
 STANDINGS_EVERY_S = 10.0
 
 
+def positive_int(text: str) -> int:
+    """A whole number of at least 1, for argparse."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number (got {text!r})") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more (got {value})")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Command-line arguments (`--env` is added by the shared CLI helper)."""
     parser = argparse.ArgumentParser(prog="race_stream", description=__doc__.splitlines()[0])
@@ -41,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seconds", type=float, default=None, help="processing-time trigger interval")
     parser.add_argument("--timeout", type=float, default=None, help="live: stop after this many seconds")
     parser.add_argument("--no-gold", action="store_true", help="do not rebuild gold when the stream stops")
+    parser.add_argument(
+        "--files-per-trigger", type=positive_int, default=stream.MAX_FILES_PER_TRIGGER,
+        help=f"landed files per micro-batch at most (default {stream.MAX_FILES_PER_TRIGGER})",
+    )  # fmt: skip
     return parser
 
 
@@ -52,29 +67,26 @@ def show_leaders(spark: SparkSession, settings: Settings) -> None:
     rows = read_table(spark, ref).orderBy(F.col("stage").desc(), F.col("position")).limit(5).collect()
     for r in rows:
         gap = f"+{r['gap_s']:.0f}s" if r["gap_s"] is not None else "-"
-        progress(
-            f"  stage {r['stage']} #{r['position']} rider {r['rider_id']} {r['km_to_go']} km to go {gap}"
-        )
+        progress(f"  stage {r['stage']} #{r['position']} rider {r['rider_id']} {r['km_to_go']} km to go {gap}")
 
 
 def body(args: argparse.Namespace, settings: Settings) -> int:
     """Run the stream (catch up, or live until stopped), then rebuild gold; print the summary."""
     started = time.monotonic()
     run_id = new_run_id()
+    options = stream.StreamOptions(files_per_trigger=args.files_per_trigger)
     queries: tuple[StreamingQuery, ...] = ()
     try:
         spark = get_spark(settings)
         progress("reference: routes, athletes and start lists (batch)")
-        results = run.bronze_reference(spark, settings, run_id) + run.silver_reference(
-            spark, settings, run_id
-        )
+        results = run.bronze_reference(spark, settings, run_id) + run.silver_reference(spark, settings, run_id)
         if args.trigger == "available-now":
             progress("stream: catching up (availableNow)")
-            log = stream.run_available_now(spark, settings)
+            log = stream.run_available_now(spark, settings, options=options)
         else:
             log = stream.StreamLog()
             spark.streams.addListener(log)
-            queries = (stream.start_live(spark, settings, args.seconds, log=log),)
+            queries = (stream.start_live(spark, settings, args.seconds, options=options, log=log),)
             progress(f"stream: live every {args.seconds or settings.race.trigger_seconds:g}s; Ctrl-C to stop")
             try:
                 shown = time.monotonic()

@@ -46,7 +46,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
@@ -307,6 +307,7 @@ class BatchSummary:
     dates: list[Any]  # stage dates with points on time
     first_us: int | None  # the oldest point on time
     newest_us: int | None  # the newest good point, late or not
+    files: list[str]  # the landing files of the micro-batch
 
     @classmethod
     def of(cls, checked: DataFrame, late_before_us: int | None) -> BatchSummary:
@@ -321,6 +322,7 @@ class BatchSummary:
                 F.count_if(late).alias("late"),
                 F.min(F.when(good & ~late, us)).alias("first_us"),
                 F.max(F.when(good, us)).alias("newest_us"),
+                F.collect_set("_source_file").alias("files"),
             )
             .collect()
         )
@@ -333,6 +335,7 @@ class BatchSummary:
             dates=sorted(r[race_bronze.STAGE_DATE] for r in on_time if r[race_bronze.STAGE_DATE] is not None),
             first_us=min((r["first_us"] for r in on_time if r["first_us"] is not None), default=None),
             newest_us=max((r["newest_us"] for r in kept if r["newest_us"] is not None), default=None),
+            files=sorted({f for r in rows for f in r["files"]}),
         )
 
 
@@ -364,19 +367,18 @@ def _live_batch(
     not_compacting = [target, batch_log, standings]
     state = LiveStandings()  # the standings state, carried from micro-batch to micro-batch
     delay_us = round(settings.race.watermark_minutes * 60 * 1_000_000)
-    silver_exists = [False]
+    silver_exists = False  # known once true (silver is created by the first append and not dropped by a stream)
 
     def compact_small_files() -> None:
         for ref in [r for r in not_compacting if table_exists(spark, r)]:
             ensure_auto_compact(spark, ref)
             not_compacting.remove(ref)
 
-    def to_bronze(raw: DataFrame, batch_id: int, summary: BatchSummary, ingested_at: Column) -> DataFrame:
-        """Append the batch's good lines to bronze and its rejected ones to the quarantine; the good rows."""
-        run_id = f"stream:{app_id}"
-        good = race_bronze.bronze_telemetry_rows(
-            race_bronze.validate_telemetry(raw), F.lit(batch_id), run_id, ingested_at
-        )
+    def to_bronze(raw: DataFrame, checked: DataFrame, batch_id: int, summary: BatchSummary) -> DataFrame:
+        """Append the batch's good lines (`checked`: validated) to bronze and its rejected ones to the quarantine;
+        the good rows."""
+        run_id, ingested_at = f"stream:{app_id}", F.lit(datetime.now(UTC).replace(microsecond=0))
+        good = race_bronze.bronze_telemetry_rows(checked, F.lit(batch_id), run_id, ingested_at)
         if summary.good:
             append(good, bronze_ref, partition_by=(race_bronze.STAGE_DATE,), txn=(f"bronze:{app_id}", batch_id))
         crash_point("stream.after_bronze_write")
@@ -392,14 +394,16 @@ def _live_batch(
         return good
 
     def write(raw: DataFrame, batch_id: int) -> None:
+        nonlocal silver_exists
         started = datetime.now(UTC)
         clock_s = time.monotonic()
         raw = raw.persist()
         rows: DataFrame | None = None
         try:
             late_before = clock.late_before(delay_us)
-            summary = BatchSummary.of(race_bronze.validate_telemetry(raw), late_before)
-            good = to_bronze(raw, batch_id, summary, F.lit(datetime.now(UTC).replace(microsecond=0)))
+            checked = race_bronze.validate_telemetry(raw)
+            summary = BatchSummary.of(checked, late_before)
+            good = to_bronze(raw, checked, batch_id, summary)
             if log is not None:
                 log.note_late(batch_id, summary.late)
             points = good.select(*silver_telemetry.POINT_COLUMNS, "_batch_id")
@@ -415,8 +419,8 @@ def _live_batch(
             cells = read_table(spark, tables.ref("silver", "race_route_cells")).where(
                 F.col("stage").isin([s for s, _ in day_stages])
             )
-            silver_exists[0] = silver_exists[0] or table_exists(spark, target)
-            silver = read_table(spark, target) if silver_exists[0] else None
+            silver_exists = silver_exists or table_exists(spark, target)
+            silver = read_table(spark, target) if silver_exists else None
             rows = silver_telemetry.conform(new_points(points, silver, summary), stages, cells).persist()
             per_stage = batch_stages(rows).collect() if day_stages else []
             written = sum(int(r["points"]) for r in per_stage)
@@ -427,7 +431,7 @@ def _live_batch(
             if written:
                 txn = (f"silver:{app_id}", batch_id)
                 append(rows, target, partition_by=silver_telemetry.PARTITION_BY, txn=txn)
-                silver_exists[0] = True
+                silver_exists = True
                 # The version holding exactly this append (not one skipped as written before, nor another's),
                 # from the log of a table by path (by name it would cost a query: the count is asked instead).
                 version = None if target.catalog_name else current_version(spark, target)
@@ -458,8 +462,7 @@ def _live_batch(
                 [
                     (
                         LIVE_QUERY, batch_id, summary.good, written,
-                        sorted({int(r["stage"]) for r in per_stage}),
-                        sorted({f for r in per_stage for f in r["files"]}),
+                        sorted({s for s, _ in day_stages}), summary.files,
                         started, datetime.now(UTC), round(silver_s, 3), round(standings_s, 3),
                     )
                 ],

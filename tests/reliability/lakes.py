@@ -75,9 +75,9 @@ def small_landing(root: Path) -> Settings:
 
 
 def start_job(
-    root: Path, args: list[str], crash_at: str | None = None, output: Path | None = None
+    root: Path, args: list[str], crash_at: str | None = None, output: Path | None = None, job: str = "jobs.run"
 ) -> subprocess.Popen[str]:
-    """Start `python -m jobs.run <args>` on the lakehouse at `root` (`test` settings), in its own process group
+    """Start `python -m <job> <args>` on the lakehouse at `root` (`test` settings), in its own process group
     so a crash point's SIGKILL takes its Spark JVM down with it, as `kill -9 -<pgid>` would. With `output`,
     stdout and stderr go to `<output>.out` and `<output>.err` (readable while it runs) instead of pipes."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LAKEHOUSE_")}
@@ -89,7 +89,7 @@ def start_job(
         streams = {name: output.with_suffix(f".{name[3:]}").open("w", encoding="utf-8") for name in streams}
     try:
         return subprocess.Popen(
-            [sys.executable, "-m", "jobs.run", *args], cwd=REPO, env=env, text=True, start_new_session=True,
+            [sys.executable, "-m", job, *args], cwd=REPO, env=env, text=True, start_new_session=True,
             **streams,
         )  # fmt: skip
     finally:
