@@ -10,21 +10,40 @@ import shutil
 from pathlib import Path
 
 import pytest
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse.config import Settings
 from lakehouse.landing import LandingZone
 from lakehouse.race import run
 from lakehouse.storage import LocalStore
+from lakehouse.tables import Tables, read_table
 from lakehouse_demo.race.landing import RaceSpec, land_reference, land_telemetry
 
 RACE = RaceSpec(seed=7, riders=4, stages=(3, 6), distance_scale=0.02, file_seconds=60, max_file_rows=100_000)
+LINEAGE = ("_source_file", "_ingested_at")
+
+
+def rows(df: DataFrame, leave_out: tuple[str, ...] = LINEAGE) -> list[tuple[object, ...]]:
+    """Every row, lineage columns left out, sorted: for exact comparison of whole tables."""
+    keep = [c for c in df.columns if c not in leave_out]
+    return sorted((tuple(r) for r in df.select(*keep).collect()), key=repr)
+
+
+def table(spark: SparkSession, settings: Settings, layer: str, name: str) -> DataFrame:
+    """A table of the lakehouse `settings` point at."""
+    return read_table(spark, Tables(settings).ref(layer, name))
+
+
+def copy_of(settings: Settings, root: Path) -> Settings:
+    """A copy of the lakehouse (landing zone and tables) under `root`, and its settings."""
+    copy = settings.with_roots(str(root / "landing"), str(root / "tables"))
+    shutil.copytree(settings.landing_root, copy.landing_root)
+    shutil.copytree(settings.tables_root, copy.tables_root)
+    return copy
 
 
 @pytest.fixture(scope="session")
-def race_template(
-    spark: SparkSession, base_settings: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> Path:
+def race_template(spark: SparkSession, base_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Reference files landed and loaded to silver; the race's telemetry landed beside, not loaded."""
     root = tmp_path_factory.mktemp("race-template")
     settings = base_settings.with_roots(str(root / "landing"), str(root / "tables"))

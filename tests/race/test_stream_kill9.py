@@ -3,16 +3,15 @@ at each of its steps in turn, restarted after each kill: its tables end as an un
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse.config import Settings
 from lakehouse.race import stream
 from lakehouse.race.gold import live_standings
-from lakehouse.tables import Tables, read_table
+from tests.race.conftest import LINEAGE, copy_of, rows, table
 from tests.reliability.lakes import JobRun, finish, start_job, stop_metastore
 
 FILES_PER_TRIGGER = 3
@@ -20,7 +19,7 @@ FILES_PER_TRIGGER = 3
 # bronze's append, after silver's (the standings not yet carried), after the batch's log row (its checkpoint
 # commit not yet written). A kill between the standings and the log row is `test_streaming`'s (in process).
 KILLS = ("stream.after_bronze_write:2", "stream.after_silver_write:1", "stream.after_batch_log:1")
-LINEAGE = ("_source_file", "_ingested_at", "_run_id", "_batch_id")
+BRONZE_LINEAGE = (*LINEAGE, "_run_id", "_batch_id")
 
 
 def run_stream(root: Path, crash_at: str | None = None) -> JobRun:
@@ -29,21 +28,10 @@ def run_stream(root: Path, crash_at: str | None = None) -> JobRun:
     return finish(start_job(root, args, crash_at, job="jobs.race_stream"), timeout=600)
 
 
-def rows(df: DataFrame) -> list[tuple[object, ...]]:
-    keep = [c for c in df.columns if c not in LINEAGE]
-    return sorted((tuple(r) for r in df.select(*keep).collect()), key=repr)
-
-
-def table(spark: SparkSession, settings: Settings, layer: str, name: str) -> DataFrame:
-    return read_table(spark, Tables(settings).ref(layer, name))
-
-
 def test_a_stream_killed_at_each_step_and_restarted_ends_as_an_uninterrupted_one(
     spark: SparkSession, race_lake: Settings, tmp_path: Path
 ) -> None:
-    calm = race_lake.with_roots(str(tmp_path / "calm" / "landing"), str(tmp_path / "calm" / "tables"))
-    shutil.copytree(race_lake.landing_root, calm.landing_root)
-    shutil.copytree(race_lake.tables_root, calm.tables_root)
+    calm = copy_of(race_lake, tmp_path / "calm")
     stream.run_available_now(spark, calm, options=stream.StreamOptions(files_per_trigger=FILES_PER_TRIGGER))
 
     root = Path(race_lake.tables_root).parent
@@ -61,8 +49,8 @@ def test_a_stream_killed_at_each_step_and_restarted_ends_as_an_uninterrupted_one
     assert rows(silver) == rows(table(spark, calm, "silver", "race_telemetry"))
     assert silver.groupBy("rider_id", "ts").count().where("count > 1").count() == 0
     # Bronze: every landed line once, however often its micro-batch ran.
-    assert rows(table(spark, race_lake, "bronze", "race_telemetry")) == rows(
-        table(spark, calm, "bronze", "race_telemetry")
+    assert rows(table(spark, race_lake, "bronze", "race_telemetry"), BRONZE_LINEAGE) == rows(
+        table(spark, calm, "bronze", "race_telemetry"), BRONZE_LINEAGE
     )
     assert rows(table(spark, race_lake, "gold", live_standings.NAME)) == rows(
         table(spark, calm, "gold", live_standings.NAME)

@@ -11,7 +11,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse.config import Settings
@@ -20,34 +20,21 @@ from lakehouse.race import run, stream
 from lakehouse.race.gold import live_standings
 from lakehouse.race.standings_state import LiveStandings
 from lakehouse.storage import LocalStore
-from lakehouse.tables import AUTO_COMPACT, Tables, delta_table, read_table
+from lakehouse.tables import AUTO_COMPACT, Tables, delta_table
 from lakehouse_demo.race.landing import stage_points, telemetry_files
 from lakehouse_demo.race.replay import replay_stage
 from lakehouse_demo.race.routes import plan_of
-from tests.race.conftest import RACE
+from tests.race.conftest import RACE, copy_of, rows, table
 
-LINEAGE = ("_source_file", "_ingested_at")
 GOLD = ("race_stage_results", "race_general_classification", "race_checkpoint_times", "race_climb_times",
         "race_rider_profiles", "race_live_standings")  # fmt: skip
 SMALL_BATCHES = stream.StreamOptions(files_per_trigger=3)
 
 
-def rows(df: DataFrame) -> list[tuple[object, ...]]:
-    """Every row, lineage columns left out, sorted: for exact comparison of whole tables."""
-    keep = [c for c in df.columns if c not in LINEAGE]
-    return sorted((tuple(r) for r in df.select(*keep).collect()), key=repr)
-
-
-def table(spark: SparkSession, settings: Settings, layer: str, name: str) -> DataFrame:
-    return read_table(spark, Tables(settings).ref(layer, name))
-
-
 def test_batch_and_stream_build_the_same_silver_and_gold(
     spark: SparkSession, race_lake: Settings, tmp_path: Path
 ) -> None:
-    streamed = race_lake.with_roots(str(tmp_path / "s" / "landing"), str(tmp_path / "s" / "tables"))
-    shutil.copytree(race_lake.landing_root, streamed.landing_root)
-    shutil.copytree(race_lake.tables_root, streamed.tables_root)
+    streamed = copy_of(race_lake, tmp_path / "s")
 
     run.bronze_telemetry(spark, race_lake, "b1")
     run.silver_telemetry_batches(spark, race_lake, "b1")
