@@ -185,15 +185,23 @@ def checkpoint_uri(settings: Settings, query: str) -> str:
     return f"{spark_uri(settings.tables_root).rstrip('/')}/{CHECKPOINTS_PREFIX}/{query}"
 
 
+def kept_beside(store: Any, checkpoint: str, name: str) -> str | None:
+    """The text of `<checkpoint>.<name>`, kept beside a checkpoint; None when either is missing (a fresh
+    checkpoint starts afresh whatever an old one left beside it)."""
+    key = f"{CHECKPOINTS_PREFIX}/{checkpoint}.{name}"
+    if store.exists(key) and store.list_keys(f"{CHECKPOINTS_PREFIX}/{checkpoint}/"):
+        return str(store.read_bytes(key).decode().strip())
+    return None
+
+
 def application_id(settings: Settings, query: str) -> str:
     """The query's idempotent-write id, created beside its checkpoint on first use."""
     store = open_store(settings.tables_root, settings.s3)
-    key = f"{CHECKPOINTS_PREFIX}/{query}.app_id"
-    checkpoint_exists = bool(store.list_keys(f"{CHECKPOINTS_PREFIX}/{query}/"))
-    if store.exists(key) and checkpoint_exists:
-        return store.read_bytes(key).decode().strip()
+    kept = kept_beside(store, query, "app_id")
+    if kept is not None:
+        return kept
     app_id = f"{query}:{uuid.uuid4().hex[:12]}"
-    store.write_bytes(key, app_id.encode())
+    store.write_bytes(f"{CHECKPOINTS_PREFIX}/{query}.app_id", app_id.encode())
     return app_id
 
 
@@ -281,10 +289,8 @@ class EventClock:
     def open(cls, settings: Settings, checkpoint: str) -> EventClock:
         """The clock of `checkpoint` (none yet: no point seen)."""
         store = open_store(settings.tables_root, settings.s3)
-        clock = cls(store, f"{CHECKPOINTS_PREFIX}/{checkpoint}.newest_event_us")
-        if store.exists(clock.key) and store.list_keys(f"{CHECKPOINTS_PREFIX}/{checkpoint}/"):
-            clock.newest_us = int(store.read_bytes(clock.key).decode().strip())
-        return clock
+        kept = kept_beside(store, checkpoint, "newest_event_us")
+        return cls(store, f"{CHECKPOINTS_PREFIX}/{checkpoint}.newest_event_us", None if kept is None else int(kept))
 
     def late_before(self, delay_us: int) -> int | None:
         """Points older than this (epoch microseconds) are late; None: none is."""
