@@ -122,6 +122,15 @@ def landing_key(path: Column) -> Column:
     return F.concat(F.lit(TELEMETRY_PREFIX), F.substring_index(path, f"/{TELEMETRY_PREFIX}", -1))
 
 
+def _folder_date(path: Column) -> Column:
+    """The text between a path's first `date=` and the next `/` (or `date=`); null when it has no `date=`.
+
+    String functions, not `split` (a regular expression per row: 2.3 s of a quarter Tour's 7.1 M lines)."""
+    start = F.instr(path, "date=")
+    after = F.substring(path, start + 5, F.length(path))
+    return F.when(start > 0, F.substring_index(F.substring_index(after, "date=", 1), "/", 1))
+
+
 def validate_telemetry(raw: DataFrame, keep: tuple[str, ...] = ()) -> DataFrame:
     """Raw text rows (+ `_source_file`) -> typed rows with `_reject_reason` (null when the row is good).
 
@@ -132,8 +141,7 @@ def validate_telemetry(raw: DataFrame, keep: tuple[str, ...] = ()) -> DataFrame:
     must be numbers in a plausible range. A line with the wrong number of fields is rejected whole.
     Values are typed once, then checked (two projections: each text is parsed a single time).
     """
-    # `get` (not `[i]`): a file outside any `date=` folder has no second part, and must be rejected, not fail.
-    folder_date = F.get(F.split(F.get(F.split(F.col("_source_file"), "date="), 1), "/"), 0)
+    folder_date = _folder_date(F.col("_source_file"))
     typed = raw.select(
         _blank("rider_id").try_cast("int").alias("rider_id"),
         F.when(F.length("timestamp") >= MIN_TIMESTAMP_CHARS, _blank("timestamp").try_cast("timestamp")).alias(

@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 
 from lakehouse.config import Settings
 from lakehouse.landing import LandingZone
-from lakehouse.race.bronze import TELEMETRY_TABLE, TelemetryHooks, load_telemetry
+from lakehouse.race.bronze import TELEMETRY_TABLE, TelemetryHooks, _folder_date, load_telemetry
 from lakehouse.storage import LocalStore
 from lakehouse.tables import Tables, read_table
 
@@ -90,3 +90,18 @@ def test_a_load_that_crashed_after_writing_is_resumed_without_duplicates(
     assert again.batches == []
     bronze = read_table(spark, Tables(settings).ref("bronze", TELEMETRY_TABLE))
     assert bronze.count() == 2 and bronze.select("_batch_id").distinct().collect()[0][0] == 1
+
+
+def test_the_stage_date_is_read_from_the_first_date_folder(spark: SparkSession) -> None:
+    paths = [
+        ("race/telemetry/date=2024-07-01/part-1.csv", "2024-07-01"),
+        ("race/telemetry/part-1.csv", None),  # no date= folder
+        ("race/telemetry/date=/part-1.csv", ""),  # an empty one
+        ("race/telemetry/date=2024-07-01/date=2024-07-02/part-1.csv", "2024-07-01"),  # the first one
+        ("race/telemetry/date=2024-07-01date=x/part-1.csv", "2024-07-01"),  # up to the next date=
+        ("race/telemetry/date=2024-07-03", "2024-07-03"),  # no slash after it
+        ("race/telemetry/abcd2024-07-01/part-1.csv", None),  # a date, but not in a date= folder
+    ]
+    df = spark.createDataFrame(paths, "path string, expected string")
+    got = df.select("path", _folder_date(F.col("path")).alias("expected"))
+    assert_df_equality(got, df, ignore_row_order=True, ignore_nullable=True)

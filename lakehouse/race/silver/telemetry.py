@@ -16,7 +16,7 @@ Grain: one row per rider per second. Keys: (`rider_id`, `ts`). Partitioned by `s
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from lakehouse.race.silver.route_cells import match_points
@@ -30,18 +30,19 @@ POINT_COLUMNS = (
     "rider_id", "ts", "lat", "lon", "altitude_m", "speed_mps", "heart_rate", "power_w", "cadence_rpm",
     "stage_date", "_source_file", "_ingested_at",
 )  # fmt: skip
+CONTENT = ("lat", "lon", "altitude_m", "speed_mps", "heart_rate", "power_w")  # ties between copies: by content
 
 
 def first_landed(bronze: DataFrame) -> DataFrame:
-    """One bronze row per (rider, second): the copy landed first."""
-    content = F.struct(
-        *[F.col(c) for c in ("lat", "lon", "altitude_m", "speed_mps", "heart_rate", "power_w")]
-    )
-    winner = F.min_by(
-        F.struct(*[F.col(c) for c in POINT_COLUMNS]),
-        F.struct(F.col("_ingested_at"), F.col("_batch_id"), F.col("_source_file"), content),
-    )
-    return bronze.groupBy(*DEDUP_KEYS).agg(winner.alias("p")).select("p.*")
+    """One bronze row per (rider, second): the copy landed first.
+
+    A window's first row per key, not `min_by` over a struct: an aggregate over struct values cannot use
+    Spark's hash aggregation and sorted every row twice (a quarter Tour, 7.1 M points: 12-17 s against 8-10 s).
+    The order is the one `min_by` applied (ascending, nulls first, field after field).
+    """
+    order = [F.col(c).asc_nulls_first() for c in ("_ingested_at", "_batch_id", "_source_file", *CONTENT)]
+    first = F.row_number().over(Window.partitionBy(*DEDUP_KEYS).orderBy(*order))
+    return bronze.select(*POINT_COLUMNS, first.alias("_copy")).where(F.col("_copy") == 1).drop("_copy")
 
 
 def conform(points: DataFrame, stages: DataFrame, cells: DataFrame) -> DataFrame:
