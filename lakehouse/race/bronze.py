@@ -16,12 +16,10 @@ Partitioned by `stage_date` (from the landing folder `date=YYYY-MM-DD`).
 
 from __future__ import annotations
 
-import csv
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import reduce
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -49,8 +47,6 @@ STAGE_DATE = "stage_date"
 MAX_BATCH_BYTES = 512 * 1024 * 1024  # one ledger batch reads at most this much CSV
 MIN_TIMESTAMP_CHARS = len("2024-07-01T10:00:00")  # a date alone is not a point's time
 CORRUPT = "_corrupt_record"
-HEADER = "_header"  # what `validate_telemetry` finds a line to be: a header line (see below) or data (null)
-STANDARD_HEADER, OTHER_HEADER = "standard", "other"
 
 ATHLETES = BronzeEntity(
     table="race_athletes",
@@ -107,7 +103,6 @@ BRONZE_SCHEMA = T.StructType(
         T.StructField(STAGE_DATE, T.DateType()),
     ]
 )
-HEADER_LINE = ",".join(RAW_COLUMNS)
 # (column, type, lowest, highest): optional measurements are null when empty, rejected when unreadable
 OPTIONAL_MEASURES = (
     ("altitude_m", "double", -500.0, 9000.0),
@@ -145,11 +140,6 @@ def validate_telemetry(raw: DataFrame, keep: tuple[str, ...] = ()) -> DataFrame:
     `date=` folder), latitude and longitude in range. Optional measurements may be empty; when present they
     must be numbers in a plausible range. A line with the wrong number of fields is rejected whole.
     Values are typed once, then checked (two projections: each text is parsed a single time).
-
-    Files are read without taking their first line for a header (a file without one would lose a point), so
-    header lines come as rows: one naming the columns as expected is left out; one naming them otherwise
-    (`_header` = `OTHER_HEADER`) is rejected, and its file must be read by its header's names instead
-    (`read_by_header`): read by position, its columns would be taken for others.
     """
     folder_date = _folder_date(F.col("_source_file"))
     typed = raw.select(
@@ -199,36 +189,10 @@ def validate_telemetry(raw: DataFrame, keep: tuple[str, ...] = ()) -> DataFrame:
     reason: Column = F.lit(None).cast("string")
     for failed, why in reversed(checks):
         reason = F.when(failed, why).otherwise(reason)
-    header = _header_line()
-    line = F.concat_ws(",", *[F.coalesce(F.col(f"_text_{c}"), F.lit("")) for c in RAW_COLUMNS])
-    other_header = F.concat(
-        F.lit(f"a header line naming other columns than {HEADER_LINE}: "), F.substring(line, 1, 200)
-    )
-    checked = typed.select(
+    return typed.select(
         "rider_id", "ts", "lat", "lon", *[c for c, *_ in OPTIONAL_MEASURES], "_source_file", STAGE_DATE,
-        F.when(header.isNull(), reason).when(header == OTHER_HEADER, other_header).alias("_reject_reason"),
-        header.alias(HEADER), *keep,
+        reason.alias("_reject_reason"), *keep,
     )  # fmt: skip
-    return checked.where(F.col(HEADER).isNull() | (F.col(HEADER) != STANDARD_HEADER))
-
-
-def _as_name(text: Column) -> Column:
-    """A field as a column's name: without a byte order mark, tabs, carriage returns, spaces around or capitals."""
-    return F.lower(F.trim(F.translate(text, "\ufeff\r\t", "")))
-
-
-def _header_line() -> Column:
-    """`STANDARD_HEADER` for a line naming the columns as expected, `OTHER_HEADER` for one whose first field
-    names a column but which names them otherwise (another order, fewer, more), null for a line of data
-    (whose first field, a rider id, names no column)."""
-    expected = F.lit(True)
-    for c in RAW_COLUMNS:
-        expected = expected & F.coalesce(_as_name(F.col(f"_text_{c}")) == c, F.lit(False))
-    names_a_column = _as_name(F.col("_text_rider_id")).isin(*RAW_COLUMNS)
-    return F.when(
-        F.col("rider_id").isNull() & names_a_column,
-        F.when(~F.col("_malformed") & expected, F.lit(STANDARD_HEADER)).otherwise(F.lit(OTHER_HEADER)),
-    )
 
 
 def rejected_rows(raw: DataFrame) -> DataFrame:
@@ -278,76 +242,15 @@ def quarantine_telemetry_rows(
 
 
 def read_telemetry_csv(spark: SparkSession, uris: list[str]) -> DataFrame:
-    """Telemetry CSV files, every column as text by position, every line a row (header lines too: see
-    `validate_telemetry`), with the file's key as `_source_file`."""
+    """Telemetry CSV files, every column as text, with the file's key as `_source_file`."""
     return (
         spark.read.schema(RAW_SCHEMA)
-        .option("header", False)
+        .option("header", True)
         .option("mode", "PERMISSIVE")
         .option("columnNameOfCorruptRecord", CORRUPT)
         .csv(uris)
         .withColumn("_source_file", landing_key(F.col("_metadata.file_path")))
     )
-
-
-HEAD_BYTES = 64 * 1024  # a header line longer than this is no header of ours
-
-
-def header_names(head: bytes) -> list[str] | None:
-    """The column names a file's first line gives (normalised as `_as_name`), or None when that line is not a
-    header naming our columns otherwise: data (its first field names no column), or the expected header."""
-    first = head.decode("utf-8", errors="replace").lstrip("\ufeff").splitlines()[:1]
-    if not first:
-        return None
-    names = [n.replace("\ufeff", "").replace("\t", "").strip(" \r").lower() for n in next(csv.reader(first), [])]
-    if not names or names[0] not in RAW_COLUMNS or names == list(RAW_COLUMNS):
-        return None
-    return names
-
-
-def renamed_files(settings: Settings, keys: Iterable[str]) -> dict[str, list[str]]:
-    """Of these landing files (those where a header line naming other columns was found), the ones whose
-    first line is such a header, with its names: they are read by name (`read_by_header`)."""
-    store = open_store(settings.landing_root, settings.s3)
-    found = {key: header_names(store.read_head(key, HEAD_BYTES)) for key in sorted(set(keys))}
-    return {key: names for key, names in found.items() if names is not None}
-
-
-def read_by_header(spark: SparkSession, settings: Settings, files: dict[str, list[str]]) -> DataFrame:
-    """Files whose header names the columns otherwise (`renamed_files`), each column taken by its name: in
-    another order, fewer (a missing one is empty), more (an unknown one is ignored). Rows as
-    `read_telemetry_csv` gives them; the header line itself is not a row."""
-    base = spark_uri(settings.landing_root).rstrip("/")
-    by_names: dict[tuple[str, ...], list[str]] = {}
-    for key, names in files.items():
-        by_names.setdefault(tuple(names), []).append(f"{base}/{key}")
-    frames = []
-    for names, uris in sorted(by_names.items()):
-        schema = T.StructType(
-            [T.StructField(f"_field{i}", T.StringType()) for i in range(len(names))]
-            + [T.StructField(CORRUPT, T.StringType())]
-        )
-        read = (
-            spark.read.schema(schema).option("header", True).option("mode", "PERMISSIVE")
-            .option("columnNameOfCorruptRecord", CORRUPT).csv(uris)
-        )  # fmt: skip
-        frames.append(
-            read.select(
-                *[(F.col(f"_field{names.index(c)}") if c in names else F.lit(None).cast("string")).alias(c)
-                  for c in RAW_COLUMNS],
-                F.col(CORRUPT),
-                landing_key(F.col("_metadata.file_path")).alias("_source_file"),
-            )
-        )  # fmt: skip
-    return reduce(DataFrame.unionByName, frames)
-
-
-def by_header(spark: SparkSession, settings: Settings, raw: DataFrame, files: dict[str, list[str]]) -> DataFrame:
-    """`raw` with the rows of `files` read again by their header's names."""
-    if not files:
-        return raw
-    kept = raw.where(~F.col("_source_file").isin(sorted(files)))
-    return kept.unionByName(read_by_header(spark, settings, files))
 
 
 def ensure_telemetry_tables(spark: SparkSession, settings: Settings) -> tuple[TableRef, TableRef, TableRef]:
@@ -408,16 +311,8 @@ def _load_batch(
     base = spark_uri(settings.landing_root).rstrip("/")
     uris = [f"{base}/{p.path}" for p in plans]
     # Only typed rows are cached; the raw lines of rejects are read again, and only when there are some.
-    raw = read_telemetry_csv(spark, uris)
-    validated = validate_telemetry(raw).persist()
+    validated = validate_telemetry(read_telemetry_csv(spark, uris)).persist()
     try:
-        counts = _file_counts(validated)
-        renamed = renamed_files(settings, [f for f, header in counts if header == OTHER_HEADER])
-        if renamed:  # rare: files whose header names the columns otherwise are read again by those names
-            validated.unpersist()
-            raw = by_header(spark, settings, raw, renamed)
-            validated = validate_telemetry(raw).persist()
-            counts = _file_counts(validated)
         stamp = F.lit(ingested_at)
         append(
             bronze_telemetry_rows(validated, F.lit(batch_id), run_id, stamp),
@@ -427,41 +322,31 @@ def _load_batch(
         )
         if hooks.after_bronze_write:
             hooks.after_bronze_write()
+        counts = {
+            (r["_source_file"], r["good"]): r["n"]
+            for r in validated.groupBy("_source_file", F.col("_reject_reason").isNull().alias("good"))
+            .agg(F.count(F.lit(1)).alias("n"))
+            .collect()
+        }
     finally:
         validated.unpersist()
-    if any(kind != "good" for _, kind in counts):
+    if any(not good for _, good in counts):
         append(
-            quarantine_telemetry_rows(rejected_rows(raw), F.lit(batch_id), run_id, stamp),
+            quarantine_telemetry_rows(
+                rejected_rows(read_telemetry_csv(spark, uris)), F.lit(batch_id), run_id, stamp
+            ),
             quarantine,
             partition_by=(PARTITION_COLUMN,),
             txn=(f"quarantine:{TELEMETRY_TABLE}", batch_id),
         )
-    rejected: dict[str, int] = {}
-    for (path, kind), n in counts.items():
-        if kind != "good":
-            rejected[path] = rejected.get(path, 0) + n
     done = [
-        _FilePlan(p.path, p.size, p.mtime, p.file_hash, p.action, counts.get((p.path, "good"), 0),
-                  rejected.get(p.path, 0), p.notes)
+        _FilePlan(p.path, p.size, p.mtime, p.file_hash, p.action, counts.get((p.path, True), 0),
+                  counts.get((p.path, False), 0), p.notes)
         for p in plans
     ]  # fmt: skip
     committed = _plan_rows(TELEMETRY_TABLE, batch_id, "committed", done, run_id, ingested_at)
     append_rows(spark, committed, LEDGER_SCHEMA, ledger)
     return sum(p.records_loaded for p in done), sum(p.records_quarantined for p in done)
-
-
-def _file_counts(validated: DataFrame) -> dict[tuple[str, str], int]:
-    """Lines per (file, kind): "good", "rejected", or `OTHER_HEADER` for a header line naming other columns."""
-    kind = (
-        F.when(F.col(HEADER) == OTHER_HEADER, F.lit(OTHER_HEADER))
-        .when(F.col("_reject_reason").isNull(), F.lit("good"))
-        .otherwise(F.lit("rejected"))
-    )
-    rows = validated.groupBy("_source_file", kind.alias("kind")).agg(F.count(F.lit(1)).alias("n")).collect()
-    counts: dict[tuple[str, str], int] = {}
-    for r in rows:
-        counts[(r["_source_file"], r["kind"])] = int(r["n"])
-    return counts
 
 
 def list_telemetry_files(settings: Settings) -> list[dict[str, object]]:

@@ -314,7 +314,6 @@ class BatchSummary:
     first_us: int | None  # the oldest point on time
     newest_us: int | None  # the newest good point, late or not
     files: list[str]  # the landing files of the micro-batch
-    other_headers: list[str]  # its files with a header line naming other columns (`race_bronze.renamed_files`)
 
     @classmethod
     def of(cls, checked: DataFrame, late_before_us: int | None) -> BatchSummary:
@@ -330,9 +329,6 @@ class BatchSummary:
                 F.min(F.when(good & ~late, us)).alias("first_us"),
                 F.max(F.when(good, us)).alias("newest_us"),
                 F.collect_set("_source_file").alias("files"),
-                F.collect_set(
-                    F.when(F.col(race_bronze.HEADER) == race_bronze.OTHER_HEADER, F.col("_source_file"))
-                ).alias("other_headers"),
             )
             .collect()
         )
@@ -346,7 +342,6 @@ class BatchSummary:
             first_us=min((r["first_us"] for r in on_time if r["first_us"] is not None), default=None),
             newest_us=max((r["newest_us"] for r in kept if r["newest_us"] is not None), default=None),
             files=sorted({f for r in rows for f in r["files"]}),
-            other_headers=sorted({f for r in rows for f in r["other_headers"]}),
         )
 
 
@@ -414,13 +409,6 @@ def _live_batch(
             late_before = clock.late_before(delay_us)
             checked = race_bronze.validate_telemetry(raw)
             summary = BatchSummary.of(checked, late_before)
-            renamed = race_bronze.renamed_files(settings, summary.other_headers)
-            if renamed:  # rare: files whose header names the columns otherwise are read again by those names
-                read_again = race_bronze.by_header(spark, settings, raw, renamed).persist()
-                raw.unpersist()
-                raw = read_again
-                checked = race_bronze.validate_telemetry(raw)
-                summary = BatchSummary.of(checked, late_before)
             good = to_bronze(raw, checked, batch_id, summary)
             if log is not None:
                 log.note_late(batch_id, summary.late)
@@ -516,7 +504,7 @@ def start_stream(
     open_store(settings.landing_root, settings.s3).write_bytes(f"{TELEMETRY_PREFIX}.keep", b"")
     raw = (
         spark.readStream.schema(race_bronze.RAW_SCHEMA)
-        .option("header", False)  # header lines come as rows (`race_bronze.validate_telemetry`)
+        .option("header", True)
         .option("mode", "PERMISSIVE")
         .option("columnNameOfCorruptRecord", race_bronze.CORRUPT)
         .option("recursiveFileLookup", True)
