@@ -11,28 +11,10 @@ from datetime import date, datetime
 
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
-from pyspark.sql import types as T
 
+from lakehouse.race.bronze import BRONZE_SCHEMA as BRONZE
 from lakehouse.race.silver.telemetry import POINT_COLUMNS, first_landed
 
-BRONZE = T.StructType(
-    [
-        T.StructField("rider_id", T.IntegerType()),
-        T.StructField("ts", T.TimestampType()),
-        T.StructField("lat", T.DoubleType()),
-        T.StructField("lon", T.DoubleType()),
-        T.StructField("altitude_m", T.DoubleType()),
-        T.StructField("speed_mps", T.DoubleType()),
-        T.StructField("heart_rate", T.IntegerType()),
-        T.StructField("power_w", T.IntegerType()),
-        T.StructField("cadence_rpm", T.IntegerType()),
-        T.StructField("_source_file", T.StringType()),
-        T.StructField("_batch_id", T.LongType()),
-        T.StructField("_run_id", T.StringType()),
-        T.StructField("_ingested_at", T.TimestampType()),
-        T.StructField("stage_date", T.DateType()),
-    ]
-)
 DAY = date(2024, 7, 2)
 NINE, TEN = datetime(2024, 7, 2, 9), datetime(2024, 7, 2, 10)
 
