@@ -41,6 +41,9 @@ class ObjectStore(Protocol):
     def read_bytes(self, key: str) -> bytes:
         """The bytes stored at `key`; `FileNotFoundError` if absent."""
 
+    def read_head(self, key: str, size: int) -> bytes:
+        """The first `size` bytes stored at `key` (all of them when fewer); `FileNotFoundError` if absent."""
+
     def exists(self, key: str) -> bool:
         """Whether `key` exists."""
 
@@ -100,6 +103,11 @@ class LocalStore:
     def read_bytes(self, key: str) -> bytes:
         """The file's bytes."""
         return self._path(key).read_bytes()
+
+    def read_head(self, key: str, size: int) -> bytes:
+        """The file's first `size` bytes."""
+        with self._path(key).open("rb") as f:
+            return f.read(size)
 
     def exists(self, key: str) -> bool:
         """Whether the file exists."""
@@ -172,6 +180,22 @@ class S3Store:
             response = self._client.get_object(Bucket=self.bucket, Key=self._key(key))  # type: ignore[attr-defined]
         except self._client.exceptions.NoSuchKey as exc:  # type: ignore[attr-defined]
             raise FileNotFoundError(self.uri(key)) from exc
+        return response["Body"].read()
+
+    def read_head(self, key: str, size: int) -> bytes:
+        """The object's first `size` bytes (a ranged GET; an empty object has none to give)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self._client.get_object(  # type: ignore[attr-defined]
+                Bucket=self.bucket, Key=self._key(key), Range=f"bytes=0-{size - 1}"
+            )
+        except self._client.exceptions.NoSuchKey as exc:  # type: ignore[attr-defined]
+            raise FileNotFoundError(self.uri(key)) from exc
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "InvalidRange":
+                return b""
+            raise
         return response["Body"].read()
 
     def exists(self, key: str) -> bool:

@@ -16,10 +16,12 @@ Partitioned by `stage_date` (from the landing folder `date=YYYY-MM-DD`).
 
 from __future__ import annotations
 
+import csv
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import reduce
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -241,16 +243,85 @@ def quarantine_telemetry_rows(
     )
 
 
-def read_telemetry_csv(spark: SparkSession, uris: list[str]) -> DataFrame:
-    """Telemetry CSV files, every column as text, with the file's key as `_source_file`."""
+def read_telemetry_csv(spark: SparkSession, uris: list[str], header: bool = True) -> DataFrame:
+    """Telemetry CSV files, every column as text by position (after the header line, unless `header` is False),
+    with the file's key as `_source_file`."""
     return (
         spark.read.schema(RAW_SCHEMA)
-        .option("header", True)
+        .option("header", header)
         .option("mode", "PERMISSIVE")
         .option("columnNameOfCorruptRecord", CORRUPT)
         .csv(uris)
         .withColumn("_source_file", landing_key(F.col("_metadata.file_path")))
     )
+
+
+HEAD_BYTES = 64 * 1024  # enough for any header line of ours
+STANDARD, NO_HEADER, NAMED = "standard", "no header", "named"
+
+
+def file_header(head: bytes) -> tuple[str, list[str]]:
+    """What a telemetry file's first line is, from the file's first bytes: `STANDARD` (the expected header, or an
+    empty file), `NAMED` (a header naming the columns otherwise: another order, fewer, more; with its names,
+    lower case, trimmed) or `NO_HEADER` (its first field names no column: the line is data, or bad data)."""
+    lines = head.decode("utf-8", errors="replace").lstrip("\ufeff").splitlines()[:1]
+    if not lines:
+        return STANDARD, list(RAW_COLUMNS)
+    names = [n.replace("\ufeff", "").replace("\t", "").strip().lower() for n in next(csv.reader(lines), [""])]
+    if names == list(RAW_COLUMNS):
+        return STANDARD, names
+    if names and names[0] in RAW_COLUMNS:
+        return NAMED, names
+    return NO_HEADER, names
+
+
+def read_by_header(spark: SparkSession, uris: dict[str, list[str]]) -> DataFrame:
+    """Files (URI -> their header's names) whose header names the columns otherwise, each column taken by its
+    name: in another order, fewer (a missing one is empty), more (an unknown one is ignored). Rows as
+    `read_telemetry_csv` gives them."""
+    by_names: dict[tuple[str, ...], list[str]] = {}
+    for uri, names in uris.items():
+        by_names.setdefault(tuple(names), []).append(uri)
+    frames = []
+    for names, group in sorted(by_names.items()):
+        schema = T.StructType(
+            [T.StructField(f"_field{i}", T.StringType()) for i in range(len(names))]
+            + [T.StructField(CORRUPT, T.StringType())]
+        )
+        read = (
+            spark.read.schema(schema).option("header", True).option("mode", "PERMISSIVE")
+            .option("columnNameOfCorruptRecord", CORRUPT).csv(group)
+        )  # fmt: skip
+        frames.append(
+            read.select(
+                *[(F.col(f"_field{names.index(c)}") if c in names else F.lit(None).cast("string")).alias(c)
+                  for c in RAW_COLUMNS],
+                F.col(CORRUPT),
+                landing_key(F.col("_metadata.file_path")).alias("_source_file"),
+            )
+        )  # fmt: skip
+    return reduce(DataFrame.unionByName, frames)
+
+
+def read_telemetry_files(spark: SparkSession, settings: Settings, keys: list[str]) -> DataFrame:
+    """Landed telemetry files (keys under the landing root) as `read_telemetry_csv` rows, each file read as its
+    first line says (`file_header`): after the expected header by position (most files: one read), without a
+    header every line (a file without one would lose its first point), by its header's names when it names
+    the columns otherwise (read by position, a heart rate could be taken for a cadence)."""
+    store = open_store(settings.landing_root, settings.s3)
+    base = spark_uri(settings.landing_root).rstrip("/")
+    kinds: dict[str, dict[str, list[str]]] = {STANDARD: {}, NO_HEADER: {}, NAMED: {}}
+    for key in keys:
+        kind, names = file_header(store.read_head(key, HEAD_BYTES))
+        kinds[kind][f"{base}/{key}"] = names
+    frames = []
+    if kinds[STANDARD]:
+        frames.append(read_telemetry_csv(spark, list(kinds[STANDARD])))
+    if kinds[NO_HEADER]:
+        frames.append(read_telemetry_csv(spark, list(kinds[NO_HEADER]), header=False))
+    if kinds[NAMED]:
+        frames.append(read_by_header(spark, kinds[NAMED]))
+    return reduce(DataFrame.unionByName, frames)
 
 
 def ensure_telemetry_tables(spark: SparkSession, settings: Settings) -> tuple[TableRef, TableRef, TableRef]:
@@ -308,10 +379,9 @@ def _load_batch(
     hooks: TelemetryHooks,
 ) -> tuple[int, int]:
     target, quarantine, ledger = refs
-    base = spark_uri(settings.landing_root).rstrip("/")
-    uris = [f"{base}/{p.path}" for p in plans]
+    raw = read_telemetry_files(spark, settings, [p.path for p in plans])
     # Only typed rows are cached; the raw lines of rejects are read again, and only when there are some.
-    validated = validate_telemetry(read_telemetry_csv(spark, uris)).persist()
+    validated = validate_telemetry(raw).persist()
     try:
         stamp = F.lit(ingested_at)
         append(
@@ -332,9 +402,7 @@ def _load_batch(
         validated.unpersist()
     if any(not good for _, good in counts):
         append(
-            quarantine_telemetry_rows(
-                rejected_rows(read_telemetry_csv(spark, uris)), F.lit(batch_id), run_id, stamp
-            ),
+            quarantine_telemetry_rows(rejected_rows(raw), F.lit(batch_id), run_id, stamp),
             quarantine,
             partition_by=(PARTITION_COLUMN,),
             txn=(f"quarantine:{TELEMETRY_TABLE}", batch_id),

@@ -14,7 +14,7 @@ from lakehouse.race.gold import live_standings
 from tests.race.conftest import LINEAGE, copy_of, rows, table
 from tests.reliability.lakes import JobRun, finish, start_job, stop_metastore
 
-FILES_PER_TRIGGER = 3
+FILES_PER_TRIGGER = 5  # the race's 15 files in three micro-batches: the kills hit the second
 # Each kill in a new process (its hits counted from zero), one after the other on the same checkpoint: after
 # bronze's append, after silver's (the standings not yet carried), after the batch's log row (its checkpoint
 # commit not yet written). A kill between the standings and the log row is `test_streaming`'s (in process).
