@@ -68,3 +68,14 @@ def test_mapmyrun_import_lands_in_s3(s3_landing: LandingZone) -> None:
     row = '"June 11, 2017","June 11, 2017",Run,315,3.08999,1215,6.55,0,9.16031,0,,3626,,,http://x/2255711738'
     landed = import_csv(f"{header}\n{row}\n".encode(), s3_landing, "run-s3")
     assert [f.uri for f in landed] == ["s3://lake/landing/mapmyrun/workouts/month=2017-06/run-s3--export.csv"]
+
+
+def test_the_first_bytes_of_an_object_and_of_an_empty_one(s3_landing: LandingZone) -> None:
+    store = s3_landing.store
+    store.write_bytes("race/telemetry/date=2024-07-01/a.csv", b"rider_id,timestamp\n11,2024\n")
+    store.write_bytes("race/telemetry/date=2024-07-01/empty.csv", b"")
+    assert store.read_head("race/telemetry/date=2024-07-01/a.csv", 8) == b"rider_id"
+    assert store.read_head("race/telemetry/date=2024-07-01/a.csv", 1000) == b"rider_id,timestamp\n11,2024\n"
+    assert store.read_head("race/telemetry/date=2024-07-01/empty.csv", 8) == b""
+    with pytest.raises(FileNotFoundError):
+        store.read_head("race/telemetry/date=2024-07-01/missing.csv", 8)
