@@ -2,12 +2,13 @@
 
 - `bronze.race_athletes`, `bronze.race_routes`, `bronze.race_start_lists`: the shared COPY INTO loader
   (`lakehouse.bronze.loader`) with the entities below: JSON Schema per row, the raw row as JSON text.
-- `bronze.race_telemetry`: telemetry files are big, so Spark reads them itself (CSV, every column as text,
-  by position) and `validate_telemetry` types them or gives a reason. Same guarantees as the shared loader,
-  on the same ledger (`ops.bronze_load_ledger`, table `race_telemetry`): each file loaded once (a file is
-  known by path, size and modification time), a plan committed before the data, idempotent appends
-  (`txnAppId` = `bronze:race_telemetry`, `txnVersion` = ledger batch), an interrupted load resumed as
-  planned; bad rows go to `bronze.quarantine` with a reason. Loads go in batches of bounded size.
+- `bronze.race_telemetry`: telemetry files are big, so Spark reads them itself (CSV, every column as text, by
+  position after the expected header; a file without a header, or one naming the columns otherwise, is read as its
+  first line says: `read_telemetry_files`) and `validate_telemetry` types them or gives a reason. Same guarantees as
+  the shared loader, on the same ledger (`ops.bronze_load_ledger`, table `race_telemetry`): each file loaded once (a
+  file is known by path, size and modification time), a plan committed before the data, idempotent appends
+  (`txnAppId` = `bronze:race_telemetry`, `txnVersion` = ledger batch), an interrupted load resumed as planned; bad
+  rows go to `bronze.quarantine` with a reason. Loads go in batches of bounded size.
 
 Grain of `bronze.race_telemetry`: one row per valid line of a landed telemetry file per load, as recorded
 (duplicates and late points kept). Keys: none unique; (`rider_id`, `ts`) repeats for duplicate sends.
