@@ -176,26 +176,24 @@ class S3Store:
 
     def read_bytes(self, key: str) -> bytes:
         """The object's bytes."""
-        try:
-            response = self._client.get_object(Bucket=self.bucket, Key=self._key(key))  # type: ignore[attr-defined]
-        except self._client.exceptions.NoSuchKey as exc:  # type: ignore[attr-defined]
-            raise FileNotFoundError(self.uri(key)) from exc
-        return response["Body"].read()
+        return self._get(key)
 
     def read_head(self, key: str, size: int) -> bytes:
         """The object's first `size` bytes (a ranged GET; an empty object has none to give)."""
         from botocore.exceptions import ClientError
 
         try:
-            response = self._client.get_object(  # type: ignore[attr-defined]
-                Bucket=self.bucket, Key=self._key(key), Range=f"bytes=0-{size - 1}"
-            )
-        except self._client.exceptions.NoSuchKey as exc:  # type: ignore[attr-defined]
-            raise FileNotFoundError(self.uri(key)) from exc
+            return self._get(key, Range=f"bytes=0-{size - 1}")
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "InvalidRange":
                 return b""
             raise
+
+    def _get(self, key: str, **options: str) -> bytes:
+        try:
+            response = self._client.get_object(Bucket=self.bucket, Key=self._key(key), **options)  # type: ignore[attr-defined]
+        except self._client.exceptions.NoSuchKey as exc:  # type: ignore[attr-defined]
+            raise FileNotFoundError(self.uri(key)) from exc
         return response["Body"].read()
 
     def exists(self, key: str) -> bool:

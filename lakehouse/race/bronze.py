@@ -247,13 +247,19 @@ def quarantine_telemetry_rows(
 def read_telemetry_csv(spark: SparkSession, uris: list[str], header: bool = True) -> DataFrame:
     """Telemetry CSV files, every column as text by position (after the header line, unless `header` is False),
     with the file's key as `_source_file`."""
+    return _read_csv(spark, RAW_SCHEMA, uris, header).withColumn(
+        "_source_file", landing_key(F.col("_metadata.file_path"))
+    )
+
+
+def _read_csv(spark: SparkSession, schema: T.StructType, uris: list[str], header: bool) -> DataFrame:
+    """CSV by position into `schema` (text columns and `CORRUPT`): a line that does not fit is kept, marked."""
     return (
-        spark.read.schema(RAW_SCHEMA)
+        spark.read.schema(schema)
         .option("header", header)
         .option("mode", "PERMISSIVE")
         .option("columnNameOfCorruptRecord", CORRUPT)
         .csv(uris)
-        .withColumn("_source_file", landing_key(F.col("_metadata.file_path")))
     )
 
 
@@ -289,12 +295,8 @@ def read_by_header(spark: SparkSession, uris: dict[str, list[str]]) -> DataFrame
             [T.StructField(f"_field{i}", T.StringType()) for i in range(len(names))]
             + [T.StructField(CORRUPT, T.StringType())]
         )
-        read = (
-            spark.read.schema(schema).option("header", True).option("mode", "PERMISSIVE")
-            .option("columnNameOfCorruptRecord", CORRUPT).csv(group)
-        )  # fmt: skip
         frames.append(
-            read.select(
+            _read_csv(spark, schema, group, header=True).select(
                 *[(F.col(f"_field{names.index(c)}") if c in names else F.lit(None).cast("string")).alias(c)
                   for c in RAW_COLUMNS],
                 F.col(CORRUPT),
