@@ -18,8 +18,10 @@ Partitioned by `stage_date` (from the landing folder `date=YYYY-MM-DD`).
 from __future__ import annotations
 
 import csv
+import re
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import reduce
@@ -50,6 +52,7 @@ STAGE_DATE = "stage_date"
 MAX_BATCH_BYTES = 512 * 1024 * 1024  # one ledger batch reads at most this much CSV
 MIN_TIMESTAMP_CHARS = len("2024-07-01T10:00:00")  # a date alone is not a point's time
 CORRUPT = "_corrupt_record"
+PLAIN_NAME = re.compile(r"[A-Za-z0-9._\-/=]*")
 
 ATHLETES = BronzeEntity(
     table="race_athletes",
@@ -88,6 +91,7 @@ RAW_COLUMNS = (
 RAW_SCHEMA = T.StructType(
     [T.StructField(c, T.StringType()) for c in RAW_COLUMNS] + [T.StructField(CORRUPT, T.StringType())]
 )
+READ_SCHEMA = T.StructType([*RAW_SCHEMA.fields, T.StructField("_source_file", T.StringType())])  # lines as read
 BRONZE_SCHEMA = T.StructType(
     [
         T.StructField("rider_id", T.IntegerType()),
@@ -123,6 +127,19 @@ def _blank(column: str) -> Column:
 def landing_key(path: Column) -> Column:
     """A telemetry file's URI -> its key under the landing root (what the ledger and lineage record)."""
     return F.concat(F.lit(TELEMETRY_PREFIX), F.substring_index(path, f"/{TELEMETRY_PREFIX}", -1))
+
+
+def read_key(plain: bool = True) -> Column:
+    """The landing key of the file each row was read from. `_metadata.file_path` is URL-encoded (a space is `%20`,
+    a `%` is `%25`, a `+` stays as it is): for files whose names are not `plain_name`s it is decoded back to the
+    name, so that it matches the ledger's key. Per row, so only for them (2 s of a quarter Tour's 7.1 M lines)."""
+    path = F.col("_metadata.file_path")
+    return landing_key(path if plain else F.url_decode(F.replace(path, F.lit("+"), F.lit("%2B"))))
+
+
+def plain_name(key: str) -> bool:
+    """Whether Spark gives a file key as it is (letters, digits, `.`, `_`, `-`, `=`, `/`: nothing to encode)."""
+    return PLAIN_NAME.fullmatch(key) is not None
 
 
 def _folder_date(path: Column) -> Column:
@@ -244,16 +261,15 @@ def quarantine_telemetry_rows(
     )
 
 
-def read_telemetry_csv(spark: SparkSession, uris: list[str], header: bool = True) -> DataFrame:
+def read_telemetry_csv(spark: SparkSession, uris: list[str], header: bool = True, plain: bool = True) -> DataFrame:
     """Telemetry CSV files, every column as text by position (after the header line, unless `header` is False),
-    with the file's key as `_source_file`."""
-    return _read_csv(spark, RAW_SCHEMA, uris, header).withColumn(
-        "_source_file", landing_key(F.col("_metadata.file_path"))
-    )
+    with the file's key as `_source_file` (`plain`: all their keys are `plain_name`s)."""
+    return _read_csv(spark, RAW_SCHEMA, uris, header).withColumn("_source_file", read_key(plain))
 
 
 def _read_csv(spark: SparkSession, schema: T.StructType, uris: list[str], header: bool) -> DataFrame:
-    """CSV by position into `schema` (text columns and `CORRUPT`): a line that does not fit is kept, marked."""
+    """CSV by position into `schema` (text columns and `CORRUPT`): a line that does not fit is kept, marked.
+    `uris` are glob patterns (Spark's reader globs every path): `literal_uri` for a file's own name."""
     return (
         spark.read.schema(schema)
         .option("header", header)
@@ -264,6 +280,7 @@ def _read_csv(spark: SparkSession, schema: T.StructType, uris: list[str], header
 
 
 HEAD_BYTES = 64 * 1024  # enough for any header line of ours
+HEAD_READERS = 8  # files sniffed at once
 STANDARD, NO_HEADER, NAMED = "standard", "no header", "named"
 
 
@@ -282,10 +299,19 @@ def file_header(head: bytes) -> tuple[str, list[str]]:
     return NO_HEADER, names
 
 
-def read_by_header(spark: SparkSession, uris: dict[str, list[str]]) -> DataFrame:
+GLOB_CHARACTERS = re.compile(r"([\\\[\]{}*?])")
+
+
+def literal_uri(uri: str) -> str:
+    """A file's URI as a glob pattern matching only that file (a backslash escapes in Hadoop's globs): a name such
+    as `ride [1].csv` is otherwise a pattern for `ride 1.csv`, and the file is not found."""
+    return GLOB_CHARACTERS.sub(r"\\\1", uri)
+
+
+def read_by_header(spark: SparkSession, uris: dict[str, list[str]], plain: bool = True) -> DataFrame:
     """Files (URI -> their header's names) whose header names the columns otherwise, each column taken by its
     name: in another order, fewer (a missing one is empty), more (an unknown one is ignored). Rows as
-    `read_telemetry_csv` gives them."""
+    `read_telemetry_csv` gives them (`plain` as there)."""
     by_names: dict[tuple[str, ...], list[str]] = {}
     for uri, names in uris.items():
         by_names.setdefault(tuple(names), []).append(uri)
@@ -300,31 +326,76 @@ def read_by_header(spark: SparkSession, uris: dict[str, list[str]]) -> DataFrame
                 *[(F.col(f"_field{names.index(c)}") if c in names else F.lit(None).cast("string")).alias(c)
                   for c in RAW_COLUMNS],
                 F.col(CORRUPT),
-                landing_key(F.col("_metadata.file_path")).alias("_source_file"),
+                read_key(plain).alias("_source_file"),
             )
         )  # fmt: skip
     return reduce(DataFrame.unionByName, frames)
 
 
-def read_telemetry_files(spark: SparkSession, settings: Settings, keys: list[str]) -> DataFrame:
+@dataclass(frozen=True)
+class TelemetryFiles:
+    """Telemetry files read: their lines as `read_telemetry_csv` gives them (none when no file could be read), and
+    the files Spark cannot read with why (key -> reason)."""
+
+    rows: DataFrame
+    unreadable: dict[str, str]
+
+
+def unreadable_reason(key: str) -> str | None:
+    """Why Spark cannot read the file at `key`, or None: Hadoop's paths take a `:` in a name for a scheme."""
+    if ":" in key:
+        return "the file's name has a ':', which Hadoop's file systems cannot read: rename the file to load it"
+    return None
+
+
+def read_telemetry_files(spark: SparkSession, settings: Settings, keys: list[str]) -> TelemetryFiles:
     """Landed telemetry files (keys under the landing root) as `read_telemetry_csv` rows, each file read as its
     first line says (`file_header`): after the expected header by position (most files: one read), without a
     header every line (a file without one would lose its first point), by its header's names when it names
-    the columns otherwise (read by position, a heart rate could be taken for a cadence)."""
+    the columns otherwise (read by position, a heart rate could be taken for a cadence). A file whose name Spark
+    cannot read is left out, with its reason (`unreadable_reason`)."""
+    if not keys:
+        raise ValueError("no telemetry files to read")
     store = open_store(settings.landing_root, settings.s3)
     base = spark_uri(settings.landing_root).rstrip("/")
-    kinds: dict[str, dict[str, list[str]]] = {STANDARD: {}, NO_HEADER: {}, NAMED: {}}
-    for key in keys:
-        kind, names = file_header(store.read_head(key, HEAD_BYTES))
-        kinds[kind][f"{base}/{key}"] = names
+    unreadable = {key: why for key in keys if (why := unreadable_reason(key)) is not None}
+    readable = [key for key in keys if key not in unreadable]
+    groups: dict[tuple[str, bool], dict[str, list[str]]] = {}  # (kind, plain name) -> URI -> header's names
+    # One read of a few bytes per file; on S3 each is a request: several at once.
+    with ThreadPoolExecutor(max_workers=max(1, min(HEAD_READERS, len(readable)))) as pool:
+        heads = pool.map(lambda key: store.read_head(key, HEAD_BYTES), readable)
+        for key, head in zip(readable, heads, strict=True):
+            kind, names = file_header(head)
+            groups.setdefault((kind, plain_name(key)), {})[literal_uri(f"{base}/{key}")] = names
     frames = []
-    if kinds[STANDARD]:
-        frames.append(read_telemetry_csv(spark, list(kinds[STANDARD])))
-    if kinds[NO_HEADER]:
-        frames.append(read_telemetry_csv(spark, list(kinds[NO_HEADER]), header=False))
-    if kinds[NAMED]:
-        frames.append(read_by_header(spark, kinds[NAMED]))
-    return reduce(DataFrame.unionByName, frames)
+    for (kind, plain), files in sorted(groups.items()):
+        if kind == NAMED:
+            frames.append(read_by_header(spark, files, plain))
+        else:
+            frames.append(read_telemetry_csv(spark, list(files), header=kind == STANDARD, plain=plain))
+    if not frames:
+        frames.append(spark.createDataFrame([], READ_SCHEMA))
+    return TelemetryFiles(reduce(DataFrame.unionByName, frames), unreadable)
+
+
+def quarantined_rows(
+    spark: SparkSession, files: TelemetryFiles, with_rejected: bool, batch_id: Column, run_id: str,
+    ingested_at: Column,
+) -> DataFrame | None:
+    """A read's rows of `bronze.quarantine`: its rejected lines (when `with_rejected`: some are known to be) and
+    a row for each file Spark cannot read; None when there are none."""
+    frames = [rejected_rows(files.rows)] if with_rejected else []
+    if files.unreadable:
+        frames.append(
+            spark.createDataFrame(
+                [(key, None, why) for key, why in sorted(files.unreadable.items())],
+                "_source_file string, _raw string, _reject_reason string",
+            )
+        )
+    if not frames:
+        return None
+    rows = [f.select("_source_file", "_raw", "_reject_reason") for f in frames]
+    return quarantine_telemetry_rows(reduce(DataFrame.unionByName, rows), batch_id, run_id, ingested_at)
 
 
 def ensure_telemetry_tables(spark: SparkSession, settings: Settings) -> tuple[TableRef, TableRef, TableRef]:
@@ -382,7 +453,8 @@ def _load_batch(
     hooks: TelemetryHooks,
 ) -> tuple[int, int]:
     target, quarantine, ledger = refs
-    raw = read_telemetry_files(spark, settings, [p.path for p in plans])
+    files = read_telemetry_files(spark, settings, [p.path for p in plans])
+    raw = files.rows
     # Only typed rows are cached; the raw lines of rejects are read again, and only when there are some.
     validated = validate_telemetry(raw).persist()
     try:
@@ -403,9 +475,13 @@ def _load_batch(
         }
     finally:
         validated.unpersist()
-    if any(not good for _, good in counts):
+    quarantined = quarantined_rows(
+        spark, files, any(not good for _, good in counts), F.lit(batch_id), run_id, stamp
+    )
+    counts.update({(key, False): 1 for key in files.unreadable})
+    if quarantined is not None:
         append(
-            quarantine_telemetry_rows(rejected_rows(raw), F.lit(batch_id), run_id, stamp),
+            quarantined,
             quarantine,
             partition_by=(PARTITION_COLUMN,),
             txn=(f"quarantine:{TELEMETRY_TABLE}", batch_id),

@@ -1,8 +1,11 @@
 """The race live: Structured Streaming from the landing zone into bronze, silver and live standings.
 
-One query (`race_live`, its checkpoint under `<tables root>/ops/checkpoints/`): telemetry CSV files as they
-land (file source, `maxFilesPerTrigger`), and per micro-batch (`foreachBatch`), in one pass over the batch:
+One query (`race_live`, its checkpoint under `<tables root>/ops/checkpoints/`): the names of telemetry CSV files
+as they land (Spark's file source in `binaryFile` format, `maxFilesPerTrigger`; only the paths are selected, so
+nothing is read there), and per micro-batch (`foreachBatch`), in one pass over the batch:
 
+0. its files read as batch reads them (`bronze.read_telemetry_files`: each as its first line says, with or
+   without a header, columns in any order);
 1. validated (`bronze.validate_telemetry`) and counted once (good, rejected, late, per stage date) ->
    `bronze.race_telemetry` and `bronze.quarantine`;
 2. the points on time -> one per rider and second (the first landed copy, as batch picks it), less those
@@ -15,8 +18,9 @@ Landing -> bronze and bronze -> silver were two queries, the second a Delta stre
 Spark's `dropDuplicatesWithinWatermark`: each micro-batch of each paid Spark's and Delta's fixed costs, and on
 two cores the two competed, so a point waited for both (median 17-18 s, p95 31 s at real time). A checkpoint of
 that time's `race_bronze` query is this query's (the folder keeps its name): a stream started before carries on
-from the files it had taken. Points its `race_silver` query had not taken yet reach silver through batch
-(`jobs.race`).
+from the files it had taken, and so does one from when this query read the files as CSV itself (the file
+source's log of files taken is the same whatever the format). Points its `race_silver` query had not taken yet
+reach silver through batch (`jobs.race`).
 
 Exactly once across restarts: every write is an idempotent Delta append (`txnAppId` = the query's
 application id, `txnVersion` = the micro-batch id), so a batch replayed after a crash writes nothing twice;
@@ -79,6 +83,14 @@ CHECKPOINTS_PREFIX = "ops/checkpoints"
 MAX_FILES_PER_TRIGGER = 20
 STOP_GRACE_S = 120.0  # a stop waits this long at most for the running micro-batches to finish
 STOP_POLL_S = 0.02
+FILE_LIST_SCHEMA = T.StructType(  # Spark's binaryFile source
+    [
+        T.StructField("path", T.StringType(), False),
+        T.StructField("modificationTime", T.TimestampType(), False),
+        T.StructField("length", T.LongType(), False),
+        T.StructField("content", T.BinaryType()),
+    ]
+)
 BATCH_LOG = ("ops", "race_stream_batches")
 BATCH_LOG_SCHEMA = T.StructType(
     [
@@ -380,36 +392,43 @@ def _live_batch(
             ensure_auto_compact(spark, ref)
             not_compacting.remove(ref)
 
-    def to_bronze(raw: DataFrame, checked: DataFrame, batch_id: int, summary: BatchSummary) -> DataFrame:
-        """Append the batch's good lines (`checked`: validated) to bronze and its rejected ones to the quarantine;
-        the good rows."""
+    def to_bronze(
+        files: race_bronze.TelemetryFiles, checked: DataFrame, batch_id: int, summary: BatchSummary
+    ) -> DataFrame:
+        """Append the batch's good lines (`checked`: validated) to bronze, its rejected ones and files Spark cannot
+        read to the quarantine; the good rows."""
         run_id, ingested_at = f"stream:{app_id}", F.lit(datetime.now(UTC).replace(microsecond=0))
         good = race_bronze.bronze_telemetry_rows(checked, F.lit(batch_id), run_id, ingested_at)
         if summary.good:
             append(good, bronze_ref, partition_by=(race_bronze.STAGE_DATE,), txn=(f"bronze:{app_id}", batch_id))
         crash_point("stream.after_bronze_write")
-        if summary.rejected:  # most batches have none: no empty commit on the shared table
+        quarantined = race_bronze.quarantined_rows(
+            spark, files, summary.rejected > 0, F.lit(batch_id), run_id, ingested_at
+        )
+        if quarantined is not None:  # most batches have none: no empty commit on the shared table
             append(
-                race_bronze.quarantine_telemetry_rows(
-                    race_bronze.rejected_rows(raw), F.lit(batch_id), run_id, ingested_at
-                ),
+                quarantined,
                 quarantine,
                 partition_by=(PARTITION_COLUMN,),
                 txn=(f"quarantine:{app_id}", batch_id),
             )
         return good
 
-    def write(raw: DataFrame, batch_id: int) -> None:
+    def write(files: DataFrame, batch_id: int) -> None:
         nonlocal silver_exists
         started = datetime.now(UTC)
         clock_s = time.monotonic()
-        raw = raw.persist()
+        keys = sorted(r["key"] for r in files.collect())
+        if not keys:
+            return
+        files = race_bronze.read_telemetry_files(spark, settings, keys)
+        raw = files.rows.persist()
         rows: DataFrame | None = None
         try:
             late_before = clock.late_before(delay_us)
             checked = race_bronze.validate_telemetry(raw)
             summary = BatchSummary.of(checked, late_before)
-            good = to_bronze(raw, checked, batch_id, summary)
+            good = to_bronze(files, checked, batch_id, summary)
             if log is not None:
                 log.note_late(batch_id, summary.late)
             points = good.select(*silver_telemetry.POINT_COLUMNS, "_batch_id")
@@ -502,21 +521,20 @@ def start_stream(
     ensure_auto_compact(spark, target)
     source = f"{spark_uri(settings.landing_root).rstrip('/')}/{TELEMETRY_PREFIX}"
     open_store(settings.landing_root, settings.s3).write_bytes(f"{TELEMETRY_PREFIX}.keep", b"")
-    raw = (
-        spark.readStream.schema(race_bronze.RAW_SCHEMA)
-        .option("header", True)
-        .option("mode", "PERMISSIVE")
-        .option("columnNameOfCorruptRecord", race_bronze.CORRUPT)
+    # The files' names only (their content is not read: not selected); each micro-batch reads its files itself.
+    files = (
+        spark.readStream.format("binaryFile")
+        .schema(FILE_LIST_SCHEMA)
         .option("recursiveFileLookup", True)
         .option("pathGlobFilter", "*.csv")
         .option("maxFilesPerTrigger", options.files_per_trigger)
-        .csv(source)
-        .withColumn("_source_file", race_bronze.landing_key(F.col("_metadata.file_path")))
+        .load(source)
+        .select(race_bronze.landing_key(F.col("path")).alias("key"))
     )
     app_id = application_id(settings, CHECKPOINT)  # before the clock: a fresh checkpoint gets a fresh id
     batch = _live_batch(spark, settings, app_id, EventClock.open(settings, CHECKPOINT), hooks or StreamHooks(), log)
     writer = (
-        raw.writeStream.queryName(LIVE_QUERY)
+        files.writeStream.queryName(LIVE_QUERY)
         .foreachBatch(batch)
         .option("checkpointLocation", checkpoint_uri(settings, CHECKPOINT))
     )

@@ -12,6 +12,7 @@ from lakehouse.landing import LandingZone
 from lakehouse.race.bronze import TELEMETRY_TABLE, TelemetryHooks, _folder_date, load_telemetry
 from lakehouse.storage import LocalStore
 from lakehouse.tables import Tables, read_table
+from tests.race.odd_files import FILES, LOADED, PER_FILE, QUARANTINED, assert_odd_files_read, land_odd_files
 
 FOLDER = "race/telemetry/date=2024-07-01"
 HEADER = "rider_id,timestamp,lat,lon,altitude_m,speed_mps,heart_rate,power_w,cadence_rpm"
@@ -107,54 +108,17 @@ def test_the_stage_date_is_read_from_the_first_date_folder(spark: SparkSession) 
     assert_df_equality(got, df, ignore_row_order=True, ignore_nullable=True)
 
 
-def put(settings: Settings, name: str, text: str) -> None:
-    LandingZone(LocalStore(settings.landing_root)).write_bytes(f"{FOLDER}/{name}", text.encode(), 0)
-
-
 def test_files_are_read_by_their_headers_names_and_a_file_without_one_loses_no_line(
     spark: SparkSession, settings: Settings
 ) -> None:
-    # No header: both lines are points (read with a header, the first would be lost).
-    put(settings, "no-header.csv", "21,2024-07-01T10:00:00Z,49.1,-0.3,100,10,150,200,90\n"
-                                   "21,2024-07-01T10:00:01Z,49.1,-0.3,100,10,151,200,91\n")  # fmt: skip
-    # Another order: heart rate and cadence swapped, time first (by position, 92 would be a heart rate).
-    put(settings, "reordered.csv", "timestamp,rider_id,lat,lon,altitude_m,speed_mps,cadence_rpm,power_w,heart_rate\n"
-                                   "2024-07-01T10:00:00Z,22,49.2,-0.3,100,10,92,210,160\n")  # fmt: skip
-    # Fewer and more columns, capitals and spaces: the optional ones missing are empty, the unknown ignored.
-    put(settings, "fewer.csv", "Rider_ID, Timestamp ,LAT,lon,note\n23,2024-07-01T10:00:00Z,49.3,-0.3,hello\n")
-    # A byte order mark before the usual header; the header again inside (two files put together) is no point.
-    put(settings, "bom-twice.csv", f"\ufeff{HEADER}\n24,2024-07-01T10:00:00Z,49.4,-0.3,100,10,170,220,94\n"
-                                   f"{HEADER}\n24,2024-07-01T10:00:01Z,49.4,-0.3,100,10,171,220,95\n")  # fmt: skip
-    # No lat column: its points cannot be placed, each is quarantined with the reason.
-    put(settings, "no-lat.csv", "rider_id,timestamp,lon\n25,2024-07-01T10:00:00Z,-0.3\n")
+    land_odd_files(settings)  # their lines and what each must give: tests/race/odd_files.py
 
     loaded = load_telemetry(spark, settings, run_id="r1")
 
-    assert (loaded.files_loaded, loaded.rows_loaded, loaded.rows_quarantined) == (5, 6, 2)
+    assert (loaded.files_loaded, loaded.rows_loaded, loaded.rows_quarantined) == (len(FILES), LOADED, QUARANTINED)
+    assert_odd_files_read(spark, settings)
     tables = Tables(settings)
-    bronze = read_table(spark, tables.ref("bronze", TELEMETRY_TABLE))
-    expected = spark.createDataFrame(
-        [
-            (21, "10:00:00", 49.1, 150, 90, "no-header.csv"),
-            (21, "10:00:01", 49.1, 151, 91, "no-header.csv"),
-            (22, "10:00:00", 49.2, 160, 92, "reordered.csv"),
-            (23, "10:00:00", 49.3, None, None, "fewer.csv"),
-            (24, "10:00:00", 49.4, 170, 94, "bom-twice.csv"),
-            (24, "10:00:01", 49.4, 171, 95, "bom-twice.csv"),
-        ],
-        "rider_id int, time string, lat double, heart_rate int, cadence_rpm int, file string",
-    )
-    got = bronze.select(
-        "rider_id", F.date_format("ts", "HH:mm:ss").alias("time"), "lat", "heart_rate", "cadence_rpm",
-        F.substring_index("_source_file", "/", -1).alias("file"),
-    )  # fmt: skip
-    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
-    quarantine = read_table(spark, tables.ref("bronze", "quarantine")).where(F.col("_table") == TELEMETRY_TABLE)
-    assert sorted(r["reason"] for r in quarantine.collect()) == [
-        "lat is missing, not a number or out of range: (empty)", "rider_id is missing or not an integer: 'rider_id'"
-    ]
     ledger = read_table(spark, tables.ref("ops", "bronze_load_ledger")).where(F.col("status") == "committed")
     per_file = {r["file_path"].rsplit("/", 1)[-1]: (r["records_loaded"], r["records_quarantined"])
                 for r in ledger.collect()}  # fmt: skip
-    assert per_file == {"no-header.csv": (2, 0), "reordered.csv": (1, 0), "fewer.csv": (1, 0),
-                        "bom-twice.csv": (2, 1), "no-lat.csv": (0, 1)}  # fmt: skip
+    assert per_file == PER_FILE

@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 
 from lakehouse.config import Settings
 from lakehouse.landing import LandingZone
+from lakehouse.race import bronze as race_bronze
 from lakehouse.race import run, stream
 from lakehouse.race.gold import live_standings
 from lakehouse.race.standings_state import LiveStandings
@@ -25,6 +26,7 @@ from lakehouse_demo.race.landing import stage_points, telemetry_files
 from lakehouse_demo.race.replay import replay_stage
 from lakehouse_demo.race.routes import plan_of
 from tests.race.conftest import RACE, copy_of, rows, table
+from tests.race.odd_files import FOLDER, assert_odd_files_read, land_odd_files
 
 GOLD = ("race_stage_results", "race_general_classification", "race_checkpoint_times", "race_climb_times",
         "race_rider_profiles", "race_live_standings")  # fmt: skip
@@ -232,6 +234,30 @@ def test_bad_lines_are_quarantined_and_the_good_ones_around_them_stream_on(
     assert log.dropped_late() == 0
     batches = table(spark, empty_race_lake, *stream.BATCH_LOG).collect()
     assert [(r["rows_in"], r["rows_written"]) for r in batches if r["rows_in"]] == [(2, 2)]
+
+
+def test_files_are_read_as_their_first_line_says_and_a_checkpoint_of_the_csv_source_carries_on(
+    spark: SparkSession, empty_race_lake: Settings
+) -> None:
+    """The stream reads each file as batch does (tests/race/odd_files.py: no header, a single headerless line,
+    columns in another order, fewer and more, a name with a space and a `%`). A checkpoint from when the query read
+    the files as CSV itself carries on: the file it had taken is not taken again."""
+    zone = LandingZone(LocalStore(empty_race_lake.landing_root))
+    zone.write_bytes(f"{FOLDER}/before.csv", f"{HEADER}\n{line('09:00:00')}\n".encode(), 1)
+    source = f"{empty_race_lake.landing_root}/race/telemetry"
+    before = (  # the query's source as it was until 2026-12-06
+        spark.readStream.schema(race_bronze.RAW_SCHEMA).option("header", True).option("recursiveFileLookup", True)
+        .option("pathGlobFilter", "*.csv").csv(source)
+        .writeStream.foreachBatch(lambda df, batch_id: None)
+        .option("checkpointLocation", stream.checkpoint_uri(empty_race_lake, stream.CHECKPOINT))
+        .trigger(availableNow=True).start()
+    )  # fmt: skip
+    before.awaitTermination()
+    land_odd_files(empty_race_lake)
+
+    stream.run_available_now(spark, empty_race_lake)
+
+    assert_odd_files_read(spark, empty_race_lake)  # before.csv's point is not among them
 
 
 @pytest.fixture(autouse=True)
