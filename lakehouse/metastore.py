@@ -265,9 +265,10 @@ def stop_server(metastore: LocalMetastore, timeout: float = 30.0) -> bool:
 def table_folders(spark: SparkSession, settings: Settings) -> dict[str, str]:
     """Every Delta table folder of the lakehouse, as {`layer.name`: location}, through Hadoop's file system."""
     jvm = spark.sparkContext._jvm
-    from lakehouse.storage import spark_uri
+    from lakehouse.storage import literal_uri, spark_uri
 
-    root = jvm.org.apache.hadoop.fs.Path(f"{spark_uri(settings.tables_root)}/{{{','.join(LAYERS)}}}/*/_delta_log")
+    tables_root = literal_uri(spark_uri(settings.tables_root))  # a pattern below the root, the root as it is
+    root = jvm.org.apache.hadoop.fs.Path(f"{tables_root}/{{{','.join(LAYERS)}}}/*/_delta_log")
     fs = root.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
     found = {}
     for status in fs.globStatus(root) or []:

@@ -7,6 +7,7 @@ files through its own filesystem layer (`spark_uri` turns `s3://` into `s3a://`)
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -71,6 +72,22 @@ def spark_uri(uri: str) -> str:
     if parsed.scheme == "s3":
         return "s3a://" + uri[len("s3://") :]
     return uri
+
+
+GLOB_CHARACTERS = re.compile(r"([\\\[\]{}*?])")
+
+
+def literal_uri(uri: str) -> str:
+    """A file's URI as a glob pattern matching only that file (a backslash escapes in Hadoop's globs). Spark's
+    readers glob every path they are given: a name such as `ride [1].csv`, or a root such as `/data/lake [1]`,
+    is otherwise a pattern for other files, and the file is not found."""
+    return GLOB_CHARACTERS.sub(r"\\\1", uri)
+
+
+def spark_can_read(key: str) -> bool:
+    """Whether Spark's file readers can open the file at `key`: Hadoop's paths take a `:` in a name for the end of
+    a scheme (`Relative path in absolute URI`)."""
+    return ":" not in key
 
 
 class LocalStore:

@@ -38,7 +38,7 @@ from lakehouse.bronze.entities import BronzeEntity
 from lakehouse.bronze.parse import EntityFormat, parse_for_spark
 from lakehouse.config import Settings
 from lakehouse.faults import crash_point
-from lakehouse.storage import open_store, spark_uri
+from lakehouse.storage import ObjectStore, literal_uri, open_store, spark_can_read, spark_uri
 from lakehouse.tables import (
     TableRef,
     Tables,
@@ -82,7 +82,6 @@ PARSED_FILE_SCHEMA = T.StructType(
         T.StructField("parsed", PARSED_TYPE),
     ]
 )
-EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 LEDGER_SCHEMA = T.StructType(
     [
@@ -263,20 +262,27 @@ def _ledger_state(
     return latest, pending, max_batch
 
 
-def _parse_files(spark: SparkSession, files: list[dict[str, Any]], fmt: EntityFormat, marker: str) -> DataFrame:
+def _parse_files(
+    spark: SparkSession, files: list[dict[str, Any]], fmt: EntityFormat, marker: str, store: ObjectStore
+) -> DataFrame:
     """One row per file: relative path, SHA-256 of the bytes, and the parse outcome.
 
-    Non-empty files are read and parsed by Spark; empty ones (which Spark's readers skip) are parsed here.
+    Files are read and parsed by Spark; empty ones (which Spark's readers skip) and ones whose names Spark cannot
+    read (`storage.spark_can_read`) are parsed here.
     """
     parse = F.udf(partial(parse_for_spark, fmt=fmt), PARSED_TYPE, useArrow=False)  # pickled rows, as always
     relative = F.expr(f"substr(path, instr(path, '{marker}') + {len(marker)})")
-    empty = spark.createDataFrame(
-        [(f["path"], EMPTY_SHA256, parse_for_spark(b"", fmt)) for f in files if f["size"] == 0],
-        PARSED_FILE_SCHEMA,
-    )
-    uris = [f["uri"] for f in files if f["size"] > 0]
+
+    def parsed_here(f: dict[str, Any]) -> tuple[str, str, Any]:
+        data = store.read_bytes(f["path"]) if f["size"] > 0 else b""
+        return f["path"], hashlib.sha256(data).hexdigest(), parse_for_spark(data, fmt)
+
+    by_spark = [f for f in files if f["size"] > 0 and spark_can_read(f["path"])]
+    spark_reads = {f["path"] for f in by_spark}
+    here = spark.createDataFrame([parsed_here(f) for f in files if f["path"] not in spark_reads], PARSED_FILE_SCHEMA)
+    uris = [literal_uri(f["uri"]) for f in by_spark]
     if not uris:
-        return empty
+        return here
     read = (
         spark.read.format("binaryFile")
         .load(uris)
@@ -286,7 +292,7 @@ def _parse_files(spark: SparkSession, files: list[dict[str, Any]], fmt: EntityFo
             parse(F.col("content")).alias("parsed"),
         )
     )
-    return read.unionByName(empty)
+    return read.unionByName(here)
 
 
 def _write_ledger_plan(spark: SparkSession, ledger: TableRef, rows: list[dict[str, Any]], run_id: str) -> None:
@@ -434,6 +440,7 @@ def load_entity(
     ledger, quarantine = _ensure_tables(spark, tables, target, shared_exist=ledger_rows is not None)
     fmt = entity.format(settings.schemas_dir)
     marker = _base_marker(settings)
+    store = open_store(settings.landing_root, settings.s3)
 
     files = list_landing_files(settings, entity)
     result.files_seen = len(files)
@@ -474,7 +481,7 @@ def load_entity(
         if not candidates:
             result.seconds = time.monotonic() - started
             return result
-        parsed = _parse_files(spark, candidates, fmt, marker).persist()
+        parsed = _parse_files(spark, candidates, fmt, marker, store).persist()
         summary_rows = parsed.select(
             "file_path",
             "file_hash",
@@ -506,7 +513,7 @@ def load_entity(
                 load_files = [
                     {"path": p.path, "uri": f"{_landing_base(settings)}/{p.path}", "size": p.size} for p in to_load
                 ]
-                parsed = _parse_files(spark, load_files, fmt, marker).persist()
+                parsed = _parse_files(spark, load_files, fmt, marker, store).persist()
                 changed_since_plan = [
                     r["file_path"]
                     for r in parsed.select("file_path", "file_hash").collect()

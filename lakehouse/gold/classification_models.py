@@ -22,7 +22,7 @@ from pyspark.sql import types as T
 
 from lakehouse.config import Settings
 from lakehouse.gold import workout_classification as wc
-from lakehouse.storage import open_store
+from lakehouse.storage import literal_uri, open_store
 from lakehouse.tables import Tables, append_rows, create_if_missing, read_table, table_exists, table_version
 
 ACTIVE_TABLE = ("ops", "classification_active")
@@ -78,7 +78,7 @@ def model_of(path: str, metadata: str | None, outlier_distance: float | None = N
     else:
         from pyspark.ml import PipelineModel
 
-        stages = PipelineModel.load(path).stages
+        stages = PipelineModel.load(literal_uri(path)).stages  # Spark ML reads it as a glob pattern
         scaler, kmeans = stages[1], stages[-1]
         meta = json.loads(metadata or "{}")
         mean, std = tuple(map(float, scaler.mean.toArray())), tuple(map(float, scaler.std.toArray()))

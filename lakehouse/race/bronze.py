@@ -44,7 +44,7 @@ from lakehouse.bronze.loader import (
 )
 from lakehouse.config import Settings
 from lakehouse.race.layout import ATHLETES_PREFIX, STAGES_PREFIX, START_LISTS_PREFIX, TELEMETRY_PREFIX
-from lakehouse.storage import open_store, spark_uri
+from lakehouse.storage import literal_uri, open_store, spark_can_read, spark_uri
 from lakehouse.tables import TableRef, Tables, append, append_rows, create_if_missing
 
 TELEMETRY_TABLE = "race_telemetry"
@@ -299,15 +299,6 @@ def file_header(head: bytes) -> tuple[str, list[str]]:
     return NO_HEADER, names
 
 
-GLOB_CHARACTERS = re.compile(r"([\\\[\]{}*?])")
-
-
-def literal_uri(uri: str) -> str:
-    """A file's URI as a glob pattern matching only that file (a backslash escapes in Hadoop's globs): a name such
-    as `ride [1].csv` is otherwise a pattern for `ride 1.csv`, and the file is not found."""
-    return GLOB_CHARACTERS.sub(r"\\\1", uri)
-
-
 def read_by_header(spark: SparkSession, uris: dict[str, list[str]], plain: bool = True) -> DataFrame:
     """Files (URI -> their header's names) whose header names the columns otherwise, each column taken by its
     name: in another order, fewer (a missing one is empty), more (an unknown one is ignored). Rows as
@@ -342,8 +333,8 @@ class TelemetryFiles:
 
 
 def unreadable_reason(key: str) -> str | None:
-    """Why Spark cannot read the file at `key`, or None: Hadoop's paths take a `:` in a name for a scheme."""
-    if ":" in key:
+    """Why Spark cannot read the file at `key` (`storage.spark_can_read`), or None."""
+    if not spark_can_read(key):
         return "the file's name has a ':', which Hadoop's file systems cannot read: rename the file to load it"
     return None
 

@@ -519,7 +519,7 @@ def start_stream(
             raise StreamError(f"silver.{name} is missing: load the race's route files (batch) before streaming")
     target, _, _ = race_bronze.ensure_telemetry_tables(spark, settings)
     ensure_auto_compact(spark, target)
-    source = f"{spark_uri(settings.landing_root).rstrip('/')}/{TELEMETRY_PREFIX}"
+    source = race_bronze.literal_uri(f"{spark_uri(settings.landing_root).rstrip('/')}/{TELEMETRY_PREFIX}")
     open_store(settings.landing_root, settings.s3).write_bytes(f"{TELEMETRY_PREFIX}.keep", b"")
     # The files' names only (their content is not read: not selected); each micro-batch reads its files itself.
     files = (

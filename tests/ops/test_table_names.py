@@ -45,6 +45,13 @@ def _write(spark: SparkSession, location: str, rows: list[tuple[int, str]]) -> N
     spark.createDataFrame(rows, "id INT, word STRING").write.format("delta").mode("overwrite").save(location)
 
 
+def test_tables_under_a_root_with_glob_characters_are_found(spark: SparkSession, settings: Settings) -> None:
+    odd = settings.with_roots(settings.landing_root, str(Path(settings.tables_root).parent / "my tables [1]"))
+    _write(spark, Tables(odd).ref("gold", "odd_probe").location, [(1, "one")])
+
+    assert list(table_folders(spark, odd)) == ["gold.odd_probe"]  # the root was a pattern: no table was found
+
+
 def test_every_delta_folder_becomes_layer_dot_name(spark: SparkSession, settings: Settings) -> None:
     tables = Tables(settings)
     _write(spark, tables.ref("gold", "names_probe").location, [(1, "one"), (2, "two")])
