@@ -193,13 +193,14 @@ def list_landing_files(settings: Settings, entity: BronzeEntity) -> list[dict[st
     """Every data file of the entity (path relative to the landing root, size, mtime); contents unread.
 
     Listed through the object store rather than Spark, because Spark's file sources skip empty files and
-    an empty file must be quarantined, not ignored. Hidden files (`.x`, `_x`) are not data.
+    an empty file must be quarantined, not ignored. Hidden files (`.x`, `_x`) are not data. The entity's file
+    glob matches in any case (`RIDE.JSON` is a `*.json`).
     """
     store = open_store(settings.landing_root, settings.s3)
     files = []
     for info in store.list_files(entity.landing_prefix):
         name = info.key.rsplit("/", 1)[-1]
-        if name.startswith((".", "_")) or not fnmatch.fnmatch(name, entity.file_glob):
+        if name.startswith((".", "_")) or not fnmatch.fnmatchcase(name.lower(), entity.file_glob.lower()):
             continue
         files.append(
             {

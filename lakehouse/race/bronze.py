@@ -488,12 +488,13 @@ def _load_batch(
 
 
 def list_telemetry_files(settings: Settings) -> list[dict[str, object]]:
-    """Every telemetry CSV in the landing zone (key, size, mtime); hidden files are not data."""
+    """Every telemetry CSV in the landing zone (key, size, mtime; `.csv` in any case, as devices write `.CSV`);
+    hidden files are not data."""
     store = open_store(settings.landing_root, settings.s3)
     return [
         {"path": info.key, "size": info.size, "mtime": info.mtime}
         for info in store.list_files(TELEMETRY_PREFIX)
-        if info.key.endswith(".csv") and not info.key.rsplit("/", 1)[-1].startswith((".", "_"))
+        if info.key.lower().endswith(".csv") and not info.key.rsplit("/", 1)[-1].startswith((".", "_"))
     ]
 
 

@@ -526,7 +526,7 @@ def start_stream(
         spark.readStream.format("binaryFile")
         .schema(FILE_LIST_SCHEMA)
         .option("recursiveFileLookup", True)
-        .option("pathGlobFilter", "*.csv")
+        .option("pathGlobFilter", "*.[cC][sS][vV]")  # as batch: `.csv` in any case
         .option("maxFilesPerTrigger", options.files_per_trigger)
         .load(source)
         .select(race_bronze.landing_key(F.col("path")).alias("key"))

@@ -209,18 +209,19 @@ def test_any_file_name_under_a_root_with_glob_characters_loads_once(
     spark: SparkSession, base_settings: Settings, tmp_path: Path
 ) -> None:
     """Spark's readers take paths for glob patterns: a root such as `my lake [1]` or a file such as `ride [2].json`
-    named no file or other files. And Hadoop cannot open a name with a `:` at all: that one is read here instead."""
+    named no file or other files. And Hadoop cannot open a name with a `:` at all: that one is read here instead.
+    An extension in capitals is the entity's all the same."""
     root = tmp_path / "my lake [1]"
     settings = base_settings.with_roots(str(root / "landing"), str(root / "tables"))
-    names = {"a.json": 1, "ride [2] *?.json": 2, "12:30 run.json": 3, "100% +{x,y}\\.json": 4}
+    names = {"a.json": 1, "ride [2] *?.json": 2, "12:30 run.json": 3, "100% +{x,y}\\.json": 4, "UPPER.JSON": 5}
     for name, activity_id in names.items():
         write(settings, "2024-05", name, [activity(activity_id)])
 
     first = load_entity(spark, settings, STRAVA_ACTIVITIES, run_id="r1")
     second = load_entity(spark, settings, STRAVA_ACTIVITIES, run_id="r2")
 
-    assert (first.files_loaded, first.records_loaded, first.records_quarantined) == (4, 4, 0)
-    assert loaded_ids(spark, settings) == [1, 2, 3, 4]
+    assert (first.files_loaded, first.records_loaded, first.records_quarantined) == (5, 5, 0)
+    assert loaded_ids(spark, settings) == [1, 2, 3, 4, 5]
     lineage = read_table(spark, Tables(settings).ref("bronze", "strava_activities")).select("_source_file")
     assert sorted(r[0] for r in lineage.collect()) == sorted(f"strava/activities/month=2024-05/{n}" for n in names)
     assert (second.files_loaded, second.records_loaded) == (0, 0)  # the ledger knows each file by its name

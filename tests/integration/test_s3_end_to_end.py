@@ -20,10 +20,12 @@ from lakehouse.bronze.entities import FITBIT_INTRADAY, STRAVA_ACTIVITIES
 from lakehouse.bronze.loader import load_entity
 from lakehouse.config import S3Settings, Settings
 from lakehouse.landing import LandingZone
+from lakehouse.race.bronze import load_telemetry
 from lakehouse.silver.run import SPECS, run_silver_table
 from lakehouse.storage import S3Store, open_store
 from lakehouse.tables import Tables, read_table
 from lakehouse_demo.sample import strava as sample_strava
+from tests.race.odd_files import FILES, LOADED, QUARANTINED, assert_odd_files_read, land_odd_files
 
 BUCKET = "lake"
 KEY, SECRET = "testing-key", "testing-secret"
@@ -106,3 +108,14 @@ def test_landing_zone_refuses_to_rewrite_a_file_on_s3(s3_settings: Settings) -> 
     assert (first.written, same.written) == (True, False)
     with pytest.raises(RuntimeError, match="immutable"):
         landing.write_json_month("strava", "activities", "2024-05", "r1", [{"id": 2}])
+
+
+def test_race_telemetry_with_odd_headers_and_names_through_s3a(spark: SparkSession, s3_settings: Settings) -> None:
+    """tests/race/odd_files.py on S3: first bytes by ranged GETs, names with spaces, `%`, `+` and glob characters
+    read through s3a."""
+    land_odd_files(s3_settings)
+
+    loaded = load_telemetry(spark, s3_settings, run_id="s3")
+
+    assert (loaded.files_loaded, loaded.rows_loaded, loaded.rows_quarantined) == (len(FILES), LOADED, QUARANTINED)
+    assert_odd_files_read(spark, s3_settings)

@@ -10,7 +10,7 @@ from pyspark.sql import functions as F
 from lakehouse.config import Settings
 from lakehouse.landing import LandingZone
 from lakehouse.race.bronze import TELEMETRY_TABLE
-from lakehouse.storage import LocalStore
+from lakehouse.storage import open_store
 from lakehouse.tables import Tables, read_table
 
 FOLDER = "race/telemetry/date=2024-07-01"
@@ -35,14 +35,16 @@ FILES = {
     "stage 1 %2 +.csv": f"{HEADER}\n27,2024-07-01T10:00:00Z,49.7,-0.3,100,10,120,200,70\n",
     # Glob characters: the file's own name, not a pattern (as a pattern it matches no file, or others).
     "[1] st*r?{a,b}\\c.csv": f"{HEADER}\n28,2024-07-01T10:00:00Z,49.8,-0.3,100,10,110,200,60\n",
+    # The extension in capitals, as devices write it.
+    "UPPER.CSV": f"{HEADER}\n30,2024-07-01T10:00:00Z,50.0,-0.3,100,10,90,200,40\n",
     # A ':' Hadoop cannot read in a name: the file is quarantined with the reason; the others load.
     "12:30.csv": f"{HEADER}\n29,2024-07-01T10:00:00Z,49.9,-0.3,100,10,100,200,50\n",
 }  # fmt: skip
-LOADED = 9  # rows that reach bronze
+LOADED = 10  # rows that reach bronze
 QUARANTINED = 3
 PER_FILE = {"no-header.csv": (2, 0), "one-line.csv": (1, 0), "reordered.csv": (1, 0), "fewer.csv": (1, 0),
             "bom-twice.csv": (2, 1), "no-lat.csv": (0, 1), "stage 1 %2 +.csv": (1, 0), "[1] st*r?{a,b}\\c.csv": (1, 0),
-            "12:30.csv": (0, 1)}  # fmt: skip
+            "UPPER.CSV": (1, 0), "12:30.csv": (0, 1)}  # fmt: skip
 REASONS = [
     "lat is missing, not a number or out of range: (empty)",
     "rider_id is missing or not an integer: 'rider_id'",
@@ -51,7 +53,7 @@ REASONS = [
 
 
 def land_odd_files(settings: Settings) -> None:
-    zone = LandingZone(LocalStore(settings.landing_root))
+    zone = LandingZone(open_store(settings.landing_root, settings.s3))  # local disk or S3
     for name, text in FILES.items():
         zone.write_bytes(f"{FOLDER}/{name}", text.encode(), 0)
 
@@ -68,6 +70,7 @@ def expected_bronze(spark: SparkSession) -> DataFrame:
             (24, "10:00:01", 49.4, 171, 95, "bom-twice.csv"),
             (27, "10:00:00", 49.7, 120, 70, "stage 1 %2 +.csv"),
             (28, "10:00:00", 49.8, 110, 60, "[1] st*r?{a,b}\\c.csv"),
+            (30, "10:00:00", 50.0, 90, 40, "UPPER.CSV"),
         ],
         "rider_id int, time string, lat double, heart_rate int, cadence_rpm int, file string",
     )
