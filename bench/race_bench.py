@@ -177,7 +177,7 @@ def bench_live(
         .collect()
     }
     latencies = [
-        (finished[key].replace(tzinfo=UTC) - at).total_seconds()
+        (finished[key].astimezone(UTC) - at).total_seconds()  # collected naive, in local time
         for key, at in landed_at.items()
         if key in finished
     ]
