@@ -75,13 +75,17 @@ def small_landing(root: Path) -> Settings:
 
 
 def start_job(
-    root: Path, args: list[str], crash_at: str | None = None, output: Path | None = None, job: str = "jobs.run"
-) -> subprocess.Popen[str]:
+    root: Path, args: list[str], crash_at: str | None = None, output: Path | None = None, job: str = "jobs.run",
+    tz: str | None = None,
+) -> subprocess.Popen[str]:  # fmt: skip
     """Start `python -m <job> <args>` on the lakehouse at `root` (`test` settings), in its own process group
     so a crash point's SIGKILL takes its Spark JVM down with it, as `kill -9 -<pgid>` would. With `output`,
-    stdout and stderr go to `<output>.out` and `<output>.err` (readable while it runs) instead of pipes."""
+    stdout and stderr go to `<output>.out` and `<output>.err` (readable while it runs) instead of pipes. With
+    `tz`, the process runs in that time zone (`TZ`): Python's local time, as on a machine set to it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LAKEHOUSE_")}
     env.update({"LAKEHOUSE_ENV": "test", "LAKEHOUSE_ROOT": str(root), "LAKEHOUSE_LOG_DIR": str(root / "logs")})
+    if tz:
+        env["TZ"] = tz
     if crash_at:
         env["LAKEHOUSE_CRASH_AT"] = crash_at
     streams: dict[str, Any] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
@@ -110,9 +114,11 @@ def finish(proc: subprocess.Popen[str], timeout: float = 900, output: Path | Non
     return JobRun(proc.returncode, stdout, stderr)
 
 
-def run_job(root: Path, args: list[str], crash_at: str | None = None, timeout: float = 900) -> JobRun:
+def run_job(
+    root: Path, args: list[str], crash_at: str | None = None, timeout: float = 900, tz: str | None = None
+) -> JobRun:
     """Run `python -m jobs.run <args>` on the lakehouse at `root` to its end (see `start_job`)."""
-    return finish(start_job(root, args, crash_at), timeout)
+    return finish(start_job(root, args, crash_at, tz=tz), timeout)
 
 
 class SimulatedKill(BaseException):

@@ -35,6 +35,9 @@ from tests.reliability.lakes import (
 )
 
 SEED = 20261201
+# The killed processes run in a zone far from UTC (+13:45, daylight time in December), the rest of the chain in
+# UTC: a lakehouse moved between machines, or a laptop that travels, ends as one that never did.
+FAR_ZONE = "Pacific/Chatham"
 
 
 def real_kills() -> list[str]:
@@ -84,7 +87,7 @@ def test_killed_at_every_stage_then_rerun_equals_an_uninterrupted_run(
     try:
         for point in real_kills():
             started = time.monotonic()
-            run = run_job(killed, STAGES, crash_at=point)
+            run = run_job(killed, STAGES, crash_at=point, tz=FAR_ZONE)
             log.append(f"{point}: rc {run.returncode} in {time.monotonic() - started:.0f}s")
             assert run.returncode == -9, (point, run.returncode, run.stderr[-3000:], log)
     finally:
