@@ -335,9 +335,17 @@ def _race_settings(raw: dict[str, Any]) -> RaceSettings:
 
 def _build(raw: dict[str, Any], env: str, base: Path, environ: dict[str, str]) -> Settings:
     paths = _section(raw, "paths")
-    root = environ.get("LAKEHOUSE_ROOT") or paths.get("root", "data")
-    landing = environ.get("LAKEHOUSE_LANDING_ROOT") or paths.get("landing") or f"{root.rstrip('/')}/landing"
-    tables = environ.get("LAKEHOUSE_TABLES_ROOT") or paths.get("tables") or f"{root.rstrip('/')}/tables"
+
+    def path_of(variable: str, configured: Any, default: str) -> str:
+        """$variable, relative to the working directory (typed by the user where they are); else the settings
+        file's value, or `default`, relative to `base` (the checkout)."""
+        if environ.get(variable):
+            return _resolve_root(environ[variable], Path.cwd())
+        return _resolve_root(str(configured or default), base)
+
+    root = path_of("LAKEHOUSE_ROOT", paths.get("root"), "data")
+    landing = path_of("LAKEHOUSE_LANDING_ROOT", paths.get("landing"), f"{root}/landing")
+    tables = path_of("LAKEHOUSE_TABLES_ROOT", paths.get("tables"), f"{root}/tables")
 
     spark_raw = _section(raw, "spark")
     spark = SparkSettings(
@@ -428,8 +436,8 @@ def _build(raw: dict[str, Any], env: str, base: Path, environ: dict[str, str]) -
     )
     return Settings(
         env=env,
-        landing_root=_resolve_root(landing, base),
-        tables_root=_resolve_root(tables, base),
+        landing_root=landing,
+        tables_root=tables,
         catalog=catalog,
         spark=spark,
         s3=s3,
@@ -440,7 +448,7 @@ def _build(raw: dict[str, Any], env: str, base: Path, environ: dict[str, str]) -
         race=race,
         people=people,
         imports=imports,
-        log_dir=_resolve_root(environ.get("LAKEHOUSE_LOG_DIR") or paths.get("logs") or "data/logs", base),
+        log_dir=path_of("LAKEHOUSE_LOG_DIR", paths.get("logs"), "data/logs"),
         dashboard=dashboard,
         webhook_url=environ.get("LAKEHOUSE_WEBHOOK_URL") or None,
     )
