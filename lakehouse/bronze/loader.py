@@ -278,10 +278,11 @@ def _parse_files(
         data = store.read_bytes(f["path"]) if f["size"] > 0 else b""
         return f["path"], hashlib.sha256(data).hexdigest(), parse_for_spark(data, fmt)
 
-    by_spark = [f for f in files if f["size"] > 0 and spark_can_read(f["path"])]
-    spark_reads = {f["path"] for f in by_spark}
-    here = spark.createDataFrame([parsed_here(f) for f in files if f["path"] not in spark_reads], PARSED_FILE_SCHEMA)
-    uris = [literal_uri(f["uri"]) for f in by_spark]
+    def by_spark(f: dict[str, Any]) -> bool:
+        return f["size"] > 0 and spark_can_read(f["path"])
+
+    here = spark.createDataFrame([parsed_here(f) for f in files if not by_spark(f)], PARSED_FILE_SCHEMA)
+    uris = [literal_uri(f["uri"]) for f in files if by_spark(f)]
     if not uris:
         return here
     read = (

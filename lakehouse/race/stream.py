@@ -65,7 +65,7 @@ from lakehouse.race.layout import TELEMETRY_PREFIX
 from lakehouse.race.silver import stages as silver_stages
 from lakehouse.race.silver import telemetry as silver_telemetry
 from lakehouse.race.standings_state import BatchStage, LiveStandings, Reference, batch_points, batch_stages
-from lakehouse.storage import open_store, spark_uri
+from lakehouse.storage import literal_uri, open_store, spark_uri
 from lakehouse.tables import (
     Tables,
     append,
@@ -414,11 +414,11 @@ def _live_batch(
             )
         return good
 
-    def write(files: DataFrame, batch_id: int) -> None:
+    def write(names: DataFrame, batch_id: int) -> None:
         nonlocal silver_exists
         started = datetime.now(UTC)
         clock_s = time.monotonic()
-        keys = sorted(r["key"] for r in files.collect())
+        keys = sorted(r["key"] for r in names.collect())
         if not keys:
             return
         files = race_bronze.read_telemetry_files(spark, settings, keys)
@@ -519,7 +519,7 @@ def start_stream(
             raise StreamError(f"silver.{name} is missing: load the race's route files (batch) before streaming")
     target, _, _ = race_bronze.ensure_telemetry_tables(spark, settings)
     ensure_auto_compact(spark, target)
-    source = race_bronze.literal_uri(f"{spark_uri(settings.landing_root).rstrip('/')}/{TELEMETRY_PREFIX}")
+    source = literal_uri(f"{spark_uri(settings.landing_root).rstrip('/')}/{TELEMETRY_PREFIX}")
     open_store(settings.landing_root, settings.s3).write_bytes(f"{TELEMETRY_PREFIX}.keep", b"")
     # The files' names only (their content is not read: not selected); each micro-batch reads its files itself.
     files = (
