@@ -43,19 +43,25 @@ print(m.version("delta-spark"), ".".join(pyspark.__version__.split(".")[:2]), ha
 PY
 )
 read -r delta_version spark_line hadoop_version <<<"$versions"
+master=${SPARK_MASTER:-local[2]}
 jar_args=()
 if [ -f .cache/jvm/classpath.txt ] && [ -z "${USE_PACKAGES:-}" ]; then
-  jar_args=(--jars "$(tr ':' ',' < .cache/jvm/classpath.txt)")
-  # In client mode the jars also go on the driver's own classpath: the local metastore's JDBC client is loaded
-  # there (lakehouse/metastore.py), and so are the catalogs of the Thrift server's sessions (jobs/sql_server.py).
-  [ "${DEPLOY_MODE:-client}" = cluster ] || jar_args+=(--driver-class-path "$(cat .cache/jvm/classpath.txt)")
+  # In client mode the jars go on the driver's own classpath: the local metastore's JDBC client is loaded there
+  # (lakehouse/metastore.py), and so are the catalogs of the Thrift server's sessions (jobs/sql_server.py).
+  [ "${DEPLOY_MODE:-client}" = cluster ] || jar_args=(--driver-class-path "$(cat .cache/jvm/classpath.txt)")
+  # Executors in other JVMs fetch them from the driver (--jars). A local master's executor is the driver's JVM:
+  # --jars there would only copy them (~700 MB with the AWS SDK) into a temporary folder at every start.
+  case "$master" in
+    local | "local["*) [ "${DEPLOY_MODE:-client}" = client ] || jar_args+=(--jars "$(tr ':' ',' < .cache/jvm/classpath.txt)") ;;
+    *) jar_args+=(--jars "$(tr ':' ',' < .cache/jvm/classpath.txt)") ;;
+  esac
 else
   # Delta's artifact names carry the Spark line (delta-spark_4.2_2.13); hadoop-aws brings its AWS SDK bundle.
   jar_args=(--packages "io.delta:delta-spark_${spark_line}_2.13:${delta_version},org.apache.hadoop:hadoop-aws:${hadoop_version}")
 fi
 
 exec env PYSPARK_PYTHON="$PYTHON" "$SPARK_SUBMIT" \
-  --master "${SPARK_MASTER:-local[2]}" \
+  --master "$master" \
   --deploy-mode "${DEPLOY_MODE:-client}" \
   --name "fitness-lakehouse:$(basename "$1" .py)" \
   "${jar_args[@]}" \

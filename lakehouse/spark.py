@@ -99,9 +99,17 @@ def session_conf(settings: Settings) -> dict[str, str]:
     }
 
 
+def in_one_jvm(master: str) -> bool:
+    """True for a `local` master (`local`, `local[2]`, `local[*, 3]`): the executor runs inside the driver's JVM."""
+    return master == "local" or master.startswith("local[")
+
+
 def driver_class_path(settings: Settings, jars: list[str]) -> list[str]:
-    """The driver JVM's own class path entries: the metastore's JDBC driver with the local metastore
+    """The driver JVM's own class path entries. With a `local` master: every jar, and none is given as
+    `spark.jars` (see `local_conf`). Otherwise the metastore's JDBC driver with the local metastore
     (DataNucleus loads it there), else none."""
+    if in_one_jvm(settings.spark.master):
+        return list(jars)
     return metastore.client_jars(jars) if metastore.uses_local_metastore(settings) else []
 
 
@@ -115,7 +123,6 @@ def local_conf(settings: Settings, jars: list[str], class_archive: bool = True) 
     conf = {
         "spark.master": spark.master,
         "spark.app.name": spark.app_name,
-        "spark.jars": ",".join(jars),
         "spark.sql.extensions": DELTA_EXTENSION,
         "spark.sql.catalog.spark_catalog": DELTA_CATALOG,
         "spark.default.parallelism": str(spark.shuffle_partitions),
@@ -139,8 +146,15 @@ def local_conf(settings: Settings, jars: list[str], class_archive: bool = True) 
         java_options.append(f"-Dlog4j2.configurationFile={log_config.as_uri()}")
     conf.update(s3a_conf(settings.s3))
     class_path = driver_class_path(settings, jars)
+    if not in_one_jvm(spark.master):
+        # Executors in other JVMs fetch the jars from the driver. With a `local` master the executor is the
+        # driver's JVM, which has them on its class path: given as `spark.jars` too, every session would copy
+        # them (the AWS SDK alone is ~690 MB) into a temporary folder, at every start (2-3 s), and a killed
+        # job would leave the copy behind.
+        conf["spark.jars"] = ",".join(jars)
     if metastore.uses_local_metastore(settings):
         conf.update(metastore.hive_conf(metastore.local_metastore(settings)))
+    if class_path:
         conf["spark.driver.extraClassPath"] = os.pathsep.join(class_path)
     if class_archive:
         java_options += classdata.java_options(jars, class_path)

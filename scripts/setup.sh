@@ -3,7 +3,7 @@
 #   1. a virtual environment in .venv with the project and its test tools (from pyproject.toml);
 #   2. the JVM jars (Delta Lake; hadoop-aws and the AWS SDK for s3a; Derby's network server and client for the
 #      local metastore) from Maven Central through Maven,
-#      listed in .cache/jvm/classpath.txt, which the session factory hands to Spark as `spark.jars`;
+#      listed in .cache/jvm/classpath.txt, which the session factory puts on a local session's class path;
 #   5. the class-data archive for faster Spark starts kept up to date, if you made one (lakehouse/classdata.py).
 # Needs Python 3.11+, a JDK 17+ and Maven (mvn). Everything it makes is git-ignored.
 set -euo pipefail
