@@ -279,19 +279,30 @@ def _person(raw: Any, where: str) -> Person:
 
 
 def _people(raw: dict[str, Any], base: Path, environ: dict[str, str]) -> tuple[Person, ...]:
-    """`[[person]]` tables of the settings file, plus those of the people file (`people_file`, or
-    $LAKEHOUSE_PEOPLE), which may be missing: then there are no configured people."""
+    """`[[person]]` tables of the settings file, plus those of the people file: $LAKEHOUSE_PEOPLE (relative: from
+    the working directory, else from `conf/`), which must exist, or else the settings file's `people_file`
+    (relative: from `conf/`), which may be missing: then there are no configured people."""
     entries: list[tuple[Any, str]] = [(p, "settings") for p in raw.get("person", [])]
-    people_file = environ.get("LAKEHOUSE_PEOPLE") or raw.get("people_file")
-    if people_file:
-        path = Path(str(people_file)).expanduser()
-        path = path if path.is_absolute() else base / "conf" / path if (base / "conf").is_dir() else base / path
-        if path.is_file():
-            try:
-                data = tomllib.loads(path.read_text(encoding="utf-8"))
-            except tomllib.TOMLDecodeError as exc:
-                raise ConfigError(f"{path}: {exc}") from exc
-            entries += [(p, str(path)) for p in data.get("person", [])]
+    conf = base / "conf" if (base / "conf").is_dir() else base
+    path: Path | None = None
+    if environ.get("LAKEHOUSE_PEOPLE"):
+        given = Path(environ["LAKEHOUSE_PEOPLE"]).expanduser()
+        tried = [given] if given.is_absolute() else [Path.cwd() / given, conf / given]
+        path = next((p for p in tried if p.is_file()), None)
+        if path is None:
+            raise ConfigError(
+                f"LAKEHOUSE_PEOPLE={environ['LAKEHOUSE_PEOPLE']}: no such file ({' nor '.join(map(str, tried))}); "
+                "point it at your people file, or unset it"
+            )
+    elif raw.get("people_file"):
+        path = Path(str(raw["people_file"])).expanduser()
+        path = path if path.is_absolute() else conf / path
+    if path is not None and path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+        entries += [(p, str(path)) for p in data.get("person", [])]
     people = tuple(_person(p, where) for p, where in entries)
     seen: dict[str, str] = {}
     for person in people:

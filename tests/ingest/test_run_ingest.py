@@ -20,8 +20,9 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
                  "GOOGLE_HEALTH_CLIENT_SECRET", "GOOGLE_HEALTH_REFRESH_TOKEN"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))  # no token files from this machine's user
+    (tmp_path / "nobody.toml").write_text("", encoding="utf-8")  # no people file of this machine's conf/
     return load_settings("local", environ={"LAKEHOUSE_ROOT": str(tmp_path / "lake"),
-                                           "LAKEHOUSE_PEOPLE": str(tmp_path / "none.toml")})  # fmt: skip
+                                           "LAKEHOUSE_PEOPLE": str(tmp_path / "nobody.toml")})  # fmt: skip
 
 
 def test_exports_are_imported_once_and_a_bad_one_does_not_stop_the_rest(settings, tmp_path: Path) -> None:

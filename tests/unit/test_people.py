@@ -57,10 +57,30 @@ def test_the_people_file_is_read_and_checked(tmp_path) -> None:
             load_settings("local", environ={"LAKEHOUSE_PEOPLE": str(people), "LAKEHOUSE_ROOT": str(tmp_path)})
 
 
-def test_a_missing_people_file_means_no_configured_people(tmp_path) -> None:
-    settings = load_settings("local", environ={"LAKEHOUSE_PEOPLE": str(tmp_path / "none.toml"),
-                                               "LAKEHOUSE_ROOT": str(tmp_path)})  # fmt: skip
+def test_a_missing_people_file_of_the_settings_means_no_configured_people(tmp_path) -> None:
+    (tmp_path / "mine.toml").write_text(f'people_file = "{tmp_path / "none.toml"}"\n')
+    settings = load_settings("mine", tmp_path, environ={"LAKEHOUSE_ROOT": str(tmp_path)})
     assert settings.people == ()
+
+
+def test_a_people_file_named_in_the_environment_must_exist(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"LAKEHOUSE_PEOPLE=my-people.toml: no such file \("):
+        load_settings("local", environ={"LAKEHOUSE_PEOPLE": "my-people.toml", "LAKEHOUSE_ROOT": str(tmp_path)})
+    with pytest.raises(ConfigError, match="no such file"):
+        load_settings("local", environ={"LAKEHOUSE_PEOPLE": str(tmp_path / "typo.toml")})
+
+
+def test_a_relative_people_file_in_the_environment_is_found_where_the_command_runs(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "my-people.toml").write_text('[[person]]\nid = "ana"\nstrava_athlete_id = 7\n')
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings("local", environ={"LAKEHOUSE_PEOPLE": "my-people.toml", "LAKEHOUSE_ROOT": "lake"})
+    assert [p.id for p in settings.people] == ["ana"]
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")  # how to say "nobody configured" whatever conf/ holds
+    assert load_settings("local", environ={"LAKEHOUSE_PEOPLE": str(empty)}).people == ()
     assert settings.analytics.event_date is None  # real-data settings carry no sample dates
 
 
