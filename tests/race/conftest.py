@@ -7,6 +7,7 @@ done once per session into a template lakehouse; each test gets its own copy of 
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -14,12 +15,13 @@ from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse.config import Settings
 from lakehouse.landing import LandingZone
-from lakehouse.race import run
+from lakehouse.race import run, stream
 from lakehouse.storage import LocalStore
 from lakehouse.tables import Tables, read_table
 from lakehouse_demo.race.landing import RaceSpec, land_reference, land_telemetry
 
 RACE = RaceSpec(seed=7, riders=4, stages=(3, 6), distance_scale=0.02, file_seconds=60, max_file_rows=100_000)
+CALM_BATCHES = stream.StreamOptions(files_per_trigger=5)  # the race's 15 telemetry files in three micro-batches
 LINEAGE = ("_source_file", "_ingested_at")
 
 
@@ -61,6 +63,25 @@ def copy_lake(template: Path, settings: Settings, with_telemetry: bool) -> Setti
     if with_telemetry:
         shutil.copytree(template / "telemetry", settings.landing_root, dirs_exist_ok=True)
     return settings
+
+
+@dataclass(frozen=True)
+class Streamed:
+    """A lakehouse the race's telemetry was streamed into, calmly: read it, or copy it (`copy_of`) to change it."""
+
+    settings: Settings
+    micro_batches: int  # those that had landed lines
+
+
+@pytest.fixture(scope="session")
+def streamed_race(
+    spark: SparkSession, race_template: Path, base_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Streamed:
+    """The template with the race's telemetry landed and streamed (availableNow, `CALM_BATCHES`), no gold rebuilt."""
+    root = tmp_path_factory.mktemp("race-streamed")
+    settings = copy_lake(race_template, base_settings.with_roots(str(root / "landing"), str(root / "tables")), True)
+    log = stream.run_available_now(spark, settings, options=CALM_BATCHES)
+    return Streamed(settings, len([e for e in log.events if e["query"] == stream.LIVE_QUERY and e["input_rows"]]))
 
 
 @pytest.fixture

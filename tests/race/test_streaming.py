@@ -25,7 +25,7 @@ from lakehouse.tables import AUTO_COMPACT, Tables, delta_table
 from lakehouse_demo.race.landing import stage_points, telemetry_files
 from lakehouse_demo.race.replay import replay_stage
 from lakehouse_demo.race.routes import plan_of
-from tests.race.conftest import RACE, copy_of, rows, table
+from tests.race.conftest import RACE, Streamed, copy_of, rows, table
 from tests.race.odd_files import FOLDER, assert_odd_files_read, land_odd_files
 
 GOLD = ("race_stage_results", "race_general_classification", "race_checkpoint_times", "race_climb_times",
@@ -34,18 +34,17 @@ SMALL_BATCHES = stream.StreamOptions(files_per_trigger=3)
 
 
 def test_batch_and_stream_build_the_same_silver_and_gold(
-    spark: SparkSession, race_lake: Settings, tmp_path: Path
+    spark: SparkSession, race_lake: Settings, streamed_race: Streamed, tmp_path: Path
 ) -> None:
-    streamed = copy_of(race_lake, tmp_path / "s")
+    streamed = copy_of(streamed_race.settings, tmp_path / "s")  # the same landed files, streamed
 
     run.bronze_telemetry(spark, race_lake, "b1")
     run.silver_telemetry_batches(spark, race_lake, "b1")
     run.gold(spark, race_lake, "b1", force=True)
-    log = stream.run_available_now(spark, streamed, options=SMALL_BATCHES)
     live = rows(table(spark, streamed, "gold", live_standings.NAME))
     run.gold(spark, streamed, "s1", force=True)
 
-    assert len([e for e in log.events if e["query"] == stream.LIVE_QUERY and e["input_rows"]]) > 1
+    assert streamed_race.micro_batches > 1
     batch_silver = table(spark, race_lake, "silver", "race_telemetry")
     assert rows(table(spark, streamed, "silver", "race_telemetry")) == rows(batch_silver)
     assert batch_silver.groupBy("rider_id", "ts").count().where("count > 1").count() == 0
