@@ -298,11 +298,7 @@ def _people(raw: dict[str, Any], base: Path, environ: dict[str, str]) -> tuple[P
         path = Path(str(raw["people_file"])).expanduser()
         path = path if path.is_absolute() else conf / path
     if path is not None and path.is_file():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: {exc}") from exc
-        entries += [(p, str(path)) for p in data.get("person", [])]
+        entries += [(p, str(path)) for p in _read_toml(path).get("person", [])]
     people = tuple(_person(p, where) for p, where in entries)
     seen: dict[str, str] = {}
     for person in people:
@@ -312,6 +308,17 @@ def _people(raw: dict[str, Any], base: Path, environ: dict[str, str]) -> tuple[P
                 raise ConfigError(f"people: {key} belongs to two people ({seen[key]!r} and {person.id!r})")
             seen[key] = person.id
     return people
+
+
+def _read_toml(path: Traversable) -> dict[str, Any]:
+    """A settings or people file. A byte-order mark (Windows editors save UTF-8 with one) is skipped; a file that is
+    not UTF-8 or not TOML is a `ConfigError` naming it."""
+    try:
+        return tomllib.loads(path.read_bytes().decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text (save it as UTF-8)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
 
 
 def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
@@ -480,10 +487,7 @@ def load_settings(
     if not path.is_file():
         known = sorted(p.name.removesuffix(".toml") for p in conf_dir.iterdir() if p.name.endswith(".toml"))
         raise ConfigError(f"no settings for env {env!r}: {path} does not exist (known: {', '.join(known)})")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+    raw = _read_toml(path)
     # Relative paths are relative to the checkout, or to the working directory when run from a zip.
     base = REPO_ROOT if (REPO_ROOT / "conf").is_dir() else Path.cwd()
     return _build(raw, env, base, environ)

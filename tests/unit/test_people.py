@@ -84,6 +84,21 @@ def test_a_relative_people_file_in_the_environment_is_found_where_the_command_ru
     assert settings.analytics.event_date is None  # real-data settings carry no sample dates
 
 
+def test_a_people_file_saved_by_a_windows_editor_is_read_and_one_in_utf16_is_a_clear_error(tmp_path) -> None:
+    people = tmp_path / "people.toml"
+    people.write_bytes(b'\xef\xbb\xbf[[person]]\r\nid = "ana"\r\ntimezone = "Europe/Madrid"\r\n')  # BOM, CRLF
+    settings = load_settings("local", environ={"LAKEHOUSE_PEOPLE": str(people), "LAKEHOUSE_ROOT": str(tmp_path)})
+    assert [(p.id, p.timezone) for p in settings.people] == [("ana", "Europe/Madrid")]
+    people.write_bytes('[[person]]\r\nid = "ana"\r\n'.encode("utf-16"))  # Notepad's "Unicode"
+    with pytest.raises(ConfigError, match=r"people.toml: not UTF-8 text"):
+        load_settings("local", environ={"LAKEHOUSE_PEOPLE": str(people), "LAKEHOUSE_ROOT": str(tmp_path)})
+
+
+def test_a_settings_file_with_a_byte_order_mark_is_read(tmp_path) -> None:
+    (tmp_path / "mine.toml").write_bytes(b'\xef\xbb\xbf[spark]\nmaster = "local[1]"\n')
+    assert load_settings("mine", tmp_path, environ={"LAKEHOUSE_ROOT": str(tmp_path)}).spark.master == "local[1]"
+
+
 def test_export_globs_match_file_names_only_whole() -> None:
     import re
 
