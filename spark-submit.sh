@@ -52,7 +52,7 @@ if [ -f .cache/jvm/classpath.txt ] && [ -z "${USE_PACKAGES:-}" ]; then
   # Executors in other JVMs fetch them from the driver (--jars). A local master's executor is the driver's JVM:
   # --jars there would only copy them (~700 MB with the AWS SDK) into a temporary folder at every start.
   case "$master" in
-    local | "local["*) [ "${DEPLOY_MODE:-client}" = client ] || jar_args+=(--jars "$(tr ':' ',' < .cache/jvm/classpath.txt)") ;;
+    local | "local["*) ;;
     *) jar_args+=(--jars "$(tr ':' ',' < .cache/jvm/classpath.txt)") ;;
   esac
 else

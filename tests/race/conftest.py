@@ -79,7 +79,8 @@ def streamed_race(
 ) -> Streamed:
     """The template with the race's telemetry landed and streamed (availableNow, `CALM_BATCHES`), no gold rebuilt."""
     root = tmp_path_factory.mktemp("race-streamed")
-    settings = copy_lake(race_template, base_settings.with_roots(str(root / "landing"), str(root / "tables")), True)
+    settings = base_settings.with_roots(str(root / "landing"), str(root / "tables"))
+    copy_lake(race_template, settings, with_telemetry=True)
     log = stream.run_available_now(spark, settings, options=CALM_BATCHES)
     return Streamed(settings, len([e for e in log.events if e["query"] == stream.LIVE_QUERY and e["input_rows"]]))
 
