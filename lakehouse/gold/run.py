@@ -10,12 +10,14 @@ Tables whose every row depends on all the data (k-means labels, z-scores, trends
 whole, compared with what is stored, and replaced in one commit when a row changed (no commit when none did);
 tables computed from one input are built in one task and recorded together (the monthly trends are computed
 once for the three tables that read them).
-`ops.gold_progress` records which silver version each gold table reflects; with no change since, a table is
-skipped. An incremental run ends equal to a full recompute (a test checks it).
+`ops.gold_progress` records which silver version each gold table reflects (in one commit at the end of the
+stage, `BuildLedger`); with no change since, a table is skipped. An incremental run ends equal to a full
+recompute (a test checks it).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
@@ -148,15 +150,43 @@ def _progress(ctx: GoldContext) -> dict[tuple[str, str], int]:
     return {(r[0], r[1]): int(r[2]) for r in rows}
 
 
-def _record(ctx: GoldContext, built: list[tuple[str, Sequence[str], str]]) -> None:
-    """One commit per built table (or tables built together): which silver version each now reflects.
+RECORD_EVERY_S = 60.0  # a long gold stage writes its build-ledger rows at least this often
 
-    Recorded as soon as a table is built, so a run that dies half-way through gold resumes at the table it was
-    building instead of rebuilding the ones already done."""
-    now = datetime.now(UTC)
-    rows = [(gold, s, ctx.versions[s], mode, ctx.run_id, now) for gold, sources, mode in built for s in sources]
-    if rows:
-        append_rows(ctx.spark, rows, PROGRESS_SCHEMA, ctx.tables.ref(*PROGRESS_TABLE))
+
+class BuildLedger:
+    """The build-ledger rows (`ops.gold_progress`: which silver version each gold table now reflects) of one gold
+    stage, written in as few commits as possible: each commit of a small Delta table costs about as much as a
+    small table's build (0.3 s here), and a gold stage builds a dozen of them.
+
+    Rows wait until the stage ends (`flush`, also when a table failed), or until `every_s` seconds have passed
+    since the last write, so a long cold build still keeps what it did. A process killed outright (SIGKILL, power)
+    loses the rows not yet written: the next run rebuilds those tables, finds no row changed and commits nothing
+    to them (the cost is time, not data). Thread-safe: tables are built on several threads."""
+
+    def __init__(self, ctx: GoldContext, every_s: float) -> None:
+        self.ctx, self.every_s = ctx, every_s
+        self.pending: list[tuple] = []
+        self.lock = threading.Lock()
+        self.last_write = time.monotonic()
+
+    def add(self, built: list[tuple[str, Sequence[str], str]]) -> None:
+        """Rows for tables just built: (gold table, its silver sources, mode); written now if the last write is
+        `every_s` old."""
+        now = datetime.now(UTC)
+        rows = [(gold, s, self.ctx.versions[s], mode, self.ctx.run_id, now) for gold, sources, mode in built
+                for s in sources]  # fmt: skip
+        with self.lock:
+            self.pending.extend(rows)
+        if time.monotonic() - self.last_write >= self.every_s:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the waiting rows in one commit (none when none wait)."""
+        with self.lock:
+            rows, self.pending = self.pending, []
+            self.last_write = time.monotonic()
+            if rows:
+                append_rows(self.ctx.spark, rows, PROGRESS_SCHEMA, self.ctx.tables.ref(*PROGRESS_TABLE))
 
 
 def _changes(ctx: GoldContext, done: dict[tuple[str, str], int], gold: str, source: str) -> DataFrame | None:
@@ -482,9 +512,9 @@ class Whole:
 
 def build_together(ctx: GoldContext, members: Sequence[Whole], source: Callable[[], DataFrame],
                    shared: Callable[[DataFrame], DataFrame] | None = None) -> list[GoldResult]:  # fmt: skip
-    """Tables recomputed whole from one input frame, one after the other (their build-ledger rows are then
-    written in one commit, not one each). `shared`: a computation of the input that every member reads (the
-    monthly trends): computed once and kept for the group (a local checkpoint), not once per table."""
+    """Tables recomputed whole from one input frame, one after the other (recorded together). `shared`: a
+    computation of the input that every member reads (the monthly trends): computed once and kept for the group
+    (a local checkpoint), not once per table."""
     frame = source()
     if shared is not None:
         frame = shared(frame)
@@ -511,6 +541,7 @@ def run_gold(
         }
         ctx = GoldContext(spark, settings, run_id, tables, versions, full)
         done = _progress(ctx)
+    ledger = BuildLedger(ctx, RECORD_EVERY_S)
 
     def timed(
         names: Sequence[str],
@@ -534,7 +565,7 @@ def run_gold(
         elapsed = (time.monotonic() - started) / len(built)
         for result in built:
             result.seconds = elapsed
-        _record(ctx, [(r.table, sources, r.mode) for r in built if r.mode != "no input"])
+        ledger.add([(r.table, sources, r.mode) for r in built if r.mode != "no input"])
         return built
 
     activities, workouts, fitbit_sources = ("strava_activities",), ("workouts",), ("fitbit_intraday",)
@@ -597,4 +628,12 @@ def run_gold(
     # The tables read silver (pinned above) and write only themselves and their own ledger rows: independent,
     # so a few are built at once (`[spark] table_threads`); the results keep the plan's order.
     tasks = [task(*item) for item in plan if only is None or any(n in only for n in item[0])]
-    return [r for built in run_concurrently(spark, tasks, settings.spark.table_threads) for r in built]
+    try:
+        results = [r for built in run_concurrently(spark, tasks, settings.spark.table_threads) for r in built]
+    except Exception:  # a table failed: the ones built keep their rows (not on a kill: nothing runs after one)
+        with job_label(spark, "gold", "build_ledger"):
+            ledger.flush()
+        raise
+    with job_label(spark, "gold", "build_ledger"):
+        ledger.flush()
+    return results

@@ -69,7 +69,7 @@ def simulated_kills() -> list[tuple[str, int]]:
         ("silver.after_progress:2", 1),  # between tables
         ("silver.after_people:1", 1),  # people MERGEd, workouts not
         ("silver.before_workouts_merge:1", 1),
-        # gold (each table's build-ledger row is written as soon as it is built)
+        # gold (the build ledger is written when the stage ends: a killed stage rebuilds what it built)
         ("gold.after_table:1", 2),  # built, not yet in the build ledger; the table beside it finishes
         ("gold.before_table:3", 1),  # between tables
         ("gold.after_model_save:1", 1),  # a k-means model saved, its registry row not written
