@@ -384,7 +384,8 @@ class _Importer:
         point: dict[str, Any] = {"dataSource": {"device": {"displayName": source}}} if source else {}
         field_value = value if family.value_field == "kcal" else _int64(value)
         if family.daily:
-            day = date.fromisoformat(instant[:10])  # T00:00:00Z stands for the local calendar date
+            # T00:00:00Z stands for the local calendar date: the date as written, also with an offset.
+            day = date.fromisoformat(row["timestamp"].strip()[:10])
             point["dailyRestingHeartRate"] = {"date": _date(day), family.value_field: field_value}
             self.csv_days.add((name, day))
         elif family.data_type == "heart-rate":

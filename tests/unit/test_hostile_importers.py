@@ -168,6 +168,37 @@ def test_a_csv_timestamp_with_an_offset_lands_as_utc() -> None:
     assert takeout._iso("2024-03-01T00:00:04Z") == "2024-03-01T00:00:04Z"
 
 
+def test_a_daily_csv_row_with_an_offset_keeps_the_date_it_names(tmp_path: Path) -> None:
+    """A day's row stamped at local midnight (+01:00) is that day, not the UTC instant's day before."""
+    export = tmp_path / "takeout.zip"
+    folder = "Takeout/Fitbit/Physical Activity_GoogleData"
+    with zipfile.ZipFile(export, "w") as zf:
+        zf.writestr(
+            f"{folder}/daily_resting_heart_rate_2024-01-01.csv",
+            "timestamp,beats per minute,data source\n2024-01-01T00:00:00+01:00,52,x\n",
+        )
+    report = takeout.import_takeout(export, landing(tmp_path), run_id="r1")
+    assert report.records_landed == {"daily-resting-heart-rate": 1}
+    landed = [p.read_text() for p in (tmp_path / "landing").rglob("*") if p.is_file()]
+    days = [point["dailyRestingHeartRate"]["date"] for text in landed for point in _points(text)]
+    assert days == [{"year": 2024, "month": 1, "day": 1}]
+
+
+def _points(text: str) -> list[dict]:
+    """Every data point in a landed file, whatever envelope holds them."""
+    found: list[dict] = []
+    stack: list = [json.loads(text)]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            if "dailyRestingHeartRate" in value:
+                found.append(value)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return found
+
+
 # ---- MapMyRun -----------------------------------------------------------------------------------------------
 
 
