@@ -267,6 +267,21 @@ class _TooDeep:
     depth: int
 
 
+_INTEGER_RE = re.compile(r"-?[0-9]+")
+
+
+def _too_long_number(exc: ValueError) -> str:
+    """Python reads no integer of more than 4,300 digits (`sys.get_int_max_str_digits`); no record holds one."""
+    return f"a number too long to read ({exc}): not a record of this source"
+
+
+@dataclass(frozen=True)
+class _TooLong:
+    """An array element holding an integer too long for Python's JSON reader (ValueError)."""
+
+    reason: str
+
+
 def _object_depth(value: Any) -> int:
     """How deep lists and dicts nest in a parsed value, without recursion; stops counting past MAX_NESTING."""
     deepest = 0
@@ -316,6 +331,9 @@ def _accept_records(
     unknown: set[str] = set()
     known = _known_fields(fmt.schema_json)
     for index, record, given in items:
+        if isinstance(record, _TooLong):
+            out.quarantined.append((index, _clip(given or ""), record.reason))
+            continue
         depth = record.depth if isinstance(record, _TooDeep) else 0 if shallow else _object_depth(record)
         if depth > MAX_NESTING:
             out.quarantined.append((index, _clipped_raw(given, record), _too_deep()))
@@ -353,6 +371,16 @@ def _accept_records(
         out.notes.append("unknown fields kept: " + ", ".join(sorted(unknown)))
 
 
+def _after_array(text: str, pos: int) -> tuple[str | None, str]:
+    """(reason, tail) for what follows an array's closing `]`: nothing but blanks is fine; anything else (a second
+    array appended, stray bytes) is quarantined, never silently dropped."""
+    tail = text[pos:]
+    if not tail.strip():
+        return None, ""
+    start = pos + len(tail) - len(tail.lstrip())
+    return f"invalid JSON at character {start}: data after the end of the array", tail.lstrip()
+
+
 def _salvage_json_array(text: str) -> tuple[list[tuple[int, Any, str]], str | None, str]:
     """Read array elements one by one; returns (elements, error reason, unread tail) for broken arrays."""
     decoder = json.JSONDecoder()
@@ -363,7 +391,7 @@ def _salvage_json_array(text: str) -> tuple[list[tuple[int, Any, str]], str | No
         while pos < length and text[pos] in " \t\r\n":
             pos += 1
         if pos < length and text[pos] == "]":
-            return items, None, ""
+            return (items, *_after_array(text, pos + 1))
         try:
             value, end = decoder.raw_decode(text, pos)
         except RecursionError:
@@ -375,6 +403,10 @@ def _salvage_json_array(text: str) -> tuple[list[tuple[int, Any, str]], str | No
                 f"invalid JSON at character {exc.pos} ({exc.msg}); file truncated or corrupt",
                 text[pos:],
             )
+        except ValueError as exc:  # an integer of more than 4,300 digits
+            number = _INTEGER_RE.match(text, pos)
+            end = number.end() if number else _value_end(text, pos)
+            value = _TooLong(_too_long_number(exc))
         items.append((len(items), value, text[pos:end]))
         pos = end
         while pos < length and text[pos] in " \t\r\n":
@@ -382,7 +414,7 @@ def _salvage_json_array(text: str) -> tuple[list[tuple[int, Any, str]], str | No
         if pos < length and text[pos] == ",":
             pos += 1
         elif pos < length and text[pos] == "]":
-            return items, None, ""
+            return (items, *_after_array(text, pos + 1))
         else:
             where = "end of file" if pos >= length else f"character {pos}"
             return (
@@ -395,7 +427,7 @@ def _salvage_json_array(text: str) -> tuple[list[tuple[int, Any, str]], str | No
 def _parse_json(text: str, fmt: EntityFormat, out: ParsedFile) -> None:
     try:
         document = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # ValueError: json.JSONDecodeError, or an integer too long
         if text.lstrip().startswith("["):
             items, reason, tail = _salvage_json_array(text)
             _accept_records(items, fmt, out)
@@ -403,6 +435,8 @@ def _parse_json(text: str, fmt: EntityFormat, out: ParsedFile) -> None:
                 out.quarantined.append((None, _clip(tail), reason))
         elif isinstance(exc, RecursionError):
             out.quarantined.append((None, _clip(text), _too_deep()))
+        elif not isinstance(exc, json.JSONDecodeError):
+            out.quarantined.append((None, _clip(text), _too_long_number(exc)))
         else:
             out.quarantined.append((None, _clip(text), f"invalid JSON: {exc.msg} at character {exc.pos}"))
         return
@@ -442,14 +476,19 @@ def _parse_csv(text: str, fmt: EntityFormat, out: ParsedFile) -> None:
         out.quarantined.append((None, _clip(text), f"CSV is missing required columns: {', '.join(missing)}"))
         return
     items: list[tuple[int, Any, str]] = []
-    for index, row in enumerate(reader):
-        raw = ",".join(row)
-        if not row or all(not cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            out.quarantined.append((index, _clip(raw), f"CSV row has {len(row)} fields, header has {len(header)}"))
-            continue
-        items.append((index, dict(zip(header, row, strict=True)), raw))
+    index = 0
+    try:
+        for index, row in enumerate(reader):
+            raw = ",".join(row)
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                out.quarantined.append((index, _clip(raw), f"CSV row has {len(row)} fields, header has {len(header)}"))
+                continue
+            items.append((index, dict(zip(header, row, strict=True)), raw))
+    except csv.Error as exc:  # a quote never closed runs a field past csv's 128 KB limit: the rest is unreadable
+        lines = text.splitlines(keepends=True)[reader.line_num - 1 :] if reader.line_num else []
+        out.quarantined.append((None, _clip("".join(lines)), f"CSV unreadable from line {reader.line_num}: {exc}"))
     _accept_records(items, fmt, out)
 
 

@@ -111,13 +111,20 @@ def _number(value: Any) -> float | None:
     return round(number, FLOAT_DECIMALS) if math.isfinite(number) else None
 
 
+def _coordinate(value: Any) -> float | None:
+    """A latitude or longitude as parsed, or None when it is not finite (`lat="NaN"` in a GPX file): JSON has no
+    NaN, and one such value would otherwise get the whole recording quarantined in bronze."""
+    number = None if value is None or isinstance(value, bool) else float(value)
+    return number if number is not None and math.isfinite(number) else None
+
+
 # ---- FIT ------------------------------------------------------------------------------------------------
 
 
 def _fit_degrees(value: Any) -> float | None:
     if value is None or isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return value / SEMICIRCLES_PER_DEGREE
+    return _coordinate(value / SEMICIRCLES_PER_DEGREE)
 
 
 def _read_fit(data: bytes) -> tuple[list[Sample], int | None]:
@@ -195,10 +202,10 @@ def _read_gpx(data: bytes) -> list[Sample]:
                 samples.append(
                     Sample(
                         at=_utc(point.time),
-                        lat=point.latitude,
-                        lng=point.longitude,
-                        altitude=point.elevation,
-                        speed=point.speed,
+                        lat=_coordinate(point.latitude),
+                        lng=_coordinate(point.longitude),
+                        altitude=_number(point.elevation),
+                        speed=_number(point.speed),
                         heartrate=_gpx_extension_number(point, "hr", "heartrate"),
                         cadence=_gpx_extension_number(point, "cad", "cadence"),
                         watts=_gpx_extension_number(point, "power", "watts"),
@@ -225,10 +232,10 @@ def _read_tcx(data: bytes) -> list[Sample]:
         samples.append(
             Sample(
                 at=_utc(point.time),
-                lat=point.latitude,
-                lng=point.longitude,
-                distance=point.distance,
-                altitude=point.elevation,
+                lat=_coordinate(point.latitude),
+                lng=_coordinate(point.longitude),
+                distance=_number(point.distance),
+                altitude=_number(point.elevation),
                 speed=_number(extensions.get("speed")),
                 heartrate=_number(point.hr_value),
                 cadence=_number(point.cadence if point.cadence is not None else extensions.get("runcadence")),
@@ -277,15 +284,18 @@ def read_recording(name: str, data: bytes) -> Recording:
     if not data.strip():
         raise ActivityFileError("empty file")
     offset: int | None = None
-    if kind == "fit":
-        try:
-            samples, offset = _read_fit(data)
-        except fitdecode.FitError as exc:
-            raise ActivityFileError(f"corrupt FIT: {type(exc).__name__}: {exc}") from exc
-    elif kind == "gpx":
-        samples = _read_gpx(data)
-    else:
-        samples = _read_tcx(data)
+    try:
+        if kind == "fit":
+            try:
+                samples, offset = _read_fit(data)
+            except fitdecode.FitError as exc:
+                raise ActivityFileError(f"corrupt FIT: {type(exc).__name__}: {exc}") from exc
+        elif kind == "gpx":
+            samples = _read_gpx(data)
+        else:
+            samples = _read_tcx(data)
+    except OverflowError as exc:  # 0001-01-01T00:00:00+01:00 is before the first instant Python can hold in UTC
+        raise ActivityFileError(f"a time in the {kind.upper()} file is out of range: {exc}") from exc
     if not samples:
         raise ActivityFileError(f"no timed samples in the {kind.upper()} file")
     samples.sort(key=lambda s: s.at)  # stable: points recorded at the same second keep their order

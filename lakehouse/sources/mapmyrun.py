@@ -68,6 +68,10 @@ class MissingColumnsError(ValueError):
         self.missing = missing
 
 
+class MalformedCsvError(ValueError):
+    """The export cannot be read as CSV at all past some line (the message names it)."""
+
+
 class UnparseableDateError(ValueError):
     """A `Workout Date` is not an AP-style date like "Sept. 30, 2020"."""
 
@@ -130,14 +134,21 @@ def _raw_rows(text: str) -> tuple[str, list[str], list[tuple[list[str], str]]]:
         header = next(reader)
     except StopIteration:
         raise MissingColumnsError([s[0].format(unit="km") for s in _COLUMN_SPELLINGS]) from None
+    except csv.Error as exc:
+        raise MalformedCsvError(f"not a readable CSV: line {reader.line_num}: {exc}") from None
     header_line = "".join(consumed)
     consumed.clear()
     rows: list[tuple[list[str], str]] = []
-    for fields in reader:
-        raw = "".join(consumed)
-        consumed.clear()
-        if fields:  # blank lines carry no workout
-            rows.append((fields, raw))
+    try:
+        for fields in reader:
+            raw = "".join(consumed)
+            consumed.clear()
+            if any(field.strip() for field in fields):  # blank lines (and Excel's `,,,,` rows) carry no workout
+                rows.append((fields, raw))
+    except csv.Error as exc:  # a quote never closed runs a field past csv's 128 KB limit
+        raise MalformedCsvError(
+            f"not a readable CSV from line {reader.line_num}: {exc} (a quote never closed?); nothing was landed"
+        ) from None
     return header_line, header, rows
 
 
@@ -152,7 +163,7 @@ def import_csv(
 
     The landed files keep the export's own name (`<run id>--<name>`), which the people file matches to say
     whose export it is. Example: `import_csv("workout_history.csv", LandingZone(open_store(root)), new_run_id())`.
-    Raises `MissingColumnsError` (naming the columns). Rows without a readable date land in
+    Raises `MissingColumnsError` (naming the columns) or `MalformedCsvError`. Rows without a readable date land in
     `month=undated` (logged with their line numbers) for bronze and silver to quarantine with the reason.
     """
     if export_name is None and isinstance(source, str | Path):

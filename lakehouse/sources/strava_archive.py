@@ -76,6 +76,9 @@ ACTIVITIES_FOLDER = "activities/"
 FLUSH_EVERY_RECORDINGS = 50  # land buffered streams every 50 files: memory stays flat on a 10-year archive
 MAX_RAW_ROW_CHARS = 4_000
 SALVAGE_CHUNK_BYTES = 1 << 20
+# What reading one member can raise: damaged (CRC, deflate), encrypted (RuntimeError: password required), or
+# compressed with a method zipfile lacks (NotImplementedError: Deflate64, which some Windows tools write).
+UNREADABLE_MEMBER = (OSError, EOFError, zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError)
 
 # Localized header -> English. German from Strava's own export (the names in strava-csv-mapping-de-en.json).
 GERMAN_HEADERS: dict[str, str] = {
@@ -322,8 +325,18 @@ class ArchiveSource:
                 continue
             try:
                 yield name, self.read(name)
-            except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:  # a damaged member
+            except UNREADABLE_MEMBER as exc:  # a damaged, encrypted or Deflate64 member
                 yield name, exc
+
+    def read_table(self, name: str) -> bytes:
+        """A CSV the import cannot go without (activities.csv, profile.csv); `ArchiveError` when it cannot be read."""
+        try:
+            return self.read(name)
+        except UNREADABLE_MEMBER as exc:
+            raise ArchiveError(
+                f"{self.path.name}: {name} cannot be read ({type(exc).__name__}: {exc}); the zip is damaged, "
+                "encrypted or compressed with a method Python cannot read: unpack it and import the folder"
+            ) from None
 
 
 # ---- activities.csv ---------------------------------------------------------------------------------------
@@ -542,7 +555,7 @@ def row_to_summary(row: list[str], columns: Columns, athlete_id: int) -> tuple[d
 def _read_profile_athlete(archive: ArchiveSource) -> int | None:
     if not archive.exists(PROFILE_CSV):
         return None
-    text = archive.read(PROFILE_CSV).decode("utf-8-sig", errors="replace")
+    text = archive.read_table(PROFILE_CSV).decode("utf-8-sig", errors="replace")
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
     for name in PROFILE_ATHLETE_ID:
         if rows and (rows[0].get(name) or "").strip().isdigit():
@@ -559,6 +572,27 @@ def _local_fields(started: datetime, offset_s: int | None, timezone: str | None)
         return {}
     local = started + timedelta(seconds=offset_s)
     return {"start_date_local": local.strftime("%Y-%m-%dT%H:%M:%SZ"), "utc_offset": float(offset_s)}
+
+
+class _CsvReader:
+    """A `csv.reader` whose `csv.Error` (a quote never closed, so a field past 128 KB) is an `ArchiveError` naming
+    the line, not a bare `_csv.Error`."""
+
+    def __init__(self, reader: Any) -> None:
+        self.reader = reader
+
+    @property
+    def line_num(self) -> int:
+        return int(self.reader.line_num)
+
+    def __iter__(self) -> _CsvReader:
+        return self
+
+    def __next__(self) -> list[str]:
+        try:
+            return list(next(self.reader))
+        except csv.Error as exc:
+            raise ArchiveError(f"{ACTIVITIES_CSV} line {self.reader.line_num}: not readable as CSV ({exc})") from None
 
 
 def _rejected(reason: str, raw: Any, **extra: Any) -> dict[str, Any]:
@@ -594,8 +628,8 @@ class _Import:
         self.referenced: set[str] = set()
 
     def rows(self, header_map: Mapping[str, str] | None) -> Iterator[tuple[int, list[str], Columns]]:
-        text = self.archive.read(ACTIVITIES_CSV).decode("utf-8-sig", errors="replace")
-        reader = csv.reader(io.StringIO(text, newline=""))
+        text = self.archive.read_table(ACTIVITIES_CSV).decode("utf-8-sig", errors="replace")
+        reader = _CsvReader(csv.reader(io.StringIO(text, newline="")))
         try:
             header = next(reader)
         except StopIteration:

@@ -244,7 +244,7 @@ def _iso(text: str) -> str:
     parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     if parsed.utcoffset() is None:
         raise ValueError(f"{text!r} has no UTC offset")
-    return parsed.isoformat().replace("+00:00", "Z")
+    return parsed.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _number(text: Any) -> float:
@@ -325,10 +325,14 @@ class _Importer:
                 self._member(member, folder, name)
             except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
                 self.report.skipped.append((member, f"unreadable in the zip (truncated or damaged: {exc})"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                self.report.skipped.append((member, f"not valid {'JSON' if name.endswith('.json') else 'text'}: {exc}"))
             except RecursionError:  # `[[[[...` thousands deep: Python's JSON reader cannot descend that far
                 self.report.skipped.append((member, "nested deeper than a JSON reader can go: not a Takeout file"))
+            except (RuntimeError, NotImplementedError) as exc:  # encrypted, or Deflate64 (RecursionError is one too)
+                self.report.skipped.append((member, f"unreadable in the zip (encrypted or Deflate64: {exc})"))
+            except csv.Error as exc:  # a quote never closed runs a field past csv's 128 KB limit
+                self.report.skipped.append((member, f"not readable as CSV ({exc}); the rows before it landed"))
+            except ValueError as exc:  # not UTF-8, not JSON, or an integer of more than 4,300 digits
+                self.report.skipped.append((member, f"not valid {'JSON' if name.endswith('.json') else 'text'}: {exc}"))
         self.finish()
         return self.report
 
@@ -380,7 +384,8 @@ class _Importer:
         point: dict[str, Any] = {"dataSource": {"device": {"displayName": source}}} if source else {}
         field_value = value if family.value_field == "kcal" else _int64(value)
         if family.daily:
-            day = date.fromisoformat(instant[:10])  # T00:00:00Z stands for the local calendar date
+            # T00:00:00Z stands for the local calendar date: the date as written, also with an offset.
+            day = date.fromisoformat(row["timestamp"].strip()[:10])
             point["dailyRestingHeartRate"] = {"date": _date(day), family.value_field: field_value}
             self.csv_days.add((name, day))
         elif family.data_type == "heart-rate":
@@ -491,7 +496,10 @@ def _raw_month(when: str) -> str:
     if re.match(r"^\d{4}-\d{2}", when):
         return when[:7]
     if re.match(r"^\d{2}/\d{2}/\d{2}", when):
-        return _us_date(when[:8]).strftime("%Y-%m")
+        try:
+            return _us_date(when[:8]).strftime("%Y-%m")
+        except ValueError:  # 13/45/24: not a date; the log lands as it is, with the unknown month
+            return "0000-00"
     return "0000-00"
 
 

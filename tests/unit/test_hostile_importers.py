@@ -1,0 +1,254 @@
+"""Hostile user files the importers and the bronze parser must survive: pure Python, no Spark.
+
+Each case crashed with a bare exception, or lost a whole recording to one bad value, before its fix.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from lakehouse.bronze.entities import MAPMYRUN_WORKOUTS, STRAVA_ACTIVITIES
+from lakehouse.bronze.parse import parse_file
+from lakehouse.config import SCHEMAS_DIR
+from lakehouse.landing import LandingZone
+from lakehouse.sources import takeout
+from lakehouse.sources.activity_files import ActivityFileError, read_recording
+from lakehouse.sources.mapmyrun import MalformedCsvError, import_csv
+from lakehouse.sources.strava_archive import ArchiveError, import_archive
+from lakehouse.storage import LocalStore
+
+BIG_FIELD = "x" * 200_000  # past csv's 131,072-character field limit
+OLDER_HEADER = "id,date,name,type,description,elapsed_time,distance,commute,gear,filename"
+MMR_HEADER = (
+    "Date Submitted,Workout Date,Activity Type,Calories Burned (kCal),Distance (km),Workout Time (seconds),"
+    "Avg Pace (min/km),Max Pace (min/km),Avg Speed (km/h),Max Speed (km/h),Avg Heart Rate,Steps,Notes,Source,Link"
+)
+MMR_ROW = (
+    '"Oct. 5, 2020","Oct. 5, 2020",Run,230,3.3,1394,6.9,0.6,8.5,9.6,0,3883,{notes},iPhone,'
+    "http://www.mapmyrun.com/workout/1"
+)
+
+
+def gpx(points: str) -> bytes:
+    return (
+        '<?xml version="1.0"?><gpx version="1.1" xmlns="http://www.topografix.com/GPX/1/1"><trk><trkseg>'
+        f"{points}</trkseg></trk></gpx>"
+    ).encode()
+
+
+def tcx(points: str) -> bytes:
+    return (
+        '<?xml version="1.0"?><TrainingCenterDatabase '
+        'xmlns="http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2"><Activities><Activity Sport="Running">'
+        '<Id>2024-01-01T00:00:00Z</Id><Lap StartTime="2024-01-01T00:00:00Z"><TotalTimeSeconds>1</TotalTimeSeconds>'
+        "<DistanceMeters>1</DistanceMeters><Calories>1</Calories><Intensity>Active</Intensity>"
+        f"<TriggerMethod>Manual</TriggerMethod><Track>{points}</Track></Lap></Activity></Activities>"
+        "</TrainingCenterDatabase>"
+    ).encode()
+
+
+def landing(tmp_path: Path) -> LandingZone:
+    return LandingZone(LocalStore(str(tmp_path / "landing")))
+
+
+# ---- recorded activity files ------------------------------------------------------------------------------
+
+
+def test_a_nan_elevation_or_infinite_latitude_in_a_gpx_is_a_missing_sample_not_nan() -> None:
+    recording = read_recording(
+        "a.gpx",
+        gpx(
+            '<trkpt lat="50.5" lon="7.25"><ele>NaN</ele><time>2024-01-01T00:00:00Z</time></trkpt>'
+            '<trkpt lat="inf" lon="7.25"><ele>12.5</ele><time>2024-01-01T00:00:02Z</time></trkpt>'
+        ),
+    )
+    assert recording.streams["time"]["data"] == [0, 2]
+    assert recording.streams["altitude"]["data"] == [None, 12.5]
+    assert recording.streams["latlng"]["data"] == [[50.5, 7.25], None]
+    json.dumps(recording.streams, allow_nan=False)  # no NaN or Infinity reaches the landing zone
+
+
+def test_nan_position_altitude_and_distance_in_a_tcx_are_left_out() -> None:
+    point = (
+        "<Trackpoint><Time>2024-01-01T00:00:00Z</Time><Position><LatitudeDegrees>NaN</LatitudeDegrees>"
+        "<LongitudeDegrees>2</LongitudeDegrees></Position><AltitudeMeters>nan</AltitudeMeters>"
+        "<DistanceMeters>inf</DistanceMeters><HeartRateBpm><Value>100</Value></HeartRateBpm></Trackpoint>"
+    )
+    recording = read_recording("a.tcx", tcx(point))
+    assert sorted(recording.streams) == ["heartrate", "time"]
+    assert recording.streams["heartrate"]["data"] == [100]
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("a.gpx", gpx('<trkpt lat="1" lon="2"><time>0001-01-01T00:00:00+01:00</time></trkpt>')),
+        ("a.tcx", tcx("<Trackpoint><Time>0001-01-01T00:00:00+01:00</Time></Trackpoint>")),
+    ],
+)
+def test_a_time_before_year_one_utc_is_a_file_error_not_an_overflow(name: str, data: bytes) -> None:
+    with pytest.raises(ActivityFileError, match="out of range"):
+        read_recording(name, data)
+
+
+# ---- the Strava archive -------------------------------------------------------------------------------------
+
+
+def test_an_encrypted_activity_file_is_rejected_alone_and_the_import_goes_on(tmp_path: Path) -> None:
+    archive = tmp_path / "export.zip"
+    csv_text = (
+        f"{OLDER_HEADER}\n1,2024-06-01 06:00:00,A,Run,,10,10,false,,activities/1.gpx\n"
+        "2,2024-06-01 07:00:00,B,Run,,10,10,false,,activities/2.gpx\n"
+    )
+    point = '<trkpt lat="1" lon="2"><time>2024-06-01T06:00:00Z</time></trkpt>'
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("activities.csv", csv_text)
+        zf.writestr("activities/1.gpx", gpx(point))
+        zf.writestr("activities/2.gpx", gpx(point))
+    data = bytearray(archive.read_bytes())
+    name = b"activities/1.gpx"
+    local, central = data.index(name + b"<?xml"), data.rindex(name)  # (the CSV names it first)
+    data[local - 30 + 6] |= 1  # general purpose flag bit 0: encrypted (local header, then central directory)
+    data[central - 46 + 8] |= 1
+    archive.write_bytes(bytes(data))
+
+    report = import_archive(archive, landing(tmp_path), athlete_id=5, run_id="r1")
+
+    assert report.activities_landed == 2
+    assert report.files_parsed["gpx"] == 1
+    assert report.files_failed["unreadable"] == 1
+    assert any("activities/1.gpx (activity 1): cannot read from the archive" in line for line in report.lines)
+
+
+def test_a_csv_field_past_the_csv_limit_is_an_archive_error_naming_the_line(tmp_path: Path) -> None:
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("activities.csv", f'{OLDER_HEADER}\n1,2024-06-01 06:00:00,"{BIG_FIELD}\n')
+    with pytest.raises(ArchiveError, match=r"activities\.csv line 2: not readable as CSV"):
+        import_archive(archive, landing(tmp_path), athlete_id=5, run_id="r1")
+
+
+# ---- Google Takeout -----------------------------------------------------------------------------------------
+
+
+def test_a_takeout_csv_past_the_csv_limit_is_a_skipped_file(tmp_path: Path) -> None:
+    export = tmp_path / "takeout.zip"
+    folder = "Takeout/Fitbit/Physical Activity_GoogleData"
+    with zipfile.ZipFile(export, "w") as zf:
+        zf.writestr(
+            f"{folder}/steps_2024-01-01.csv", f'timestamp,steps,data source\n2024-01-01T00:00:00Z,5,"{BIG_FIELD}'
+        )
+        zf.writestr(f"{folder}/floors_2024-01-01.csv", "timestamp,floors,data source\n2024-01-01T00:00:00Z,3,x\n")
+    report = takeout.import_takeout(export, landing(tmp_path), run_id="r1")
+    assert report.records_landed == {"floors": 1}
+    assert [member for member, _ in report.skipped] == [f"{folder}/steps_2024-01-01.csv"]
+    assert "not readable as CSV" in report.skipped[0][1]
+
+
+def test_a_takeout_json_with_a_5000_digit_number_is_a_skipped_file(tmp_path: Path) -> None:
+    export = tmp_path / "takeout.zip"
+    member = "Takeout/Fitbit/Global Export Data/steps-2024-01-01.json"
+    with zipfile.ZipFile(export, "w") as zf:
+        zf.writestr(member, '[{"dateTime": "01/01/24 00:00:00", "value": ' + "9" * 5000 + "}]")
+    report = takeout.import_takeout(export, landing(tmp_path), run_id="r1")
+    assert [m for m, _ in report.skipped] == [member]
+
+
+def test_a_sleep_log_with_an_impossible_us_date_lands_in_the_unknown_month() -> None:
+    assert takeout._raw_month("13/45/24 10:00:00") == "0000-00"
+    assert takeout._raw_month("02/01/18 22:36:00") == "2018-02"
+
+
+def test_a_csv_timestamp_with_an_offset_lands_as_utc() -> None:
+    assert takeout._iso("2024-01-01T01:00:00+01:00") == "2024-01-01T00:00:00Z"
+    assert takeout._iso("2024-03-01T00:00:04Z") == "2024-03-01T00:00:04Z"
+
+
+def test_a_daily_csv_row_with_an_offset_keeps_the_date_it_names(tmp_path: Path) -> None:
+    """A day's row stamped at local midnight (+01:00) is that day, not the UTC instant's day before."""
+    export = tmp_path / "takeout.zip"
+    folder = "Takeout/Fitbit/Physical Activity_GoogleData"
+    with zipfile.ZipFile(export, "w") as zf:
+        zf.writestr(
+            f"{folder}/daily_resting_heart_rate_2024-01-01.csv",
+            "timestamp,beats per minute,data source\n2024-01-01T00:00:00+01:00,52,x\n",
+        )
+    report = takeout.import_takeout(export, landing(tmp_path), run_id="r1")
+    assert report.records_landed == {"daily-resting-heart-rate": 1}
+    landed = [p.read_text() for p in (tmp_path / "landing").rglob("*") if p.is_file()]
+    days = [point["dailyRestingHeartRate"]["date"] for text in landed for point in _points(text)]
+    assert days == [{"year": 2024, "month": 1, "day": 1}]
+
+
+def _points(text: str) -> list[dict]:
+    """Every data point in a landed file, whatever envelope holds them."""
+    found: list[dict] = []
+    stack: list = [json.loads(text)]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            if "dailyRestingHeartRate" in value:
+                found.append(value)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return found
+
+
+# ---- MapMyRun -----------------------------------------------------------------------------------------------
+
+
+def test_a_mapmyrun_field_past_the_csv_limit_is_a_clear_error(tmp_path: Path) -> None:
+    data = f"{MMR_HEADER}\n{MMR_ROW.format(notes=chr(34) + BIG_FIELD)}\n".encode()
+    with pytest.raises(MalformedCsvError, match="line 2"):
+        import_csv(data, landing(tmp_path), "r1", export_name="x.csv")
+
+
+def test_excel_rows_of_empty_cells_land_nowhere(tmp_path: Path) -> None:
+    data = f"{MMR_HEADER}\n{MMR_ROW.format(notes='')}\n,,,,,,,,,,,,,,\n   \n".encode()
+    files = import_csv(data, landing(tmp_path), "r1", export_name="x.csv")
+    assert [(f.key, f.records) for f in files] == [("mapmyrun/workouts/month=2020-10/r1--x.csv", 1)]
+
+
+# ---- bronze -------------------------------------------------------------------------------------------------
+
+ACTIVITY = (
+    '{"id":ID,"athlete":{"id":2},"name":"x","distance":1.0,"moving_time":1,"elapsed_time":1,"sport_type":"Run",'
+    '"type":"Run","start_date":"2024-05-01T06:00:00Z","start_date_local":"2024-05-01T08:00:00Z"}'
+)
+
+
+def test_a_5000_digit_integer_quarantines_its_record_alone() -> None:
+    text = "[" + ACTIVITY.replace("ID", "1") + "," + ACTIVITY.replace("ID", "9" * 5000) + "]"
+    parsed = parse_file(text.encode(), STRAVA_ACTIVITIES.format(SCHEMAS_DIR))
+    assert [index for index, _ in parsed.records] == [0]
+    assert [(index, reason.split(" (")[0]) for index, _, reason in parsed.quarantined] == [
+        (1, "a number too long to read")
+    ]
+
+
+def test_data_after_the_array_is_quarantined_not_dropped() -> None:
+    record = ACTIVITY.replace("ID", "1")
+    text = f"[{record}]\n[{ACTIVITY.replace('ID', '2')}]"
+    parsed = parse_file(text.encode(), STRAVA_ACTIVITIES.format(SCHEMAS_DIR))
+    assert [index for index, _ in parsed.records] == [0]
+    offset = len(record) + 3  # "[", the record, "]", "\n"
+    assert [(raw[:7], reason) for _, raw, reason in parsed.quarantined] == [
+        ('[{"id":', f"invalid JSON at character {offset}: data after the end of the array")
+    ]
+
+
+def test_a_csv_field_past_the_csv_limit_quarantines_the_rest_and_keeps_the_rows_before() -> None:
+    good = MMR_ROW.format(notes="")
+    text = (
+        f"{MMR_HEADER}\n{good}\n{good.replace('workout/1', 'workout/2').replace(',iPhone', ',' + chr(34) + 'iPhone')}"
+    )
+    parsed = parse_file((text + BIG_FIELD).encode(), MAPMYRUN_WORKOUTS.format(SCHEMAS_DIR))
+    assert len(parsed.records) == 1
+    assert [reason for _, _, reason in parsed.quarantined] == [
+        "CSV unreadable from line 3: field larger than field limit (131072)"
+    ]
