@@ -92,3 +92,32 @@ def test_the_live_benchmark_reports_the_heap_window_by_window() -> None:
             (950.0, 3_000_000_000)]  # fmt: skip
     assert heap_windows(heap, 300.0) == [1200, 2000, 3000]
     assert heap_windows([], 300.0) == []
+
+
+def test_a_run_without_the_peer_prints_our_figures_and_dashes_for_duckdb() -> None:
+    """`--no-peer`: DuckDB's fields are None; the table shows ours, a dash for each peer column, and says so."""
+    from rich.console import Console
+
+    from bench.run_all import print_results
+
+    memory = {"driver_rss_mb": 300.0, "jvm_rss_mb": 2800.0, "jvm_heap_peak_mb": 1900.0}
+    phase = {"phase": "weekly", "duckdb": None, "ratio": None, "ratio_same_tables": None,
+             "ours": {"records": 12, "wall_seconds": 41.25, "same_tables_seconds": 9.5, "rows_per_second": 0.29,
+                      "memory": memory}}  # fmt: skip
+    results = {
+        "machine": {"cpus": 2, "load_average_1m_at_start": 0.1},
+        "mode": "full",
+        "our_gold": "every table",
+        "sizes": [{"size": "1x", "phases": [phase], "equality": [], "equal": None}],
+        "ingestion": [],
+    }
+    console = Console(width=250, record=True)
+    print_results(results, console)
+    text = console.export_text()
+    row = next(line for line in text.splitlines() if "weekly" in line)
+    cells = [c.strip() for c in row.split("│")[1:-1]]
+    # size, phase, records, ours s, same-tables s, DuckDB s, ratio, ratio same-tables, ours rows/s, DuckDB rows/s,
+    # driver RSS, JVM RSS, JVM heap, DuckDB RSS
+    assert cells == ["1x", "weekly", "12", "41.2", "9.5", "-", "-", "-", "0.29", "-", "300", "2,800", "1,900", "-"]
+    assert "DuckDB not run (--no-peer)" in text
+    assert "1x weekly run <= 20 s" in text
