@@ -12,6 +12,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from lakehouse.config import Settings
 from lakehouse.gold.run import run_gold
 from lakehouse.tables import Tables, read_table
 from tests.reliability.conftest import Baseline
@@ -63,46 +64,52 @@ def _recorded(spark: SparkSession, tables: Tables, run_id: str) -> set[str]:
     return {r[0] for r in progress.select("gold_table").distinct().collect()}
 
 
-def test_a_gold_stage_records_every_table_it_built_in_one_commit(
-    spark: SparkSession, baseline: Baseline, tmp_path: Path
-) -> None:
-    tables = _lake_with_new_kudos(spark, baseline, tmp_path / "lake")
-    before = _commits(tables)
-    results = run_gold(spark, lake_settings(tmp_path / "lake"), "weekly")
-    built = {r.table for r in results if r.mode not in ("unchanged", "no input")}
-    assert {"kudos_weekly", "kudos_predictions", "activity_summary_monthly"} <= built  # the kudos changed them
-    assert _commits(tables) == before + 1
-    assert _recorded(spark, tables, "weekly") == built
-    # Recorded: the next run builds nothing.
-    assert {r.mode for r in run_gold(spark, lake_settings(tmp_path / "lake"), "again")} <= {"unchanged", "no input"}
-
-
-def test_when_a_table_fails_the_tables_built_before_it_are_recorded(
+def test_a_gold_stage_records_its_builds_in_one_commit_also_when_a_table_fails(
     spark: SparkSession, baseline: Baseline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tables = _lake_with_new_kudos(spark, baseline, tmp_path / "lake")
     settings = lake_settings(tmp_path / "lake")
     one_at_a_time = replace(settings, spark=replace(settings.spark, table_threads=1))
+    before = _commits(tables)
 
     def broken(ctx: object) -> None:
         raise RuntimeError("the kudos model failed")
 
     with monkeypatch.context() as patched:
-        patched.setattr("lakehouse.gold.run.build_kudos_prediction", broken)
+        patched.setattr("lakehouse.gold.run.build_kudos_prediction", broken)  # the last table of the plan
         with pytest.raises(RuntimeError, match="kudos model failed"):
             run_gold(spark, one_at_a_time, "failed")
+    # The tables built before the failure (the new kudos changed these two) are recorded, in one commit.
+    assert _commits(tables) == before + 1
     assert {"kudos_weekly", "activity_summary_monthly"} <= _recorded(spark, tables, "failed")
     assert "kudos_predictions" not in _recorded(spark, tables, "failed")
     again = {r.table: r.mode for r in run_gold(spark, one_at_a_time, "again")}
     assert again["kudos_weekly"] == again["activity_summary_monthly"] == "unchanged"
-    assert again["kudos_predictions"] == "full"
+    assert {table for table, mode in again.items() if mode not in ("unchanged", "no input")} == {"kudos_predictions"}
+    assert _recorded(spark, tables, "again") == {"kudos_predictions"}
+    assert _commits(tables) == before + 2
 
 
-def test_a_long_gold_stage_writes_its_build_ledger_as_it_goes(
-    spark: SparkSession, baseline: Baseline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_the_build_ledger_writes_at_the_end_or_once_its_last_write_is_old(
+    spark: SparkSession, settings: Settings
 ) -> None:
-    tables = _lake_with_new_kudos(spark, baseline, tmp_path / "lake")
-    before = _commits(tables)
-    monkeypatch.setattr("lakehouse.gold.run.RECORD_EVERY_S", 0.0)  # every build is "a minute" after the last write
-    built = [r for r in run_gold(spark, lake_settings(tmp_path / "lake"), "slow") if r.mode != "unchanged"]
-    assert len(built) >= 3 and _commits(tables) - before >= 2  # written as it went, not once at the end
+    from lakehouse.gold.run import BuildLedger, GoldContext
+
+    tables = Tables(settings)
+    ctx = GoldContext(spark, settings, "r1", tables, {"workouts": 3, "people": 1})
+    waiting = BuildLedger(ctx, every_s=3600.0)
+    waiting.add([("streaks", ("workouts",), "full")])
+    waiting.add([("consistency_weekly", ("workouts", "people"), "full")])
+    assert not (Path(tables.ref("ops", "gold_progress").location) / "_delta_log").exists()  # nothing written yet
+    waiting.flush()
+    assert _commits(tables) == 1
+    rows = read_table(spark, tables.ref("ops", "gold_progress")).select("gold_table", "source_table", "source_version")
+    assert sorted(tuple(r) for r in rows.collect()) == [
+        ("consistency_weekly", "people", 1), ("consistency_weekly", "workouts", 3), ("streaks", "workouts", 3)
+    ]  # fmt: skip
+    waiting.flush()  # nothing waits: no commit
+    assert _commits(tables) == 1
+    eager = BuildLedger(ctx, every_s=0.0)  # every add finds the last write old enough
+    eager.add([("eddington", ("workouts",), "full")])
+    eager.add([("trend_fits", ("workouts",), "full")])
+    assert _commits(tables) == 3
