@@ -132,7 +132,96 @@ def test_a_csv_field_past_the_csv_limit_is_an_archive_error_naming_the_line(tmp_
         import_archive(archive, landing(tmp_path), athlete_id=5, run_id="r1")
 
 
+def _landed(tmp_path: Path, source: str, entity: str) -> list[dict]:
+    """Every record landed under `<source>/<entity>/`, file by file."""
+    files = sorted((tmp_path / "landing" / source / entity).rglob("*.json"))
+    return [record for path in files for record in json.loads(path.read_text())]
+
+
+def test_a_zip_with_backslash_names_reads_as_with_slashes(tmp_path: Path) -> None:
+    """PowerShell 5's Compress-Archive writes `export_123\\activities.csv`; a row may name `activities\\1.gpx`."""
+    archive = tmp_path / "export.zip"
+    csv_text = (
+        f"{OLDER_HEADER}\n1,2024-06-01 06:00:00,A,Run,,10,10,false,,activities\\1.gpx\n"
+        "2,2024-06-01 07:00:00,B,Run,,10,10,false,,activities/2.gpx\n"
+    )
+    point = '<trkpt lat="1" lon="2"><time>2024-06-01T06:00:00Z</time></trkpt>'
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("export_123\\activities.csv", csv_text)
+        zf.writestr("export_123\\activities\\1.gpx", gpx(point))
+        zf.writestr("export_123\\activities\\2.gpx", gpx(point))
+
+    report = import_archive(archive, landing(tmp_path), athlete_id=5, run_id="r1")
+
+    assert (report.activities_landed, report.files_parsed["gpx"], report.files_missing) == (2, 2, 0)
+    assert report.lines == []
+    activities = _landed(tmp_path, "strava", "activities")
+    assert [(a["id"], a["_archive"]["filename"], a["manual"]) for a in activities] == [
+        (1, "activities/1.gpx", False), (2, "activities/2.gpx", False)
+    ]  # fmt: skip
+    streams = _landed(tmp_path, "strava", "activity_streams")
+    assert [(s["activity_id"], s["_file"]) for s in streams] == [(1, "activities/1.gpx"), (2, "activities/2.gpx")]
+
+
+def _cut_central_directory(archive: Path) -> None:
+    """Drop the zip's central directory (a download cut short): the archive is then salvaged front to back."""
+    data = archive.read_bytes()
+    archive.write_bytes(data[: data.index(b"PK\x01\x02")])
+
+
+@pytest.mark.parametrize("damaged", [False, True])
+def test_an_activity_file_the_zip_holds_twice_is_read_once(tmp_path: Path, damaged: bool) -> None:
+    archive = tmp_path / "export.zip"
+    csv_text = f"{OLDER_HEADER}\n1,2024-06-01 06:00:00,A,Run,,10,10,false,,activities/1.gpx\n"
+    point = '<trkpt lat="1" lon="2"><time>2024-06-01T06:00:00Z</time></trkpt>'
+    with zipfile.ZipFile(archive, "w") as zf, pytest.warns(UserWarning, match="Duplicate name"):
+        zf.writestr("activities.csv", csv_text)
+        zf.writestr("activities/1.gpx", gpx(point))
+        zf.writestr("activities/1.gpx", gpx(point))
+    if damaged:
+        _cut_central_directory(archive)
+
+    report = import_archive(archive, landing(tmp_path), athlete_id=5, run_id="r1")
+
+    assert (report.files_parsed["gpx"], report.streams_landed) == (1, 1)
+    assert any("salvaged the members before the damage" in line for line in report.lines) == damaged
+    assert "1 name(s) more than once in the zip, each read once: activities/1.gpx" in report.lines
+    assert len(_landed(tmp_path, "strava", "activity_streams")) == 1
+
+
 # ---- Google Takeout -----------------------------------------------------------------------------------------
+
+
+def test_a_takeout_zip_with_backslash_names_reads_as_with_slashes(tmp_path: Path) -> None:
+    export = tmp_path / "takeout.zip"
+    with zipfile.ZipFile(export, "w") as zf:
+        zf.writestr(
+            "Takeout\\Fitbit\\Global Export Data\\steps-2024-01-01.json",
+            '[{"dateTime": "01/01/24 00:00:00", "value": "5"}]',
+        )
+        zf.writestr(
+            "Takeout\\Fitbit\\Physical Activity_GoogleData\\floors_2024-01-01.csv",
+            "timestamp,floors,data source\n2024-01-01T00:00:00Z,3,x\n",
+        )
+    report = takeout.import_takeout(export, landing(tmp_path), run_id="r1")
+    assert report.records_landed == {"steps": 1, "floors": 1}
+    assert report.files_read == {"json steps": 1, "csv floors": 1}
+    assert (report.skipped, report.notes) == ([], [])
+
+
+def test_a_takeout_member_the_zip_holds_twice_is_read_once(tmp_path: Path) -> None:
+    """zipfile keeps both entries of a repeated name; reading by name twice landed the last copy twice."""
+    export = tmp_path / "takeout.zip"
+    member = "Takeout/Fitbit/Physical Activity_GoogleData/steps_2024-01-01.csv"
+    with zipfile.ZipFile(export, "w") as zf, pytest.warns(UserWarning, match="Duplicate name"):
+        zf.writestr(member, "timestamp,steps,data source\n2024-01-01T00:00:00Z,5,x\n")
+        zf.writestr(member, "timestamp,steps,data source\n2024-01-01T00:00:00Z,7,x\n2024-01-01T00:01:00Z,8,x\n")
+    report = takeout.import_takeout(export, landing(tmp_path), run_id="r1")
+    assert report.files_read == {"csv steps": 1}
+    assert report.records_landed == {"steps": 2}  # the last copy's two rows, once (was 4)
+    assert f"1 name(s) more than once in the zip, each read once: {member}" in report.notes
+    counts = [p["data_point"]["steps"]["count"] for p in _landed(tmp_path, "google_health", "steps")]
+    assert counts == ["7", "8"]
 
 
 def test_a_takeout_csv_past_the_csv_limit_is_a_skipped_file(tmp_path: Path) -> None:
