@@ -18,9 +18,11 @@ before `<?xml`, which an XML parser rejects: they are stripped first.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import math
+import re
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,6 +37,8 @@ SEMICIRCLES_PER_DEGREE = 2**31 / 180
 FLOAT_DECIMALS = 6
 KNOWN_SUFFIXES = (".fit", ".gpx", ".tcx")
 STREAM_ORDER = ("time", "distance", "latlng", "altitude", "velocity_smooth", "heartrate", "cadence", "watts", "temp")
+XML_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+XML_DECLARED_ENCODING = re.compile(rb"""\s*<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z][A-Za-z0-9._-]*)["']""")
 
 
 class ActivityFileError(ValueError):
@@ -188,10 +192,20 @@ def _gpx_extension_number(point: gpxpy.gpx.GPXTrackPoint, *local_names: str) -> 
     return None
 
 
+def _xml_text(data: bytes) -> str:
+    """XML bytes as text in the encoding the file names, as an XML parser reads it: its byte order mark (UTF-8,
+    UTF-16), else the `encoding` of its `<?xml ...?>` declaration (`ISO-8859-1`), else UTF-8."""
+    for bom, codec in XML_BOMS:
+        if data.startswith(bom):
+            return data.decode(codec)
+    declared = XML_DECLARED_ENCODING.match(data)
+    return data.decode(declared[1].decode("ascii") if declared else "utf-8")
+
+
 def _read_gpx(data: bytes) -> list[Sample]:
-    try:
-        parsed = gpxpy.parse(data.decode("utf-8-sig").lstrip())
-    except (gpxpy.gpx.GPXException, UnicodeDecodeError) as exc:
+    try:  # gpxpy decodes bytes as UTF-8 whatever the file declares: it is handed the text
+        parsed = gpxpy.parse(_xml_text(data).lstrip())
+    except (gpxpy.gpx.GPXException, UnicodeDecodeError, LookupError) as exc:  # LookupError: an unknown encoding
         raise ActivityFileError(f"corrupt GPX: {exc}") from exc
     samples: list[Sample] = []
     for track in parsed.tracks:

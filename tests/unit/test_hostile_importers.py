@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,6 +82,44 @@ def test_nan_position_altitude_and_distance_in_a_tcx_are_left_out() -> None:
     recording = read_recording("a.tcx", tcx(point))
     assert sorted(recording.streams) == ["heartrate", "time"]
     assert recording.streams["heartrate"]["data"] == [100]
+
+
+def _declared(data: bytes, encoding: str, codec: str) -> bytes:
+    """The same XML declaring `encoding` and saved in `codec` (`utf-16` writes a byte order mark)."""
+    text = data.decode().replace('<?xml version="1.0"?>', f'<?xml version="1.0" encoding="{encoding}"?>', 1)
+    return (
+        text.replace("<trkseg>", "<name>Caf\u00e9</name><trkseg>", 1)
+        .replace("<Id>", "<Notes>Caf\u00e9</Notes><Id>", 1)
+        .encode(codec)
+    )
+
+
+@pytest.mark.parametrize(("encoding", "codec"), [("ISO-8859-1", "latin-1"), ("UTF-16", "utf-16")])
+@pytest.mark.parametrize("make", [gpx, tcx])
+def test_a_file_in_the_encoding_it_declares_is_read(encoding: str, codec: str, make: Any) -> None:
+    """A Latin-1 GPX (0xE9 for the name's e-acute) or a UTF-16 one (BOM) was a corrupt GPX: decoded as UTF-8."""
+    points = (
+        '<trkpt lat="50.5" lon="7.25"><time>2024-01-01T00:00:00Z</time></trkpt>'
+        '<trkpt lat="50.5" lon="7.5"><time>2024-01-01T00:00:05Z</time></trkpt>'
+        if make is gpx
+        else "<Trackpoint><Time>2024-01-01T00:00:00Z</Time><HeartRateBpm><Value>100</Value></HeartRateBpm>"
+        "</Trackpoint><Trackpoint><Time>2024-01-01T00:00:05Z</Time><HeartRateBpm><Value>101</Value></HeartRateBpm>"
+        "</Trackpoint>"
+    )
+    data = _declared(make(points), encoding, codec)
+    assert data.startswith(b"\xff\xfe") if codec == "utf-16" else b"Caf\xe9<" in data  # BOM, or Latin-1 e-acute
+    recording = read_recording(f"a.{make.__name__}", data)
+    assert recording.streams["time"]["data"] == [0, 5]
+    if make is gpx:
+        assert recording.streams["latlng"]["data"] == [[50.5, 7.25], [50.5, 7.5]]
+    else:
+        assert recording.streams["heartrate"]["data"] == [100, 101]
+
+
+def test_a_gpx_declaring_an_unknown_encoding_is_a_file_error() -> None:
+    data = gpx("").replace(b'<?xml version="1.0"?>', b'<?xml version="1.0" encoding="klingon-8"?>')
+    with pytest.raises(ActivityFileError, match="corrupt GPX: unknown encoding: klingon-8"):
+        read_recording("a.gpx", data)
 
 
 @pytest.mark.parametrize(
