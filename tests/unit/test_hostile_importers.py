@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,48 @@ def test_a_gpx_declaring_an_unknown_encoding_is_a_file_error() -> None:
     data = gpx("").replace(b'<?xml version="1.0"?>', b'<?xml version="1.0" encoding="klingon-8"?>')
     with pytest.raises(ActivityFileError, match="corrupt GPX: unknown encoding: klingon-8"):
         read_recording("a.gpx", data)
+
+
+def _trackpoint(time: str, bpm: int) -> str:
+    return f"<Trackpoint>{time}<HeartRateBpm><Value>{bpm}</Value></HeartRateBpm></Trackpoint>"
+
+
+@pytest.mark.parametrize(
+    ("odd", "times", "bpms"),
+    [
+        ("<Time/>", [0, 2, 3], [100, 102, 103]),  # skipped, the rest load
+        ("<Time> </Time>", [0, 2, 3], [100, 102, 103]),
+        ("", [0, 2, 3], [100, 102, 103]),  # no <Time>: already skipped in the middle of a file
+        ("<Time>2024-01-01T00:00:01</Time>", [0, 1, 2, 3], [100, 101, 102, 103]),  # no zone: UTC, as in a GPX
+        ("<Time>2024-01-01T00:00:01.5</Time>", [0, 2, 2, 3], [100, 101, 102, 103]),  # 1.5 s rounds to 2
+    ],
+)
+def test_a_tcx_trackpoint_without_a_readable_time_is_skipped_not_the_file(odd: str, times: list, bpms: list) -> None:
+    def at(second: int) -> str:
+        return f"<Time>2024-01-01T00:00:0{second}Z</Time>"
+
+    points = _trackpoint(at(0), 100) + _trackpoint(odd, 101) + _trackpoint(at(2), 102) + _trackpoint(at(3), 103)
+    recording = read_recording("a.tcx", tcx(points))
+    assert (recording.streams["time"]["data"], recording.streams["heartrate"]["data"]) == (times, bpms)
+    assert recording.start == datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def test_a_tcx_without_a_time_on_its_first_trackpoint_loads_the_rest() -> None:
+    """tcxreader's duration (last time - first time) raised TypeError on it: the whole file was rejected."""
+    points = _trackpoint("", 99) + "".join(
+        _trackpoint(f"<Time>2024-01-01T00:00:0{s}Z</Time>", 100 + s) for s in (0, 2, 3)
+    )
+    recording = read_recording("a.tcx", tcx(points))
+    assert (recording.streams["time"]["data"], recording.streams["heartrate"]["data"]) == ([0, 2, 3], [100, 102, 103])
+
+
+def test_a_tcx_with_another_error_besides_a_bad_time_is_still_rejected_with_its_first_error() -> None:
+    points = _trackpoint("<Time/>", 101) + _trackpoint("<Time>2024-01-01T00:00:02Z</Time>", 102)
+    data = tcx(points).replace(b"<Calories>1</Calories>", b"<Calories>x</Calories>")
+    with pytest.raises(ActivityFileError, match=r"^corrupt TCX: ValueError: could not convert string to float: 'x'$"):
+        read_recording("a.tcx", data)
+    with pytest.raises(ActivityFileError, match=r"^no timed samples in the TCX file$"):  # its only point dropped
+        read_recording("a.tcx", tcx(_trackpoint("<Time>never</Time>", 101)))
 
 
 @pytest.mark.parametrize(
