@@ -469,12 +469,13 @@ class _Row:
         return _boolean(values[-1], name) if values else None
 
     def distance_m(self) -> tuple[float | None, str | None]:
-        """Metres, and a note when only the display-unit distance exists."""
+        """Metres, and a note when only the display-unit distance exists; NaN is a bad row, as infinity is."""
         indexes = self.columns.positions.get("Distance", [])
         if len(indexes) >= 2:
             metres = self.row[indexes[1]].strip() if indexes[1] < len(self.row) else ""
-            return (_finite(parse_number(metres, "Distance")) if metres else None), None
-        value = self.number("Distance")
+            return (_measured(metres, "Distance") if metres else None), None
+        values = self.columns.values(self.row, "Distance")
+        value = _measured(values[-1], "Distance") if values else None
         if value is None or self.columns.layout == "older":
             return value, None
         return value * 1000, "only the display Distance column: read as kilometres"
@@ -483,6 +484,15 @@ class _Row:
 def _finite(value: float) -> float | None:
     """NaN (JSON has none) is a missing value; `parse_number` already refused infinity."""
     return value if math.isfinite(value) else None
+
+
+def _measured(text: str, column: str) -> float:
+    """A number the record cannot leave out (the API always sends `distance`): a missing one lands as 0.0, so NaN
+    would pass for a measured 0 m; it is refused, as `parse_number` refuses infinity."""
+    value = parse_number(text, column)
+    if math.isnan(value):
+        raise BadRowError(f"{column} {text!r} is not a finite number")
+    return value
 
 
 def _whole(value: float | None) -> int | None:

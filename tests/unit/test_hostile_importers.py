@@ -245,6 +245,28 @@ def test_a_zip_with_backslash_names_reads_as_with_slashes(tmp_path: Path) -> Non
     assert [(s["activity_id"], s["_file"]) for s in streams] == [(1, "activities/1.gpx"), (2, "activities/2.gpx")]
 
 
+@pytest.mark.parametrize("nan", ["NaN", "nan", "-NaN"])
+def test_a_nan_distance_is_a_bad_row_like_infinity_not_0_m(tmp_path: Path, nan: str) -> None:
+    """`distance` is required: a missing one lands as 0.0, so NaN read as missing was a run of 0 m."""
+    archive = tmp_path / "export.zip"
+    csv_text = (
+        f"{OLDER_HEADER}\n1,2024-06-01 06:00:00,A,Run,,10,{nan},false,,\n"
+        "2,2024-06-01 07:00:00,B,Run,,10,inf,false,,\n3,2024-06-01 08:00:00,C,Workout,,10,,false,,\n"
+    )
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("activities.csv", csv_text)
+
+    report = import_archive(archive, landing(tmp_path), athlete_id=5, run_id="r1")
+
+    assert (report.rows_read, report.activities_landed, report.rows_quarantined) == (3, 1, 2)
+    assert report.lines == [
+        f"activities.csv line 2: quarantined: Distance {nan!r} is not a finite number",
+        "activities.csv line 3: quarantined: Distance 'inf' is not a finite number",
+    ]
+    landed = [(a["id"], a["distance"]) for a in _landed(tmp_path, "strava", "activities") if "_rejected" not in a]
+    assert landed == [(3, 0.0)]  # an empty Distance is still none recorded: 0.0, as the API sends
+
+
 def _cut_central_directory(archive: Path) -> None:
     """Drop the zip's central directory (a download cut short): the archive is then salvaged front to back."""
     data = archive.read_bytes()
