@@ -13,28 +13,38 @@ the API reports it); `watts` W; `temp` degrees Celsius.
 Parsers are the maintained libraries, never hand-written: fitdecode (FIT, CRC checked, errors raised), gpxpy
 (GPX 1.0/1.1), tcxreader (TCX; chosen over python-tcxparser because it returns every trackpoint with its
 extensions, speed and watts included, and reads a file object). Strava's TCX files often start with blanks
-before `<?xml`, which an XML parser rejects: they are stripped first.
+before `<?xml`, which an XML parser rejects: they are stripped first. tcxreader refuses a whole TCX for one
+Trackpoint with `<Time/>` or a time without a zone: such a file is read again without the timeless Trackpoints
+(a time without a zone is UTC there, as gpxpy's is), and a file tcxreader reads is never touched.
 """
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import math
+import re
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from xml.etree import ElementTree
 
 import fitdecode
 import gpxpy
 import gpxpy.gpx
-from tcxreader.tcxreader import TCXReader
+from tcxreader.tcx_exercise import TCXExercise
+from tcxreader.tcx_track_point import TCXTrackPoint
+from tcxreader.tcxreader import GARMIN_XML_SCHEMA, TCXReader
 
 SEMICIRCLES_PER_DEGREE = 2**31 / 180
 FLOAT_DECIMALS = 6
 KNOWN_SUFFIXES = (".fit", ".gpx", ".tcx")
 STREAM_ORDER = ("time", "distance", "latlng", "altitude", "velocity_smooth", "heartrate", "cadence", "watts", "temp")
+XML_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+ZONELESS_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?")  # a TCX <Time> without Z or offset
+XML_DECLARED_ENCODING = re.compile(rb"""\s*<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z][A-Za-z0-9._-]*)["']""")
 
 
 class ActivityFileError(ValueError):
@@ -188,10 +198,20 @@ def _gpx_extension_number(point: gpxpy.gpx.GPXTrackPoint, *local_names: str) -> 
     return None
 
 
+def _xml_text(data: bytes) -> str:
+    """XML bytes as text in the encoding the file names, as an XML parser reads it: its byte order mark (UTF-8,
+    UTF-16), else the `encoding` of its `<?xml ...?>` declaration (`ISO-8859-1`), else UTF-8."""
+    for bom, codec in XML_BOMS:
+        if data.startswith(bom):
+            return data.decode(codec)
+    declared = XML_DECLARED_ENCODING.match(data)
+    return data.decode(declared[1].decode("ascii") if declared else "utf-8")
+
+
 def _read_gpx(data: bytes) -> list[Sample]:
-    try:
-        parsed = gpxpy.parse(data.decode("utf-8-sig").lstrip())
-    except (gpxpy.gpx.GPXException, UnicodeDecodeError) as exc:
+    try:  # gpxpy decodes bytes as UTF-8 whatever the file declares: it is handed the text
+        parsed = gpxpy.parse(_xml_text(data).lstrip())
+    except (gpxpy.gpx.GPXException, UnicodeDecodeError, LookupError) as exc:  # LookupError: an unknown encoding
         raise ActivityFileError(f"corrupt GPX: {exc}") from exc
     samples: list[Sample] = []
     for track in parsed.tracks:
@@ -223,7 +243,7 @@ def _read_tcx(data: bytes) -> list[Sample]:
     try:
         exercise = TCXReader().read(io.BytesIO(text), only_gps=False)  # type: ignore[arg-type]
     except Exception as exc:  # tcxreader raises ParseError, ValueError, KeyError, TypeError on bad input
-        raise ActivityFileError(f"corrupt TCX: {type(exc).__name__}: {exc}") from exc
+        exercise = _read_tcx_timed_points(text, exc)
     samples: list[Sample] = []
     for point in exercise.trackpoints:
         if point.time is None:
@@ -243,6 +263,44 @@ def _read_tcx(data: bytes) -> list[Sample]:
             )
         )
     return samples
+
+
+def _tcx_time_reads(reader: TCXReader, trackpoint: ElementTree.Element) -> bool:
+    """Whether tcxreader reads a time in this Trackpoint (it raises on `<Time/>` or a time without a zone)."""
+    point = TCXTrackPoint(tpx_ext={})
+    try:
+        reader.trackpoint_parser(point, trackpoint)
+    except (ValueError, TypeError):
+        return False
+    return point.time is not None
+
+
+def _timed_trackpoints_only(text: bytes) -> bytes | None:
+    """The TCX without its Trackpoints that have no time (`<Time/>`, or none: tcxreader's duration fails on one
+    first or last), a time without a zone read as UTC, as in a GPX file (`_utc`); None when nothing changed."""
+    root, reader, changed = ElementTree.fromstring(text), TCXReader(), False
+    for track in root.iter(f"{GARMIN_XML_SCHEMA}Track"):
+        for trackpoint in track.findall(f"{GARMIN_XML_SCHEMA}Trackpoint"):
+            time = trackpoint.find(f"{GARMIN_XML_SCHEMA}Time")
+            if time is not None and time.text and ZONELESS_TIME.fullmatch(time.text.strip()):
+                time.text, changed = time.text.strip() + "Z", True
+            if not _tcx_time_reads(reader, trackpoint):
+                track.remove(trackpoint)
+                changed = True
+    return ElementTree.tostring(root) if changed else None
+
+
+def _read_tcx_timed_points(text: bytes, error: Exception) -> TCXExercise:
+    """A TCX tcxreader refused (`error`), read again as `_timed_trackpoints_only` leaves it; `ActivityFileError`
+    naming the first error when the times were not (all) the trouble. A file tcxreader reads never comes here."""
+    if isinstance(error, ValueError | TypeError):  # tcxreader's errors on a <Time/> or a time without a zone
+        try:
+            trimmed = _timed_trackpoints_only(text)
+            if trimmed is not None:
+                return TCXReader().read(io.BytesIO(trimmed), only_gps=False)  # type: ignore[arg-type]
+        except Exception:  # still refused: the first error says why
+            pass
+    raise ActivityFileError(f"corrupt TCX: {type(error).__name__}: {error}") from error
 
 
 # ---- streams --------------------------------------------------------------------------------------------

@@ -30,7 +30,9 @@ How `activities.csv` is read (evidence: the real archive in `realdata/strava-arc
 Reading the archive: a zip is opened with `zipfile` (central directory only) and each member is read when
 its turn comes, one activity file at a time; it is never unpacked. A zip whose central directory is gone
 (a download cut short) is read front to back with stream-unzip, and every member complete before the
-damage is used (the report says so; activities whose file lay after it land without streams).
+damage is used (the report says so; activities whose file lay after it land without streams). Member names
+written with `\\` (PowerShell 5's Compress-Archive) are read as `/`; a name the zip holds twice is read once (the
+report names it).
 
 Verified against real files: today's English layout, the repeated columns, the UTC dates and the FIT of the
 real sample; the FIT and GPX recordings in `realdata/tracks/`. Resting on documentation and third-party
@@ -199,7 +201,9 @@ class ArchiveSource:
         self._zip: zipfile.ZipFile | None = None
         self._root = ""
         self._salvaged: dict[str, bytes | None] | None = None  # complete members; CSVs kept, files streamed
+        self._infos: dict[str, zipfile.ZipInfo] = {}  # member name with `/` -> the copy read
         self.salvage_note: str | None = None
+        self.repeated: list[str] = []  # member names the zip holds more than once; each is read once
         if path.is_dir():
             found = sorted(path.rglob(ACTIVITIES_CSV), key=lambda p: len(p.parts))
             if not found:
@@ -209,7 +213,7 @@ class ArchiveSource:
         elif path.is_file():
             try:
                 self._zip = zipfile.ZipFile(path)  # reads only the central directory; members stream on open
-                members = self._zip.namelist()
+                members = self._index(self._zip.infolist())
             except zipfile.BadZipFile as exc:
                 members = self._salvage(f"{exc}")
             csvs = sorted((n for n in members if PurePosixPath(n).name == ACTIVITIES_CSV), key=len)
@@ -222,6 +226,16 @@ class ArchiveSource:
             raise ArchiveError(f"{path}: no such file or folder")
         if self._root:
             self._root += "/"
+
+    def _index(self, infos: list[zipfile.ZipInfo]) -> list[str]:
+        """Members by their name with `/` (PowerShell 5's Compress-Archive writes `export_1\\activities.csv`); of a
+        name the zip holds twice the last copy, the one zipfile's own lookup by name reads."""
+        for info in infos:
+            name = info.filename.replace("\\", "/")
+            if name in self._infos and name not in self.repeated:
+                self.repeated.append(name)
+            self._infos[name] = info
+        return list(self._infos)
 
     # ---- salvage of a zip without its central directory -----------------------------------------------
     def _chunks(self) -> Iterator[bytes]:
@@ -237,7 +251,7 @@ class ArchiveSource:
         """
         try:
             for raw_name, _size, chunks in stream_unzip(self._chunks()):
-                name = raw_name.decode("utf-8", errors="replace")
+                name = raw_name.decode("utf-8", errors="replace").replace("\\", "/")
                 if keep(name):
                     data: bytes | None = b"".join(chunks)
                 else:
@@ -252,9 +266,11 @@ class ArchiveSource:
 
     def _salvage(self, reason: str) -> list[str]:
         self.salvage_note = f"not a complete zip ({reason}): salvaged the members before the damage"
-        self._salvaged = dict(
-            self._stream_members(lambda name: PurePosixPath(name).name in (ACTIVITIES_CSV, PROFILE_CSV))
-        )
+        self._salvaged = {}
+        for name, data in self._stream_members(lambda name: PurePosixPath(name).name in (ACTIVITIES_CSV, PROFILE_CSV)):
+            if name in self._salvaged and name not in self.repeated:
+                self.repeated.append(name)
+            self._salvaged.setdefault(name, data)  # the first complete copy, as members() streams it
         return list(self._salvaged)
 
     @property
@@ -275,7 +291,7 @@ class ArchiveSource:
         self.close()
 
     def _zip_names(self) -> list[str]:
-        names = list(self._salvaged) if self._salvaged is not None else self._zip.namelist() if self._zip else []
+        names = list(self._salvaged) if self._salvaged is not None else list(self._infos)
         return [n[len(self._root) :] for n in names if n.startswith(self._root) and not n.endswith("/")]
 
     def names(self, prefix: str = "") -> list[str]:
@@ -293,11 +309,7 @@ class ArchiveSource:
         if self._salvaged is not None:
             return self._root + name in self._salvaged
         if self._zip is not None:
-            try:
-                self._zip.getinfo(self._root + name)
-            except KeyError:
-                return False
-            return True
+            return self._root + name in self._infos
         return (self.path / self._root / name).is_file()
 
     def read(self, name: str) -> bytes:
@@ -308,7 +320,7 @@ class ArchiveSource:
                 raise ArchiveError(f"{name}: not kept from the salvaged zip; read it through members()")
             return data
         if self._zip is not None:
-            with self._zip.open(self._root + name) as member:
+            with self._zip.open(self._infos[self._root + name]) as member:
                 return member.read()
         return (self.path / self._root / name).read_bytes()
 
@@ -316,8 +328,10 @@ class ArchiveSource:
         """Each wanted member that exists, with its bytes or the error reading it, in the archive's order."""
         wanted = set(wanted)
         if self._salvaged is not None:
+            seen: set[str] = set()
             for name, data in self._stream_members(lambda name: name[len(self._root) :] in wanted):
-                if data is not None:
+                if data is not None and name not in seen:  # a name the zip holds twice: its first complete copy
+                    seen.add(name)
                     yield name[len(self._root) :], data
             return
         for name in sorted(wanted):
@@ -455,12 +469,13 @@ class _Row:
         return _boolean(values[-1], name) if values else None
 
     def distance_m(self) -> tuple[float | None, str | None]:
-        """Metres, and a note when only the display-unit distance exists."""
+        """Metres, and a note when only the display-unit distance exists; NaN is a bad row, as infinity is."""
         indexes = self.columns.positions.get("Distance", [])
         if len(indexes) >= 2:
             metres = self.row[indexes[1]].strip() if indexes[1] < len(self.row) else ""
-            return (_finite(parse_number(metres, "Distance")) if metres else None), None
-        value = self.number("Distance")
+            return (_measured(metres, "Distance") if metres else None), None
+        values = self.columns.values(self.row, "Distance")
+        value = _measured(values[-1], "Distance") if values else None
         if value is None or self.columns.layout == "older":
             return value, None
         return value * 1000, "only the display Distance column: read as kilometres"
@@ -469,6 +484,15 @@ class _Row:
 def _finite(value: float) -> float | None:
     """NaN (JSON has none) is a missing value; `parse_number` already refused infinity."""
     return value if math.isfinite(value) else None
+
+
+def _measured(text: str, column: str) -> float:
+    """A number the record cannot leave out (the API always sends `distance`): a missing one lands as 0.0, so NaN
+    would pass for a measured 0 m; it is refused, as `parse_number` refuses infinity."""
+    value = parse_number(text, column)
+    if math.isnan(value):
+        raise BadRowError(f"{column} {text!r} is not a finite number")
+    return value
 
 
 def _whole(value: float | None) -> int | None:
@@ -503,6 +527,8 @@ def row_to_summary(row: list[str], columns: Columns, athlete_id: int) -> tuple[d
     display_type = values.text("Activity Type")
     average_hr = values.number("Average Heart Rate")
     filename = values.text("Filename")
+    if filename is not None:
+        filename = filename.replace("\\", "/")  # `activities\1.gpx` is the member `activities/1.gpx`
     record = _drop_none(
         {
             "id": activity_id,
@@ -767,6 +793,10 @@ class _Import:
         self.flush()
         if self.archive.salvage_note:
             self.report.lines.insert(0, f"{self.archive.path.name}: {self.archive.salvage_note}")
+        if self.archive.repeated:
+            repeated = self.archive.repeated
+            shown = ", ".join(repeated[:5]) + (f" and {len(repeated) - 5} more" if len(repeated) > 5 else "")
+            self.report.lines.append(f"{len(repeated)} name(s) more than once in the zip, each read once: {shown}")
         for note, count in sorted(self.notes.items()):
             self.report.lines.append(f"{ACTIVITIES_CSV}: {note} ({count}x)")
         in_folder = self.archive.names(ACTIVITIES_FOLDER)

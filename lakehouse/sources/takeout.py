@@ -176,11 +176,17 @@ class TakeoutReport:
 
 
 class _Export:
-    """A zip (streamed, never extracted) or a folder; members named with `/`."""
+    """A zip (streamed, never extracted) or a folder; members named with `/`.
+
+    PowerShell 5's Compress-Archive names members with `\\` (`Takeout\\Fitbit\\...`): read as `/`. A name the zip
+    holds twice is one member, its last copy (the one zipfile's own lookup by name reads), listed in `repeated`.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._zip: zipfile.ZipFile | None = None
+        self._infos: dict[str, zipfile.ZipInfo] = {}  # member name with `/` -> the copy read
+        self.repeated: list[str] = []
         if path.is_dir():
             return
         if not path.exists():
@@ -192,17 +198,24 @@ class _Export:
                 f"{path.name} is not a readable zip ({exc}): the download is truncated or damaged; "
                 "download the export again (nothing was imported)"
             ) from None
+        for info in self._zip.infolist():
+            name = info.filename.replace("\\", "/")
+            if name.endswith("/"):  # a folder
+                continue
+            if name in self._infos and name not in self.repeated:
+                self.repeated.append(name)
+            self._infos[name] = info
 
     def members(self) -> list[str]:
         """Every file in the export."""
         if self._zip is not None:
-            return [info.filename for info in self._zip.infolist() if not info.is_dir()]
+            return list(self._infos)
         return sorted(p.relative_to(self.path).as_posix() for p in self.path.rglob("*") if p.is_file())
 
     def open(self, member: str) -> IO[bytes]:
         """A binary stream of one member (decompressed as it is read)."""
         if self._zip is not None:
-            return self._zip.open(member)
+            return self._zip.open(self._infos[member])
         return (self.path / member).open("rb")
 
     def close(self) -> None:
@@ -309,6 +322,10 @@ class _Importer:
             self.report.skipped.append(
                 (str(self.export.path.name), f"no {' or '.join(ROOTS[:2])} folder in the export")
             )
+        repeated = self.export.repeated
+        if repeated:
+            shown = ", ".join(repeated[:5]) + (f" and {len(repeated) - 5} more" if len(repeated) > 5 else "")
+            self.report.notes.append(f"{len(repeated)} name(s) more than once in the zip, each read once: {shown}")
         folders = {rel[0] for _, rel in known if rel}
         for folder in (JSON_FOLDER, CSV_FOLDER):
             if known and folders and folder not in folders:

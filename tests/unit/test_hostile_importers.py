@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,6 +85,86 @@ def test_nan_position_altitude_and_distance_in_a_tcx_are_left_out() -> None:
     assert recording.streams["heartrate"]["data"] == [100]
 
 
+def _declared(data: bytes, encoding: str, codec: str) -> bytes:
+    """The same XML declaring `encoding` and saved in `codec` (`utf-16` writes a byte order mark)."""
+    text = data.decode().replace('<?xml version="1.0"?>', f'<?xml version="1.0" encoding="{encoding}"?>', 1)
+    return (
+        text.replace("<trkseg>", "<name>Caf\u00e9</name><trkseg>", 1)
+        .replace("<Id>", "<Notes>Caf\u00e9</Notes><Id>", 1)
+        .encode(codec)
+    )
+
+
+@pytest.mark.parametrize(("encoding", "codec"), [("ISO-8859-1", "latin-1"), ("UTF-16", "utf-16")])
+@pytest.mark.parametrize("make", [gpx, tcx])
+def test_a_file_in_the_encoding_it_declares_is_read(encoding: str, codec: str, make: Any) -> None:
+    """A Latin-1 GPX (0xE9 for the name's e-acute) or a UTF-16 one (BOM) was a corrupt GPX: decoded as UTF-8."""
+    points = (
+        '<trkpt lat="50.5" lon="7.25"><time>2024-01-01T00:00:00Z</time></trkpt>'
+        '<trkpt lat="50.5" lon="7.5"><time>2024-01-01T00:00:05Z</time></trkpt>'
+        if make is gpx
+        else "<Trackpoint><Time>2024-01-01T00:00:00Z</Time><HeartRateBpm><Value>100</Value></HeartRateBpm>"
+        "</Trackpoint><Trackpoint><Time>2024-01-01T00:00:05Z</Time><HeartRateBpm><Value>101</Value></HeartRateBpm>"
+        "</Trackpoint>"
+    )
+    data = _declared(make(points), encoding, codec)
+    assert data.startswith(b"\xff\xfe") if codec == "utf-16" else b"Caf\xe9<" in data  # BOM, or Latin-1 e-acute
+    recording = read_recording(f"a.{make.__name__}", data)
+    assert recording.streams["time"]["data"] == [0, 5]
+    if make is gpx:
+        assert recording.streams["latlng"]["data"] == [[50.5, 7.25], [50.5, 7.5]]
+    else:
+        assert recording.streams["heartrate"]["data"] == [100, 101]
+
+
+def test_a_gpx_declaring_an_unknown_encoding_is_a_file_error() -> None:
+    data = gpx("").replace(b'<?xml version="1.0"?>', b'<?xml version="1.0" encoding="klingon-8"?>')
+    with pytest.raises(ActivityFileError, match="corrupt GPX: unknown encoding: klingon-8"):
+        read_recording("a.gpx", data)
+
+
+def _trackpoint(time: str, bpm: int) -> str:
+    return f"<Trackpoint>{time}<HeartRateBpm><Value>{bpm}</Value></HeartRateBpm></Trackpoint>"
+
+
+@pytest.mark.parametrize(
+    ("odd", "times", "bpms"),
+    [
+        ("<Time/>", [0, 2, 3], [100, 102, 103]),  # skipped, the rest load
+        ("<Time> </Time>", [0, 2, 3], [100, 102, 103]),
+        ("", [0, 2, 3], [100, 102, 103]),  # no <Time>: already skipped in the middle of a file
+        ("<Time>2024-01-01T00:00:01</Time>", [0, 1, 2, 3], [100, 101, 102, 103]),  # no zone: UTC, as in a GPX
+        ("<Time>2024-01-01T00:00:01.5</Time>", [0, 2, 2, 3], [100, 101, 102, 103]),  # 1.5 s rounds to 2
+    ],
+)
+def test_a_tcx_trackpoint_without_a_readable_time_is_skipped_not_the_file(odd: str, times: list, bpms: list) -> None:
+    def at(second: int) -> str:
+        return f"<Time>2024-01-01T00:00:0{second}Z</Time>"
+
+    points = _trackpoint(at(0), 100) + _trackpoint(odd, 101) + _trackpoint(at(2), 102) + _trackpoint(at(3), 103)
+    recording = read_recording("a.tcx", tcx(points))
+    assert (recording.streams["time"]["data"], recording.streams["heartrate"]["data"]) == (times, bpms)
+    assert recording.start == datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def test_a_tcx_without_a_time_on_its_first_trackpoint_loads_the_rest() -> None:
+    """tcxreader's duration (last time - first time) raised TypeError on it: the whole file was rejected."""
+    points = _trackpoint("", 99) + "".join(
+        _trackpoint(f"<Time>2024-01-01T00:00:0{s}Z</Time>", 100 + s) for s in (0, 2, 3)
+    )
+    recording = read_recording("a.tcx", tcx(points))
+    assert (recording.streams["time"]["data"], recording.streams["heartrate"]["data"]) == ([0, 2, 3], [100, 102, 103])
+
+
+def test_a_tcx_with_another_error_besides_a_bad_time_is_still_rejected_with_its_first_error() -> None:
+    points = _trackpoint("<Time/>", 101) + _trackpoint("<Time>2024-01-01T00:00:02Z</Time>", 102)
+    data = tcx(points).replace(b"<Calories>1</Calories>", b"<Calories>x</Calories>")
+    with pytest.raises(ActivityFileError, match=r"^corrupt TCX: ValueError: could not convert string to float: 'x'$"):
+        read_recording("a.tcx", data)
+    with pytest.raises(ActivityFileError, match=r"^no timed samples in the TCX file$"):  # its only point dropped
+        read_recording("a.tcx", tcx(_trackpoint("<Time>never</Time>", 101)))
+
+
 @pytest.mark.parametrize(
     ("name", "data"),
     [
@@ -132,7 +214,118 @@ def test_a_csv_field_past_the_csv_limit_is_an_archive_error_naming_the_line(tmp_
         import_archive(archive, landing(tmp_path), athlete_id=5, run_id="r1")
 
 
+def _landed(tmp_path: Path, source: str, entity: str) -> list[dict]:
+    """Every record landed under `<source>/<entity>/`, file by file."""
+    files = sorted((tmp_path / "landing" / source / entity).rglob("*.json"))
+    return [record for path in files for record in json.loads(path.read_text())]
+
+
+def test_a_zip_with_backslash_names_reads_as_with_slashes(tmp_path: Path) -> None:
+    """PowerShell 5's Compress-Archive writes `export_123\\activities.csv`; a row may name `activities\\1.gpx`."""
+    archive = tmp_path / "export.zip"
+    csv_text = (
+        f"{OLDER_HEADER}\n1,2024-06-01 06:00:00,A,Run,,10,10,false,,activities\\1.gpx\n"
+        "2,2024-06-01 07:00:00,B,Run,,10,10,false,,activities/2.gpx\n"
+    )
+    point = '<trkpt lat="1" lon="2"><time>2024-06-01T06:00:00Z</time></trkpt>'
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("export_123\\activities.csv", csv_text)
+        zf.writestr("export_123\\activities\\1.gpx", gpx(point))
+        zf.writestr("export_123\\activities\\2.gpx", gpx(point))
+
+    report = import_archive(archive, landing(tmp_path), athlete_id=5, run_id="r1")
+
+    assert (report.activities_landed, report.files_parsed["gpx"], report.files_missing) == (2, 2, 0)
+    assert report.lines == []
+    activities = _landed(tmp_path, "strava", "activities")
+    assert [(a["id"], a["_archive"]["filename"], a["manual"]) for a in activities] == [
+        (1, "activities/1.gpx", False), (2, "activities/2.gpx", False)
+    ]  # fmt: skip
+    streams = _landed(tmp_path, "strava", "activity_streams")
+    assert [(s["activity_id"], s["_file"]) for s in streams] == [(1, "activities/1.gpx"), (2, "activities/2.gpx")]
+
+
+@pytest.mark.parametrize("nan", ["NaN", "nan", "-NaN"])
+def test_a_nan_distance_is_a_bad_row_like_infinity_not_0_m(tmp_path: Path, nan: str) -> None:
+    """`distance` is required: a missing one lands as 0.0, so NaN read as missing was a run of 0 m."""
+    archive = tmp_path / "export.zip"
+    csv_text = (
+        f"{OLDER_HEADER}\n1,2024-06-01 06:00:00,A,Run,,10,{nan},false,,\n"
+        "2,2024-06-01 07:00:00,B,Run,,10,inf,false,,\n3,2024-06-01 08:00:00,C,Workout,,10,,false,,\n"
+    )
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("activities.csv", csv_text)
+
+    report = import_archive(archive, landing(tmp_path), athlete_id=5, run_id="r1")
+
+    assert (report.rows_read, report.activities_landed, report.rows_quarantined) == (3, 1, 2)
+    assert report.lines == [
+        f"activities.csv line 2: quarantined: Distance {nan!r} is not a finite number",
+        "activities.csv line 3: quarantined: Distance 'inf' is not a finite number",
+    ]
+    landed = [(a["id"], a["distance"]) for a in _landed(tmp_path, "strava", "activities") if "_rejected" not in a]
+    assert landed == [(3, 0.0)]  # an empty Distance is still none recorded: 0.0, as the API sends
+
+
+def _cut_central_directory(archive: Path) -> None:
+    """Drop the zip's central directory (a download cut short): the archive is then salvaged front to back."""
+    data = archive.read_bytes()
+    archive.write_bytes(data[: data.index(b"PK\x01\x02")])
+
+
+@pytest.mark.parametrize("damaged", [False, True])
+def test_an_activity_file_the_zip_holds_twice_is_read_once(tmp_path: Path, damaged: bool) -> None:
+    archive = tmp_path / "export.zip"
+    csv_text = f"{OLDER_HEADER}\n1,2024-06-01 06:00:00,A,Run,,10,10,false,,activities/1.gpx\n"
+    point = '<trkpt lat="1" lon="2"><time>2024-06-01T06:00:00Z</time></trkpt>'
+    with zipfile.ZipFile(archive, "w") as zf, pytest.warns(UserWarning, match="Duplicate name"):
+        zf.writestr("activities.csv", csv_text)
+        zf.writestr("activities/1.gpx", gpx(point))
+        zf.writestr("activities/1.gpx", gpx(point))
+    if damaged:
+        _cut_central_directory(archive)
+
+    report = import_archive(archive, landing(tmp_path), athlete_id=5, run_id="r1")
+
+    assert (report.files_parsed["gpx"], report.streams_landed) == (1, 1)
+    assert any("salvaged the members before the damage" in line for line in report.lines) == damaged
+    assert "1 name(s) more than once in the zip, each read once: activities/1.gpx" in report.lines
+    assert len(_landed(tmp_path, "strava", "activity_streams")) == 1
+
+
 # ---- Google Takeout -----------------------------------------------------------------------------------------
+
+
+def test_a_takeout_zip_with_backslash_names_reads_as_with_slashes(tmp_path: Path) -> None:
+    export = tmp_path / "takeout.zip"
+    with zipfile.ZipFile(export, "w") as zf:
+        zf.writestr(
+            "Takeout\\Fitbit\\Global Export Data\\steps-2024-01-01.json",
+            '[{"dateTime": "01/01/24 00:00:00", "value": "5"}]',
+        )
+        zf.writestr(
+            "Takeout\\Fitbit\\Physical Activity_GoogleData\\floors_2024-01-01.csv",
+            "timestamp,floors,data source\n2024-01-01T00:00:00Z,3,x\n",
+        )
+    report = takeout.import_takeout(export, landing(tmp_path), run_id="r1")
+    assert report.records_landed == {"steps": 1, "floors": 1}
+    assert report.files_read == {"json steps": 1, "csv floors": 1}
+    assert (report.skipped, report.notes) == ([], [])
+
+
+def test_a_takeout_member_the_zip_holds_twice_is_read_once(tmp_path: Path) -> None:
+    """zipfile keeps both entries of a repeated name; reading by name twice landed the last copy twice."""
+    export = tmp_path / "takeout.zip"
+    member = "Takeout/Fitbit/Physical Activity_GoogleData/steps_2024-01-01.csv"
+    with zipfile.ZipFile(export, "w") as zf, pytest.warns(UserWarning, match="Duplicate name"):
+        zf.writestr(member, "timestamp,steps,data source\n2024-01-01T00:00:00Z,5,x\n")
+        zf.writestr(member, "timestamp,steps,data source\n2024-01-01T00:00:00Z,7,x\n2024-01-01T00:01:00Z,8,x\n")
+    report = takeout.import_takeout(export, landing(tmp_path), run_id="r1")
+    assert report.files_read == {"csv steps": 1}
+    assert report.records_landed == {"steps": 2}  # the last copy's two rows, once (was 4)
+    assert f"1 name(s) more than once in the zip, each read once: {member}" in report.notes
+    counts = [p["data_point"]["steps"]["count"] for p in _landed(tmp_path, "google_health", "steps")]
+    assert counts == ["7", "8"]
 
 
 def test_a_takeout_csv_past_the_csv_limit_is_a_skipped_file(tmp_path: Path) -> None:
