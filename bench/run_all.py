@@ -316,16 +316,18 @@ def print_results(results: dict[str, Any], console: Console) -> None:
     console.print(main)
     if any(size["equal"] is None for size in results["sizes"]):
         console.print("DuckDB not run (--no-peer): no peer figures, tables not compared")
-    check = Table(title="DuckDB's tables vs ours (after the weekly run)")
-    for column in ("size", "table", "DuckDB rows", "our rows", "keys only DuckDB", "keys only ours", "sums", "equal"):
-        check.add_column(column)
-    for size in results["sizes"]:
-        for c in size["equality"]:
-            sums = ", ".join(f"{k} {d:,.3f}/{o:,.3f}" for k, (d, o) in c["sums"].items())
-            check.add_row(size["size"], c["table"], f"{c['duck_rows']:,}", f"{c['our_rows']:,}",
-                          str(c["keys_only_duck"]), str(c["keys_only_ours"]), sums,
-                          "yes" if c["equal"] else "NO")  # fmt: skip
-    console.print(check)
+    if any(size["equality"] for size in results["sizes"]):
+        check = Table(title="DuckDB's tables vs ours (after the weekly run)")
+        columns = ("size", "table", "DuckDB rows", "our rows", "keys only DuckDB", "keys only ours", "sums", "equal")
+        for column in columns:
+            check.add_column(column)
+        for size in results["sizes"]:
+            for c in size["equality"]:
+                sums = ", ".join(f"{k} {d:,.3f}/{o:,.3f}" for k, (d, o) in c["sums"].items())
+                check.add_row(size["size"], c["table"], f"{c['duck_rows']:,}", f"{c['our_rows']:,}",
+                              str(c["keys_only_duck"]), str(c["keys_only_ours"]), sums,
+                              "yes" if c["equal"] else "NO")  # fmt: skip
+        console.print(check)
     goals = Table(title="Targets (issue 13)")
     for column in ("target", "measured", "met"):
         goals.add_column(column)

@@ -120,4 +120,5 @@ def test_a_run_without_the_peer_prints_our_figures_and_dashes_for_duckdb() -> No
     # driver RSS, JVM RSS, JVM heap, DuckDB RSS
     assert cells == ["1x", "weekly", "12", "41.2", "9.5", "-", "-", "-", "0.29", "-", "300", "2,800", "1,900", "-"]
     assert "DuckDB not run (--no-peer)" in text
+    assert "DuckDB's tables vs ours" not in text  # no comparison table without a comparison
     assert "1x weekly run <= 20 s" in text
