@@ -180,17 +180,23 @@ def test_a_time_before_year_one_utc_is_a_file_error_not_an_overflow(name: str, d
 # ---- the Strava archive -------------------------------------------------------------------------------------
 
 
-def test_an_encrypted_activity_file_is_rejected_alone_and_the_import_goes_on(tmp_path: Path) -> None:
-    archive = tmp_path / "export.zip"
+def _two_runs(archive: Path, folder: str = "", sep: str = "/") -> None:
+    """A zip of two runs, each with its GPX file: `activities.csv` and `activities<sep>N.gpx` under `folder`; the
+    CSV names the first file with `sep`, the second with `/`."""
     csv_text = (
-        f"{OLDER_HEADER}\n1,2024-06-01 06:00:00,A,Run,,10,10,false,,activities/1.gpx\n"
+        f"{OLDER_HEADER}\n1,2024-06-01 06:00:00,A,Run,,10,10,false,,activities{sep}1.gpx\n"
         "2,2024-06-01 07:00:00,B,Run,,10,10,false,,activities/2.gpx\n"
     )
     point = '<trkpt lat="1" lon="2"><time>2024-06-01T06:00:00Z</time></trkpt>'
     with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr("activities.csv", csv_text)
-        zf.writestr("activities/1.gpx", gpx(point))
-        zf.writestr("activities/2.gpx", gpx(point))
+        zf.writestr(f"{folder}activities.csv", csv_text)
+        zf.writestr(f"{folder}activities{sep}1.gpx", gpx(point))
+        zf.writestr(f"{folder}activities{sep}2.gpx", gpx(point))
+
+
+def test_an_encrypted_activity_file_is_rejected_alone_and_the_import_goes_on(tmp_path: Path) -> None:
+    archive = tmp_path / "export.zip"
+    _two_runs(archive)
     data = bytearray(archive.read_bytes())
     name = b"activities/1.gpx"
     local, central = data.index(name + b"<?xml"), data.rindex(name)  # (the CSV names it first)
@@ -223,15 +229,7 @@ def _landed(tmp_path: Path, source: str, entity: str) -> list[dict]:
 def test_a_zip_with_backslash_names_reads_as_with_slashes(tmp_path: Path) -> None:
     """PowerShell 5's Compress-Archive writes `export_123\\activities.csv`; a row may name `activities\\1.gpx`."""
     archive = tmp_path / "export.zip"
-    csv_text = (
-        f"{OLDER_HEADER}\n1,2024-06-01 06:00:00,A,Run,,10,10,false,,activities\\1.gpx\n"
-        "2,2024-06-01 07:00:00,B,Run,,10,10,false,,activities/2.gpx\n"
-    )
-    point = '<trkpt lat="1" lon="2"><time>2024-06-01T06:00:00Z</time></trkpt>'
-    with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr("export_123\\activities.csv", csv_text)
-        zf.writestr("export_123\\activities\\1.gpx", gpx(point))
-        zf.writestr("export_123\\activities\\2.gpx", gpx(point))
+    _two_runs(archive, folder="export_123\\", sep="\\")
 
     report = import_archive(archive, landing(tmp_path), athlete_id=5, run_id="r1")
 
