@@ -181,12 +181,13 @@ class BuildLedger:
             self.flush()
 
     def flush(self) -> None:
-        """Write the waiting rows in one commit (none when none wait)."""
+        """Write the waiting rows in one commit (none when none wait), its Spark jobs labelled `gold:build_ledger`."""
         with self.lock:
             rows, self.pending = self.pending, []
             self.last_write = time.monotonic()
             if rows:
-                append_rows(self.ctx.spark, rows, PROGRESS_SCHEMA, self.ctx.tables.ref(*PROGRESS_TABLE))
+                with job_label(self.ctx.spark, "gold", "build_ledger"):
+                    append_rows(self.ctx.spark, rows, PROGRESS_SCHEMA, self.ctx.tables.ref(*PROGRESS_TABLE))
 
 
 def _changes(ctx: GoldContext, done: dict[tuple[str, str], int], gold: str, source: str) -> DataFrame | None:
@@ -631,9 +632,7 @@ def run_gold(
     try:
         results = [r for built in run_concurrently(spark, tasks, settings.spark.table_threads) for r in built]
     except Exception:  # a table failed: the ones built keep their rows (not on a kill: nothing runs after one)
-        with job_label(spark, "gold", "build_ledger"):
-            ledger.flush()
-        raise
-    with job_label(spark, "gold", "build_ledger"):
         ledger.flush()
+        raise
+    ledger.flush()
     return results

@@ -110,22 +110,23 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _number(value: Any) -> float | None:
-    """A float rounded to 6 decimals (fitdecode's scale/offset arithmetic leaves 75.20000000000005), or None."""
+def _number(value: Any, decimals: int | None = FLOAT_DECIMALS) -> float | None:
+    """A finite float rounded to 6 decimals (fitdecode's scale/offset arithmetic leaves 75.20000000000005), or None
+    (also for NaN and infinity: JSON has neither, and one would get the whole recording quarantined in bronze)."""
     if value is None or isinstance(value, bool):
         return None
     try:
         number = float(value)
     except (TypeError, ValueError):
         return None
-    return round(number, FLOAT_DECIMALS) if math.isfinite(number) else None
+    if not math.isfinite(number):
+        return None
+    return number if decimals is None else round(number, decimals)
 
 
 def _coordinate(value: Any) -> float | None:
-    """A latitude or longitude as parsed, or None when it is not finite (`lat="NaN"` in a GPX file): JSON has no
-    NaN, and one such value would otherwise get the whole recording quarantined in bronze."""
-    number = None if value is None or isinstance(value, bool) else float(value)
-    return number if number is not None and math.isfinite(number) else None
+    """A latitude or longitude as parsed (not rounded), or None when it is not finite (`lat="NaN"` in a GPX)."""
+    return _number(value, decimals=None)
 
 
 # ---- FIT ------------------------------------------------------------------------------------------------

@@ -70,6 +70,7 @@ from lakehouse.sources.activity_files import ActivityFileError, Recording, Unkno
 from lakehouse.sources.clock import epoch_seconds, from_epoch, iso_utc, parse_iso_utc
 from lakehouse.sources.strava import DEFAULT_OVERLAP, ENTITY_ACTIVITIES, ENTITY_STREAMS, SOURCE, activity_month
 from lakehouse.sources.sync import MonthlyBatches, load_state, save_state
+from lakehouse.sources.zip_members import index_members, member_name, repeated_note
 
 ROUTE = "archive"
 ACTIVITIES_CSV = "activities.csv"
@@ -213,7 +214,8 @@ class ArchiveSource:
         elif path.is_file():
             try:
                 self._zip = zipfile.ZipFile(path)  # reads only the central directory; members stream on open
-                members = self._index(self._zip.infolist())
+                self._infos, self.repeated = index_members(self._zip.infolist())
+                members = list(self._infos)
             except zipfile.BadZipFile as exc:
                 members = self._salvage(f"{exc}")
             csvs = sorted((n for n in members if PurePosixPath(n).name == ACTIVITIES_CSV), key=len)
@@ -226,16 +228,6 @@ class ArchiveSource:
             raise ArchiveError(f"{path}: no such file or folder")
         if self._root:
             self._root += "/"
-
-    def _index(self, infos: list[zipfile.ZipInfo]) -> list[str]:
-        """Members by their name with `/` (PowerShell 5's Compress-Archive writes `export_1\\activities.csv`); of a
-        name the zip holds twice the last copy, the one zipfile's own lookup by name reads."""
-        for info in infos:
-            name = info.filename.replace("\\", "/")
-            if name in self._infos and name not in self.repeated:
-                self.repeated.append(name)
-            self._infos[name] = info
-        return list(self._infos)
 
     # ---- salvage of a zip without its central directory -----------------------------------------------
     def _chunks(self) -> Iterator[bytes]:
@@ -251,7 +243,7 @@ class ArchiveSource:
         """
         try:
             for raw_name, _size, chunks in stream_unzip(self._chunks()):
-                name = raw_name.decode("utf-8", errors="replace").replace("\\", "/")
+                name = member_name(raw_name.decode("utf-8", errors="replace"))
                 if keep(name):
                     data: bytes | None = b"".join(chunks)
                 else:
@@ -528,7 +520,7 @@ def row_to_summary(row: list[str], columns: Columns, athlete_id: int) -> tuple[d
     average_hr = values.number("Average Heart Rate")
     filename = values.text("Filename")
     if filename is not None:
-        filename = filename.replace("\\", "/")  # `activities\1.gpx` is the member `activities/1.gpx`
+        filename = member_name(filename)  # `activities\1.gpx` is the member `activities/1.gpx`
     record = _drop_none(
         {
             "id": activity_id,
@@ -793,10 +785,9 @@ class _Import:
         self.flush()
         if self.archive.salvage_note:
             self.report.lines.insert(0, f"{self.archive.path.name}: {self.archive.salvage_note}")
-        if self.archive.repeated:
-            repeated = self.archive.repeated
-            shown = ", ".join(repeated[:5]) + (f" and {len(repeated) - 5} more" if len(repeated) > 5 else "")
-            self.report.lines.append(f"{len(repeated)} name(s) more than once in the zip, each read once: {shown}")
+        repeated = repeated_note(self.archive.repeated)
+        if repeated:
+            self.report.lines.append(repeated)
         for note, count in sorted(self.notes.items()):
             self.report.lines.append(f"{ACTIVITIES_CSV}: {note} ({count}x)")
         in_folder = self.archive.names(ACTIVITIES_FOLDER)

@@ -53,6 +53,7 @@ from typing import IO, Any
 from lakehouse.landing import LandingZone, new_run_id
 from lakehouse.sources.google_health import DATA_TYPES, DataType, envelope, point_month
 from lakehouse.sources.sync import MonthlyBatches
+from lakehouse.sources.zip_members import index_members, repeated_note
 
 log = logging.getLogger(__name__)
 
@@ -198,13 +199,7 @@ class _Export:
                 f"{path.name} is not a readable zip ({exc}): the download is truncated or damaged; "
                 "download the export again (nothing was imported)"
             ) from None
-        for info in self._zip.infolist():
-            name = info.filename.replace("\\", "/")
-            if name.endswith("/"):  # a folder
-                continue
-            if name in self._infos and name not in self.repeated:
-                self.repeated.append(name)
-            self._infos[name] = info
+        self._infos, self.repeated = index_members(self._zip.infolist())
 
     def members(self) -> list[str]:
         """Every file in the export."""
@@ -322,10 +317,9 @@ class _Importer:
             self.report.skipped.append(
                 (str(self.export.path.name), f"no {' or '.join(ROOTS[:2])} folder in the export")
             )
-        repeated = self.export.repeated
+        repeated = repeated_note(self.export.repeated)
         if repeated:
-            shown = ", ".join(repeated[:5]) + (f" and {len(repeated) - 5} more" if len(repeated) > 5 else "")
-            self.report.notes.append(f"{len(repeated)} name(s) more than once in the zip, each read once: {shown}")
+            self.report.notes.append(repeated)
         folders = {rel[0] for _, rel in known if rel}
         for folder in (JSON_FOLDER, CSV_FOLDER):
             if known and folders and folder not in folders:
