@@ -117,6 +117,24 @@ def test_changed_rows_counts_inserts_updates_and_deletes_with_null_safe_keys(spa
         assert changed_rows(old.limit(0), old, DERIVED_KEYS, on_driver) == {"inserted": 0, "updated": 0, "deleted": 4}
 
 
+def test_changed_rows_reads_each_small_side_in_one_job(spark: SparkSession) -> None:
+    """A side spread over 8 partitions (a checkpoint of a shuffled frame) is read in one job, not in Spark's
+    limit steps (1 partition, then 4, then the rest: 3 jobs a side)."""
+    context = spark.sparkContext
+    old = derived(spark, [("sam", "2024-01", 3), ("sam", "2024-02", 4), ("ana", "2024-01", 2)])
+    new = derived(spark, [("sam", "2024-01", 3), ("sam", "2024-02", 5), ("ana", "2024-03", 1)])
+    spread = [side.repartition(8).localCheckpoint(eager=True) for side in (new, old)]
+    group = "changed-rows-jobs"
+    context.setJobGroup(group, "changed_rows")
+    try:
+        counts = changed_rows(*spread, DERIVED_KEYS)
+    finally:
+        context.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
+
+    assert counts == {"inserted": 1, "updated": 1, "deleted": 1}
+    assert len(context.statusTracker().getJobIdsForGroup(group)) == 2  # one a side
+
+
 def test_replace_table_commits_only_when_a_row_changed(spark: SparkSession, settings: Settings) -> None:
     target = Tables(settings).ref("gold", "monthly")
     first = [("sam", "2024-01", 3), ("sam", "2024-02", 4), ("ana", "2024-01", 2)]
