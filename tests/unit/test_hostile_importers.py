@@ -265,6 +265,61 @@ def test_a_nan_distance_is_a_bad_row_like_infinity_not_0_m(tmp_path: Path, nan: 
     assert landed == [(3, 0.0)]  # an empty Distance is still none recorded: 0.0, as the API sends
 
 
+def _rows_naming(outside: Path) -> str:
+    """activities.csv of four runs: the second and third name a file outside the export, the others their own."""
+    return (
+        f"{OLDER_HEADER}\n1,2024-06-01 06:00:00,A,Run,,10,10,false,,activities/1.gpx\n"
+        "2,2024-06-01 07:00:00,B,Run,,10,10,false,,../../outside.gpx\n"
+        f"3,2024-06-01 08:00:00,C,Run,,10,10,false,,{outside}\n"
+        "4,2024-06-01 09:00:00,D,Run,,10,10,false,,activities/4.gpx\n"
+    )
+
+
+def test_an_unpacked_archive_reads_no_file_outside_its_folder(tmp_path: Path) -> None:
+    """A row naming `../../outside.gpx`, an absolute path, or a symlink out of the folder had that file read."""
+    outside = tmp_path / "outside.gpx"
+    outside.write_bytes(gpx('<trkpt lat="1" lon="2"><time>2024-06-01T06:00:00Z</time></trkpt>'))
+    export = tmp_path / "unpacked" / "export_5"
+    (export / "activities").mkdir(parents=True)
+    (export / "activities.csv").write_text(_rows_naming(outside))
+    (export / "activities" / "1.gpx").write_bytes(outside.read_bytes())
+    (export / "activities" / "4.gpx").symlink_to(outside)
+
+    report = import_archive(export, landing(tmp_path), athlete_id=5, run_id="r1")
+
+    assert (report.activities_landed, report.files_parsed["gpx"], report.files_missing) == (4, 1, 0)
+    assert report.files_failed == {"refused": 3}
+    assert report.lines == [
+        "../../outside.gpx (activity 2): refused: a path with '..', which may lead out of the archive; "
+        "the activity lands without streams",
+        f"{outside} (activity 3): refused: an absolute path, outside the archive; the activity lands without streams",
+        f"activities/4.gpx (activity 4): refused: a symbolic link to {outside}, outside the export folder; "
+        "the activity lands without streams",
+    ]
+    rejected = sorted((s["activity_id"], "_rejected" in s) for s in _landed(tmp_path, "strava", "activity_streams"))
+    assert rejected == [(1, False), (2, True), (3, True), (4, True)]
+
+
+def test_a_zip_refuses_the_same_names_as_a_folder(tmp_path: Path) -> None:
+    """In a zip such a name was a missing file (or the zip's own member of that name): now refused alike."""
+    outside = tmp_path / "outside.gpx"
+    archive = tmp_path / "export.zip"
+    point = gpx('<trkpt lat="1" lon="2"><time>2024-06-01T06:00:00Z</time></trkpt>')
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("activities.csv", _rows_naming(outside))
+        zf.writestr("activities/1.gpx", point)
+        zf.writestr("activities/4.gpx", point)
+        zf.writestr("../../outside.gpx", point)
+
+    report = import_archive(archive, landing(tmp_path), athlete_id=5, run_id="r1")
+
+    assert (report.activities_landed, report.files_parsed["gpx"], report.files_missing) == (4, 2, 0)
+    assert report.files_failed == {"refused": 2}
+    assert [line.split(" (activity")[0] for line in report.lines if "refused" in line] == [
+        "../../outside.gpx", str(outside)
+    ]  # fmt: skip
+
+
 def _cut_central_directory(archive: Path) -> None:
     """Drop the zip's central directory (a download cut short): the archive is then salvaged front to back."""
     data = archive.read_bytes()
