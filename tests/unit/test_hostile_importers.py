@@ -95,11 +95,9 @@ def _declared(data: bytes, encoding: str, codec: str) -> bytes:
     )
 
 
-@pytest.mark.parametrize(("encoding", "codec"), [("ISO-8859-1", "latin-1"), ("UTF-16", "utf-16")])
-@pytest.mark.parametrize("make", [gpx, tcx])
-def test_a_file_in_the_encoding_it_declares_is_read(encoding: str, codec: str, make: Any) -> None:
-    """A Latin-1 GPX (0xE9 for the name's e-acute) or a UTF-16 one (BOM) was a corrupt GPX: decoded as UTF-8."""
-    points = (
+def _two_points(make: Any) -> bytes:
+    """A GPX of two positions or a TCX of two heart rates, 5 s apart (checked by `_assert_two_points`)."""
+    return make(
         '<trkpt lat="50.5" lon="7.25"><time>2024-01-01T00:00:00Z</time></trkpt>'
         '<trkpt lat="50.5" lon="7.5"><time>2024-01-01T00:00:05Z</time></trkpt>'
         if make is gpx
@@ -107,14 +105,34 @@ def test_a_file_in_the_encoding_it_declares_is_read(encoding: str, codec: str, m
         "</Trackpoint><Trackpoint><Time>2024-01-01T00:00:05Z</Time><HeartRateBpm><Value>101</Value></HeartRateBpm>"
         "</Trackpoint>"
     )
-    data = _declared(make(points), encoding, codec)
-    assert data.startswith(b"\xff\xfe") if codec == "utf-16" else b"Caf\xe9<" in data  # BOM, or Latin-1 e-acute
+
+
+def _assert_two_points(make: Any, data: bytes) -> None:
     recording = read_recording(f"a.{make.__name__}", data)
     assert recording.streams["time"]["data"] == [0, 5]
     if make is gpx:
         assert recording.streams["latlng"]["data"] == [[50.5, 7.25], [50.5, 7.5]]
     else:
         assert recording.streams["heartrate"]["data"] == [100, 101]
+
+
+@pytest.mark.parametrize(("encoding", "codec"), [("ISO-8859-1", "latin-1"), ("UTF-16", "utf-16")])
+@pytest.mark.parametrize("make", [gpx, tcx])
+def test_a_file_in_the_encoding_it_declares_is_read(encoding: str, codec: str, make: Any) -> None:
+    """A Latin-1 GPX (0xE9 for the name's e-acute) or a UTF-16 one (BOM) was a corrupt GPX: decoded as UTF-8."""
+    data = _declared(_two_points(make), encoding, codec)
+    assert data.startswith(b"\xff\xfe") if codec == "utf-16" else b"Caf\xe9<" in data  # BOM, or Latin-1 e-acute
+    _assert_two_points(make, data)
+
+
+@pytest.mark.parametrize(("codec", "first_bytes"), [("utf-16-le", b"<\x00?\x00"), ("utf-16-be", b"\x00<\x00?")])
+@pytest.mark.parametrize("make", [gpx, tcx])
+def test_a_utf16_file_without_a_byte_order_mark_is_read(codec: str, first_bytes: bytes, make: Any) -> None:
+    """`<?` in UTF-16 names the byte order (XML 1.0 Appendix F): such a GPX was a corrupt GPX, decoded as UTF-8.
+    A TCX was read already (expat detects it): kept so."""
+    data = _declared(_two_points(make), "UTF-16", codec)
+    assert data.startswith(first_bytes)  # no byte order mark
+    _assert_two_points(make, data)
 
 
 def test_a_gpx_declaring_an_unknown_encoding_is_a_file_error() -> None:
