@@ -26,6 +26,9 @@ How `activities.csv` is read (evidence: the real archive in `realdata/strava-arc
 - The pre-2019 layout (`id,date,name,type,description,elapsed_time,distance,commute,gear,filename`;
   distance in metres, ISO dates) is read through the same table of names.
 - A column nobody knows is ignored and named in the report: a new column never stops an import.
+- NaN or infinity is no measurement: in `Distance`, `Elapsed Time` or `Moving Time` (which the record cannot
+  leave out: an empty one lands as 0, an empty time as the other time) it quarantines the row with its reason,
+  as a word would; in any other number column it is left out (null).
 
 Reading the archive: a zip is opened with `zipfile` (central directory only) and each member is read when
 its turn comes, one activity file at a time; it is never unpacked. A zip whose central directory is gone
@@ -494,6 +497,11 @@ class _Row:
         values = self.columns.values(self.row, name)
         return _finite(parse_number(values[-1], name)) if values else None
 
+    def measured(self, name: str) -> float | None:
+        """As `number`, for a value the record cannot leave out (`_measured`): NaN is a bad row, as infinity is."""
+        values = self.columns.values(self.row, name)
+        return _measured(values[-1], name) if values else None
+
     def flag(self, name: str) -> bool | None:
         values = self.columns.values(self.row, name)
         return _boolean(values[-1], name) if values else None
@@ -504,8 +512,7 @@ class _Row:
         if len(indexes) >= 2:
             metres = self.row[indexes[1]].strip() if indexes[1] < len(self.row) else ""
             return (_measured(metres, "Distance") if metres else None), None
-        values = self.columns.values(self.row, "Distance")
-        value = _measured(values[-1], "Distance") if values else None
+        value = self.measured("Distance")
         if value is None or self.columns.layout == "older":
             return value, None
         return value * 1000, "only the display Distance column: read as kilometres"
@@ -517,8 +524,9 @@ def _finite(value: float) -> float | None:
 
 
 def _measured(text: str, column: str) -> float:
-    """A number the record cannot leave out (the API always sends `distance`): a missing one lands as 0.0, so NaN
-    would pass for a measured 0 m; it is refused, as `parse_number` refuses infinity."""
+    """A number the record cannot leave out (the API always sends `distance`, `elapsed_time`, `moving_time`): a
+    missing one lands as 0 (a missing time as the other time), so NaN would pass for a measured 0 m or a time never
+    recorded; it is refused, as `parse_number` refuses infinity."""
     value = parse_number(text, column)
     if math.isnan(value):
         raise BadRowError(f"{column} {text!r} is not a finite number")
@@ -552,8 +560,8 @@ def row_to_summary(row: list[str], columns: Columns, athlete_id: int) -> tuple[d
         raise BadRowError("no Activity Date")
     started = parse_archive_date(raw_date)
     distance, distance_note = values.distance_m()
-    elapsed = _whole(values.number("Elapsed Time"))
-    moving = _whole(values.number("Moving Time"))
+    elapsed = _whole(values.measured("Elapsed Time"))
+    moving = _whole(values.measured("Moving Time"))
     display_type = values.text("Activity Type")
     average_hr = values.number("Average Heart Rate")
     filename = values.text("Filename")

@@ -283,6 +283,33 @@ def test_a_nan_distance_is_a_bad_row_like_infinity_not_0_m(tmp_path: Path, nan: 
     assert landed == [(3, 0.0)]  # an empty Distance is still none recorded: 0.0, as the API sends
 
 
+def test_a_nan_time_is_a_bad_row_like_infinity_not_the_other_time(tmp_path: Path) -> None:
+    """A NaN Elapsed or Moving Time was read as missing: the other time stood in, or 0 s for both, unreported."""
+    archive = tmp_path / "export.zip"
+    csv_text = (
+        "id,date,name,type,description,elapsed_time,moving_time,distance,commute,gear,filename\n"
+        "1,2024-06-01 06:00:00,A,Run,,NaN,5,10,false,,\n"
+        "2,2024-06-01 07:00:00,B,Run,,10,nan,10,false,,\n"
+        "3,2024-06-01 08:00:00,C,Run,,NaN,NaN,10,false,,\n"
+        "4,2024-06-01 09:00:00,D,Run,,Infinity,5,10,false,,\n"
+        "5,2024-06-01 10:00:00,E,Run,,,7,10,false,,\n"
+    )
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("activities.csv", csv_text)
+
+    report = import_archive(archive, landing(tmp_path), athlete_id=5, run_id="r1")
+
+    assert (report.rows_read, report.activities_landed, report.rows_quarantined) == (5, 1, 4)
+    assert report.lines == [
+        "activities.csv line 2: quarantined: Elapsed Time 'NaN' is not a finite number",
+        "activities.csv line 3: quarantined: Moving Time 'nan' is not a finite number",
+        "activities.csv line 4: quarantined: Elapsed Time 'NaN' is not a finite number",
+        "activities.csv line 5: quarantined: Elapsed Time 'Infinity' is not a finite number",
+    ]
+    landed = [a for a in _landed(tmp_path, "strava", "activities") if "_rejected" not in a]
+    assert [(a["id"], a["elapsed_time"], a["moving_time"]) for a in landed] == [(5, 7, 7)]  # empty: the other time
+
+
 def _rows_naming(outside: Path) -> str:
     """activities.csv of four runs: the second and third name a file outside the export, the others their own."""
     return (
