@@ -42,7 +42,15 @@ SEMICIRCLES_PER_DEGREE = 2**31 / 180
 FLOAT_DECIMALS = 6
 KNOWN_SUFFIXES = (".fit", ".gpx", ".tcx")
 STREAM_ORDER = ("time", "distance", "latlng", "altitude", "velocity_smooth", "heartrate", "cadence", "watts", "temp")
-XML_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+# An XML file's first bytes -> its encoding (XML 1.0 Appendix F): a byte order mark, else `<?` in UTF-16 (a file
+# without the mark, its declaration saying UTF-16, which names no byte order).
+XML_FIRST_BYTES = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+    (b"<\x00?\x00", "utf-16-le"),
+    (b"\x00<\x00?", "utf-16-be"),
+)
 ZONELESS_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?")  # a TCX <Time> without Z or offset
 XML_DECLARED_ENCODING = re.compile(rb"""\s*<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z][A-Za-z0-9._-]*)["']""")
 
@@ -200,10 +208,11 @@ def _gpx_extension_number(point: gpxpy.gpx.GPXTrackPoint, *local_names: str) -> 
 
 
 def _xml_text(data: bytes) -> str:
-    """XML bytes as text in the encoding the file names, as an XML parser reads it: its byte order mark (UTF-8,
-    UTF-16), else the `encoding` of its `<?xml ...?>` declaration (`ISO-8859-1`), else UTF-8."""
-    for bom, codec in XML_BOMS:
-        if data.startswith(bom):
+    """XML bytes as text in the encoding the file names, as an XML parser reads it: its first bytes (a byte order
+    mark, or `<?` in UTF-16 without one: `XML_FIRST_BYTES`), else the `encoding` of its `<?xml ...?>` declaration
+    (`ISO-8859-1`), else UTF-8."""
+    for first_bytes, codec in XML_FIRST_BYTES:
+        if data.startswith(first_bytes):
             return data.decode(codec)
     declared = XML_DECLARED_ENCODING.match(data)
     return data.decode(declared[1].decode("ascii") if declared else "utf-8")

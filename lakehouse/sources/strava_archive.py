@@ -26,13 +26,18 @@ How `activities.csv` is read (evidence: the real archive in `realdata/strava-arc
 - The pre-2019 layout (`id,date,name,type,description,elapsed_time,distance,commute,gear,filename`;
   distance in metres, ISO dates) is read through the same table of names.
 - A column nobody knows is ignored and named in the report: a new column never stops an import.
+- NaN or infinity is no measurement: in `Distance`, `Elapsed Time` or `Moving Time` (which the record cannot
+  leave out: an empty one lands as 0, an empty time as the other time) it quarantines the row with its reason,
+  as a word would; in any other number column it is left out (null).
 
 Reading the archive: a zip is opened with `zipfile` (central directory only) and each member is read when
 its turn comes, one activity file at a time; it is never unpacked. A zip whose central directory is gone
 (a download cut short) is read front to back with stream-unzip, and every member complete before the
 damage is used (the report says so; activities whose file lay after it land without streams). Member names
 written with `\\` (PowerShell 5's Compress-Archive) are read as `/`; a name the zip holds twice is read once (the
-report names it).
+report names it). A file a row names by an absolute path or with `..` is refused in a zip and a folder alike, and
+in a folder so is one whose symbolic link leads out of the export folder (the one holding activities.csv): nothing
+outside the archive is read; the report names each refused file, and its activity lands without streams.
 
 Verified against real files: today's English layout, the repeated columns, the UTC dates and the FIT of the
 real sample; the FIT and GPX recordings in `realdata/tracks/`. Resting on documentation and third-party
@@ -59,7 +64,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -154,6 +159,10 @@ class MissingAthleteIdError(ArchiveError):
     """Neither the archive's profile.csv nor the command line gives the athlete id."""
 
 
+class RefusedMemberError(ArchiveError):
+    """A file the archive names outside itself (`../../x.gpx`, `/home/x.gpx`, a symbolic link out of the folder)."""
+
+
 class BadRowError(ValueError):
     """One activities.csv row with a value that cannot be converted (the message names it)."""
 
@@ -187,6 +196,16 @@ class ArchiveReport:
 
 
 # ---- the archive: a zip or a folder, read member by member -----------------------------------------------
+
+
+def outside_reason(name: str) -> str | None:
+    """Why a member name (`/` separators) may lead out of the archive, or None: `outside_reason("a/1.gpx") is None`,
+    `outside_reason("../1.gpx")` names the `..`. Asked of a zip and a folder alike: both import an archive alike."""
+    if PurePosixPath(name).is_absolute() or PureWindowsPath(name).anchor:
+        return "an absolute path, outside the archive"
+    if ".." in PurePosixPath(name).parts:
+        return "a path with '..', which may lead out of the archive"
+    return None
 
 
 class ArchiveSource:
@@ -304,8 +323,21 @@ class ArchiveSource:
             return self._root + name in self._infos
         return (self.path / self._root / name).is_file()
 
+    def _folder_file(self, name: str) -> Path:
+        """The file a member name stands for in an unpacked archive; `RefusedMemberError` when the name or a
+        symbolic link on its way leads out of the export folder (the one holding activities.csv)."""
+        reason = outside_reason(name)
+        if reason is not None:
+            raise RefusedMemberError(reason)
+        base = (self.path / self._root).resolve()
+        target = (base / name).resolve()
+        if not target.is_relative_to(base):
+            raise RefusedMemberError(f"a symbolic link to {target}, outside the export folder")
+        return target
+
     def read(self, name: str) -> bytes:
-        """One member's bytes (a CSV, or one activity file; the archive itself is never read whole)."""
+        """One member's bytes (a CSV, or one activity file; the archive itself is never read whole); in a folder,
+        `RefusedMemberError` for a file outside it."""
         if self._salvaged is not None:
             data = self._salvaged.get(self._root + name)
             if data is None:
@@ -314,11 +346,17 @@ class ArchiveSource:
         if self._zip is not None:
             with self._zip.open(self._infos[self._root + name]) as member:
                 return member.read()
-        return (self.path / self._root / name).read_bytes()
+        return self._folder_file(name).read_bytes()
 
     def members(self, wanted: Iterable[str]) -> Iterator[tuple[str, bytes | Exception]]:
-        """Each wanted member that exists, with its bytes or the error reading it, in the archive's order."""
+        """Each wanted member that exists, with its bytes or the error reading it, in the archive's order; a name
+        leading out of the archive (`outside_reason`) first, with its `RefusedMemberError`, whether it exists or not."""
         wanted = set(wanted)
+        for name in sorted(wanted):
+            reason = outside_reason(name)
+            if reason is not None:
+                wanted.discard(name)
+                yield name, RefusedMemberError(reason)
         if self._salvaged is not None:
             seen: set[str] = set()
             for name, data in self._stream_members(lambda name: name[len(self._root) :] in wanted):
@@ -330,14 +368,17 @@ class ArchiveSource:
             if not self.exists(name):
                 continue
             try:
-                yield name, self.read(name)
-            except UNREADABLE_MEMBER as exc:  # a damaged, encrypted or Deflate64 member
-                yield name, exc
+                payload: bytes | Exception = self.read(name)
+            except (*UNREADABLE_MEMBER, RefusedMemberError) as exc:  # damaged, encrypted, Deflate64, a link out
+                payload = exc
+            yield name, payload
 
     def read_table(self, name: str) -> bytes:
         """A CSV the import cannot go without (activities.csv, profile.csv); `ArchiveError` when it cannot be read."""
         try:
             return self.read(name)
+        except RefusedMemberError as exc:
+            raise ArchiveError(f"{self.path.name}: {name} is refused: {exc}") from None
         except UNREADABLE_MEMBER as exc:
             raise ArchiveError(
                 f"{self.path.name}: {name} cannot be read ({type(exc).__name__}: {exc}); the zip is damaged, "
@@ -456,6 +497,11 @@ class _Row:
         values = self.columns.values(self.row, name)
         return _finite(parse_number(values[-1], name)) if values else None
 
+    def measured(self, name: str) -> float | None:
+        """As `number`, for a value the record cannot leave out (`_measured`): NaN is a bad row, as infinity is."""
+        values = self.columns.values(self.row, name)
+        return _measured(values[-1], name) if values else None
+
     def flag(self, name: str) -> bool | None:
         values = self.columns.values(self.row, name)
         return _boolean(values[-1], name) if values else None
@@ -466,8 +512,7 @@ class _Row:
         if len(indexes) >= 2:
             metres = self.row[indexes[1]].strip() if indexes[1] < len(self.row) else ""
             return (_measured(metres, "Distance") if metres else None), None
-        values = self.columns.values(self.row, "Distance")
-        value = _measured(values[-1], "Distance") if values else None
+        value = self.measured("Distance")
         if value is None or self.columns.layout == "older":
             return value, None
         return value * 1000, "only the display Distance column: read as kilometres"
@@ -479,8 +524,9 @@ def _finite(value: float) -> float | None:
 
 
 def _measured(text: str, column: str) -> float:
-    """A number the record cannot leave out (the API always sends `distance`): a missing one lands as 0.0, so NaN
-    would pass for a measured 0 m; it is refused, as `parse_number` refuses infinity."""
+    """A number the record cannot leave out (the API always sends `distance`, `elapsed_time`, `moving_time`): a
+    missing one lands as 0 (a missing time as the other time), so NaN would pass for a measured 0 m or a time never
+    recorded; it is refused, as `parse_number` refuses infinity."""
     value = parse_number(text, column)
     if math.isnan(value):
         raise BadRowError(f"{column} {text!r} is not a finite number")
@@ -514,8 +560,8 @@ def row_to_summary(row: list[str], columns: Columns, athlete_id: int) -> tuple[d
         raise BadRowError("no Activity Date")
     started = parse_archive_date(raw_date)
     distance, distance_note = values.distance_m()
-    elapsed = _whole(values.number("Elapsed Time"))
-    moving = _whole(values.number("Moving Time"))
+    elapsed = _whole(values.measured("Elapsed Time"))
+    moving = _whole(values.measured("Moving Time"))
     display_type = values.text("Activity Type")
     average_hr = values.number("Average Heart Rate")
     filename = values.text("Filename")
@@ -746,6 +792,9 @@ class _Import:
 
     def _recording(self, record: dict[str, Any], filename: str, payload: bytes | Exception) -> Recording | None:
         month = activity_month(record)
+        if isinstance(payload, RefusedMemberError):
+            self._reject_file(record, filename, month, "refused", f"refused: {payload}")
+            return None
         if isinstance(payload, Exception):
             self._reject_file(record, filename, month, "unreadable", f"cannot read from the archive: {payload}")
             return None

@@ -95,11 +95,9 @@ def _declared(data: bytes, encoding: str, codec: str) -> bytes:
     )
 
 
-@pytest.mark.parametrize(("encoding", "codec"), [("ISO-8859-1", "latin-1"), ("UTF-16", "utf-16")])
-@pytest.mark.parametrize("make", [gpx, tcx])
-def test_a_file_in_the_encoding_it_declares_is_read(encoding: str, codec: str, make: Any) -> None:
-    """A Latin-1 GPX (0xE9 for the name's e-acute) or a UTF-16 one (BOM) was a corrupt GPX: decoded as UTF-8."""
-    points = (
+def _two_points(make: Any) -> bytes:
+    """A GPX of two positions or a TCX of two heart rates, 5 s apart (checked by `_assert_two_points`)."""
+    return make(
         '<trkpt lat="50.5" lon="7.25"><time>2024-01-01T00:00:00Z</time></trkpt>'
         '<trkpt lat="50.5" lon="7.5"><time>2024-01-01T00:00:05Z</time></trkpt>'
         if make is gpx
@@ -107,14 +105,34 @@ def test_a_file_in_the_encoding_it_declares_is_read(encoding: str, codec: str, m
         "</Trackpoint><Trackpoint><Time>2024-01-01T00:00:05Z</Time><HeartRateBpm><Value>101</Value></HeartRateBpm>"
         "</Trackpoint>"
     )
-    data = _declared(make(points), encoding, codec)
-    assert data.startswith(b"\xff\xfe") if codec == "utf-16" else b"Caf\xe9<" in data  # BOM, or Latin-1 e-acute
+
+
+def _assert_two_points(make: Any, data: bytes) -> None:
     recording = read_recording(f"a.{make.__name__}", data)
     assert recording.streams["time"]["data"] == [0, 5]
     if make is gpx:
         assert recording.streams["latlng"]["data"] == [[50.5, 7.25], [50.5, 7.5]]
     else:
         assert recording.streams["heartrate"]["data"] == [100, 101]
+
+
+@pytest.mark.parametrize(("encoding", "codec"), [("ISO-8859-1", "latin-1"), ("UTF-16", "utf-16")])
+@pytest.mark.parametrize("make", [gpx, tcx])
+def test_a_file_in_the_encoding_it_declares_is_read(encoding: str, codec: str, make: Any) -> None:
+    """A Latin-1 GPX (0xE9 for the name's e-acute) or a UTF-16 one (BOM) was a corrupt GPX: decoded as UTF-8."""
+    data = _declared(_two_points(make), encoding, codec)
+    assert data.startswith(b"\xff\xfe") if codec == "utf-16" else b"Caf\xe9<" in data  # BOM, or Latin-1 e-acute
+    _assert_two_points(make, data)
+
+
+@pytest.mark.parametrize(("codec", "first_bytes"), [("utf-16-le", b"<\x00?\x00"), ("utf-16-be", b"\x00<\x00?")])
+@pytest.mark.parametrize("make", [gpx, tcx])
+def test_a_utf16_file_without_a_byte_order_mark_is_read(codec: str, first_bytes: bytes, make: Any) -> None:
+    """`<?` in UTF-16 names the byte order (XML 1.0 Appendix F): such a GPX was a corrupt GPX, decoded as UTF-8.
+    A TCX was read already (expat detects it): kept so."""
+    data = _declared(_two_points(make), "UTF-16", codec)
+    assert data.startswith(first_bytes)  # no byte order mark
+    _assert_two_points(make, data)
 
 
 def test_a_gpx_declaring_an_unknown_encoding_is_a_file_error() -> None:
@@ -263,6 +281,88 @@ def test_a_nan_distance_is_a_bad_row_like_infinity_not_0_m(tmp_path: Path, nan: 
     ]
     landed = [(a["id"], a["distance"]) for a in _landed(tmp_path, "strava", "activities") if "_rejected" not in a]
     assert landed == [(3, 0.0)]  # an empty Distance is still none recorded: 0.0, as the API sends
+
+
+def test_a_nan_time_is_a_bad_row_like_infinity_not_the_other_time(tmp_path: Path) -> None:
+    """A NaN Elapsed or Moving Time was read as missing: the other time stood in, or 0 s for both, unreported."""
+    archive = tmp_path / "export.zip"
+    csv_text = (
+        "id,date,name,type,description,elapsed_time,moving_time,distance,commute,gear,filename\n"
+        "1,2024-06-01 06:00:00,A,Run,,NaN,5,10,false,,\n"
+        "2,2024-06-01 07:00:00,B,Run,,10,nan,10,false,,\n"
+        "3,2024-06-01 08:00:00,C,Run,,NaN,NaN,10,false,,\n"
+        "4,2024-06-01 09:00:00,D,Run,,Infinity,5,10,false,,\n"
+        "5,2024-06-01 10:00:00,E,Run,,,7,10,false,,\n"
+    )
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("activities.csv", csv_text)
+
+    report = import_archive(archive, landing(tmp_path), athlete_id=5, run_id="r1")
+
+    assert (report.rows_read, report.activities_landed, report.rows_quarantined) == (5, 1, 4)
+    assert report.lines == [
+        "activities.csv line 2: quarantined: Elapsed Time 'NaN' is not a finite number",
+        "activities.csv line 3: quarantined: Moving Time 'nan' is not a finite number",
+        "activities.csv line 4: quarantined: Elapsed Time 'NaN' is not a finite number",
+        "activities.csv line 5: quarantined: Elapsed Time 'Infinity' is not a finite number",
+    ]
+    landed = [a for a in _landed(tmp_path, "strava", "activities") if "_rejected" not in a]
+    assert [(a["id"], a["elapsed_time"], a["moving_time"]) for a in landed] == [(5, 7, 7)]  # empty: the other time
+
+
+def _rows_naming(outside: Path) -> str:
+    """activities.csv of four runs: the second and third name a file outside the export, the others their own."""
+    return (
+        f"{OLDER_HEADER}\n1,2024-06-01 06:00:00,A,Run,,10,10,false,,activities/1.gpx\n"
+        "2,2024-06-01 07:00:00,B,Run,,10,10,false,,../../outside.gpx\n"
+        f"3,2024-06-01 08:00:00,C,Run,,10,10,false,,{outside}\n"
+        "4,2024-06-01 09:00:00,D,Run,,10,10,false,,activities/4.gpx\n"
+    )
+
+
+def test_an_unpacked_archive_reads_no_file_outside_its_folder(tmp_path: Path) -> None:
+    """A row naming `../../outside.gpx`, an absolute path, or a symlink out of the folder had that file read."""
+    outside = tmp_path / "outside.gpx"
+    outside.write_bytes(gpx('<trkpt lat="1" lon="2"><time>2024-06-01T06:00:00Z</time></trkpt>'))
+    export = tmp_path / "unpacked" / "export_5"
+    (export / "activities").mkdir(parents=True)
+    (export / "activities.csv").write_text(_rows_naming(outside))
+    (export / "activities" / "1.gpx").write_bytes(outside.read_bytes())
+    (export / "activities" / "4.gpx").symlink_to(outside)
+
+    report = import_archive(export, landing(tmp_path), athlete_id=5, run_id="r1")
+
+    assert (report.activities_landed, report.files_parsed["gpx"], report.files_missing) == (4, 1, 0)
+    assert report.files_failed == {"refused": 3}
+    assert report.lines == [
+        "../../outside.gpx (activity 2): refused: a path with '..', which may lead out of the archive; "
+        "the activity lands without streams",
+        f"{outside} (activity 3): refused: an absolute path, outside the archive; the activity lands without streams",
+        f"activities/4.gpx (activity 4): refused: a symbolic link to {outside}, outside the export folder; "
+        "the activity lands without streams",
+    ]
+    rejected = sorted((s["activity_id"], "_rejected" in s) for s in _landed(tmp_path, "strava", "activity_streams"))
+    assert rejected == [(1, False), (2, True), (3, True), (4, True)]
+
+
+def test_a_zip_refuses_the_same_names_as_a_folder(tmp_path: Path) -> None:
+    """In a zip such a name was a missing file (or the zip's own member of that name): now refused alike."""
+    outside = tmp_path / "outside.gpx"
+    archive = tmp_path / "export.zip"
+    point = gpx('<trkpt lat="1" lon="2"><time>2024-06-01T06:00:00Z</time></trkpt>')
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("activities.csv", _rows_naming(outside))
+        zf.writestr("activities/1.gpx", point)
+        zf.writestr("activities/4.gpx", point)
+        zf.writestr("../../outside.gpx", point)
+
+    report = import_archive(archive, landing(tmp_path), athlete_id=5, run_id="r1")
+
+    assert (report.activities_landed, report.files_parsed["gpx"], report.files_missing) == (4, 2, 0)
+    assert report.files_failed == {"refused": 2}
+    assert [line.split(" (activity")[0] for line in report.lines if "refused" in line] == [
+        "../../outside.gpx", str(outside)
+    ]  # fmt: skip
 
 
 def _cut_central_directory(archive: Path) -> None:
