@@ -57,10 +57,7 @@ def _refusal_is_about_client(body: Any) -> bool:
     if not isinstance(errors, list):
         return False
     fields = {
-        str(error.get(key, "")).lower()
-        for error in errors
-        if isinstance(error, dict)
-        for key in ("errorType", "field")
+        str(error.get(key, "")).lower() for error in errors if isinstance(error, dict) for key in ("errorType", "field")
     }
     return any(marker in fields for marker in INVALID_CLIENT_MARKERS)
 
@@ -146,15 +143,15 @@ class TokenManager:
             data |= {"client_id": self.client.client_id, "client_secret": self.client.client_secret.reveal()}
         started_at, started = self.clock.now(), time.monotonic()
         try:
+            # Never followed: a 307/308 to another host would carry the client secret and refresh token along.
             response = self.session.post(
-                self.client.token_url, data=data, auth=auth, timeout=self.http.timeout
+                self.client.token_url, data=data, auth=auth, timeout=self.http.timeout, allow_redirects=False
             )
         except requests.RequestException as exc:
             self._record(started_at, started, None, "network_error", error=type(exc).__name__)
             raise NetworkError(f"{self.client.source} token refresh failed: {type(exc).__name__}") from exc
-        outcome = (
-            "ok" if response.ok else ("refused" if response.status_code in REFUSED_STATUSES else "error")
-        )
+        status = response.status_code
+        outcome = "ok" if 200 <= status < 300 else ("refused" if status in REFUSED_STATUSES else "error")
         self._record(started_at, started, response.status_code, outcome, headers=response.headers)
         return response
 
@@ -186,8 +183,12 @@ class TokenManager:
         if response.status_code == 410:
             raise EndpointGoneError(f"{self.client.source} token endpoint answered 410 Gone: it has been switched off")
         if response.status_code >= 500:
-            raise ServerUnavailableError(
-                f"{self.client.source} token endpoint answered {response.status_code}"
+            raise ServerUnavailableError(f"{self.client.source} token endpoint answered {response.status_code}")
+        if 300 <= response.status_code < 400:
+            raise ApiRequestError(
+                f"{self.client.source} token endpoint answered {response.status_code} (a redirect: not followed, "
+                f"the client secret and refresh token go to {self.client.token_url} only); check the token URL",
+                status=response.status_code,
             )
         if not response.ok:
             raise ApiRequestError(
@@ -224,9 +225,7 @@ class TokenManager:
             body = response.json()
             access = str(body["access_token"])
         except (ValueError, KeyError, TypeError):
-            raise MalformedResponseError(
-                f"{self.client.source} token answer is not the expected JSON"
-            ) from None
+            raise MalformedResponseError(f"{self.client.source} token answer is not the expected JSON") from None
         if "expires_at" in body:
             expires_at = int(body["expires_at"])
         else:

@@ -1,0 +1,76 @@
+"""The API clients against hostile or broken servers: each case crashed, looped, slept unbounded, lost data or
+leaked a secret before its fix. Pure Python, no Spark, nothing sleeps (a `ManualClock`); runs without the
+conftest: `pytest -p no:cacheprovider --noconftest -n 0 tests/ingest/test_hostile_api_clients.py`.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from ingest_support import START_OF_TESTS, TEST_HTTP
+
+from lakehouse.sources.clock import ManualClock
+from lakehouse.sources.credentials import Secret, TokenFile
+from lakehouse.sources.errors import ApiRequestError
+from lakehouse.sources.http import CallLedger, build_session
+from lakehouse.sources.oauth import OAuthClient, TokenManager
+from lakehouse_demo.standins._server import Reply, Request, StandinServer, json_reply
+
+CLIENT_SECRET, REFRESH = "SECRET-client-5e4d3c", "SECRET-refresh-2b1a09"
+
+
+class Scripted(StandinServer):
+    """A server whose every answer comes from `answer(request)`; it keeps the requests it saw."""
+
+    def __init__(self, answer: Callable[[Request], Reply]) -> None:
+        super().__init__()
+        self.answer = answer
+        self.requests: list[Request] = []
+
+    def handle(self, request: Request) -> Reply:
+        self.requests.append(request)
+        return self.answer(request)
+
+
+def texts_of(exc: BaseException) -> str:
+    """Everything an exception can show: its text, repr and traceback."""
+    return f"{exc}\n{exc!r}\n{''.join(traceback.format_exception(exc))}"
+
+
+def token_manager(token_url: str, tmp_path: Path, clock: ManualClock) -> TokenManager:
+    """A Strava-style token manager (form credentials) with a bootstrap refresh token and no token file yet."""
+    oauth = OAuthClient(
+        source="strava", token_url=token_url, token_endpoint="/oauth/token", client_id="4242",
+        client_secret=Secret(CLIENT_SECRET), basic_auth=False, refresh_token_env="STRAVA_REFRESH_TOKEN",
+        client_env_prefix="STRAVA_",
+    )  # fmt: skip
+    return TokenManager(
+        oauth, TokenFile(tmp_path / "config" / "token.json"), Secret(REFRESH),
+        session=build_session(TEST_HTTP), ledger=CallLedger("strava", "run-1", clock), clock=clock, http=TEST_HTTP,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START_OF_TESTS)
+
+
+# ---- OAuth token endpoint --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [302, 307, 308])
+def test_a_token_endpoint_redirecting_elsewhere_gets_no_secret_forwarded(
+    status: int, tmp_path: Path, clock: ManualClock
+) -> None:
+    with Scripted(lambda request: json_reply(200, {"access_token": "stolen"})) as elsewhere:
+        redirect = Reply(status, b"", {"Location": f"{elsewhere.base_url}/collect"})
+        with Scripted(lambda request: redirect) as token_server:
+            manager = token_manager(f"{token_server.base_url}/oauth/token", tmp_path, clock)
+            with pytest.raises(ApiRequestError, match=f"answered {status} \\(a redirect: not followed") as caught:
+                manager.access_token()
+    assert elsewhere.requests == []
+    assert caught.value.status == status
+    assert CLIENT_SECRET not in texts_of(caught.value) and REFRESH not in texts_of(caught.value)
