@@ -8,6 +8,7 @@ a message that says how to re-authorise.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -221,19 +222,46 @@ class TokenManager:
         )
 
     def _parse(self, response: requests.Response, used: Secret) -> TokenSet:
+        source = self.client.source
         try:
             body = response.json()
-            access = str(body["access_token"])
-        except (ValueError, KeyError, TypeError):
-            raise MalformedResponseError(f"{self.client.source} token answer is not the expected JSON") from None
-        if "expires_at" in body:
-            expires_at = int(body["expires_at"])
-        else:
-            expires_at = epoch_seconds(self.clock.now()) + int(body.get("expires_in", 0))
+        except (ValueError, RecursionError):  # not JSON, or nested too deep for Python's reader
+            body = None
+        if not isinstance(body, dict):
+            raise MalformedResponseError(f"{source} token answer is not a JSON object")
         rotated = body.get("refresh_token")
+        new_refresh = Secret(rotated) if isinstance(rotated, str) and rotated else used
+        access = body.get("access_token")
+        if not isinstance(access, str) or not access:
+            if new_refresh != used:  # the used refresh token may be dead already: keep the one that replaced it
+                self.tokens = TokenSet(refresh_token=new_refresh, user_id=self.tokens.user_id)
+                self.token_file.save(self.tokens)
+            raise MalformedResponseError(f"{source} token answer has no access_token (a non-empty string)")
+        expires_at = _whole_number(body.get("expires_at"))
+        if expires_at is None:
+            expires_in = _whole_number(body.get("expires_in"))
+            if expires_in is None and body.get("expires_in") is not None:
+                log.warning("%s token answer has an unreadable expires_in; refreshing before the next call", source)
+            expires_at = epoch_seconds(self.clock.now()) + (expires_in or 0)
         return TokenSet(
-            refresh_token=Secret(str(rotated)) if rotated else used,
+            refresh_token=new_refresh,
             access_token=Secret(access),
             expires_at=expires_at,
             user_id=str(body["user_id"]) if body.get("user_id") else self.tokens.user_id,
         )
+
+
+def _whole_number(value: Any) -> int | None:
+    """Seconds from a token answer: an int, a finite float or a string of digits (`"21600"`); else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:  # "soon", "", or more than 4,300 digits
+            return None
+    return None

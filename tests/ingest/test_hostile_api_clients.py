@@ -14,7 +14,7 @@ from ingest_support import START_OF_TESTS, TEST_HTTP
 
 from lakehouse.sources.clock import ManualClock
 from lakehouse.sources.credentials import Secret, TokenFile
-from lakehouse.sources.errors import ApiRequestError
+from lakehouse.sources.errors import ApiRequestError, MalformedResponseError
 from lakehouse.sources.http import CallLedger, build_session
 from lakehouse.sources.oauth import OAuthClient, TokenManager
 from lakehouse_demo.standins._server import Reply, Request, StandinServer, json_reply
@@ -74,3 +74,51 @@ def test_a_token_endpoint_redirecting_elsewhere_gets_no_secret_forwarded(
     assert elsewhere.requests == []
     assert caught.value.status == status
     assert CLIENT_SECRET not in texts_of(caught.value) and REFRESH not in texts_of(caught.value)
+
+
+def refresh_against(body: bytes, tmp_path: Path, clock: ManualClock) -> tuple[TokenManager, Secret]:
+    """A token manager whose token endpoint answers 200 with `body`, and the access token it then hands out."""
+    answer = Reply(200, body, {"Content-Type": "application/json"})
+    with Scripted(lambda request: answer) as token_server:
+        manager = token_manager(f"{token_server.base_url}/oauth/token", tmp_path, clock)
+        return manager, manager.access_token()
+
+
+NOW = int(START_OF_TESTS.timestamp())
+
+
+@pytest.mark.parametrize(
+    ("body", "expires_at"),
+    [
+        (b'{"access_token":"tok-1","refresh_token":"rt-2","expires_in":"soon"}', NOW),  # was: ValueError
+        (b'{"access_token":"tok-1","refresh_token":"rt-2","expires_at":null,"expires_in":3600}', NOW + 3600),
+        (b'{"access_token":"tok-1","refresh_token":"rt-2","expires_at":"later"}', NOW),  # was: ValueError
+        (b'{"access_token":"tok-1","refresh_token":"rt-2","expires_in":1e309}', NOW),  # inf; was: OverflowError
+        (b'{"access_token":"tok-1","refresh_token":"rt-2","expires_in":"21600"}', NOW + 21600),
+    ],
+)
+def test_an_unreadable_expiry_means_refresh_before_the_next_call_and_the_rotation_is_kept(
+    body: bytes, expires_at: int, tmp_path: Path, clock: ManualClock
+) -> None:
+    manager, access = refresh_against(body, tmp_path, clock)
+    assert access.reveal() == "tok-1"
+    assert manager.tokens.expires_at == expires_at
+    stored = TokenFile(tmp_path / "config" / "token.json").load()
+    assert stored is not None and stored.refresh_token.reveal() == "rt-2"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"access_token":null,"refresh_token":"rt-2","expires_in":21600}',  # was: the token "None"
+        b'{"access_token":"","refresh_token":"rt-2","expires_in":21600}',  # was: "Bearer " on every call
+        b'{"access_token":{"value":"x"},"refresh_token":"rt-2","expires_in":21600}',  # was: "{'value': 'x'}"
+    ],
+)
+def test_a_token_answer_without_a_usable_access_token_stops_and_keeps_the_rotated_refresh_token(
+    body: bytes, tmp_path: Path, clock: ManualClock
+) -> None:
+    with pytest.raises(MalformedResponseError, match="strava token answer has no access_token"):
+        refresh_against(body, tmp_path, clock)
+    stored = TokenFile(tmp_path / "config" / "token.json").load()
+    assert stored is not None and stored.refresh_token.reveal() == "rt-2" and stored.access_token is None
