@@ -111,11 +111,23 @@ class TokenFile:
             refresh = raw["refresh_token"]
         except (ValueError, KeyError, TypeError) as exc:
             raise CredentialsError(f"token file {self.path} is not a valid token file") from exc
-        expires_at = raw.get("expires_at")
+        if not isinstance(refresh, str) or not refresh:
+            raise CredentialsError(
+                f"token file {self.path} is not a valid token file: refresh_token is not a non-empty string"
+            )
+        access, expires_at = raw.get("access_token"), raw.get("expires_at")
+        try:
+            expires_at = int(expires_at) if expires_at is not None else None
+        except (TypeError, ValueError, OverflowError):  # "soon", {}, 1e309: unknown, so refreshed before first use
+            log.warning("token file %s has an unreadable expires_at; the access token is refreshed", self.path)
+            expires_at = None
+        if access is not None and not isinstance(access, str):
+            log.warning("token file %s has an access_token that is not a string; it is refreshed", self.path)
+            access = None
         return TokenSet(
-            refresh_token=Secret(str(refresh)),
-            access_token=secret_or_none(raw.get("access_token")),
-            expires_at=int(expires_at) if expires_at is not None else None,
+            refresh_token=Secret(refresh),
+            access_token=secret_or_none(access),
+            expires_at=expires_at,
             user_id=raw.get("user_id"),
         )
 

@@ -14,7 +14,7 @@ from ingest_support import START_OF_TESTS, TEST_HTTP
 
 from lakehouse.sources.clock import ManualClock
 from lakehouse.sources.credentials import Secret, TokenFile
-from lakehouse.sources.errors import ApiRequestError, MalformedResponseError
+from lakehouse.sources.errors import ApiRequestError, CredentialsError, MalformedResponseError
 from lakehouse.sources.http import CallLedger, build_session
 from lakehouse.sources.oauth import OAuthClient, TokenManager
 from lakehouse_demo.standins._server import Reply, Request, StandinServer, json_reply
@@ -122,3 +122,46 @@ def test_a_token_answer_without_a_usable_access_token_stops_and_keeps_the_rotate
         refresh_against(body, tmp_path, clock)
     stored = TokenFile(tmp_path / "config" / "token.json").load()
     assert stored is not None and stored.refresh_token.reveal() == "rt-2" and stored.access_token is None
+
+
+# ---- the token file ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("", "is not a valid token file"),
+        ("not json {", "is not a valid token file"),
+        ('["refresh_token"]', "is not a valid token file"),
+        ('{"refresh_token": null}', "refresh_token is not a non-empty string"),  # was: the refresh token "None"
+        ('{"refresh_token": 12345}', "refresh_token is not a non-empty string"),  # was: "12345"
+        ('{"refresh_token": ""}', "refresh_token is not a non-empty string"),
+    ],
+)
+def test_an_unusable_token_file_says_which_file_and_why(text: str, reason: str, tmp_path: Path) -> None:
+    path = tmp_path / "token.json"
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)
+    with pytest.raises(CredentialsError, match=reason) as caught:
+        TokenFile(path).load()
+    assert str(path) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("fields", "access", "expires_at"),
+    [
+        ('"access_token": "tok", "expires_at": "soon"', "tok", None),  # was: ValueError
+        ('"access_token": "tok", "expires_at": {"at": 1}', "tok", None),  # was: TypeError
+        ('"access_token": "tok", "expires_at": 1e400', "tok", None),  # inf; was: OverflowError
+        ('"access_token": ["tok"], "expires_at": 1741079250', None, 1741079250),  # was: a Secret holding a list
+    ],
+)
+def test_a_token_file_field_of_the_wrong_type_is_dropped_so_the_next_call_refreshes(
+    fields: str, access: str | None, expires_at: int | None, tmp_path: Path
+) -> None:
+    path = tmp_path / "token.json"
+    path.write_text(f'{{"refresh_token": "rt-1", {fields}}}', encoding="utf-8")
+    path.chmod(0o600)
+    tokens = TokenFile(path).load()
+    assert tokens is not None and tokens.refresh_token.reveal() == "rt-1"
+    assert (tokens.access_token.reveal() if tokens.access_token else None, tokens.expires_at) == (access, expires_at)
