@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,10 @@ from ingest_support import START_OF_TESTS, TEST_HTTP
 
 from lakehouse.sources.clock import ManualClock
 from lakehouse.sources.credentials import Secret, TokenFile
-from lakehouse.sources.errors import ApiRequestError, CredentialsError, MalformedResponseError
+from lakehouse.sources.errors import ApiRequestError, CredentialsError, MalformedResponseError, RateLimitedError
 from lakehouse.sources.http import CallLedger, build_session
 from lakehouse.sources.oauth import OAuthClient, TokenManager
+from lakehouse.sources.ratelimit import FitbitRateLimiter, PerMinuteRateLimiter, StravaRateLimiter
 from lakehouse_demo.standins._server import Reply, Request, StandinServer, json_reply
 
 CLIENT_SECRET, REFRESH = "SECRET-client-5e4d3c", "SECRET-refresh-2b1a09"
@@ -33,6 +35,20 @@ class Scripted(StandinServer):
     def handle(self, request: Request) -> Reply:
         self.requests.append(request)
         return self.answer(request)
+
+
+class BoundedClock(ManualClock):
+    """A manual clock that fails the test instead of sleeping for hours or sleeping forever."""
+
+    def __init__(self, start: datetime, *, longest_sleep: float = 2 * 3600, most_sleeps: int = 50) -> None:
+        super().__init__(start)
+        self.longest_sleep, self.most_sleeps, self.sleeps = longest_sleep, most_sleeps, 0
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps += 1
+        assert seconds <= self.longest_sleep, f"asked to sleep {seconds} s"
+        assert self.sleeps <= self.most_sleeps, "kept sleeping: an endless wait loop"
+        super().sleep(seconds)
 
 
 def texts_of(exc: BaseException) -> str:
@@ -54,8 +70,8 @@ def token_manager(token_url: str, tmp_path: Path, clock: ManualClock) -> TokenMa
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(START_OF_TESTS)
+def clock() -> BoundedClock:
+    return BoundedClock(START_OF_TESTS)
 
 
 # ---- OAuth token endpoint --------------------------------------------------------------------------------------
@@ -165,3 +181,60 @@ def test_a_token_file_field_of_the_wrong_type_is_dropped_so_the_next_call_refres
     tokens = TokenFile(path).load()
     assert tokens is not None and tokens.refresh_token.reveal() == "rt-1"
     assert (tokens.access_token.reveal() if tokens.access_token else None, tokens.expires_at) == (access, expires_at)
+
+
+# ---- rate-limit headers ------------------------------------------------------------------------------------------
+
+
+def test_a_negative_strava_limit_is_ignored_not_waited_on_forever(clock: BoundedClock) -> None:
+    limiter = StravaRateLimiter(clock)
+    limiter.observe({"X-Ratelimit-Limit": "-1,-1", "X-Ratelimit-Usage": "5,-3"})
+    limiter.before_request()  # was: sleeping to the next window, again and again (the room was always < 0)
+    assert (limiter.short_limit, limiter.daily_limit, limiter.short_used, limiter.daily_used) == (100, 1000, 5, 1)
+    assert clock.slept_seconds == 0
+
+
+def test_a_strava_limit_below_the_reserve_stops_instead_of_waiting_forever(clock: BoundedClock) -> None:
+    limiter = StravaRateLimiter(clock, short_reserve=10)
+    limiter.observe({"X-Ratelimit-Limit": "5,1000", "X-Ratelimit-Usage": "5,10"})
+    with pytest.raises(RateLimitedError, match=r"limit \(5\) leaves no calls above the reserve \(10\)") as caught:
+        limiter.before_request()
+    assert caught.value.resume_at == datetime(2025, 3, 4, 9, 15, 2, tzinfo=UTC)  # 09:07:30 -> next quarter + 2 s
+
+
+@pytest.mark.parametrize("reset", ["1000000000", "1" + "0" * 30])  # was: a 31-year sleep; an OverflowError
+def test_a_fitbit_reset_beyond_an_hour_waits_at_most_the_hour(reset: str, clock: BoundedClock) -> None:
+    limiter = FitbitRateLimiter(clock)
+    headers = {"Fitbit-Rate-Limit-Limit": "150", "Fitbit-Rate-Limit-Remaining": "0", "Fitbit-Rate-Limit-Reset": reset}
+    limiter.observe(headers)
+    limiter.before_request()
+    assert clock.slept_seconds == 3600 + 2
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "slept"),
+    [
+        ("-5", 32.0),  # was: no wait at all (a window that ended 5 s ago); now the next minute, 09:08:00 + 2 s
+        ("Tue, 04 Mar 2025 09:10:00 GMT", 152.0),  # an HTTP-date; was: ignored (the next minute)
+        ("Tue, 04 Mar 2025 09:00:00 GMT", 0.0),  # passed already: go on now
+        ("soon", 32.0),
+        ("30", 32.0),
+    ],
+)
+def test_retry_after_as_seconds_or_http_date(retry_after: str, slept: float, clock: BoundedClock) -> None:
+    limiter = PerMinuteRateLimiter(clock)
+    limiter.after_rate_limited({"Retry-After": retry_after})
+    limiter.before_request()
+    assert clock.slept_seconds == slept
+
+
+@pytest.mark.parametrize("retry_after", ["1000000000", "1" + "0" * 23])  # was: a 31-year sleep; an OverflowError
+def test_a_huge_retry_after_stops_the_run_with_a_resume_time_within_a_day(
+    retry_after: str, clock: BoundedClock
+) -> None:
+    limiter = PerMinuteRateLimiter(clock)
+    with pytest.raises(RateLimitedError, match=f"asked to wait {retry_after} s") as caught:
+        limiter.after_rate_limited({"Retry-After": retry_after})
+        limiter.before_request()
+    assert caught.value.resume_at == datetime(2025, 3, 5, 9, 7, 30, tzinfo=UTC)
+    assert clock.slept_seconds == 0
