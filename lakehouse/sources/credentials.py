@@ -6,6 +6,7 @@ The newest pair is written to the token file before it is used, so a crash never
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -14,6 +15,7 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 from lakehouse.config import REPO_ROOT
 from lakehouse.sources.errors import CredentialsError
@@ -60,10 +62,13 @@ def secret_or_none(value: str | None) -> Secret | None:
 
 
 def redact(text: str, secrets: Iterable[Secret | None]) -> str:
-    """`text` with every secret value replaced by `***` (for anything that echoes server text)."""
+    """`text` with every secret value replaced by `***`, as it is, URL-encoded or base64-encoded (for anything
+    that echoes server text)."""
     for secret in secrets:
         if secret:
-            text = text.replace(secret.reveal(), REDACTED)
+            value = secret.reveal()
+            for form in (value, quote(value, safe=""), quote_plus(value), base64.b64encode(value.encode()).decode()):
+                text = text.replace(form, REDACTED)
     return text
 
 

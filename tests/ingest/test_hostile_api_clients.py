@@ -5,20 +5,31 @@ conftest: `pytest -p no:cacheprovider --noconftest -n 0 tests/ingest/test_hostil
 
 from __future__ import annotations
 
+import base64
 import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote_plus
 
 import pytest
 from ingest_support import START_OF_TESTS, TEST_HTTP
 
 from lakehouse.sources.clock import ManualClock
 from lakehouse.sources.credentials import Secret, TokenFile
-from lakehouse.sources.errors import ApiRequestError, CredentialsError, MalformedResponseError, RateLimitedError
-from lakehouse.sources.http import CallLedger, build_session
+from lakehouse.sources.errors import (
+    ApiRequestError,
+    CredentialsError,
+    MalformedResponseError,
+    RateLimitedError,
+    UnauthorizedError,
+)
+from lakehouse.sources.google_health import google_error_summary
+from lakehouse.sources.http import ApiClient, CallLedger, build_session
 from lakehouse.sources.oauth import OAuthClient, TokenManager
 from lakehouse.sources.ratelimit import FitbitRateLimiter, PerMinuteRateLimiter, StravaRateLimiter
+from lakehouse.sources.strava import StravaSettings, open_strava_client, strava_error_summary
 from lakehouse_demo.standins._server import Reply, Request, StandinServer, json_reply
 
 CLIENT_SECRET, REFRESH = "SECRET-client-5e4d3c", "SECRET-refresh-2b1a09"
@@ -238,3 +249,66 @@ def test_a_huge_retry_after_stops_the_run_with_a_resume_time_within_a_day(
         limiter.before_request()
     assert caught.value.resume_at == datetime(2025, 3, 5, 9, 7, 30, tzinfo=UTC)
     assert clock.slept_seconds == 0
+
+
+# ---- API answers -------------------------------------------------------------------------------------------------
+
+ISSUED = "ya29.tok/SECRET+8d7c6b="  # the access token the scripted token endpoint hands out (URL-encodes)
+
+
+def api_server(api: Callable[[Request], Reply]) -> Scripted:
+    """A server with a token endpoint (issuing `ISSUED`) and the API answers of `api`."""
+
+    def answer(request: Request) -> Reply:
+        if request.path == "/oauth/token":
+            return json_reply(200, {"access_token": ISSUED, "refresh_token": "rt-2", "expires_in": 21600})
+        return api(request)
+
+    return Scripted(answer)
+
+
+def strava_client(server: Scripted, tmp_path: Path, clock: ManualClock) -> ApiClient:
+    settings = StravaSettings(
+        client_id="4242", client_secret=Secret(CLIENT_SECRET), refresh_token=Secret(REFRESH),
+        token_file=tmp_path / "config" / "strava-token.json", base_url=server.base_url, http=TEST_HTTP,
+    )  # fmt: skip
+    client, _, _ = open_strava_client(settings, ledger=CallLedger("strava", "run-1", clock), clock=clock)
+    return client
+
+
+def echo(status: int, text: str) -> Reply:
+    """An error answer whose Fault (and Google error) echoes `text`."""
+    fault = {"message": f"bad {text}", "errors": [{"resource": text, "field": "x", "code": "y"}], "error": text}
+    return json_reply(status, fault)
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "echoed"),
+    [
+        (403, ApiRequestError, ISSUED),
+        (401, UnauthorizedError, ISSUED),
+        (403, ApiRequestError, CLIENT_SECRET),
+        (403, ApiRequestError, quote_plus(ISSUED)),
+        (404, ApiRequestError, base64.b64encode(ISSUED.encode()).decode()),
+    ],
+)
+@pytest.mark.parametrize("summary", [strava_error_summary, google_error_summary])
+def test_a_secret_echoed_in_an_error_body_never_reaches_the_exception_text(
+    status: int, error: type[Exception], echoed: str, summary: Any, tmp_path: Path, clock: ManualClock
+) -> None:
+    with api_server(lambda request: echo(status, echoed)) as server:
+        client = strava_client(server, tmp_path, clock)
+        client.error_summary = summary
+        with pytest.raises(error, match=f"answered {status}|stayed unauthorised") as caught:
+            client.get_json("/api/v3/athlete/activities")
+    assert echoed not in texts_of(caught.value)
+    assert "***" in str(caught.value)
+
+
+def test_json_nested_too_deep_is_a_malformed_answer_not_a_crash(tmp_path: Path, clock: ManualClock) -> None:
+    deep = Reply(200, b"[" * 100_000 + b"]" * 100_000, {"Content-Type": "application/json"})
+    with api_server(lambda request: deep) as server:
+        client = strava_client(server, tmp_path, clock)
+        with pytest.raises(MalformedResponseError, match=r"not valid JSON .* 2 times"):  # was: RecursionError
+            client.get_json("/api/v3/athlete/activities")
+    assert len([r for r in server.requests if r.path != "/oauth/token"]) == 2  # asked again once
