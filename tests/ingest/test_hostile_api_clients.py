@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import traceback
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
@@ -16,6 +16,7 @@ from urllib.parse import quote_plus
 import pytest
 from ingest_support import START_OF_TESTS, TEST_HTTP
 
+from lakehouse.landing import LandingZone
 from lakehouse.sources.clock import ManualClock
 from lakehouse.sources.credentials import Secret, TokenFile
 from lakehouse.sources.errors import (
@@ -25,11 +26,19 @@ from lakehouse.sources.errors import (
     RateLimitedError,
     UnauthorizedError,
 )
-from lakehouse.sources.google_health import google_error_summary
+from lakehouse.sources.google_health import (
+    DATA_TYPES,
+    GoogleHealthSettings,
+    google_error_summary,
+    point_month,
+    sync_google_health,
+)
 from lakehouse.sources.http import ApiClient, CallLedger, build_session
 from lakehouse.sources.oauth import OAuthClient, TokenManager
 from lakehouse.sources.ratelimit import FitbitRateLimiter, PerMinuteRateLimiter, StravaRateLimiter
 from lakehouse.sources.strava import StravaSettings, open_strava_client, strava_error_summary
+from lakehouse.sources.sync import SyncReport
+from lakehouse.storage import LocalStore
 from lakehouse_demo.standins._server import Reply, Request, StandinServer, json_reply
 
 CLIENT_SECRET, REFRESH = "SECRET-client-5e4d3c", "SECRET-refresh-2b1a09"
@@ -312,3 +321,124 @@ def test_json_nested_too_deep_is_a_malformed_answer_not_a_crash(tmp_path: Path, 
         with pytest.raises(MalformedResponseError, match=r"not valid JSON .* 2 times"):  # was: RecursionError
             client.get_json("/api/v3/athlete/activities")
     assert len([r for r in server.requests if r.path != "/oauth/token"]) == 2  # asked again once
+
+
+# ---- Google Health pages -----------------------------------------------------------------------------------------
+
+STEPS_PATH = "/v4/users/me/dataTypes/steps/dataPoints"
+BREAKER_CALLS = 60  # the scripted API answers 500 after this many list calls: the old code's endless loops end
+
+
+def steps_point(minute: int) -> dict[str, Any]:
+    start = f"2025-03-02T10:{minute:02d}:00Z"
+    return {"steps": {"interval": {"startTime": start, "endTime": start.replace(":00Z", ":59Z")}, "count": "7"}}
+
+
+def google_sync(
+    page: Callable[[int, str | None], Reply], tmp_path: Path, clock: ManualClock
+) -> tuple[SyncReport, Scripted]:
+    """A steps-only Google Health sync; `page(n, pageToken)` answers the n-th list call (n from 1)."""
+
+    def answer(request: Request) -> Reply:
+        if request.path == "/token":
+            return json_reply(200, {"access_token": ISSUED, "expires_in": 3600})
+        calls = sum(1 for seen in server.requests if seen.path == STEPS_PATH)
+        if calls > BREAKER_CALLS:
+            return json_reply(500, {"error": {"status": "INTERNAL"}})
+        return page(calls, request.query.get("pageToken"))
+
+    server = Scripted(answer)
+    with server:
+        settings = GoogleHealthSettings(
+            client_id="777.apps", client_secret=Secret(CLIENT_SECRET), refresh_token=Secret(REFRESH),
+            token_file=tmp_path / "config" / "google.json", base_url=server.base_url,
+            token_url=f"{server.base_url}/token", data_types=("steps",), start_date=date(2025, 3, 1), http=TEST_HTTP,
+        )  # fmt: skip
+        landing = LandingZone(LocalStore(str(tmp_path / "landing")))
+        report = sync_google_health(settings, landing, clock=clock, progress=None, today=date(2025, 3, 3))
+    return report, server
+
+
+def list_calls(server: Scripted) -> int:
+    return sum(1 for request in server.requests if request.path == STEPS_PATH)
+
+
+@pytest.mark.parametrize(
+    ("next_token", "calls", "reason"),
+    [
+        (lambda n: "t1", 2, "nextPageToken already followed"),  # the same token again and again
+        (lambda n: "ab"[n % 2], 3, "nextPageToken already followed"),  # a, b, a, ...
+        (lambda n: 7, 1, "nextPageToken is not a string"),
+        (lambda n: f"t{n}", 26, "25 pages in a row without a new data point"),  # the same page, a new token
+    ],
+)
+def test_a_google_page_token_loop_stops_instead_of_paging_forever(
+    next_token: Callable[[int], Any], calls: int, reason: str, tmp_path: Path, clock: ManualClock
+) -> None:
+    same_page = [steps_point(1), steps_point(2)]
+    report, server = google_sync(
+        lambda n, token: json_reply(200, {"dataPoints": same_page, "nextPageToken": next_token(n)}), tmp_path, clock
+    )
+    assert report.stopped_reason == "malformed_response"  # was: paging until the breaker's 500s
+    assert reason in report.message
+    assert list_calls(server) == calls
+    assert report.landed == {"steps": 2}  # the page's points, once
+
+
+def test_an_empty_google_page_in_the_middle_is_followed(tmp_path: Path, clock: ManualClock) -> None:
+    pages = {None: ([steps_point(1)], "p2"), "p2": ([], "p3"), "p3": ([steps_point(3)], None)}
+
+    def page(n: int, token: str | None) -> Reply:
+        points, following = pages[token]
+        return json_reply(200, {"dataPoints": points, **({"nextPageToken": following} if following else {})})
+
+    report, server = google_sync(page, tmp_path, clock)
+    assert (report.stopped_reason, report.landed, list_calls(server)) == ("completed", {"steps": 2}, 3)
+
+
+def test_a_google_server_refusing_its_own_page_token_stops_instead_of_restarting_forever(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    def page(n: int, token: str | None) -> Reply:
+        if token:
+            return json_reply(400, {"error": {"status": "INVALID_ARGUMENT"}})
+        return json_reply(200, {"dataPoints": [steps_point(1)], "nextPageToken": "t1"})
+
+    report, server = google_sync(page, tmp_path, clock)
+    assert report.stopped_reason == "api_error"  # was: page 1, 400, page 1, 400, ... until the breaker
+    assert "answered 400 (INVALID_ARGUMENT)" in report.message
+    assert list_calls(server) == 2
+    assert report.landed == {"steps": 1}
+
+
+@pytest.mark.parametrize(
+    ("name", "point", "month"),
+    [
+        ("steps", steps_point(1), "2025-03"),
+        ("heart-rate", {"heartRate": {"sampleTime": {"physicalTime": "2025-03-02T10:00:00.123456789Z"}}}, "2025-03"),
+        ("heart-rate", {"heartRate": {"sampleTime": {"civilTime": {"date": {"year": 2025, "month": 3}}}}}, "2025-03"),
+        ("daily-resting-heart-rate", {"dailyRestingHeartRate": {"date": {"year": "2025", "month": 3}}}, "2025-03"),
+        ("heart-rate", {"heartRate": {"sampleTime": {"physicalTime": "not-a-time!"}}}, None),  # was: crash landing
+        ("heart-rate", {"heartRate": {"sampleTime": {"physicalTime": "2025-13-01T00:00:00Z"}}}, None),  # was: 2025-13
+        ("heart-rate", {"heartRate": {"sampleTime": "2025-03-02T10:00:00Z"}}, None),  # was: AttributeError
+        ("daily-resting-heart-rate", {"dailyRestingHeartRate": {"date": {"year": "MMXXV", "month": 3}}}, None),
+        ("daily-resting-heart-rate", {"dailyRestingHeartRate": {"date": {"year": 2025, "month": 13}}}, None),
+        ("daily-resting-heart-rate", {"dailyRestingHeartRate": {"date": {"year": 2025, "month": [3]}}}, None),
+    ],
+)
+def test_a_google_point_month_or_a_malformed_point(name: str, point: dict[str, Any], month: str | None) -> None:
+    if month is not None:
+        assert point_month(DATA_TYPES[name], point) == month
+    else:
+        with pytest.raises(MalformedResponseError, match=f"a {name} data point has no time"):
+            point_month(DATA_TYPES[name], point)
+
+
+def test_a_google_point_with_an_unreadable_time_is_skipped_and_the_rest_land(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    bad = {"steps": {"interval": {"startTime": "yesterday-ish", "endTime": "today"}, "count": "7"}}
+    report, _ = google_sync(
+        lambda n, token: json_reply(200, {"dataPoints": [steps_point(1), bad, steps_point(2)]}), tmp_path, clock
+    )
+    assert (report.stopped_reason, report.landed, report.invalid_skipped) == ("completed", {"steps": 2}, 1)
