@@ -34,7 +34,7 @@ class SyncReport:
     files: list[LandedFile] = field(default_factory=list)
     ledger_files: list[LandedFile] = field(default_factory=list)
     duplicates_skipped: int = 0  # the same record seen twice in one pass (pages shifted under us)
-    invalid_skipped: int = 0  # list entries without a usable id or date
+    invalid_skipped: int = 0  # list entries without a usable id or date; detail/streams answers of the wrong shape
     missing: int = 0  # details/streams answered 404 (deleted or private activity)
     stopped_reason: str = COMPLETED
     resume_at: datetime | None = None

@@ -6,15 +6,17 @@ conftest: `pytest -p no:cacheprovider --noconftest -n 0 tests/ingest/test_hostil
 from __future__ import annotations
 
 import base64
+import json
 import traceback
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
 import pytest
-from ingest_support import START_OF_TESTS, TEST_HTTP
+from ingest_support import START_OF_TESTS, TEST_HTTP, read_landed
 
 from lakehouse.landing import LandingZone
 from lakehouse.sources.clock import ManualClock
@@ -36,8 +38,8 @@ from lakehouse.sources.google_health import (
 from lakehouse.sources.http import ApiClient, CallLedger, build_session
 from lakehouse.sources.oauth import OAuthClient, TokenManager
 from lakehouse.sources.ratelimit import FitbitRateLimiter, PerMinuteRateLimiter, StravaRateLimiter
-from lakehouse.sources.strava import StravaSettings, open_strava_client, strava_error_summary
-from lakehouse.sources.sync import SyncReport
+from lakehouse.sources.strava import StravaSettings, open_strava_client, strava_error_summary, sync_strava
+from lakehouse.sources.sync import SyncReport, load_state
 from lakehouse.storage import LocalStore
 from lakehouse_demo.standins._server import Reply, Request, StandinServer, json_reply
 
@@ -442,3 +444,104 @@ def test_a_google_point_with_an_unreadable_time_is_skipped_and_the_rest_land(
         lambda n, token: json_reply(200, {"dataPoints": [steps_point(1), bad, steps_point(2)]}), tmp_path, clock
     )
     assert (report.stopped_reason, report.landed, report.invalid_skipped) == ("completed", {"steps": 2}, 1)
+
+
+# ---- Strava list, details and streams ----------------------------------------------------------------------------
+
+LIST_PATH = "/api/v3/athlete/activities"
+
+
+def activity(activity_id: Any, start: str = "2025-03-01T10:00:00Z") -> dict[str, Any]:
+    return {"id": activity_id, "start_date": start, "name": f"Run {activity_id}"}
+
+
+def strava_sync(
+    page: Callable[[int], Any],
+    tmp_path: Path,
+    clock: ManualClock,
+    extras: Callable[[Request], Any] | None = None,
+    **overrides: Any,
+) -> tuple[SyncReport, LandingZone, Scripted]:
+    """A Strava sync whose list page n answers `page(n)` (bytes as they are, else JSON) and whose detail and
+    streams calls answer `extras(request)`."""
+
+    def answer(request: Request) -> Reply:
+        if request.path == "/oauth/token":
+            return json_reply(200, {"access_token": ISSUED, "refresh_token": "rt-2", "expires_in": 21600})
+        body = page(int(request.query["page"])) if request.path == LIST_PATH else extras(request)  # type: ignore[misc]
+        return Reply(200, body if isinstance(body, bytes) else json.dumps(body).encode(), {"Content-Type": "json"})
+
+    with Scripted(answer) as server:
+        settings = StravaSettings(
+            client_id="4242", client_secret=Secret(CLIENT_SECRET), refresh_token=Secret(REFRESH),
+            token_file=tmp_path / "config" / "strava-token.json", base_url=server.base_url, http=TEST_HTTP,
+        )  # fmt: skip
+        landing = LandingZone(LocalStore(str(tmp_path / "landing")))
+        report = sync_strava(replace(settings, **overrides), landing, clock=clock, progress=None)
+    return report, landing, server
+
+
+def test_a_detail_or_streams_answer_of_the_wrong_shape_is_skipped_not_a_stop_on_every_run(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    def extras(request: Request) -> Any:
+        activity_id = int(request.path.split("/")[4])
+        if request.path.endswith("/streams"):
+            return "no streams" if activity_id == 1 else {"time": {"data": [0, 1]}}
+        return [1, 2] if activity_id == 2 else {"id": activity_id, "calories": 300.0}
+
+    pages = {1: [activity(2, "2025-03-01T11:00:00Z"), activity(1)], 2: []}
+    report, landing, _ = strava_sync(pages.__getitem__, tmp_path, clock, extras, fetch_details=True, fetch_streams=True)
+    # was: stopped (malformed_response) at activity 2's detail, and again on every later run
+    assert report.stopped_reason == "completed"
+    assert report.landed == {"activities": 2, "activity_details": 1, "activity_streams": 1}
+    assert report.invalid_skipped == 2
+    assert [r["id"] for r in read_landed(landing, "strava", "activity_details")] == [1]
+    assert [r["activity_id"] for r in read_landed(landing, "strava", "activity_streams")] == [2]
+    assert load_state(landing.store, "strava")["pending_extras"] == []
+
+
+def test_an_activity_after_the_window_does_not_become_the_watermark(tmp_path: Path, clock: ManualClock) -> None:
+    pages = {1: [activity(9, "9999-12-31T00:00:00Z"), activity(1)], 2: []}  # a server that ignores `before`
+    report, landing, _ = strava_sync(pages.__getitem__, tmp_path, clock)
+    assert (report.stopped_reason, report.landed) == ("completed", {"activities": 2})
+    # was: 9999-12-31T00:00:00Z, and every later pass asked for activities after 9999-12-24
+    assert load_state(landing.store, "strava")["watermark"] == "2025-03-01T10:00:00Z"
+
+
+@pytest.mark.parametrize("start", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])  # year 0, year 10000
+def test_an_activity_whose_start_is_outside_the_calendar_in_utc_is_skipped(
+    start: str, tmp_path: Path, clock: ManualClock
+) -> None:
+    pages = {1: [activity(2), activity(1, start)], 2: []}
+    report, _, _ = strava_sync(pages.__getitem__, tmp_path, clock)  # was: OverflowError
+    assert (report.stopped_reason, report.landed, report.invalid_skipped) == ("completed", {"activities": 1}, 1)
+
+
+@pytest.mark.parametrize(
+    ("page_one", "reason"),
+    [
+        ([1, "x", None, [1]], "page 1 held no activity with a usable id and start_date"),  # was: "already seen"
+        ([{"id": 1, "start_date": 5}], "page 1 held no activity with a usable id and start_date"),
+        ({"id": 1}, "page 1 is not a JSON array"),
+        (None, "page 1 is not a JSON array"),
+        (b'[{"id": 1, ', "not valid JSON (11 bytes), 2 times"),
+    ],
+)
+def test_a_strava_list_page_of_the_wrong_shape_stops_saying_what_was_wrong(
+    page_one: Any, reason: str, tmp_path: Path, clock: ManualClock
+) -> None:
+    report, _, _ = strava_sync(lambda n: page_one if n == 1 else [], tmp_path, clock)
+    assert report.stopped_reason == "malformed_response"
+    assert reason in report.message
+
+
+def test_the_same_strava_page_again_and_again_stops(tmp_path: Path, clock: ManualClock) -> None:
+    report, _, server = strava_sync(lambda n: [activity(2), activity(1)], tmp_path, clock)
+    assert (report.stopped_reason, report.landed, report.duplicates_skipped) == (
+        "malformed_response",
+        {"activities": 2},
+        2,
+    )
+    assert "page 2 held only activities already seen" in report.message
+    assert sum(1 for request in server.requests if request.path == LIST_PATH) == 2
