@@ -26,6 +26,7 @@ from lakehouse.sources.errors import (
     CredentialsError,
     MalformedResponseError,
     RateLimitedError,
+    StateFileError,
     UnauthorizedError,
 )
 from lakehouse.sources.google_health import (
@@ -545,3 +546,22 @@ def test_the_same_strava_page_again_and_again_stops(tmp_path: Path, clock: Manua
     )
     assert "page 2 held only activities already seen" in report.message
     assert sum(1 for request in server.requests if request.path == LIST_PATH) == 2
+
+
+# ---- the state file ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "JSONDecodeError"),
+        (b'{"pass": ', "JSONDecodeError"),
+        (b"\x80abc", "UnicodeDecodeError"),
+        (b"[]", "not a JSON object"),
+    ],
+)
+def test_an_unreadable_state_file_is_named_in_a_clear_error(content: bytes, reason: str, tmp_path: Path) -> None:
+    landing = LandingZone(LocalStore(str(tmp_path / "landing")))
+    landing.store.write_bytes("_state/strava.json", content)
+    with pytest.raises(StateFileError, match=f"the sync state _state/strava.json .* is unreadable .*{reason}"):
+        load_state(landing.store, "strava")  # was: a bare JSONDecodeError, or AttributeError on `[]` later
