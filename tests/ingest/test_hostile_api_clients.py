@@ -565,3 +565,12 @@ def test_an_unreadable_state_file_is_named_in_a_clear_error(content: bytes, reas
     landing.store.write_bytes("_state/strava.json", content)
     with pytest.raises(StateFileError, match=f"the sync state _state/strava.json .* is unreadable .*{reason}"):
         load_state(landing.store, "strava")  # was: a bare JSONDecodeError, or AttributeError on `[]` later
+
+
+def test_an_api_redirect_to_another_host_carries_no_bearer_token(tmp_path: Path, clock: ManualClock) -> None:
+    """Already so (requests drops Authorization on a host change); kept so that it stays so."""
+    with Scripted(lambda request: json_reply(200, [])) as elsewhere:
+        moved = Reply(302, b"", {"Location": f"{elsewhere.base_url}/collect"})
+        with api_server(lambda request: moved) as server:
+            assert strava_client(server, tmp_path, clock).get_json(LIST_PATH) == []
+    assert [request.headers.get("authorization") for request in elsewhere.requests] == [None]
