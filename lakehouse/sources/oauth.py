@@ -207,7 +207,7 @@ class TokenManager:
     def _refusal_message(self, response: requests.Response) -> str:
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deep for Python's reader
             body = None
         prefix = self.client.client_env_prefix
         if _refusal_is_about_client(body):

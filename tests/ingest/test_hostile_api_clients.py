@@ -26,6 +26,7 @@ from lakehouse.sources.errors import (
     CredentialsError,
     MalformedResponseError,
     RateLimitedError,
+    ReauthorizationRequiredError,
     StateFileError,
     UnauthorizedError,
 )
@@ -574,3 +575,11 @@ def test_an_api_redirect_to_another_host_carries_no_bearer_token(tmp_path: Path,
         with api_server(lambda request: moved) as server:
             assert strava_client(server, tmp_path, clock).get_json(LIST_PATH) == []
     assert [request.headers.get("authorization") for request in elsewhere.requests] == [None]
+
+
+def test_a_token_refusal_nested_too_deep_still_says_to_reauthorise(tmp_path: Path, clock: ManualClock) -> None:
+    deep = Reply(400, b"[" * 100_000 + b"]" * 100_000, {"Content-Type": "application/json"})
+    with Scripted(lambda request: deep) as token_server:
+        manager = token_manager(f"{token_server.base_url}/oauth/token", tmp_path, clock)
+        with pytest.raises(ReauthorizationRequiredError, match="refused the refresh token"):  # was: RecursionError
+            manager.access_token()
