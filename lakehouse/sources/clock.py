@@ -118,4 +118,7 @@ def parse_iso_utc(text: str) -> datetime:
     parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC; 9999-12-31T23:59-01:00 in year 10000
+        raise ValueError(f"{text!r} is outside the years 1 to 9999 in UTC") from None

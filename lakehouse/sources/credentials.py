@@ -6,6 +6,7 @@ The newest pair is written to the token file before it is used, so a crash never
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -14,6 +15,7 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 from lakehouse.config import REPO_ROOT
 from lakehouse.sources.errors import CredentialsError
@@ -60,10 +62,13 @@ def secret_or_none(value: str | None) -> Secret | None:
 
 
 def redact(text: str, secrets: Iterable[Secret | None]) -> str:
-    """`text` with every secret value replaced by `***` (for anything that echoes server text)."""
+    """`text` with every secret value replaced by `***`, as it is, URL-encoded or base64-encoded (for anything
+    that echoes server text)."""
     for secret in secrets:
         if secret:
-            text = text.replace(secret.reveal(), REDACTED)
+            value = secret.reveal()
+            for form in (value, quote(value, safe=""), quote_plus(value), base64.b64encode(value.encode()).decode()):
+                text = text.replace(form, REDACTED)
     return text
 
 
@@ -111,11 +116,23 @@ class TokenFile:
             refresh = raw["refresh_token"]
         except (ValueError, KeyError, TypeError) as exc:
             raise CredentialsError(f"token file {self.path} is not a valid token file") from exc
-        expires_at = raw.get("expires_at")
+        if not isinstance(refresh, str) or not refresh:
+            raise CredentialsError(
+                f"token file {self.path} is not a valid token file: refresh_token is not a non-empty string"
+            )
+        access, expires_at = raw.get("access_token"), raw.get("expires_at")
+        try:
+            expires_at = int(expires_at) if expires_at is not None else None
+        except (TypeError, ValueError, OverflowError):  # "soon", {}, 1e309: unknown, so refreshed before first use
+            log.warning("token file %s has an unreadable expires_at; the access token is refreshed", self.path)
+            expires_at = None
+        if access is not None and not isinstance(access, str):
+            log.warning("token file %s has an access_token that is not a string; it is refreshed", self.path)
+            access = None
         return TokenSet(
-            refresh_token=Secret(str(refresh)),
-            access_token=secret_or_none(raw.get("access_token")),
-            expires_at=int(expires_at) if expires_at is not None else None,
+            refresh_token=Secret(refresh),
+            access_token=secret_or_none(access),
+            expires_at=expires_at,
             user_id=raw.get("user_id"),
         )
 

@@ -12,6 +12,10 @@ class CredentialsError(ValueError):
     """Credentials or the token file are missing or unusable before any call is made."""
 
 
+class StateFileError(ValueError):
+    """A sync's state file in the landing zone is unreadable; no call is made."""
+
+
 class SyncStop(Exception):
     """A sync stopped before it finished; `resume_at` says when it can go on (None: at any time)."""
 

@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -55,6 +56,8 @@ DEFAULT_OVERLAP_DAYS = 1
 DEFAULT_CHECKPOINT_PAGES = 10
 SESSION_MAX_PAGE_SIZE = 25  # sleep and exercise
 SAMPLE, INTERVAL, DAILY, SESSION = "sample", "interval", "daily", "session"
+INSTANT_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])-")  # the month of an RFC 3339 instant, `2025-03-02T...`
+MAX_PAGES_WITHOUT_NEW_POINTS = 25  # more pages in a row that add nothing: the API is looping, stop
 
 
 @dataclass(frozen=True)
@@ -112,10 +115,21 @@ def point_id(point: Mapping[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 
 
+def _date_part(value: Any) -> int | None:
+    """A google.type.Date field: a number, or a string of digits; None for anything else."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isdigit() and len(value) <= 4:
+        return int(value)
+    return None
+
+
 def _civil_month(civil: Any) -> str | None:
     day = civil.get("date") if isinstance(civil, dict) else None
-    if isinstance(day, dict) and day.get("year") and day.get("month"):
-        return f"{int(day['year']):04d}-{int(day['month']):02d}"
+    if isinstance(day, dict):
+        year, month = _date_part(day.get("year")), _date_part(day.get("month"))
+        if year is not None and month is not None and 1 <= year <= 9999 and 1 <= month <= 12:
+            return f"{year:04d}-{month:02d}"
     return None
 
 
@@ -129,9 +143,10 @@ def point_month(data_type: DataType, point: Mapping[str, Any]) -> str:
             if month:
                 return month
         else:
-            timing = body.get("sampleTime" if data_type.kind == SAMPLE else "interval") or {}  # intervals, sessions
+            timing = body.get("sampleTime" if data_type.kind == SAMPLE else "interval")  # intervals, sessions
+            timing = timing if isinstance(timing, dict) else {}
             instant = timing.get("physicalTime" if data_type.kind == SAMPLE else "startTime")
-            if isinstance(instant, str) and len(instant) >= 7:
+            if isinstance(instant, str) and INSTANT_MONTH.match(instant):
                 return instant[:7]
             month = _civil_month(timing.get("civilTime" if data_type.kind == SAMPLE else "civilStartTime"))
             if month:
@@ -303,7 +318,9 @@ class _GoogleHealthRun:
             start, end = plan_window(self.state, data_type.name, self.settings, today)
             token = None
         query = data_type.window_filter(start, end)
-        pages_this_type = 0
+        resumed_token = token  # only a saved token may have gone stale; one this run was just given may not
+        followed: set[str] = {token} if token else set()
+        pages_this_type = idle_pages = 0
         while True:
             size = min(self.settings.page_size, SESSION_MAX_PAGE_SIZE) if data_type.kind == SESSION else None
             params: dict[str, object] = {"filter": query, "pageSize": size or self.settings.page_size}
@@ -313,13 +330,15 @@ class _GoogleHealthRun:
             try:
                 body = self.client.get_json(LIST_ENDPOINT, params=params, path_params={"data_type": data_type.name})
             except ApiRequestError as exc:
-                if token and exc.status == 400:  # a stale resume token: ask for the whole window again
+                if token and token == resumed_token and exc.status == 400:  # stale: ask for the whole window again
                     log.warning("%s: the saved page token was refused; asking for the window again", data_type.name)
-                    token = None
+                    token = resumed_token = None
+                    followed.clear()
                     continue
                 raise
             if not isinstance(body, dict) or not isinstance(body.get("dataPoints", []), list):
                 raise MalformedResponseError(f"{data_type.name} page is not a ListDataPointsResponse")
+            new_points = 0
             for point in body.get("dataPoints", []):
                 if not isinstance(point, dict):
                     self.report.invalid_skipped += 1
@@ -336,9 +355,11 @@ class _GoogleHealthRun:
                     continue
                 self.seen.add(key)
                 self.batches.add(data_type.name, month, record)
+                new_points += 1
             self.pages += 1
             pages_this_type += 1
-            token = body.get("nextPageToken") or None
+            idle_pages = 0 if new_points else idle_pages + 1
+            token = self._next_token(data_type, body, pages_this_type, followed, idle_pages)
             if not token:
                 break
             self.cursors[data_type.name] = {"start": start.isoformat(), "end": end.isoformat(), "page_token": token}
@@ -347,6 +368,29 @@ class _GoogleHealthRun:
         self.cursors.pop(data_type.name, None)
         self.done_through[data_type.name] = (end - timedelta(days=1)).isoformat()
         self.checkpoint()
+
+    @staticmethod
+    def _next_token(
+        data_type: DataType, body: Mapping[str, Any], page: int, followed: set[str], idle_pages: int
+    ) -> str | None:
+        """The page's `nextPageToken`, or `MalformedResponseError` when following it could loop forever: a token
+        already followed in this window, or too many pages in a row with no new point."""
+        token = body.get("nextPageToken") or None
+        if token is None:
+            return None
+        where = f"{LIST_ENDPOINT.format(data_type=data_type.name)} page {page}"
+        if not isinstance(token, str):
+            raise MalformedResponseError(f"{where}: nextPageToken is not a string")
+        if token in followed:
+            raise MalformedResponseError(
+                f"{where} gave a nextPageToken already followed in this window; stopped so the sync cannot loop"
+            )
+        if idle_pages >= MAX_PAGES_WITHOUT_NEW_POINTS:
+            raise MalformedResponseError(
+                f"{where}: {idle_pages} pages in a row without a new data point; stopped so the sync cannot loop"
+            )
+        followed.add(token)
+        return token
 
     def checkpoint(self) -> None:
         """Land what is buffered, then save the cursors and finished watermarks."""

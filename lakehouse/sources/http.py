@@ -21,7 +21,7 @@ from urllib3.util.retry import Retry
 
 from lakehouse.landing import LandedFile, LandingZone
 from lakehouse.sources.clock import Clock, iso_utc, next_quarter_hour
-from lakehouse.sources.credentials import Secret
+from lakehouse.sources.credentials import Secret, redact
 from lakehouse.sources.errors import (
     ApiRequestError,
     EndpointGoneError,
@@ -163,6 +163,9 @@ class TokenProvider(Protocol):
     def refresh(self) -> None:
         """Get a new access token now (after a 401)."""
 
+    def secrets(self) -> list[Secret | None]:
+        """Every secret it holds, so that server text quoted in an error can be redacted."""
+
 
 def _outcome(status: int) -> str:
     if status < 400:
@@ -215,7 +218,7 @@ class ApiClient:
             if status == 401:
                 if refreshed:
                     raise UnauthorizedError(
-                        f"{endpoint} stayed unauthorised (401: {self.error_summary(response)}) after a token "
+                        f"{endpoint} stayed unauthorised (401: {self._summary(response)}) after a token "
                         "refresh; check that the app was authorised with the scopes this sync needs"
                     )
                 log.info("%s answered 401; refreshing the access token once", endpoint)
@@ -236,7 +239,7 @@ class ApiClient:
             self._raise_for_status(endpoint, response)
             try:
                 return response.json()
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: `[[[[...` nested too deep for Python's reader
                 malformed += 1
                 if malformed > self.http.malformed_retries:
                     raise MalformedResponseError(
@@ -254,13 +257,17 @@ class ApiClient:
         if status == 410:
             raise EndpointGoneError(f"{endpoint} answered 410 Gone: this API has been switched off")
         if status >= 400:
-            raise ApiRequestError(
-                f"{endpoint} answered {status} ({self.error_summary(response)})", status=status
-            )
+            raise ApiRequestError(f"{endpoint} answered {status} ({self._summary(response)})", status=status)
 
-    def _send(
-        self, endpoint: str, params: dict[str, object], path_params: dict[str, object]
-    ) -> requests.Response:
+    def _summary(self, response: requests.Response) -> str:
+        """The error body's summary, with any secret the server echoed back in it redacted."""
+        try:
+            summary = self.error_summary(response)
+        except RecursionError:
+            summary = "unreadable error body"
+        return redact(summary, self.auth.secrets())
+
+    def _send(self, endpoint: str, params: dict[str, object], path_params: dict[str, object]) -> requests.Response:
         token = self.auth.access_token()
         url = self.base_url + endpoint.format(**path_params)
         started_at, started = self.clock.now(), time.monotonic()

@@ -8,6 +8,7 @@ a message that says how to re-authorise.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -57,10 +58,7 @@ def _refusal_is_about_client(body: Any) -> bool:
     if not isinstance(errors, list):
         return False
     fields = {
-        str(error.get(key, "")).lower()
-        for error in errors
-        if isinstance(error, dict)
-        for key in ("errorType", "field")
+        str(error.get(key, "")).lower() for error in errors if isinstance(error, dict) for key in ("errorType", "field")
     }
     return any(marker in fields for marker in INVALID_CLIENT_MARKERS)
 
@@ -146,15 +144,15 @@ class TokenManager:
             data |= {"client_id": self.client.client_id, "client_secret": self.client.client_secret.reveal()}
         started_at, started = self.clock.now(), time.monotonic()
         try:
+            # Never followed: a 307/308 to another host would carry the client secret and refresh token along.
             response = self.session.post(
-                self.client.token_url, data=data, auth=auth, timeout=self.http.timeout
+                self.client.token_url, data=data, auth=auth, timeout=self.http.timeout, allow_redirects=False
             )
         except requests.RequestException as exc:
             self._record(started_at, started, None, "network_error", error=type(exc).__name__)
             raise NetworkError(f"{self.client.source} token refresh failed: {type(exc).__name__}") from exc
-        outcome = (
-            "ok" if response.ok else ("refused" if response.status_code in REFUSED_STATUSES else "error")
-        )
+        status = response.status_code
+        outcome = "ok" if 200 <= status < 300 else ("refused" if status in REFUSED_STATUSES else "error")
         self._record(started_at, started, response.status_code, outcome, headers=response.headers)
         return response
 
@@ -186,8 +184,12 @@ class TokenManager:
         if response.status_code == 410:
             raise EndpointGoneError(f"{self.client.source} token endpoint answered 410 Gone: it has been switched off")
         if response.status_code >= 500:
-            raise ServerUnavailableError(
-                f"{self.client.source} token endpoint answered {response.status_code}"
+            raise ServerUnavailableError(f"{self.client.source} token endpoint answered {response.status_code}")
+        if 300 <= response.status_code < 400:
+            raise ApiRequestError(
+                f"{self.client.source} token endpoint answered {response.status_code} (a redirect: not followed, "
+                f"the client secret and refresh token go to {self.client.token_url} only); check the token URL",
+                status=response.status_code,
             )
         if not response.ok:
             raise ApiRequestError(
@@ -205,7 +207,7 @@ class TokenManager:
     def _refusal_message(self, response: requests.Response) -> str:
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deep for Python's reader
             body = None
         prefix = self.client.client_env_prefix
         if _refusal_is_about_client(body):
@@ -220,21 +222,46 @@ class TokenManager:
         )
 
     def _parse(self, response: requests.Response, used: Secret) -> TokenSet:
+        source = self.client.source
         try:
             body = response.json()
-            access = str(body["access_token"])
-        except (ValueError, KeyError, TypeError):
-            raise MalformedResponseError(
-                f"{self.client.source} token answer is not the expected JSON"
-            ) from None
-        if "expires_at" in body:
-            expires_at = int(body["expires_at"])
-        else:
-            expires_at = epoch_seconds(self.clock.now()) + int(body.get("expires_in", 0))
+        except (ValueError, RecursionError):  # not JSON, or nested too deep for Python's reader
+            body = None
+        if not isinstance(body, dict):
+            raise MalformedResponseError(f"{source} token answer is not a JSON object")
         rotated = body.get("refresh_token")
+        new_refresh = Secret(rotated) if isinstance(rotated, str) and rotated else used
+        access = body.get("access_token")
+        if not isinstance(access, str) or not access:
+            if new_refresh != used:  # the used refresh token may be dead already: keep the one that replaced it
+                self.tokens = TokenSet(refresh_token=new_refresh, user_id=self.tokens.user_id)
+                self.token_file.save(self.tokens)
+            raise MalformedResponseError(f"{source} token answer has no access_token (a non-empty string)")
+        expires_at = _whole_number(body.get("expires_at"))
+        if expires_at is None:
+            expires_in = _whole_number(body.get("expires_in"))
+            if expires_in is None and body.get("expires_in") is not None:
+                log.warning("%s token answer has an unreadable expires_in; refreshing before the next call", source)
+            expires_at = epoch_seconds(self.clock.now()) + (expires_in or 0)
         return TokenSet(
-            refresh_token=Secret(str(rotated)) if rotated else used,
+            refresh_token=new_refresh,
             access_token=Secret(access),
             expires_at=expires_at,
             user_id=str(body["user_id"]) if body.get("user_id") else self.tokens.user_id,
         )
+
+
+def _whole_number(value: Any) -> int | None:
+    """Seconds from a token answer: an int, a finite float or a string of digits (`"21600"`); else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:  # "soon", "", or more than 4,300 digits
+            return None
+    return None

@@ -9,12 +9,15 @@ empty (`","`): the limiter then counts its own calls.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 from lakehouse.sources.clock import (
+    HOUR_SECONDS,
     Clock,
     from_epoch,
     iso_utc,
@@ -24,7 +27,7 @@ from lakehouse.sources.clock import (
     parse_iso_utc,
     quarter_hour_index,
 )
-from lakehouse.sources.errors import DailyLimitReached, HourlyLimitReached
+from lakehouse.sources.errors import DailyLimitReached, HourlyLimitReached, RateLimitedError
 
 log = logging.getLogger(__name__)
 
@@ -62,17 +65,17 @@ class RateLimiter(Protocol):
 def rate_limit_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """Only the rate-limit headers of a response, with lower-cased names (for the call ledger)."""
     return {
-        name.lower(): value
-        for name, value in headers.items()
-        if name.lower().startswith(RATE_LIMIT_HEADER_PREFIXES)
+        name.lower(): value for name, value in headers.items() if name.lower().startswith(RATE_LIMIT_HEADER_PREFIXES)
     }
 
 
 def _as_int(text: str) -> int | None:
+    """A count or a number of seconds; None for junk and for negatives (no limit, usage or wait is below 0)."""
     try:
-        return int(text.strip())
+        value = int(text.strip())
     except ValueError:
         return None
+    return value if value >= 0 else None
 
 
 def parse_limit_pair(value: str | None) -> tuple[int | None, int | None]:
@@ -174,6 +177,12 @@ class StravaRateLimiter:
                 continue
             if self._short_room() <= 0:
                 resume_at = next_quarter_hour(now) + self.slack
+                if self.short_limit - self.short_reserve <= 0:  # a fresh window would not help: never loop on it
+                    raise RateLimitedError(
+                        f"Strava's 15-minute limit ({self.short_limit}) leaves no calls above the reserve "
+                        f"({self.short_reserve}); run again after {iso_utc(resume_at)}",
+                        resume_at,
+                    )
                 log.info("15-minute Strava budget spent; waiting until %s", iso_utc(resume_at))
                 self.clock.sleep((resume_at - now).total_seconds())
                 continue
@@ -254,6 +263,13 @@ def _header(headers: Mapping[str, str], name: str) -> int | None:
     return _as_int(value) if value else None
 
 
+def _fitbit_reset_seconds(headers: Mapping[str, str]) -> int | None:
+    """`Fitbit-Rate-Limit-Reset`: seconds to the top of the hour, so never more than an hour (a bigger value
+    would have the client sleep for it)."""
+    reset = _header(headers, "fitbit-rate-limit-reset")
+    return min(reset, HOUR_SECONDS) if reset is not None else None
+
+
 class FitbitRateLimiter:
     """Keeps a client under Fitbit's hourly limit using `Fitbit-Rate-Limit-Remaining` and `-Reset`."""
 
@@ -300,7 +316,7 @@ class FitbitRateLimiter:
         now = self._roll()
         limit = _header(headers, "fitbit-rate-limit-limit")
         remaining = _header(headers, "fitbit-rate-limit-remaining")
-        reset = _header(headers, "fitbit-rate-limit-reset")
+        reset = _fitbit_reset_seconds(headers)
         if limit:
             self.limit = limit
         self.remaining = remaining if remaining is not None else self.remaining - 1
@@ -310,7 +326,7 @@ class FitbitRateLimiter:
     def after_rate_limited(self, headers: Mapping[str, str]) -> None:
         """After a 429: nothing left until the reset the headers give (or the top of the hour)."""
         now = self._roll()
-        reset = _header(headers, "fitbit-rate-limit-reset")
+        reset = _fitbit_reset_seconds(headers)
         self.reset_at = now + timedelta(seconds=reset) if reset is not None else next_hour(now)
         self.remaining = 0
 
@@ -347,6 +363,29 @@ class FitbitRateLimiter:
 
 GOOGLE_HEALTH_PER_MINUTE_LIMIT = 300  # requests per minute per user (developers.google.com/health/rate-limits)
 MINUTE_SECONDS = 60
+MAX_RETRY_AFTER_WAIT_SECONDS = HOUR_SECONDS  # a longer Retry-After stops the run instead of sleeping through it
+MAX_RESUME_DELAY = timedelta(days=1)  # the latest "run again after" a Retry-After can set
+
+
+def retry_after_seconds(headers: Mapping[str, str], now: datetime) -> int | None:
+    """`Retry-After` as seconds from `now`: delay-seconds or an HTTP-date (RFC 9110); None when absent or junk.
+
+    Example: `Retry-After: 120` -> 120; `Retry-After: Wed, 21 Oct 2015 07:28:00 GMT` -> the seconds until then
+    (0 once it has passed); `Retry-After: -5` or `soon` -> None.
+    """
+    lowered = {key.lower(): value for key, value in headers.items()}
+    value = (lowered.get("retry-after") or "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return _as_int(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # "-0000": UTC by RFC 5322
+        when = when.replace(tzinfo=UTC)
+    return max(math.ceil((when - now).total_seconds()), 0)
 
 
 def _next_minute(when: datetime) -> datetime:
@@ -398,9 +437,17 @@ class PerMinuteRateLimiter:
         self.used += 1
 
     def after_rate_limited(self, headers: Mapping[str, str]) -> None:
-        """After a 429: nothing left until `Retry-After` seconds pass, or until the next minute."""
+        """After a 429: nothing left until `Retry-After` seconds pass, or until the next minute; a `Retry-After`
+        longer than `MAX_RETRY_AFTER_WAIT_SECONDS` stops the run (`RateLimitedError`) instead of sleeping."""
         now = self._roll()
-        retry_after = _header(headers, "retry-after")
+        retry_after = retry_after_seconds(headers, now)
+        if retry_after is not None and retry_after > MAX_RETRY_AFTER_WAIT_SECONDS:
+            resume_at = now + timedelta(seconds=min(retry_after, MAX_RESUME_DELAY.total_seconds()))
+            raise RateLimitedError(
+                f"the server asked to wait {retry_after} s (Retry-After), longer than the "
+                f"{MAX_RETRY_AFTER_WAIT_SECONDS} s a run waits; run again after {iso_utc(resume_at)}",
+                resume_at,
+            )
         if retry_after is not None:
             self.window_end = now + timedelta(seconds=retry_after)
         self.used = self.limit

@@ -133,8 +133,7 @@ def strava_error_summary(response: requests.Response) -> str:
     try:
         body = response.json()
         errors = ", ".join(
-            f"{e.get('resource', '')}.{e.get('field', '')} {e.get('code', '')}"
-            for e in body.get("errors", [])
+            f"{e.get('resource', '')}.{e.get('field', '')} {e.get('code', '')}" for e in body.get("errors", [])
         )
         return f"{body.get('message', '')}: {errors}".strip(": ")
     except (ValueError, AttributeError, TypeError):
@@ -191,9 +190,7 @@ def streams_by_type(body: Any) -> dict[str, Any]:
     raise MalformedResponseError("streams answer is neither a StreamSet object nor a stream array")
 
 
-def _new_pass(
-    state: Mapping[str, Any], settings: StravaSettings, now: datetime, full_refresh: bool
-) -> dict[str, Any]:
+def _new_pass(state: Mapping[str, Any], settings: StravaSettings, now: datetime, full_refresh: bool) -> dict[str, Any]:
     watermark = state.get("watermark")
     after = 0
     if watermark and not full_refresh:
@@ -247,25 +244,26 @@ class _StravaRun:
     # ---- the list -------------------------------------------------------------------------------------
     def list_activities(self) -> None:
         """Page through the current pass until an empty page, landing every `checkpoint_pages` pages."""
-        pass_ = self.state.get("pass") or _new_pass(
-            self.state, self.settings, self.clock.now(), self.full_refresh
-        )
+        pass_ = self.state.get("pass") or _new_pass(self.state, self.settings, self.clock.now(), self.full_refresh)
         pass_["runs"] += 1
         self.state["pass"] = pass_
         window = {"after": pass_["after"], "before": pass_["before"], "per_page": self.settings.per_page}
         skip_ids = set(pass_["skip_ids"])
         page = 1
         while True:
-            self._show(
-                f"listing page {page} (pass page {pass_['pages'] + 1})", lambda: self._list_calls_left(pass_)
-            )
+            self._show(f"listing page {page} (pass page {pass_['pages'] + 1})", lambda: self._list_calls_left(pass_))
             body = self.client.get_json(LIST_ENDPOINT, {**window, "page": page})
             if not isinstance(body, list):
                 raise MalformedResponseError(f"{LIST_ENDPOINT} page {page} is not a JSON array")
             if not body:
                 self._complete_pass(pass_)
                 return
+            invalid_before = self.report.invalid_skipped
             if not self._take(body, pass_, skip_ids):
+                if self.report.invalid_skipped - invalid_before == len(body):
+                    raise MalformedResponseError(
+                        f"{LIST_ENDPOINT} page {page} held no activity with a usable id and start_date"
+                    )
                 raise MalformedResponseError(f"{LIST_ENDPOINT} page {page} held only activities already seen")
             pass_["pages"] += 1
             self.pages_this_run += 1
@@ -300,9 +298,7 @@ class _StravaRun:
 
     def _track_order(self, start: int, activity_id: int) -> None:
         if self.min_epoch is not None and start > self.min_epoch and self.ordered:
-            log.warning(
-                "the activity list is not newest-first; an interrupted pass will restart from its top"
-            )
+            log.warning("the activity list is not newest-first; an interrupted pass will restart from its top")
             self.ordered = False
         if self.top_epoch is None:
             self.top_epoch = start
@@ -312,9 +308,11 @@ class _StravaRun:
             self.min_ids.add(activity_id)
 
     def _track_recent(self, pass_: dict[str, Any], activity_id: int, start: int) -> None:
-        if pass_["newest"] is None or start > pass_["newest"]:
+        # One activity after the window the pass asked for (a server ignoring `before`, a year-9999 date) must
+        # not become the watermark: every later pass would then ask for activities after it and get none.
+        if start < pass_["before"] and (pass_["newest"] is None or start > pass_["newest"]):
             pass_["newest"] = start
-        if start >= pass_["newest"] - self.settings.overlap.total_seconds():
+        if pass_["newest"] is None or start >= pass_["newest"] - self.settings.overlap.total_seconds():
             pass_["recent"][str(activity_id)] = start
 
     def _is_new(self, activity_id: int, start: int) -> bool:
@@ -395,19 +393,29 @@ class _StravaRun:
             if need == NEED_DETAIL:
                 detail = self.client.get_json(DETAIL_ENDPOINT, path_params={"id": entry["id"]})
                 if not isinstance(detail, dict):
-                    raise MalformedResponseError(f"{DETAIL_ENDPOINT} answer is not a JSON object")
+                    self._skip_extra(entry, need, f"{DETAIL_ENDPOINT} answer is not a JSON object")
+                    return
                 self.batches.add(ENTITY_DETAILS, month, detail)
             else:
                 params = {"keys": ",".join(self.settings.stream_keys), "key_by_type": "true"}
                 body = self.client.get_json(STREAMS_ENDPOINT, params, path_params={"id": entry["id"]})
-                self.batches.add(
-                    ENTITY_STREAMS, month, {"activity_id": entry["id"], "streams": streams_by_type(body)}
-                )
+                try:
+                    streams = streams_by_type(body)
+                except MalformedResponseError as error:
+                    self._skip_extra(entry, need, error.message)
+                    return
+                self.batches.add(ENTITY_STREAMS, month, {"activity_id": entry["id"], "streams": streams})
         except ApiRequestError as error:
             if error.status != 404:
                 raise
             log.warning("activity %s has no %s (404: deleted or private); skipped", entry["id"], need)
             self.report.missing += 1
+
+    def _skip_extra(self, entry: dict[str, Any], need: str, reason: str) -> None:
+        """A detail or streams answer of the wrong shape: skipped, so one bad answer cannot hold up the queue
+        (stopping would meet it again at the head of the queue on every run)."""
+        log.warning("activity %s: %s; its %s is skipped", entry["id"], reason, need)
+        self.report.invalid_skipped += 1
 
     # ---- landing, state, progress ----------------------------------------------------------------------
     def checkpoint(self) -> None:
@@ -430,10 +438,7 @@ class _StravaRun:
             return
         eta, calls_left = None, calls_left()
         if calls_left is not None:
-            eta = (
-                self.limiter.seconds_for_calls(calls_left)
-                + calls_left * self.client.ledger.mean_duration_seconds()
-            )
+            eta = self.limiter.seconds_for_calls(calls_left) + calls_left * self.client.ledger.mean_duration_seconds()
         landed = self.batches.landed.get(ENTITY_ACTIVITIES, 0) + self.batches.pending(ENTITY_ACTIVITIES)
         self.progress.show(
             f"strava · {phase} · {landed:,} activities · {self.client.ledger.calls:,} calls · "
@@ -508,9 +513,7 @@ def sync_strava(
     client, auth, limiter = open_strava_client(settings, ledger=ledger, clock=clock, session=session)
     if state.get("rate_limit"):
         limiter.restore(state["rate_limit"])
-    run = _StravaRun(
-        settings, landing, client, limiter, state, report, ProgressLine(progress), clock, full_refresh
-    )
+    run = _StravaRun(settings, landing, client, limiter, state, report, ProgressLine(progress), clock, full_refresh)
     stop: SyncStop | None = None
     try:
         run.list_activities()

@@ -14,6 +14,7 @@ from typing import Any
 
 from lakehouse.faults import crash_point
 from lakehouse.landing import LandedFile, LandingZone
+from lakehouse.sources.errors import StateFileError
 from lakehouse.storage import ObjectStore
 
 STATE_PREFIX = "_state"
@@ -34,7 +35,7 @@ class SyncReport:
     files: list[LandedFile] = field(default_factory=list)
     ledger_files: list[LandedFile] = field(default_factory=list)
     duplicates_skipped: int = 0  # the same record seen twice in one pass (pages shifted under us)
-    invalid_skipped: int = 0  # list entries without a usable id or date
+    invalid_skipped: int = 0  # list entries without a usable id or date; detail/streams answers of the wrong shape
     missing: int = 0  # details/streams answered 404 (deleted or private activity)
     stopped_reason: str = COMPLETED
     resume_at: datetime | None = None
@@ -66,7 +67,20 @@ def load_state(store: ObjectStore, source: str) -> dict[str, Any]:
     key = state_key(source)
     if not store.exists(key):
         return {"version": STATE_VERSION}
-    return json.loads(store.read_bytes(key))
+    try:
+        state = json.loads(store.read_bytes(key))
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON
+        raise StateFileError(f"{_unreadable(key)}: {type(exc).__name__}") from None
+    if not isinstance(state, dict):
+        raise StateFileError(f"{_unreadable(key)}: not a JSON object")
+    return state
+
+
+def _unreadable(key: str) -> str:
+    return (
+        f"the sync state {key} in the landing zone is unreadable (restore it, or delete it to sync from the "
+        "start again: landed files are kept and silver deduplicates)"
+    )
 
 
 def save_state(store: ObjectStore, source: str, state: dict[str, Any]) -> None:
