@@ -358,11 +358,13 @@ class ArchiveSource:
                 wanted.discard(name)
                 yield name, RefusedMemberError(reason)
         if self._salvaged is not None:
+            root = self._root
             seen: set[str] = set()
-            for name, data in self._stream_members(lambda name: name[len(self._root) :] in wanted):
+            # Under the root only: `other_12/activities/1.gpx` is not `export_1/`'s file (its prefix is as long).
+            for name, data in self._stream_members(lambda name: name.startswith(root) and name[len(root) :] in wanted):
                 if data is not None and name not in seen:  # a name the zip holds twice: its first complete copy
                     seen.add(name)
-                    yield name[len(self._root) :], data
+                    yield name[len(root) :], data
             return
         for name in sorted(wanted):
             if not self.exists(name):

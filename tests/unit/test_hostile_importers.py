@@ -391,6 +391,37 @@ def test_an_activity_file_the_zip_holds_twice_is_read_once(tmp_path: Path, damag
     assert len(_landed(tmp_path, "strava", "activity_streams")) == 1
 
 
+@pytest.mark.parametrize("damaged", [False, True])
+def test_a_file_in_another_folder_of_the_zip_is_not_the_exports_own(tmp_path: Path, damaged: bool) -> None:
+    """`other_12/` is as long as `export_1/`: a salvaged zip read `other_12/activities/2.gpx` as the export's own
+    `activities/2.gpx` (and `other_12/activities/1.gpx` as a second copy of `activities/1.gpx`)."""
+    archive = tmp_path / "export.zip"
+    csv_text = (
+        f"{OLDER_HEADER}\n1,2024-06-01 06:00:00,A,Run,,10,10,false,,activities/1.gpx\n"
+        "2,2024-06-01 07:00:00,B,Run,,10,10,false,,activities/2.gpx\n"
+    )
+    own = gpx('<trkpt lat="1" lon="2"><time>2024-06-01T06:00:00Z</time></trkpt>')
+    other = gpx('<trkpt lat="3" lon="4"><time>2024-06-01T06:00:00Z</time></trkpt>')
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("other_12/activities/1.gpx", other)
+        zf.writestr("other_12/activities/2.gpx", other)
+        zf.writestr("export_1/activities.csv", csv_text)
+        zf.writestr("export_1/activities/1.gpx", own)
+    if damaged:
+        _cut_central_directory(archive)
+
+    report = import_archive(archive, landing(tmp_path), athlete_id=5, run_id="r1")
+
+    assert (report.files_parsed["gpx"], report.streams_landed, report.files_missing) == (1, 1, 1)
+    where = " (or after the damaged part)" if damaged else ""
+    assert (
+        f"1 file(s) named in activities.csv are not in the archive{where}: activities/2.gpx; "
+        "those activities land without streams"
+    ) in report.lines
+    streams = _landed(tmp_path, "strava", "activity_streams")
+    assert [(s["activity_id"], s["streams"]["latlng"]["data"]) for s in streams] == [(1, [[1.0, 2.0]])]
+
+
 # ---- Google Takeout -----------------------------------------------------------------------------------------
 
 
