@@ -457,6 +457,27 @@ def test_a_takeout_member_the_zip_holds_twice_is_read_once(tmp_path: Path) -> No
     assert counts == ["7", "8"]
 
 
+def test_an_unpacked_takeout_reads_no_symbolic_link_out_of_its_folder(tmp_path: Path) -> None:
+    """A link to a file outside the unpacked export had that file read and landed, as the Strava archive's had."""
+    outside = tmp_path / "outside.csv"
+    outside.write_text("timestamp,floors,data source\n2024-01-01T00:00:00Z,3,x\n")
+    folder = tmp_path / "unpacked" / "Takeout" / "Fitbit" / "Physical Activity_GoogleData"
+    folder.mkdir(parents=True)
+    (folder / "steps_2024-01-01.csv").write_text("timestamp,steps,data source\n2024-01-01T00:00:00Z,5,x\n")
+    (folder / "floors_2024-01-01.csv").symlink_to(outside)
+
+    report = takeout.import_takeout(tmp_path / "unpacked", landing(tmp_path), run_id="r1")
+
+    assert report.records_landed == {"steps": 1}
+    assert report.skipped == [
+        (
+            "Takeout/Fitbit/Physical Activity_GoogleData/floors_2024-01-01.csv",
+            f"refused: a symbolic link to {outside.resolve()}, outside the export folder",
+        )
+    ]
+    assert not (tmp_path / "landing" / "google_health" / "floors").exists()
+
+
 def test_a_takeout_csv_past_the_csv_limit_is_a_skipped_file(tmp_path: Path) -> None:
     export = tmp_path / "takeout.zip"
     folder = "Takeout/Fitbit/Physical Activity_GoogleData"
