@@ -135,6 +135,35 @@ def test_a_utf16_file_without_a_byte_order_mark_is_read(codec: str, first_bytes:
     _assert_two_points(make, data)
 
 
+@pytest.mark.parametrize(
+    ("codec", "first_bytes"),
+    [("utf-16", b"\xff\xfe \x00"), ("utf-16-le", b" \x00\r\x00"), ("utf-16-be", b"\x00 \x00\r")],
+)
+@pytest.mark.parametrize("make", [gpx, tcx])
+def test_blanks_before_a_utf16_declaration_are_left_out_as_in_utf8(codec: str, first_bytes: bytes, make: Any) -> None:
+    """Blanks before `<?xml` (Strava's TCX files have them) were stripped as UTF-8 bytes: a UTF-16 TCX with them
+    was a corrupt TCX (with a byte order mark or without), a UTF-16 GPX without the mark one too."""
+    data = _declared(b" \r\n\t" + _two_points(make), "UTF-16", codec)
+    assert data.startswith(first_bytes)
+    _assert_two_points(make, data)
+
+
+@pytest.mark.parametrize(
+    ("start", "encoding", "codec"),
+    [
+        (b" \r\n\t", "UTF-8", "utf-8"),  # read before: kept so
+        (b"\xef\xbb\xbf\n ", "UTF-8", "utf-8"),  # read before: kept so
+        (b"\xef\xbb\xbf\xef\xbb\xbf\n ", "UTF-8", "utf-8"),  # a mark twice: was a corrupt GPX (a TCX was read)
+        (b"\xef\xbb\xbf", "ISO-8859-1", "latin-1"),  # a UTF-8 mark on a Latin-1 file: likewise
+    ],
+)
+@pytest.mark.parametrize("make", [gpx, tcx])
+def test_blanks_and_utf8_byte_order_marks_before_the_declaration_are_left_out(
+    start: bytes, encoding: str, codec: str, make: Any
+) -> None:
+    _assert_two_points(make, start + _declared(_two_points(make), encoding, codec))
+
+
 def test_a_gpx_declaring_an_unknown_encoding_is_a_file_error() -> None:
     data = gpx("").replace(b'<?xml version="1.0"?>', b'<?xml version="1.0" encoding="klingon-8"?>')
     with pytest.raises(ActivityFileError, match="corrupt GPX: unknown encoding: klingon-8"):
