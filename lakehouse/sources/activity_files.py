@@ -12,10 +12,12 @@ the API reports it); `watts` W; `temp` degrees Celsius.
 
 Parsers are the maintained libraries, never hand-written: fitdecode (FIT, CRC checked, errors raised), gpxpy
 (GPX 1.0/1.1), tcxreader (TCX; chosen over python-tcxparser because it returns every trackpoint with its
-extensions, speed and watts included, and reads a file object). Strava's TCX files often start with blanks
-before `<?xml`, which an XML parser rejects: they are stripped first. tcxreader refuses a whole TCX for one
-Trackpoint with `<Time/>` or a time without a zone: such a file is read again without the timeless Trackpoints
-(a time without a zone is UTC there, as gpxpy's is), and a file tcxreader reads is never touched.
+extensions, speed and watts included, and reads a file object). A GPX or TCX is decoded first, in the encoding its
+first bytes or declaration name (`_xml_text`: UTF-8, UTF-16 with or without a byte order mark, Latin-1, ...), and
+blanks before `<?xml`, which Strava's TCX files often have and an XML parser rejects, are left out of the text (in
+UTF-16 as in UTF-8); the parsers read that text. tcxreader refuses a whole TCX for one Trackpoint with `<Time/>` or
+a time without a zone: such a file is read again without the timeless Trackpoints (a time without a zone is UTC
+there, as gpxpy's is), and a file tcxreader reads is never touched.
 """
 
 from __future__ import annotations
@@ -42,17 +44,18 @@ SEMICIRCLES_PER_DEGREE = 2**31 / 180
 FLOAT_DECIMALS = 6
 KNOWN_SUFFIXES = (".fit", ".gpx", ".tcx")
 STREAM_ORDER = ("time", "distance", "latlng", "altitude", "velocity_smooth", "heartrate", "cadence", "watts", "temp")
-# An XML file's first bytes -> its encoding (XML 1.0 Appendix F): a byte order mark, else `<?` in UTF-16 (a file
-# without the mark, its declaration saying UTF-16, which names no byte order).
+# An XML file's first bytes -> UTF-16 (XML 1.0 Appendix F): a byte order mark, else `<?` in UTF-16 (a file without
+# the mark, its declaration saying UTF-16, which names no byte order), blanks before it allowed as in UTF-8.
 XML_FIRST_BYTES = (
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-    (b"<\x00?\x00", "utf-16-le"),
-    (b"\x00<\x00?", "utf-16-be"),
+    (re.compile(re.escape(codecs.BOM_UTF16_LE)), "utf-16"),
+    (re.compile(re.escape(codecs.BOM_UTF16_BE)), "utf-16"),
+    (re.compile(rb"(?:[ \t\r\n]\x00)*<\x00\?\x00"), "utf-16-le"),
+    (re.compile(rb"(?:\x00[ \t\r\n])*\x00<\x00\?"), "utf-16-be"),
 )
+UTF8_MARKS = re.compile(b"(?:%s)+" % re.escape(codecs.BOM_UTF8))  # whole marks, never byte by byte
 ZONELESS_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?")  # a TCX <Time> without Z or offset
 XML_DECLARED_ENCODING = re.compile(rb"""\s*<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z][A-Za-z0-9._-]*)["']""")
+XML_DECLARATION = re.compile(r"\A<\?xml\s[^>]*\?>")  # at the start of the text only
 
 
 class ActivityFileError(ValueError):
@@ -208,19 +211,29 @@ def _gpx_extension_number(point: gpxpy.gpx.GPXTrackPoint, *local_names: str) -> 
 
 
 def _xml_text(data: bytes) -> str:
-    """XML bytes as text in the encoding the file names, as an XML parser reads it: its first bytes (a byte order
-    mark, or `<?` in UTF-16 without one: `XML_FIRST_BYTES`), else the `encoding` of its `<?xml ...?>` declaration
-    (`ISO-8859-1`), else UTF-8."""
+    """XML bytes as text in the encoding the file names, blanks before `<?xml` left out (Strava's TCX files have
+    them; an XML parser refuses them): UTF-16 when its first bytes say so (`XML_FIRST_BYTES`); else, after a UTF-8
+    byte order mark, UTF-8; else the `encoding` of its `<?xml ...?>` declaration (`ISO-8859-1`); else UTF-8.
+    Example: `_xml_text(b"\\n <?xml version='1.0'?><gpx/>") == "<?xml version='1.0'?><gpx/>"`."""
     for first_bytes, codec in XML_FIRST_BYTES:
-        if data.startswith(first_bytes):
-            return data.decode(codec)
-    declared = XML_DECLARED_ENCODING.match(data)
-    return data.decode(declared[1].decode("ascii") if declared else "utf-8")
+        if first_bytes.match(data):
+            return data.decode(codec).lstrip()
+    marked = UTF8_MARKS.match(data)
+    body = data[marked.end() :] if marked else data
+    declared = XML_DECLARED_ENCODING.match(body)
+    if marked:
+        try:
+            return body.decode("utf-8").lstrip()
+        except UnicodeDecodeError:
+            if not declared:
+                raise
+            # not UTF-8: a mark put before a file in the encoding it declares, read so (as expat reads it unmarked)
+    return body.decode(declared[1].decode("ascii") if declared else "utf-8").lstrip()
 
 
 def _read_gpx(data: bytes) -> list[Sample]:
     try:  # gpxpy decodes bytes as UTF-8 whatever the file declares: it is handed the text
-        parsed = gpxpy.parse(_xml_text(data).lstrip())
+        parsed = gpxpy.parse(_xml_text(data))
     except (gpxpy.gpx.GPXException, UnicodeDecodeError, LookupError) as exc:  # LookupError: an unknown encoding
         raise ActivityFileError(f"corrupt GPX: {exc}") from exc
     samples: list[Sample] = []
@@ -249,7 +262,10 @@ def _read_gpx(data: bytes) -> list[Sample]:
 
 
 def _read_tcx(data: bytes) -> list[Sample]:
-    text = data.lstrip(b"\xef\xbb\xbf").lstrip()  # Strava's TCX files may start with blanks before <?xml
+    try:  # decoded as a GPX is; tcxreader's parser reads UTF-8 then, no declaration naming another encoding
+        text = XML_DECLARATION.sub("", _xml_text(data), count=1).encode()
+    except (UnicodeDecodeError, LookupError) as exc:  # LookupError: an unknown encoding
+        raise ActivityFileError(f"corrupt TCX: {type(exc).__name__}: {exc}") from exc
     try:
         exercise = TCXReader().read(io.BytesIO(text), only_gps=False)  # type: ignore[arg-type]
     except Exception as exc:  # tcxreader raises ParseError, ValueError, KeyError, TypeError on bad input

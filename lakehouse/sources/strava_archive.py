@@ -64,7 +64,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -75,7 +75,14 @@ from lakehouse.sources.activity_files import ActivityFileError, Recording, Unkno
 from lakehouse.sources.clock import epoch_seconds, from_epoch, iso_utc, parse_iso_utc
 from lakehouse.sources.strava import DEFAULT_OVERLAP, ENTITY_ACTIVITIES, ENTITY_STREAMS, SOURCE, activity_month
 from lakehouse.sources.sync import MonthlyBatches, load_state, save_state
-from lakehouse.sources.zip_members import index_members, member_name, repeated_note
+from lakehouse.sources.zip_members import (
+    RefusedMemberError,
+    folder_file,
+    index_members,
+    member_name,
+    outside_reason,
+    repeated_note,
+)
 
 ROUTE = "archive"
 ACTIVITIES_CSV = "activities.csv"
@@ -159,10 +166,6 @@ class MissingAthleteIdError(ArchiveError):
     """Neither the archive's profile.csv nor the command line gives the athlete id."""
 
 
-class RefusedMemberError(ArchiveError):
-    """A file the archive names outside itself (`../../x.gpx`, `/home/x.gpx`, a symbolic link out of the folder)."""
-
-
 class BadRowError(ValueError):
     """One activities.csv row with a value that cannot be converted (the message names it)."""
 
@@ -196,16 +199,6 @@ class ArchiveReport:
 
 
 # ---- the archive: a zip or a folder, read member by member -----------------------------------------------
-
-
-def outside_reason(name: str) -> str | None:
-    """Why a member name (`/` separators) may lead out of the archive, or None: `outside_reason("a/1.gpx") is None`,
-    `outside_reason("../1.gpx")` names the `..`. Asked of a zip and a folder alike: both import an archive alike."""
-    if PurePosixPath(name).is_absolute() or PureWindowsPath(name).anchor:
-        return "an absolute path, outside the archive"
-    if ".." in PurePosixPath(name).parts:
-        return "a path with '..', which may lead out of the archive"
-    return None
 
 
 class ArchiveSource:
@@ -323,21 +316,9 @@ class ArchiveSource:
             return self._root + name in self._infos
         return (self.path / self._root / name).is_file()
 
-    def _folder_file(self, name: str) -> Path:
-        """The file a member name stands for in an unpacked archive; `RefusedMemberError` when the name or a
-        symbolic link on its way leads out of the export folder (the one holding activities.csv)."""
-        reason = outside_reason(name)
-        if reason is not None:
-            raise RefusedMemberError(reason)
-        base = (self.path / self._root).resolve()
-        target = (base / name).resolve()
-        if not target.is_relative_to(base):
-            raise RefusedMemberError(f"a symbolic link to {target}, outside the export folder")
-        return target
-
     def read(self, name: str) -> bytes:
         """One member's bytes (a CSV, or one activity file; the archive itself is never read whole); in a folder,
-        `RefusedMemberError` for a file outside it."""
+        `RefusedMemberError` for a file outside the export folder (the one holding activities.csv)."""
         if self._salvaged is not None:
             data = self._salvaged.get(self._root + name)
             if data is None:
@@ -346,7 +327,7 @@ class ArchiveSource:
         if self._zip is not None:
             with self._zip.open(self._infos[self._root + name]) as member:
                 return member.read()
-        return self._folder_file(name).read_bytes()
+        return folder_file(self.path / self._root, name).read_bytes()
 
     def members(self, wanted: Iterable[str]) -> Iterator[tuple[str, bytes | Exception]]:
         """Each wanted member that exists, with its bytes or the error reading it, in the archive's order; a name
@@ -358,11 +339,13 @@ class ArchiveSource:
                 wanted.discard(name)
                 yield name, RefusedMemberError(reason)
         if self._salvaged is not None:
+            root = self._root
             seen: set[str] = set()
-            for name, data in self._stream_members(lambda name: name[len(self._root) :] in wanted):
+            # Under the root only: `other_12/activities/1.gpx` is not `export_1/`'s file (its prefix is as long).
+            for name, data in self._stream_members(lambda name: name.startswith(root) and name[len(root) :] in wanted):
                 if data is not None and name not in seen:  # a name the zip holds twice: its first complete copy
                     seen.add(name)
-                    yield name[len(self._root) :], data
+                    yield name[len(root) :], data
             return
         for name in sorted(wanted):
             if not self.exists(name):

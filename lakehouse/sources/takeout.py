@@ -26,10 +26,11 @@ member is read whole into a string: JSON members are parsed from the zip stream,
 row, and landed records are flushed every `flush_every` records.
 
 Bad input never stops the import: a truncated or damaged member, an unknown file type, a CSV without its
-value column, a CSV with a new column (landed, the column noted), JSON nested too deep to read each give one
-line in the report. A record whose time or value does not read (an impossible date, NaN, a number beyond a
-double) lands marked `"_rejected": "<member>: <reason>"` for bronze to quarantine with that reason (the
-report names the first few); its neighbours land.
+value column, a CSV with a new column (landed, the column noted), JSON nested too deep to read, in an unpacked
+folder a symbolic link leading out of it (refused, never read) each give one line in the report. A record whose
+time or value does not read (an impossible date, NaN, a number beyond a double) lands marked
+`"_rejected": "<member>: <reason>"` for bronze to quarantine with that reason (the report names the first few);
+its neighbours land.
 A zip whose central directory is unreadable (truncated download) is one clear error: nothing can be listed.
 """
 
@@ -53,7 +54,7 @@ from typing import IO, Any
 from lakehouse.landing import LandingZone, new_run_id
 from lakehouse.sources.google_health import DATA_TYPES, DataType, envelope, point_month
 from lakehouse.sources.sync import MonthlyBatches
-from lakehouse.sources.zip_members import index_members, repeated_note
+from lakehouse.sources.zip_members import RefusedMemberError, folder_file, index_members, repeated_note
 
 log = logging.getLogger(__name__)
 
@@ -208,10 +209,11 @@ class _Export:
         return sorted(p.relative_to(self.path).as_posix() for p in self.path.rglob("*") if p.is_file())
 
     def open(self, member: str) -> IO[bytes]:
-        """A binary stream of one member (decompressed as it is read)."""
+        """A binary stream of one member (decompressed as it is read); in a folder, `RefusedMemberError` for a
+        symbolic link leading out of it."""
         if self._zip is not None:
             return self._zip.open(self._infos[member])
-        return (self.path / member).open("rb")
+        return folder_file(self.path, member).open("rb")
 
     def close(self) -> None:
         """Release the zip file."""
@@ -334,6 +336,8 @@ class _Importer:
             folder, name = rel
             try:
                 self._member(member, folder, name)
+            except RefusedMemberError as exc:  # a symbolic link out of the unpacked folder: never read
+                self.report.skipped.append((member, f"refused: {exc}"))
             except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
                 self.report.skipped.append((member, f"unreadable in the zip (truncated or damaged: {exc})"))
             except RecursionError:  # `[[[[...` thousands deep: Python's JSON reader cannot descend that far

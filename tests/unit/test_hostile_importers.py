@@ -135,6 +135,35 @@ def test_a_utf16_file_without_a_byte_order_mark_is_read(codec: str, first_bytes:
     _assert_two_points(make, data)
 
 
+@pytest.mark.parametrize(
+    ("codec", "first_bytes"),
+    [("utf-16", b"\xff\xfe \x00"), ("utf-16-le", b" \x00\r\x00"), ("utf-16-be", b"\x00 \x00\r")],
+)
+@pytest.mark.parametrize("make", [gpx, tcx])
+def test_blanks_before_a_utf16_declaration_are_left_out_as_in_utf8(codec: str, first_bytes: bytes, make: Any) -> None:
+    """Blanks before `<?xml` (Strava's TCX files have them) were stripped as UTF-8 bytes: a UTF-16 TCX with them
+    was a corrupt TCX (with a byte order mark or without), a UTF-16 GPX without the mark one too."""
+    data = _declared(b" \r\n\t" + _two_points(make), "UTF-16", codec)
+    assert data.startswith(first_bytes)
+    _assert_two_points(make, data)
+
+
+@pytest.mark.parametrize(
+    ("start", "encoding", "codec"),
+    [
+        (b" \r\n\t", "UTF-8", "utf-8"),  # read before: kept so
+        (b"\xef\xbb\xbf\n ", "UTF-8", "utf-8"),  # read before: kept so
+        (b"\xef\xbb\xbf\xef\xbb\xbf\n ", "UTF-8", "utf-8"),  # a mark twice: was a corrupt GPX (a TCX was read)
+        (b"\xef\xbb\xbf", "ISO-8859-1", "latin-1"),  # a UTF-8 mark on a Latin-1 file: likewise
+    ],
+)
+@pytest.mark.parametrize("make", [gpx, tcx])
+def test_blanks_and_utf8_byte_order_marks_before_the_declaration_are_left_out(
+    start: bytes, encoding: str, codec: str, make: Any
+) -> None:
+    _assert_two_points(make, start + _declared(_two_points(make), encoding, codec))
+
+
 def test_a_gpx_declaring_an_unknown_encoding_is_a_file_error() -> None:
     data = gpx("").replace(b'<?xml version="1.0"?>', b'<?xml version="1.0" encoding="klingon-8"?>')
     with pytest.raises(ActivityFileError, match="corrupt GPX: unknown encoding: klingon-8"):
@@ -391,6 +420,37 @@ def test_an_activity_file_the_zip_holds_twice_is_read_once(tmp_path: Path, damag
     assert len(_landed(tmp_path, "strava", "activity_streams")) == 1
 
 
+@pytest.mark.parametrize("damaged", [False, True])
+def test_a_file_in_another_folder_of_the_zip_is_not_the_exports_own(tmp_path: Path, damaged: bool) -> None:
+    """`other_12/` is as long as `export_1/`: a salvaged zip read `other_12/activities/2.gpx` as the export's own
+    `activities/2.gpx` (and `other_12/activities/1.gpx` as a second copy of `activities/1.gpx`)."""
+    archive = tmp_path / "export.zip"
+    csv_text = (
+        f"{OLDER_HEADER}\n1,2024-06-01 06:00:00,A,Run,,10,10,false,,activities/1.gpx\n"
+        "2,2024-06-01 07:00:00,B,Run,,10,10,false,,activities/2.gpx\n"
+    )
+    own = gpx('<trkpt lat="1" lon="2"><time>2024-06-01T06:00:00Z</time></trkpt>')
+    other = gpx('<trkpt lat="3" lon="4"><time>2024-06-01T06:00:00Z</time></trkpt>')
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("other_12/activities/1.gpx", other)
+        zf.writestr("other_12/activities/2.gpx", other)
+        zf.writestr("export_1/activities.csv", csv_text)
+        zf.writestr("export_1/activities/1.gpx", own)
+    if damaged:
+        _cut_central_directory(archive)
+
+    report = import_archive(archive, landing(tmp_path), athlete_id=5, run_id="r1")
+
+    assert (report.files_parsed["gpx"], report.streams_landed, report.files_missing) == (1, 1, 1)
+    where = " (or after the damaged part)" if damaged else ""
+    assert (
+        f"1 file(s) named in activities.csv are not in the archive{where}: activities/2.gpx; "
+        "those activities land without streams"
+    ) in report.lines
+    streams = _landed(tmp_path, "strava", "activity_streams")
+    assert [(s["activity_id"], s["streams"]["latlng"]["data"]) for s in streams] == [(1, [[1.0, 2.0]])]
+
+
 # ---- Google Takeout -----------------------------------------------------------------------------------------
 
 
@@ -424,6 +484,27 @@ def test_a_takeout_member_the_zip_holds_twice_is_read_once(tmp_path: Path) -> No
     assert f"1 name(s) more than once in the zip, each read once: {member}" in report.notes
     counts = [p["data_point"]["steps"]["count"] for p in _landed(tmp_path, "google_health", "steps")]
     assert counts == ["7", "8"]
+
+
+def test_an_unpacked_takeout_reads_no_symbolic_link_out_of_its_folder(tmp_path: Path) -> None:
+    """A link to a file outside the unpacked export had that file read and landed, as the Strava archive's had."""
+    outside = tmp_path / "outside.csv"
+    outside.write_text("timestamp,floors,data source\n2024-01-01T00:00:00Z,3,x\n")
+    folder = tmp_path / "unpacked" / "Takeout" / "Fitbit" / "Physical Activity_GoogleData"
+    folder.mkdir(parents=True)
+    (folder / "steps_2024-01-01.csv").write_text("timestamp,steps,data source\n2024-01-01T00:00:00Z,5,x\n")
+    (folder / "floors_2024-01-01.csv").symlink_to(outside)
+
+    report = takeout.import_takeout(tmp_path / "unpacked", landing(tmp_path), run_id="r1")
+
+    assert report.records_landed == {"steps": 1}
+    assert report.skipped == [
+        (
+            "Takeout/Fitbit/Physical Activity_GoogleData/floors_2024-01-01.csv",
+            f"refused: a symbolic link to {outside.resolve()}, outside the export folder",
+        )
+    ]
+    assert not (tmp_path / "landing" / "google_health" / "floors").exists()
 
 
 def test_a_takeout_csv_past_the_csv_limit_is_a_skipped_file(tmp_path: Path) -> None:
