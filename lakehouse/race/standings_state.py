@@ -22,10 +22,12 @@ micro-batch on two busy cores: the largest share of the standings step. A rebuil
 The state is rebuilt from silver (what `stream.standings_for` computes) whenever it cannot be carried forward
 exactly: on a stage's first micro-batch after a (re)start, when a rider's new point is older than every point
 kept for him, or when silver holds a different number of the day's points than the state plus the micro-batch
-(a batch run inserted points meanwhile). Either way the standings equal a recompute from silver (tests check
-both paths). Silver's day is counted only when its Delta log cannot vouch for it: when the micro-batch's own
-silver commit comes right after the version the stage's state matched, nothing else was committed in between
-(one file read, not a count that grew with the day's files to 2-4 s). At most `KEEP_STAGES` stages are kept.
+(a batch run inserted points meanwhile). Either way the standings equal a recompute from silver once the
+micro-batch's rows are in it (tests check both paths): the stream publishes the standings first and appends to
+silver after, so the standings are carried over silver plus the micro-batch's rows. Silver's day is counted only
+when its Delta log cannot vouch for it: when silver is still at the version the stage's state matched after its
+last micro-batch's own commit, nothing else was committed in between (one file read, not a count that grew with
+the day's files to 2-4 s). At most `KEEP_STAGES` stages are kept.
 """
 
 from __future__ import annotations
@@ -322,17 +324,18 @@ class LiveStandings:
         points: pa.Table,
         silver_points: Callable[[BatchStage], int],
         stage_points: Callable[[list[date]], DataFrame],
-        own_commit: int | None = None,
+        base: int | None = None,
     ) -> None:
-        """Bring the state of the stages in `batch` up to silver, which holds the micro-batch's rows now.
+        """Bring the state of the stages in `batch` up to silver plus the micro-batch's rows, which the stream
+        appends to silver right after publishing the standings (`appended` then says at which version).
 
         `points`: the micro-batch's matched points (`batch_points`); `silver_points(stage)`: the points of that
-        stage's day in silver now (asked only of a stage with state); `stage_points(dates)`: the silver points of
-        the stages run on `dates` (read only to rebuild one); `own_commit`: the silver version that appended
-        exactly these rows, when the caller knows it from the Delta log. A stage whose state matched the version
-        just before it needs no count: nothing else was committed in between (each commit of one stage's
-        consecutive micro-batches, the live case); any other commit between two of its micro-batches makes the
-        next one count."""
+        stage's day in silver now, without the micro-batch's (asked only of a stage with state); `stage_points(dates)`:
+        the points of the stages run on `dates`, silver's and the micro-batch's (read only to rebuild one); `base`:
+        silver's version now, when the caller knows it from the Delta log. A stage whose state matched `base` needs
+        no count: nothing was committed since its last micro-batch (each commit of one stage's consecutive
+        micro-batches, the live case); any other commit between two of its micro-batches makes the next one
+        count."""
         new = _rider_points(points)
         anchors: dict[tuple[int, int], Point | None] = {}
         rebuild = []
@@ -341,8 +344,8 @@ class LiveStandings:
             try:
                 if state is None:
                     raise LookupError(f"stage {b.stage}: no state yet")
-                follows = own_commit is not None and state.silver_version == own_commit - 1
-                if not follows and state.points + b.points != silver_points(b):
+                follows = base is not None and state.silver_version == base
+                if not follows and state.points != silver_points(b):
                     raise LookupError(f"stage {b.stage}: silver changed beside the stream")
                 for (stage, rider), points in new.items():
                     if stage == b.stage:
@@ -355,10 +358,17 @@ class LiveStandings:
         for b in rebuild:
             self._rebuild(reference, b, stage_points([b.stage_date]))
         for b in batch:
-            self.stages[b.stage].silver_version = own_commit  # a rebuild read that version or a later one
+            self.stages[b.stage].silver_version = None  # until `appended` says which version holds the rows
             self.stages.move_to_end(b.stage)
         while len(self.stages) > max(KEEP_STAGES, len(batch)):  # the least recently touched go first
             self.stages.popitem(last=False)
+
+    def appended(self, stage_ids: Sequence[int], version: int | None) -> None:
+        """The micro-batch carried into `stage_ids` is in silver now, and `version` is the silver version the
+        states match (nothing committed beside the stream since `carry`'s `base`), when the Delta log shows it."""
+        for stage in stage_ids:
+            if stage in self.stages:
+                self.stages[stage].silver_version = version
 
     def _stage_marks(self, reference: Reference, stage_ids: list[int]) -> dict[int, StageMarks]:
         """The marks of `stage_ids`, read again only when a reference table has a new version (or no version is

@@ -6,13 +6,18 @@ nothing is read there), and per micro-batch (`foreachBatch`), in one pass over t
 
 0. its files read as batch reads them (`bronze.read_telemetry_files`: each as its first line says, with or
    without a header, columns in any order);
-1. validated (`bronze.validate_telemetry`) and counted once (good, rejected, late, per stage date) ->
-   `bronze.race_telemetry` and `bronze.quarantine`;
+1. validated (`bronze.validate_telemetry`) and counted once (good, rejected, late, per stage date);
 2. the points on time -> one per rider and second (the first landed copy, as batch picks it), less those
-   silver already has -> route matching -> appended to `silver.race_telemetry`;
+   silver already has -> route matching: silver's new rows, computed and kept for the steps below;
 3. the standings of every stage the batch touched carried forward by its new points (`standings_state`: the
-   crossings so far and each rider's newest points kept between micro-batches, rebuilt from silver when that
-   cannot be exact) -> that stage's rows replaced in `gold.race_live_standings`.
+   crossings so far and each rider's newest points kept between micro-batches, rebuilt from silver and the
+   batch's rows when that cannot be exact) -> that stage's rows replaced in `gold.race_live_standings`;
+4. then the good lines -> `bronze.race_telemetry` (the others -> `bronze.quarantine`), and the new rows ->
+   `silver.race_telemetry`.
+
+The standings come before the bronze and silver appends because they are what a live race is watched by: a
+file waits for them, not for the appends (the appends took 2.5-4.5 s of a 10 s micro-batch at real time). For
+a moment (until the silver append, or a crash's replay) the standings count points silver does not hold yet.
 
 Landing -> bronze and bronze -> silver were two queries, the second a Delta stream of the first's table with
 Spark's `dropDuplicatesWithinWatermark`: each micro-batch of each paid Spark's and Delta's fixed costs, and on
@@ -26,8 +31,10 @@ Exactly once across restarts: every write is an idempotent Delta append (`txnApp
 application id, `txnVersion` = the micro-batch id), so a batch replayed after a crash writes nothing twice;
 and silver's deduplication is a lookup of silver itself, not state that a crash could lose. The standings equal
 a recompute from silver, and a restarted query rebuilds its standings state from silver, so a replayed batch
-changes nothing there either. The application id is kept beside the checkpoint (`<checkpoint>.app_id`): a
-fresh checkpoint gets a fresh id, so its batch ids never collide with an old checkpoint's.
+changes nothing there either; a batch replayed after a crash between its standings and its silver append
+finds its rows again (silver does not hold them) and publishes the same standings. The application id is kept
+beside the checkpoint (`<checkpoint>.app_id`): a fresh checkpoint gets a fresh id, so its batch ids never collide
+with an old checkpoint's.
 
 Late points: the stream keeps the newest event time it has seen (`EventClock`, beside the checkpoint); a point
 older than that minus `race.watermark_minutes` when its micro-batch begins is late: it stays in bronze, is
@@ -102,8 +109,9 @@ BATCH_LOG_SCHEMA = T.StructType(
         T.StructField("source_files", T.ArrayType(T.StringType())),
         T.StructField("started_at", T.TimestampType()),
         T.StructField("finished_at", T.TimestampType()),
-        T.StructField("silver_s", T.DoubleType()),  # bronze, then match and append to silver
-        T.StructField("standings_s", T.DoubleType()),  # recompute and write the standings
+        T.StructField("silver_s", T.DoubleType()),  # read, validate and match: silver's rows computed
+        T.StructField("standings_s", T.DoubleType()),  # carry and publish the standings
+        T.StructField("standings_at", T.TimestampType()),  # the standings published (then bronze and silver written)
     ]
 )
 
@@ -135,8 +143,8 @@ class StreamOptions:
 
 @dataclass
 class StreamHooks:
-    """Test seams, called inside a silver micro-batch: after its silver write with (batch id, rows written)
-    (fault injection), and after its standings with (batch id, the standings state)."""
+    """Test seams, called inside a micro-batch once its standings are published and its rows are in silver: with
+    (batch id, rows written) (fault injection), and with (batch id, the standings state)."""
 
     after_silver_write: Callable[[int, int], None] | None = None
     after_standings: Callable[[int, LiveStandings], None] | None = None
@@ -264,23 +272,30 @@ def carry_standings(
     state: LiveStandings,
     points: pa.Table,
     batch: list[BatchStage],
-    own_commit: int | None = None,
+    pending: DataFrame,
+    base: int | None = None,
+    silver_held: bool = True,
 ) -> None:
     """Carry the live standings of the stages in `batch` forward by a micro-batch's matched `points`
-    (`standings_state.batch_points`) and publish them; `own_commit`: the silver version that appended them, when
-    the Delta log shows it."""
+    (`standings_state.batch_points`) and publish them, before its rows (`pending`, silver's columns) are appended
+    to silver; `base`: silver's version now, when the Delta log shows it; `silver_held`: silver exists (the
+    first micro-batch's append creates it)."""
     tables = Tables(settings)
     names = (silver_stages.STAGES, silver_stages.CHECKPOINTS, silver_stages.START_TIMES)
     refs = [tables.ref("silver", name) for name in names]
     # Their versions from a listing of each log (by path; by name that would cost a query each: not asked).
     versions = None if settings.catalog else tuple(current_version(spark, r) for r in refs)
     reference = Reference(*(read_table(spark, r) for r in refs), versions=versions)
-    silver = read_table(spark, tables.ref("silver", silver_telemetry.NAME))
+    silver = read_table(spark, tables.ref("silver", silver_telemetry.NAME)) if silver_held else None
 
     def silver_points(b: BatchStage) -> int:  # one partition's rows
-        return silver.where(F.col("stage_date") == F.lit(b.stage_date)).count()
+        return 0 if silver is None else silver.where(F.col("stage_date") == F.lit(b.stage_date)).count()
 
-    state.carry(reference, batch, points, silver_points, lambda d: stage_points(spark, settings, d), own_commit)
+    def with_pending(dates: list[Any]) -> DataFrame:  # silver's points of those days and the micro-batch's
+        mine = pending.where(F.col("stage_date").isin(dates)).select(*STANDINGS_INPUT)
+        return mine if silver is None else stage_points(spark, settings, dates).unionByName(mine)
+
+    state.carry(reference, batch, points, silver_points, with_pending, base)
     publish_standings(spark, settings, state.standings(spark, reference, [b.stage for b in batch]))
 
 
@@ -393,12 +408,11 @@ def _live_batch(
             not_compacting.remove(ref)
 
     def to_bronze(
-        files: race_bronze.TelemetryFiles, checked: DataFrame, batch_id: int, summary: BatchSummary
-    ) -> DataFrame:
-        """Append the batch's good lines (`checked`: validated) to bronze, its rejected ones and files Spark cannot
-        read to the quarantine; the good rows."""
-        run_id, ingested_at = f"stream:{app_id}", F.lit(datetime.now(UTC).replace(microsecond=0))
-        good = race_bronze.bronze_telemetry_rows(checked, F.lit(batch_id), run_id, ingested_at)
+        files: race_bronze.TelemetryFiles, good: DataFrame, batch_id: int, summary: BatchSummary, run: tuple[str, Any]
+    ) -> None:
+        """Append the batch's good lines (`good`: bronze's rows) to bronze, its rejected ones and files Spark cannot
+        read to the quarantine; `run`: the run id and ingestion time the rows carry."""
+        run_id, ingested_at = run
         if summary.good:
             append(good, bronze_ref, partition_by=(race_bronze.STAGE_DATE,), txn=(f"bronze:{app_id}", batch_id))
         crash_point("stream.after_bronze_write")
@@ -412,7 +426,6 @@ def _live_batch(
                 partition_by=(PARTITION_COLUMN,),
                 txn=(f"quarantine:{app_id}", batch_id),
             )
-        return good
 
     def write(names: DataFrame, batch_id: int) -> None:
         nonlocal silver_exists
@@ -428,9 +441,10 @@ def _live_batch(
             late_before = clock.late_before(delay_us)
             checked = race_bronze.validate_telemetry(raw)
             summary = BatchSummary.of(checked, late_before)
-            good = to_bronze(files, checked, batch_id, summary)
             if log is not None:
                 log.note_late(batch_id, summary.late)
+            run_id, ingested_at = f"stream:{app_id}", F.lit(datetime.now(UTC).replace(microsecond=0))
+            good = race_bronze.bronze_telemetry_rows(checked, F.lit(batch_id), run_id, ingested_at)
             points = good.select(*silver_telemetry.POINT_COLUMNS, "_batch_id")
             if late_before is not None:
                 points = points.where(F.unix_micros("ts") >= F.lit(late_before))
@@ -446,26 +460,17 @@ def _live_batch(
             )
             silver_exists = silver_exists or table_exists(spark, target)
             silver = read_table(spark, target) if silver_exists else None
+            # Silver's version the rows are matched against (from the log of a table by path; by name it would
+            # cost a query: the standings' count is asked instead).
+            base = current_version(spark, target) if silver_exists and not target.catalog_name else None
             rows = silver_telemetry.conform(new_points(points, silver, summary), stages, cells).persist()
             per_stage = batch_stages(rows).collect() if day_stages else []
             written = sum(int(r["points"]) for r in per_stage)
-            # Read before the append: `rows` looks silver up, and Delta's write refreshes the cached plans that
-            # read its table, so afterwards `rows` would be computed again against a silver that holds them.
             new = batch_points(rows) if day_stages else None
-            own_commit = None
-            if written:
-                txn = (f"silver:{app_id}", batch_id)
-                append(rows, target, partition_by=silver_telemetry.PARTITION_BY, txn=txn)
-                silver_exists = True
-                # The version holding exactly this append (not one skipped as written before, nor another's),
-                # from the log of a table by path (by name it would cost a query: the count is asked instead).
-                version = None if target.catalog_name else current_version(spark, target)
-                if version is not None and commit_transaction(spark, target, version) == txn:
-                    own_commit = version
             silver_s = time.monotonic() - clock_s
-            crash_point("stream.after_silver_write")
-            if hooks.after_silver_write:
-                hooks.after_silver_write(batch_id, written)
+            # The standings first (the latency a live race is watched by), then bronze and silver: a crash in
+            # between replays the micro-batch, which finds the same rows (silver does not hold them yet) and
+            # rebuilds the same standings from silver and them.
             clock_s = time.monotonic()
             batch = [BatchStage(int(r["stage"]), r["stage_date"], int(r["points"]), r["newest_us"]) for r in per_stage]
             # A stage of the batch with no state yet and nothing new (a batch replayed after its silver write, or
@@ -473,9 +478,24 @@ def _live_batch(
             batch += [BatchStage(s, d, 0, None) for s, d in day_stages
                       if s not in state.stages and s not in {b.stage for b in batch}]  # fmt: skip
             if batch and new is not None:
-                carry_standings(spark, settings, state, new, batch, own_commit)
-            standings_s = time.monotonic() - clock_s
+                carry_standings(spark, settings, state, new, batch, rows, base, silver_exists)
+            standings_s, standings_at = time.monotonic() - clock_s, datetime.now(UTC)
             crash_point("stream.after_standings")
+            to_bronze(files, good, batch_id, summary, (run_id, ingested_at))
+            matched = base  # the silver version the standings state matches once silver holds the rows
+            if written:
+                txn = (f"silver:{app_id}", batch_id)
+                append(rows, target, partition_by=silver_telemetry.PARTITION_BY, txn=txn)
+                silver_exists = True
+                # The version holding exactly this append (not one skipped as written before, nor another's),
+                # right after `base`: nothing else was committed in between.
+                version = None if base is None else current_version(spark, target)
+                own = base is not None and version == base + 1 and commit_transaction(spark, target, version) == txn
+                matched = version if own else None
+            state.appended([b.stage for b in batch], matched)
+            crash_point("stream.after_silver_write")
+            if hooks.after_silver_write:
+                hooks.after_silver_write(batch_id, written)
             if hooks.after_standings:
                 hooks.after_standings(batch_id, state)
         finally:
@@ -488,13 +508,14 @@ def _live_batch(
                     (
                         LIVE_QUERY, batch_id, summary.good, written,
                         sorted({s for s, _ in day_stages}), summary.files,
-                        started, datetime.now(UTC), round(silver_s, 3), round(standings_s, 3),
+                        started, datetime.now(UTC), round(silver_s, 3), round(standings_s, 3), standings_at,
                     )
                 ],
                 BATCH_LOG_SCHEMA,
             ),
             batch_log,
             txn=(f"log:{app_id}", batch_id),
+            merge_schema=True,  # a log made before `standings_at` gains the column
         )  # fmt: skip
         crash_point("stream.after_batch_log")
         clock.advance(summary.newest_us)

@@ -210,12 +210,16 @@ def append(
     *,
     partition_by: tuple[str, ...] = (),
     txn: tuple[str, int] | None = None,
+    merge_schema: bool = False,
 ) -> None:
-    """Append `df`; with `txn=(app_id, version)` the write is idempotent (Delta skips a version it has seen).
+    """Append `df`; with `txn=(app_id, version)` the write is idempotent (Delta skips a version it has seen);
+    `merge_schema`: a column `df` has and the table lacks is added to the table.
 
     A commit refused because a concurrent writer's commit conflicts with it is redone (`retry_on_conflict`).
     """
     writer = df.write.format("delta").mode("append")
+    if merge_schema:
+        writer = writer.option("mergeSchema", "true")
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     if txn is not None:

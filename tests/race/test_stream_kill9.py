@@ -15,11 +15,16 @@ from tests.race.conftest import CALM_BATCHES, LINEAGE, Streamed, rows, table
 from tests.reliability.lakes import JobRun, finish, start_job, stop_metastore
 
 FILES_PER_TRIGGER = CALM_BATCHES.files_per_trigger  # three micro-batches, as the calm stream's: kills hit the second
-# Each kill in a new process (its hits counted from zero), one after the other on the same checkpoint: after
-# bronze's append, after silver's (the standings not yet carried), after the batch's log row (its checkpoint
-# commit not yet written); then the stream is restarted here, in this process, and runs to its end. A kill
-# between the standings and the log row is `test_streaming`'s (in process).
-KILLS = ("stream.after_bronze_write:2", "stream.after_silver_write:1", "stream.after_batch_log:1")
+# Each kill in a new process (its hits counted from zero), one after the other on the same checkpoint: after the
+# standings are published (bronze and silver not yet written: the standings count points silver lacks), after
+# bronze's append, after silver's, after the batch's log row (its checkpoint commit not yet written); then the
+# stream is restarted here, in this process, and runs to its end.
+KILLS = (
+    "stream.after_standings:2",
+    "stream.after_bronze_write:1",
+    "stream.after_silver_write:1",
+    "stream.after_batch_log:1",
+)
 BRONZE_LINEAGE = (*LINEAGE, "_run_id", "_batch_id")
 
 

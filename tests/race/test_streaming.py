@@ -77,7 +77,7 @@ def test_a_stream_killed_mid_replay_and_restarted_has_no_duplicate_and_no_gap(
     def die_once(batch_id: int, written: int) -> None:
         if written and not killed:
             killed.append(batch_id)
-            raise Killed("killed after the silver write, before standings and log")
+            raise Killed("killed after the standings and the silver write, before the log")
 
     query = stream.start_live(spark, settings, 0.5, stream.StreamHooks(die_once), SMALL_BATCHES)
     try:
@@ -118,8 +118,8 @@ def test_a_stream_killed_mid_replay_and_restarted_has_no_duplicate_and_no_gap(
 
 
 def test_a_stop_lets_the_running_micro_batch_finish(spark: SparkSession, empty_race_lake: Settings) -> None:
-    """Stopped while a micro-batch is between its silver write and its standings (held there by a hook),
-    the query finishes that batch first: its standings and log row are written and the checkpoint commits it
+    """Stopped while a micro-batch is between its silver write and its log row (held there by a hook), the
+    query finishes that batch first: its log row is written and the checkpoint commits it
     (stopped at once, the batch is abandoned: no log row, no commit, and it runs again on restart)."""
     settings = empty_race_lake
     landing = LandingZone(LocalStore(settings.landing_root))
