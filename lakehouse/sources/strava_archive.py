@@ -905,6 +905,16 @@ def import_archive(
     return report
 
 
+def _failed_label(kind: str) -> str:
+    """The report's line for files that failed: `FIT files failed` for a format, `files refused` (a name leading out
+    of the archive), `files unreadable` (a damaged or encrypted member), `files of an unknown kind`."""
+    if kind in {"refused", "unreadable"}:
+        return f"files {kind}"
+    if kind == "unknown":
+        return "files of an unknown kind"
+    return f"{kind.upper()} files failed"
+
+
 def render_report(report: ArchiveReport) -> str:
     """The import report as text: a rich table of counts, then one line per problem."""
     from rich.console import Console
@@ -923,7 +933,7 @@ def render_report(report: ArchiveReport) -> str:
         ("  of which manual (no file)", report.manual_activities),
         ("rows quarantined", report.rows_quarantined),
         *[(f"{kind.upper()} files parsed", n) for kind, n in sorted(report.files_parsed.items())],
-        *[(f"{kind.upper()} files failed", n) for kind, n in sorted(report.files_failed.items())],
+        *[(_failed_label(kind), n) for kind, n in sorted(report.files_failed.items())],
         ("files missing", report.files_missing),
         ("stream sets landed", report.streams_landed),
         ("newest activity", report.newest_start or "-"),

@@ -6,6 +6,7 @@ Each case crashed with a bare exception, or lost a whole recording to one bad va
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ from lakehouse.landing import LandingZone
 from lakehouse.sources import takeout
 from lakehouse.sources.activity_files import ActivityFileError, read_recording
 from lakehouse.sources.mapmyrun import MalformedCsvError, import_csv
-from lakehouse.sources.strava_archive import ArchiveError, import_archive
+from lakehouse.sources.strava_archive import ArchiveError, import_archive, render_report
 from lakehouse.storage import LocalStore
 
 BIG_FIELD = "x" * 200_000  # past csv's 131,072-character field limit
@@ -372,6 +373,7 @@ def test_an_unpacked_archive_reads_no_file_outside_its_folder(tmp_path: Path) ->
     ]
     rejected = sorted((s["activity_id"], "_rejected" in s) for s in _landed(tmp_path, "strava", "activity_streams"))
     assert rejected == [(1, False), (2, True), (3, True), (4, True)]
+    assert re.search(r"│ files refused\s+│\s+3 │", render_report(report))  # not "REFUSED files failed"
 
 
 def test_a_zip_refuses_the_same_names_as_a_folder(tmp_path: Path) -> None:
