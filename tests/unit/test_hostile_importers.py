@@ -291,18 +291,22 @@ def test_a_zip_with_backslash_names_reads_as_with_slashes(tmp_path: Path) -> Non
     assert [(s["activity_id"], s["_file"]) for s in streams] == [(1, "activities/1.gpx"), (2, "activities/2.gpx")]
 
 
+def _import_csv(tmp_path: Path, csv_text: str) -> Any:
+    """`csv_text` as the activities.csv of a zipped archive, imported for athlete 5."""
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("activities.csv", csv_text)
+    return import_archive(archive, landing(tmp_path), athlete_id=5, run_id="r1")
+
+
 @pytest.mark.parametrize("nan", ["NaN", "nan", "-NaN"])
 def test_a_nan_distance_is_a_bad_row_like_infinity_not_0_m(tmp_path: Path, nan: str) -> None:
     """`distance` is required: a missing one lands as 0.0, so NaN read as missing was a run of 0 m."""
-    archive = tmp_path / "export.zip"
-    csv_text = (
+    report = _import_csv(
+        tmp_path,
         f"{OLDER_HEADER}\n1,2024-06-01 06:00:00,A,Run,,10,{nan},false,,\n"
-        "2,2024-06-01 07:00:00,B,Run,,10,inf,false,,\n3,2024-06-01 08:00:00,C,Workout,,10,,false,,\n"
+        "2,2024-06-01 07:00:00,B,Run,,10,inf,false,,\n3,2024-06-01 08:00:00,C,Workout,,10,,false,,\n",
     )
-    with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr("activities.csv", csv_text)
-
-    report = import_archive(archive, landing(tmp_path), athlete_id=5, run_id="r1")
 
     assert (report.rows_read, report.activities_landed, report.rows_quarantined) == (3, 1, 2)
     assert report.lines == [
@@ -315,19 +319,15 @@ def test_a_nan_distance_is_a_bad_row_like_infinity_not_0_m(tmp_path: Path, nan: 
 
 def test_a_nan_time_is_a_bad_row_like_infinity_not_the_other_time(tmp_path: Path) -> None:
     """A NaN Elapsed or Moving Time was read as missing: the other time stood in, or 0 s for both, unreported."""
-    archive = tmp_path / "export.zip"
-    csv_text = (
+    report = _import_csv(
+        tmp_path,
         "id,date,name,type,description,elapsed_time,moving_time,distance,commute,gear,filename\n"
         "1,2024-06-01 06:00:00,A,Run,,NaN,5,10,false,,\n"
         "2,2024-06-01 07:00:00,B,Run,,10,nan,10,false,,\n"
         "3,2024-06-01 08:00:00,C,Run,,NaN,NaN,10,false,,\n"
         "4,2024-06-01 09:00:00,D,Run,,Infinity,5,10,false,,\n"
-        "5,2024-06-01 10:00:00,E,Run,,,7,10,false,,\n"
+        "5,2024-06-01 10:00:00,E,Run,,,7,10,false,,\n",
     )
-    with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr("activities.csv", csv_text)
-
-    report = import_archive(archive, landing(tmp_path), athlete_id=5, run_id="r1")
 
     assert (report.rows_read, report.activities_landed, report.rows_quarantined) == (5, 1, 4)
     assert report.lines == [
