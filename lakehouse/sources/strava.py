@@ -208,6 +208,18 @@ def _new_pass(state: Mapping[str, Any], settings: StravaSettings, now: datetime,
     }
 
 
+def _activity_id(value: Any) -> int:
+    """A list entry's id as the integer it is (`14`, `"14"`, `14.0`); `ValueError` for anything else: `int()` made
+    14 of `14.7` (another activity's id, so one of the two was dropped as a duplicate) and 1 of `true`."""
+    if isinstance(value, bool):
+        raise ValueError(f"id {value!r} is not a number")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"id {value!r} is not a whole number")
+    if isinstance(value, str) and not value.strip().isdigit():
+        raise ValueError(f"id {value!r} is not a whole number")
+    return int(value)
+
+
 class _StravaRun:
     """One run: resume or start a pass over the list, then fetch queued details and streams."""
 
@@ -276,7 +288,7 @@ class _StravaRun:
         taken = 0
         for activity in activities:
             try:
-                activity_id = int(activity["id"])
+                activity_id = _activity_id(activity["id"])
                 start = epoch_seconds(parse_iso_utc(str(activity["start_date"])))
             except (KeyError, TypeError, ValueError):
                 log.warning("skipping a list entry without a usable id/start_date")

@@ -511,6 +511,14 @@ def test_an_activity_after_the_window_does_not_become_the_watermark(tmp_path: Pa
     assert load_state(landing.store, "strava")["watermark"] == "2025-03-01T10:00:00Z"
 
 
+def test_an_id_that_is_not_a_whole_number_is_skipped_not_taken_for_another(tmp_path: Path, clock: ManualClock) -> None:
+    pages = {1: [activity(14), activity(14.7), activity(True), activity("15"), activity(16.0), activity("1e3")], 2: []}
+    report, landing, _ = strava_sync(pages.__getitem__, tmp_path, clock)
+    # was: 14.7 taken for 14 (dropped as a duplicate of it) and true for activity 1, "1e3" skipped
+    assert (report.stopped_reason, report.duplicates_skipped, report.invalid_skipped) == ("completed", 0, 3)
+    assert [r["id"] for r in read_landed(landing, "strava", "activities")] == [14, "15", 16.0]
+
+
 @pytest.mark.parametrize("start", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])  # year 0, year 10000
 def test_an_activity_whose_start_is_outside_the_calendar_in_utc_is_skipped(
     start: str, tmp_path: Path, clock: ManualClock
