@@ -460,9 +460,6 @@ def _live_batch(
             )
             silver_exists = silver_exists or table_exists(spark, target)
             silver = read_table(spark, target) if silver_exists else None
-            # Silver's version the rows are matched against (from the log of a table by path; by name it would
-            # cost a query: the standings' count is asked instead).
-            base = current_version(spark, target) if silver_exists and not target.catalog_name else None
             rows = silver_telemetry.conform(new_points(points, silver, summary), stages, cells).persist()
             per_stage = batch_stages(rows).collect() if day_stages else []
             written = sum(int(r["points"]) for r in per_stage)
@@ -477,6 +474,10 @@ def _live_batch(
             # points silver already had): its standings are built from silver all the same.
             batch += [BatchStage(s, d, 0, None) for s, d in day_stages
                       if s not in state.stages and s not in {b.stage for b in batch}]  # fmt: skip
+            # Silver's version now, which does not hold the rows yet (from the log of a table by path; by name it
+            # would cost a query: the standings' count is asked instead). A commit of another writer before it is
+            # seen here, one after it when the append is not the version right after it (the next batch counts).
+            base = current_version(spark, target) if silver_exists and not target.catalog_name else None
             if batch and new is not None:
                 carry_standings(spark, settings, state, new, batch, rows, base, silver_exists)
             standings_s, standings_at = time.monotonic() - clock_s, datetime.now(UTC)
