@@ -488,11 +488,10 @@ def _live_batch(
                 txn = (f"silver:{app_id}", batch_id)
                 append(rows, target, partition_by=silver_telemetry.PARTITION_BY, txn=txn)
                 silver_exists = True
-                # The version holding exactly this append (not one skipped as written before, nor another's),
-                # right after `base`: nothing else was committed in between.
-                version = None if base is None else current_version(spark, target)
-                own = base is not None and version == base + 1 and commit_transaction(spark, target, version) == txn
-                matched = version if own else None
+                # This append is the version right after `base` (not one skipped as written before, nor another
+                # writer's): nothing else was committed in between. One commit file read, no listing of the log.
+                own = base is not None and commit_transaction(spark, target, base + 1) == txn
+                matched = base + 1 if own else None
             state.appended([b.stage for b in batch], matched)
             crash_point("stream.after_silver_write")
             if hooks.after_silver_write:
