@@ -37,7 +37,10 @@ damage is used (the report says so; activities whose file lay after it land with
 written with `\\` (PowerShell 5's Compress-Archive) are read as `/`; a name the zip holds twice is read once (the
 report names it). A file a row names by an absolute path or with `..` is refused in a zip and a folder alike, and
 in a folder so is one whose symbolic link leads out of the export folder (the one holding activities.csv): nothing
-outside the archive is read; the report names each refused file, and its activity lands without streams.
+outside the archive is read; the report names each refused file, and its activity lands without streams. Listing
+a folder's `activities/` (for the files no row names) follows a symbolic link to a folder inside the export and
+refuses one out of it (named and counted in the report, as is a link to nothing or a loop: nothing is passed over
+without a word).
 
 Verified against real files: today's English layout, the repeated columns, the UTC dates and the FIT of the
 real sample; the FIT and GPX recordings in `realdata/tracks/`. Resting on documentation and third-party
@@ -77,7 +80,9 @@ from lakehouse.sources.strava import DEFAULT_OVERLAP, ENTITY_ACTIVITIES, ENTITY_
 from lakehouse.sources.sync import MonthlyBatches, load_state, save_state
 from lakehouse.sources.zip_members import (
     RefusedMemberError,
+    Unlisted,
     folder_file,
+    folder_members,
     index_members,
     member_name,
     outside_reason,
@@ -185,6 +190,7 @@ class ArchiveReport:
     files_parsed: Counter[str] = field(default_factory=Counter)  # kind -> files
     files_failed: Counter[str] = field(default_factory=Counter)  # kind (or "unknown") -> files
     files_missing: int = 0
+    links_refused: int = 0  # in a folder: links under activities/ out of the export, to a folder or to nothing
     streams_landed: int = 0
     newest_start: str | None = None
     watermark_before: str | None = None
@@ -194,8 +200,10 @@ class ArchiveReport:
 
     @property
     def ok(self) -> bool:
-        """True when every row landed and every named file was read."""
-        return not (self.rows_quarantined or sum(self.files_failed.values()) or self.files_missing)
+        """True when every row landed, every named file was read and no link led out of the export."""
+        return not (
+            self.rows_quarantined or sum(self.files_failed.values()) or self.files_missing or self.links_refused
+        )
 
 
 # ---- the archive: a zip or a folder, read member by member -----------------------------------------------
@@ -298,15 +306,13 @@ class ArchiveSource:
         names = list(self._salvaged) if self._salvaged is not None else list(self._infos)
         return [n[len(self._root) :] for n in names if n.startswith(self._root) and not n.endswith("/")]
 
-    def names(self, prefix: str = "") -> list[str]:
-        """Member paths (relative to the archive root) under `prefix`, files only."""
+    def names(self, prefix: str = "") -> tuple[list[str], list[Unlisted]]:
+        """Member paths (relative to the archive root) under `prefix`, files only; and, in a folder, what was not
+        listed with the reason (`folder_members`: a symbolic link to a folder out of the export is refused, one
+        inside it followed)."""
         if self._zip is not None or self._salvaged is not None:
-            return [n for n in self._zip_names() if n.startswith(prefix)]
-        base = self.path / self._root
-        folder = base / prefix
-        if not folder.exists():
-            return []
-        return sorted(str(p.relative_to(base)).replace("\\", "/") for p in folder.rglob("*") if p.is_file())
+            return [n for n in self._zip_names() if n.startswith(prefix)], []
+        return folder_members(self.path / self._root, prefix)
 
     def exists(self, name: str) -> bool:
         """Whether the member is in the archive (for a salvaged zip: complete before the damage)."""
@@ -822,12 +828,15 @@ class _Import:
             self.report.lines.append(repeated)
         for note, count in sorted(self.notes.items()):
             self.report.lines.append(f"{ACTIVITIES_CSV}: {note} ({count}x)")
-        in_folder = self.archive.names(ACTIVITIES_FOLDER)
+        in_folder, unlisted = self.archive.names(ACTIVITIES_FOLDER)
+        for entry in unlisted:
+            self.report.lines.append(f"{entry.name}: {entry.reason}")
+            self.report.links_refused += entry.refused
         unnamed = sorted(set(in_folder) - self.referenced)
         if unnamed:
             shown = ", ".join(unnamed[:5]) + (f" and {len(unnamed) - 5} more" if len(unnamed) > 5 else "")
             self.report.lines.append(f"{len(unnamed)} file(s) in {ACTIVITIES_FOLDER} named by no row, ignored: {shown}")
-        if not in_folder and self.report.activities_landed > self.report.manual_activities:
+        if not in_folder and not unlisted and self.report.activities_landed > self.report.manual_activities:
             self.report.lines.append(f"no {ACTIVITIES_FOLDER} folder in the archive: activities land without streams")
 
 
@@ -935,6 +944,7 @@ def render_report(report: ArchiveReport) -> str:
         *[(f"{kind.upper()} files parsed", n) for kind, n in sorted(report.files_parsed.items())],
         *[(_failed_label(kind), n) for kind, n in sorted(report.files_failed.items())],
         ("files missing", report.files_missing),
+        *([("links refused (out of the export)", report.links_refused)] if report.links_refused else []),
         ("stream sets landed", report.streams_landed),
         ("newest activity", report.newest_start or "-"),
         ("sync watermark", f"{report.watermark_before or 'none'} -> {report.watermark_after or 'none'}"),

@@ -27,7 +27,9 @@ row, and landed records are flushed every `flush_every` records.
 
 Bad input never stops the import: a truncated or damaged member, an unknown file type, a CSV without its
 value column, a CSV with a new column (landed, the column noted), JSON nested too deep to read, in an unpacked
-folder a symbolic link leading out of it (refused, never read) each give one line in the report. A record whose
+folder a symbolic link leading out of it (to a file or a folder: refused, never read), a link to nothing or a
+second name for a folder listed already (a loop), each give one line in the report; a link to a folder inside the
+unpacked folder is followed (`lakehouse.sources.zip_members.folder_members`). A record whose
 time or value does not read (an impossible date, NaN, a number beyond a double) lands marked
 `"_rejected": "<member>: <reason>"` for bronze to quarantine with that reason (the report names the first few);
 its neighbours land.
@@ -54,7 +56,14 @@ from typing import IO, Any
 from lakehouse.landing import LandingZone, new_run_id
 from lakehouse.sources.google_health import DATA_TYPES, DataType, envelope, point_month
 from lakehouse.sources.sync import MonthlyBatches
-from lakehouse.sources.zip_members import RefusedMemberError, folder_file, index_members, repeated_note
+from lakehouse.sources.zip_members import (
+    RefusedMemberError,
+    Unlisted,
+    folder_file,
+    folder_members,
+    index_members,
+    repeated_note,
+)
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +198,7 @@ class _Export:
         self._zip: zipfile.ZipFile | None = None
         self._infos: dict[str, zipfile.ZipInfo] = {}  # member name with `/` -> the copy read
         self.repeated: list[str] = []
+        self.unlisted: list[Unlisted] = []  # in a folder: what `members()` did not list, and why
         if path.is_dir():
             return
         if not path.exists():
@@ -203,10 +213,12 @@ class _Export:
         self._infos, self.repeated = index_members(self._zip.infolist())
 
     def members(self) -> list[str]:
-        """Every file in the export."""
+        """Every file in the export; in a folder, through symbolic links to folders inside it (`folder_members`:
+        what it does not list, a link out of the folder among them, goes to `unlisted`)."""
         if self._zip is not None:
             return list(self._infos)
-        return sorted(p.relative_to(self.path).as_posix() for p in self.path.rglob("*") if p.is_file())
+        files, self.unlisted = folder_members(self.path)
+        return files
 
     def open(self, member: str) -> IO[bytes]:
         """A binary stream of one member (decompressed as it is read); in a folder, `RefusedMemberError` for a
@@ -314,6 +326,7 @@ class _Importer:
     # ---- the walk ----------------------------------------------------------------------------------------
     def run(self) -> TakeoutReport:
         members = self.export.members()
+        self.report.skipped += [(entry.name, entry.reason) for entry in self.export.unlisted]
         known = [(m, _relative(m)) for m in members]
         if not any(rel for _, rel in known):
             self.report.skipped.append(

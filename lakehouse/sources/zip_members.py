@@ -3,13 +3,17 @@
 PowerShell 5's Compress-Archive writes member names with `\\` (`export_1\\activities.csv`); a zip may also hold
 two members of one name (zipfile allows it, and its own lookup by name reads the last). Both importers index the
 central directory the same way and say the same thing about repeated names. In an unpacked export (a folder) both
-read a file only inside the folder: a name or a symbolic link leading out of it is refused (`folder_file`).
+read a file only inside the folder: a name or a symbolic link leading out of it is refused (`folder_file`); both
+list the folder alike (`folder_members`): a symbolic link to a folder inside it is followed, one out of it refused,
+and whatever is not listed is named with the reason.
 """
 
 from __future__ import annotations
 
+import os
 import zipfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 
@@ -66,3 +70,99 @@ def folder_file(folder: Path, name: str) -> Path:
     if not target.is_relative_to(base):
         raise RefusedMemberError(f"a symbolic link to {target}, outside the export folder")
     return target
+
+
+@dataclass(frozen=True)
+class Unlisted:
+    """Something in an unpacked export that `folder_members` does not list as a file: its name (`/`) and why;
+    `refused` for a symbolic link leading out of the export folder (nothing behind it is read)."""
+
+    name: str
+    reason: str
+    refused: bool = False
+
+
+def folder_members(folder: Path, under: str = "") -> tuple[list[str], list[Unlisted]]:
+    """The files in `folder / under` by member name (relative to `folder`, `/` separators), and what is not listed,
+    each sorted by name: `folder_members(Path("export_1"), "activities")`.
+
+    `Path.rglob` passes over a symbolic link to a folder without a word. Here one that stays inside `folder` is
+    followed, its files listed under the link's name; each real folder is listed once, under the first name met in
+    name order, so a second name for it, or a link back to a folder holding it (a loop), is named and not followed.
+    A link to a folder out of `folder` is refused, and so is a link out to nothing; a link to nothing inside, a loop
+    of links, something neither a file nor a folder (a FIFO) and a folder that cannot be listed are named. A link
+    to a file is listed: `folder_file` judges it when it is read.
+    """
+    base = folder.resolve()
+    files: list[str] = []
+    unlisted: list[Unlisted] = []
+    start = "/".join(part for part in under.split("/") if part)
+    top = folder / start if start else folder
+    if start and not (top.exists() or top.is_symlink()):
+        return [], []
+    if start and not _sort_out(start, top, base, files, unlisted):
+        return [], unlisted
+    seen: dict[Path, str] = {base: ""} if start else {}  # real folder -> the name it is listed under
+    stack = [(start, top)]
+    while stack:
+        name, path = stack.pop()
+        real = path.resolve()
+        reason = _not_walked(name, real, base, seen)
+        if reason is not None:
+            unlisted.append(Unlisted(name, reason, refused=not real.is_relative_to(base)))
+            continue
+        seen[real] = name
+        try:
+            entries = sorted(os.listdir(real))
+        except OSError as exc:
+            unlisted.append(Unlisted(name, f"a folder that cannot be listed ({exc.strerror}): nothing in it is read"))
+            continue
+        folders = []
+        for entry in entries:
+            entry_name = f"{name}/{entry}" if name else entry
+            if _sort_out(entry_name, real / entry, base, files, unlisted):
+                folders.append((entry_name, real / entry))
+        stack.extend(reversed(folders))  # popped in name order
+    return sorted(files), sorted(unlisted, key=lambda entry: entry.name)
+
+
+def _not_walked(name: str, real: Path, base: Path, seen: dict[Path, str]) -> str | None:
+    """Why the folder `name` (at `real`) is not walked, or None: it leads out of `base`, or was listed already."""
+    if not real.is_relative_to(base):
+        return f"refused: a symbolic link to {real}, outside the export folder; nothing in it is read"
+    if real not in seen:
+        return None
+    first = seen[real]
+    if not first or name.startswith(first + "/"):
+        holding = f"{first}/" if first else "the export folder"
+        return f"a symbolic link to {holding}, a folder holding it (a loop): not followed"
+    return f"the same folder as {first}/ (one is a symbolic link to the other): listed once, as {first}/"
+
+
+def _sort_out(name: str, path: Path, base: Path, files: list[str], unlisted: list[Unlisted]) -> bool:
+    """Put `name` in `files`, or in `unlisted` with the reason; True when it is a folder (or a link to one) to walk."""
+    if not path.is_symlink():
+        if path.is_dir():
+            return True
+        if path.is_file():
+            files.append(name)
+        else:
+            unlisted.append(Unlisted(name, "neither a file nor a folder (a FIFO, socket or device): not read"))
+        return False
+    try:
+        target = path.resolve()
+    except (RuntimeError, OSError):  # a loop of links: RuntimeError in Python 3.11, OSError in later versions
+        unlisted.append(Unlisted(name, "a symbolic link in a loop of links, leading to nothing: not read"))
+        return False
+    if target.is_dir():
+        return True
+    if target.is_file():
+        files.append(name)  # `folder_file` refuses it when it is read, if it leads out
+    elif not target.is_relative_to(base):
+        unlisted.append(Unlisted(name, f"refused: a symbolic link to {target}, outside the export folder", True))
+    elif not target.exists():
+        shown = target.relative_to(base).as_posix()
+        unlisted.append(Unlisted(name, f"a symbolic link to {shown}, which does not exist: nothing to read"))
+    else:
+        unlisted.append(Unlisted(name, "a symbolic link to neither a file nor a folder (a FIFO, ...): not read"))
+    return False

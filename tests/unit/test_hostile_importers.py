@@ -6,6 +6,7 @@ Each case crashed with a bare exception, or lost a whole recording to one bad va
 from __future__ import annotations
 
 import json
+import os
 import re
 import zipfile
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from lakehouse.bronze.entities import MAPMYRUN_WORKOUTS, STRAVA_ACTIVITIES
 from lakehouse.bronze.parse import parse_file
 from lakehouse.config import SCHEMAS_DIR
 from lakehouse.landing import LandingZone
-from lakehouse.sources import takeout
+from lakehouse.sources import takeout, zip_members
 from lakehouse.sources.activity_files import ActivityFileError, read_recording
 from lakehouse.sources.mapmyrun import MalformedCsvError, import_csv
 from lakehouse.sources.strava_archive import ArchiveError, import_archive, render_report
@@ -396,6 +397,46 @@ def test_a_zip_refuses_the_same_names_as_a_folder(tmp_path: Path) -> None:
     ]  # fmt: skip
 
 
+def test_a_symbolic_link_to_a_folder_in_an_unpacked_archive_is_followed_inside_and_refused_out(
+    tmp_path: Path,
+) -> None:
+    """`rglob` passed over a link to a folder without a word: a file there that no row names was never reported,
+    nor a link leading out of the export or back into a folder holding it."""
+    point = gpx('<trkpt lat="1" lon="2"><time>2024-06-01T06:00:00Z</time></trkpt>')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "3.gpx").write_bytes(point)
+    (elsewhere / "8.gpx").write_bytes(point)
+    export = tmp_path / "unpacked" / "export_5"
+    (export / "activities").mkdir(parents=True)
+    (export / "backup").mkdir()
+    (export / "activities.csv").write_text(
+        f"{OLDER_HEADER}\n1,2024-06-01 06:00:00,A,Run,,10,10,false,,activities/1.gpx\n"
+        "2,2024-06-01 07:00:00,B,Run,,10,10,false,,activities/2024/2.gpx\n"
+        "3,2024-06-01 08:00:00,C,Run,,10,10,false,,activities/out/3.gpx\n"
+    )
+    (export / "activities" / "1.gpx").write_bytes(point)
+    (export / "backup" / "2.gpx").write_bytes(point)
+    (export / "backup" / "9.gpx").write_bytes(point)  # named by no row
+    (export / "activities" / "2024").symlink_to("../backup")  # inside the export: followed
+    (export / "activities" / "again").symlink_to(".")  # activities/ itself: a loop
+    (export / "activities" / "out").symlink_to(elsewhere)  # out of the export: refused
+
+    report = import_archive(export, landing(tmp_path), athlete_id=5, run_id="r1")
+
+    outside = elsewhere.resolve()
+    assert report.lines == [
+        f"activities/out/3.gpx (activity 3): refused: a symbolic link to {outside / '3.gpx'}, outside the export "
+        "folder; the activity lands without streams",
+        "activities/again: a symbolic link to activities/, a folder holding it (a loop): not followed",
+        f"activities/out: refused: a symbolic link to {outside}, outside the export folder; nothing in it is read",
+        "1 file(s) in activities/ named by no row, ignored: activities/2024/9.gpx",
+    ]
+    assert (report.activities_landed, report.files_parsed["gpx"], report.files_failed) == (3, 2, {"refused": 1})
+    assert (report.links_refused, report.ok) == (1, False)
+    assert re.search(r"│ links refused \(out of the export\)\s+│\s+1 │", render_report(report))
+
+
 def _cut_central_directory(archive: Path) -> None:
     """Drop the zip's central directory (a download cut short): the archive is then salvaged front to back."""
     data = archive.read_bytes()
@@ -507,6 +548,70 @@ def test_an_unpacked_takeout_reads_no_symbolic_link_out_of_its_folder(tmp_path: 
         )
     ]
     assert not (tmp_path / "landing" / "google_health" / "floors").exists()
+
+
+def test_an_unpacked_takeout_follows_a_folder_link_inside_it_and_names_what_it_does_not_read(tmp_path: Path) -> None:
+    """`rglob` passed over a link to a folder without a word: the JSON behind one inside the export was not imported,
+    and a link out of it, a loop, a link to nothing and a FIFO were left out of the report."""
+    elsewhere = tmp_path / "elsewhere" / "Physical Activity_GoogleData"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "floors_2024-01-01.csv").write_text("timestamp,floors,data source\n2024-01-01T00:00:00Z,3,x\n")
+    unpacked = tmp_path / "unpacked"
+    fitbit = unpacked / "Takeout" / "Fitbit"
+    csv_folder = fitbit / "Physical Activity_GoogleData"
+    csv_folder.mkdir(parents=True)
+    (csv_folder / "steps_2024-01-01.csv").write_text("timestamp,steps,data source\n2024-01-01T00:00:00Z,5,x\n")
+    (unpacked / "stash").mkdir()
+    (unpacked / "stash" / "steps-2024-02-01.json").write_text('[{"dateTime": "02/01/24 00:00:00", "value": "7"}]')
+    (fitbit / "Global Export Data").symlink_to("../../stash")  # inside the export: followed
+    (unpacked / "Takeout" / "Google Health").symlink_to(elsewhere.parent)  # out of the export: refused
+    (csv_folder / "again").symlink_to("..")  # Takeout/Fitbit, a folder holding it: a loop
+    (csv_folder / "floors_2024-01-02.csv").symlink_to("floors_old.csv")  # to nothing
+    os.mkfifo(csv_folder / "heart_rate_2024-01-01.csv")  # opening it would wait forever
+
+    report = takeout.import_takeout(unpacked, landing(tmp_path), run_id="r1")
+
+    assert report.records_landed == {"steps": 2}  # 5 from the CSV, 7 from the JSON behind the link
+    assert report.files_read == {"csv steps": 1, "json steps": 1}
+    csv_path = "Takeout/Fitbit/Physical Activity_GoogleData"
+    assert report.skipped == [
+        (f"{csv_path}/again", "a symbolic link to Takeout/Fitbit/, a folder holding it (a loop): not followed"),
+        (f"{csv_path}/floors_2024-01-02.csv", f"a symbolic link to {csv_path}/floors_old.csv, which does not exist: "
+                                              "nothing to read"),
+        (f"{csv_path}/heart_rate_2024-01-01.csv", "neither a file nor a folder (a FIFO, socket or device): not read"),
+        ("Takeout/Google Health", f"refused: a symbolic link to {elsewhere.parent.resolve()}, outside the export "
+                                  "folder; nothing in it is read"),
+        ("stash", "the same folder as Takeout/Fitbit/Global Export Data/ (one is a symbolic link to the other): "
+                  "listed once, as Takeout/Fitbit/Global Export Data/"),
+    ]  # fmt: skip
+    assert not (tmp_path / "landing" / "google_health" / "floors").exists()
+
+
+def test_a_loop_of_links_a_link_out_to_nothing_and_an_unreadable_folder_are_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each was passed over by `rglob` without a word (and `Path.resolve` raises on a loop of links)."""
+    export = tmp_path / "export"
+    (export / "locked").mkdir(parents=True)
+    (export / "a.csv").write_text("x\n")
+    (export / "ring").symlink_to("ring")
+    (export / "gone").symlink_to(tmp_path / "nowhere")
+    listdir = os.listdir
+
+    def refusing(path: Any) -> list[str]:
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return listdir(path)
+
+    monkeypatch.setattr(zip_members.os, "listdir", refusing)
+    files, unlisted = zip_members.folder_members(export)
+
+    assert files == ["a.csv"]
+    assert [(entry.name, entry.reason, entry.refused) for entry in unlisted] == [
+        ("gone", f"refused: a symbolic link to {(tmp_path / 'nowhere').resolve()}, outside the export folder", True),
+        ("locked", "a folder that cannot be listed (Permission denied): nothing in it is read", False),
+        ("ring", "a symbolic link in a loop of links, leading to nothing: not read", False),
+    ]
 
 
 def test_a_takeout_csv_past_the_csv_limit_is_a_skipped_file(tmp_path: Path) -> None:
