@@ -13,11 +13,11 @@ the API reports it); `watts` W; `temp` degrees Celsius.
 Parsers are the maintained libraries, never hand-written: fitdecode (FIT, CRC checked, errors raised), gpxpy
 (GPX 1.0/1.1), tcxreader (TCX; chosen over python-tcxparser because it returns every trackpoint with its
 extensions, speed and watts included, and reads a file object). A GPX or TCX is decoded first, in the encoding its
-first bytes or declaration name (`_xml_text`: UTF-8, UTF-16 with or without a byte order mark, Latin-1, ...), and
-blanks before `<?xml`, which Strava's TCX files often have and an XML parser rejects, are left out of the text (in
-UTF-16 as in UTF-8); the parsers read that text. tcxreader refuses a whole TCX for one Trackpoint with `<Time/>` or
-a time without a zone: such a file is read again without the timeless Trackpoints (a time without a zone is UTC
-there, as gpxpy's is), and a file tcxreader reads is never touched.
+first bytes or declaration name (`_xml_text`: UTF-8, UTF-16 or UTF-32 with or without a byte order mark, Latin-1,
+...), and blanks before `<?xml`, which Strava's TCX files often have and an XML parser rejects, are left out of the
+text (in UTF-16 and UTF-32 as in UTF-8); the parsers read that text. tcxreader refuses a whole TCX for one
+Trackpoint with `<Time/>` or a time without a zone: such a file is read again without the timeless Trackpoints (a
+time without a zone is UTC there, as gpxpy's is), and a file tcxreader reads is never touched.
 """
 
 from __future__ import annotations
@@ -44,11 +44,16 @@ SEMICIRCLES_PER_DEGREE = 2**31 / 180
 FLOAT_DECIMALS = 6
 KNOWN_SUFFIXES = (".fit", ".gpx", ".tcx")
 STREAM_ORDER = ("time", "distance", "latlng", "altitude", "velocity_smooth", "heartrate", "cadence", "watts", "temp")
-# An XML file's first bytes -> UTF-16 (XML 1.0 Appendix F): a byte order mark, else `<?` in UTF-16 (a file without
-# the mark, its declaration saying UTF-16, which names no byte order), blanks before it allowed as in UTF-8.
+# An XML file's first bytes -> UTF-32 or UTF-16 (XML 1.0 Appendix F): a byte order mark, else `<?` in UTF-32 or UTF-16
+# (a file without the mark, its declaration naming no byte order), blanks before it allowed as in UTF-8. UTF-32's
+# marks first: little-endian `FF FE 00 00` starts with UTF-16's `FF FE` (U+0000 is no XML character).
 XML_FIRST_BYTES = (
+    (re.compile(re.escape(codecs.BOM_UTF32_LE)), "utf-32"),
+    (re.compile(re.escape(codecs.BOM_UTF32_BE)), "utf-32"),
     (re.compile(re.escape(codecs.BOM_UTF16_LE)), "utf-16"),
     (re.compile(re.escape(codecs.BOM_UTF16_BE)), "utf-16"),
+    (re.compile(rb"(?:[ \t\r\n]\x00\x00\x00)*<\x00\x00\x00\?\x00\x00\x00"), "utf-32-le"),
+    (re.compile(rb"(?:\x00\x00\x00[ \t\r\n])*\x00\x00\x00<\x00\x00\x00\?"), "utf-32-be"),
     (re.compile(rb"(?:[ \t\r\n]\x00)*<\x00\?\x00"), "utf-16-le"),
     (re.compile(rb"(?:\x00[ \t\r\n])*\x00<\x00\?"), "utf-16-be"),
 )
@@ -212,8 +217,9 @@ def _gpx_extension_number(point: gpxpy.gpx.GPXTrackPoint, *local_names: str) -> 
 
 def _xml_text(data: bytes) -> str:
     """XML bytes as text in the encoding the file names, blanks before `<?xml` left out (Strava's TCX files have
-    them; an XML parser refuses them): UTF-16 when its first bytes say so (`XML_FIRST_BYTES`); else, after a UTF-8
-    byte order mark, UTF-8; else the `encoding` of its `<?xml ...?>` declaration (`ISO-8859-1`); else UTF-8.
+    them; an XML parser refuses them): UTF-32 or UTF-16 when its first bytes say so (`XML_FIRST_BYTES`); else,
+    after a UTF-8 byte order mark, UTF-8; else the `encoding` of its `<?xml ...?>` declaration (`ISO-8859-1`); else
+    UTF-8.
     Example: `_xml_text(b"\\n <?xml version='1.0'?><gpx/>") == "<?xml version='1.0'?><gpx/>"`."""
     for first_bytes, codec in XML_FIRST_BYTES:
         if first_bytes.match(data):

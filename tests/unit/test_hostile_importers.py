@@ -151,6 +151,28 @@ def test_blanks_before_a_utf16_declaration_are_left_out_as_in_utf8(codec: str, f
 
 
 @pytest.mark.parametrize(
+    ("start", "codec", "first_bytes"),
+    [
+        ("\ufeff".encode(), "utf-32-le", b"\xff\xfe\x00\x00<\x00\x00\x00"),  # byte order mark, little-endian
+        ("\ufeff".encode(), "utf-32-be", b"\x00\x00\xfe\xff\x00\x00\x00<"),
+        (b"", "utf-32-le", b"<\x00\x00\x00?\x00\x00\x00"),  # no mark: `<?` in UTF-32 names the byte order
+        (b"", "utf-32-be", b"\x00\x00\x00<\x00\x00\x00?"),
+        (b" \r\n\t", "utf-32-le", b" \x00\x00\x00\r\x00\x00\x00"),  # blanks before `<?xml`, as Strava's TCX have
+        ("\ufeff \r\n".encode(), "utf-32-be", b"\x00\x00\xfe\xff\x00\x00\x00 "),
+    ],
+)
+@pytest.mark.parametrize("make", [gpx, tcx])
+def test_a_utf32_file_is_read_with_or_without_a_byte_order_mark(
+    start: bytes, codec: str, first_bytes: bytes, make: Any
+) -> None:
+    """UTF-32's mark `FF FE 00 00` was taken for UTF-16's `FF FE`, and UTF-32 without a mark was read as UTF-8: a
+    corrupt GPX or TCX. XML 1.0 Appendix F tells UTF-32 and its byte order from the first four bytes."""
+    data = _declared(start + _two_points(make), "UTF-32", codec)
+    assert data.startswith(first_bytes)
+    _assert_two_points(make, data)
+
+
+@pytest.mark.parametrize(
     ("start", "encoding", "codec"),
     [
         (b" \r\n\t", "UTF-8", "utf-8"),  # read before: kept so
