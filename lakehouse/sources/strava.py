@@ -9,6 +9,11 @@ How a sync walks the list (`GET /api/v3/athlete/activities`, newest first):
 - A *pass* covers `after` = watermark minus an overlap (kudos keep changing after upload) up to `before` =
   now plus a day, with `per_page=200`, paging until an empty page. Sending both bounds keeps the order the
   recordings show (descending); sending only `after` may not.
+- A list entry without a usable id or start_date is skipped and counted (`invalid_skipped`); a page of nothing
+  else is passed like its entries, full or not (only an empty page ends the list), so the pages after it land and
+  the pass completes; the watermark comes from landed activities only. The paging stops (`malformed_response`)
+  on a page that lands nothing and repeats an activity this run landed (a server ignoring `page`), or after 25
+  pages in a row without a readable activity.
 - A pass interrupted (daily budget spent, 5xx after retries, ...) leaves a cursor in `_state/strava.json`:
   `before` = the oldest start time landed plus one second, and the ids at that second (`skip_ids`); the next
   run resumes from there with page 1, so inserted or deleted activities cannot shift it into a gap.
@@ -64,6 +69,7 @@ MAX_PER_PAGE = 200
 DEFAULT_OVERLAP = timedelta(days=7)
 DEFAULT_CHECKPOINT_PAGES = 25  # land and move the cursor every 25 pages (5,000 activities)
 DEFAULT_CHECKPOINT_EXTRAS = 200  # ... and every 200 detail/stream calls
+MAX_PAGES_WITHOUT_ACTIVITY = 25  # more list pages in a row with no readable new activity: the API loops, stop
 DEFAULT_STREAM_KEYS = (
     "time",
     "latlng",
@@ -261,7 +267,7 @@ class _StravaRun:
         self.state["pass"] = pass_
         window = {"after": pass_["after"], "before": pass_["before"], "per_page": self.settings.per_page}
         skip_ids = set(pass_["skip_ids"])
-        page = 1
+        page, pages_without_activity = 1, 0
         while True:
             self._show(f"listing page {page} (pass page {pass_['pages'] + 1})", lambda: self._list_calls_left(pass_))
             body = self.client.get_json(LIST_ENDPOINT, {**window, "page": page})
@@ -270,22 +276,30 @@ class _StravaRun:
             if not body:
                 self._complete_pass(pass_)
                 return
-            invalid_before = self.report.invalid_skipped
-            if not self._take(body, pass_, skip_ids):
-                if self.report.invalid_skipped - invalid_before == len(body):
-                    raise MalformedResponseError(
-                        f"{LIST_ENDPOINT} page {page} held no activity with a usable id and start_date"
-                    )
+            taken, repeated = self._take(body, pass_, skip_ids)
+            if taken:
+                pages_without_activity = 0
+            elif repeated:  # the server repeats pages (ignores `page`): going on would loop
                 raise MalformedResponseError(f"{LIST_ENDPOINT} page {page} held only activities already seen")
+            else:  # unreadable entries (and those at the resume point): skipped, the pass goes on to the empty page
+                pages_without_activity += 1
+                log.warning("%s page %s held no readable activity that is new; going on", LIST_ENDPOINT, page)
+                if pages_without_activity >= MAX_PAGES_WITHOUT_ACTIVITY:
+                    raise MalformedResponseError(
+                        f"{LIST_ENDPOINT} pages {page - pages_without_activity + 1}..{page}: "
+                        f"{pages_without_activity} pages in a row without a readable activity; "
+                        "stopped so the sync cannot loop"
+                    )
             pass_["pages"] += 1
             self.pages_this_run += 1
             page += 1
             if self.pages_this_run % self.settings.checkpoint_pages == 0:
                 self.checkpoint()
 
-    def _take(self, activities: list[Any], pass_: dict[str, Any], skip_ids: set[int]) -> int:
-        """Buffer the activities not seen before in this pass; how many that was."""
-        taken = 0
+    def _take(self, activities: list[Any], pass_: dict[str, Any], skip_ids: set[int]) -> tuple[int, int]:
+        """Buffer the activities not seen before in this pass; how many that was, and how many were landed by this
+        run already (an unreadable entry is counted in `invalid_skipped`, one at the resume point in neither)."""
+        taken = repeated = 0
         for activity in activities:
             try:
                 activity_id = _activity_id(activity["id"])
@@ -296,6 +310,7 @@ class _StravaRun:
                 continue
             if activity_id in self.seen or activity_id in skip_ids:
                 self.report.duplicates_skipped += 1
+                repeated += activity_id in self.seen
                 continue
             # buffer first: the cursor may only ever move past activities that will land
             self.batches.add(ENTITY_ACTIVITIES, activity_month(activity), activity)
@@ -306,7 +321,7 @@ class _StravaRun:
             taken += 1
             if self._is_new(activity_id, start):
                 self._queue_extras(activity_id, str(activity["start_date"]))
-        return taken
+        return taken, repeated
 
     def _track_order(self, start: int, activity_id: int) -> None:
         if self.min_epoch is not None and start > self.min_epoch and self.ordered:
@@ -459,9 +474,11 @@ class _StravaRun:
 
 
 def _completion_message(state: Mapping[str, Any], report: SyncReport) -> str:
+    skipped = report.invalid_skipped
     return (
         f"strava up to date: {report.activities_landed:,} activities landed this run, "
         f"watermark {state.get('watermark') or 'none (no activities)'}"
+        + (f"; {skipped:,} unreadable list entries or answers skipped (see the log)" if skipped else "")
     )
 
 

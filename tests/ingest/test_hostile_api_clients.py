@@ -531,8 +531,6 @@ def test_an_activity_whose_start_is_outside_the_calendar_in_utc_is_skipped(
 @pytest.mark.parametrize(
     ("page_one", "reason"),
     [
-        ([1, "x", None, [1]], "page 1 held no activity with a usable id and start_date"),  # was: "already seen"
-        ([{"id": 1, "start_date": 5}], "page 1 held no activity with a usable id and start_date"),
         ({"id": 1}, "page 1 is not a JSON array"),
         (None, "page 1 is not a JSON array"),
         (b'[{"id": 1, ', "not valid JSON (11 bytes), 2 times"),
@@ -544,6 +542,80 @@ def test_a_strava_list_page_of_the_wrong_shape_stops_saying_what_was_wrong(
     report, _, _ = strava_sync(lambda n: page_one if n == 1 else [], tmp_path, clock)
     assert report.stopped_reason == "malformed_response"
     assert reason in report.message
+
+
+def test_a_list_page_of_only_unreadable_entries_is_skipped_and_the_pages_after_it_land(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    """Such a page stopped the run ("held no activity with a usable id and start_date"), and every later run at the
+    same place: nothing after it ever landed and the pass never completed. A full page and the last, short one."""
+    pages = {
+        1: [activity("x1", "2025-03-01T12:00:00Z"), {"id": 8, "name": "no start_date"}, [1]],
+        2: [activity(3, "2025-03-01T11:00:00Z"), activity(2, "2025-03-01T10:00:00Z"), activity(1)],
+        3: [{"id": 0, "start_date": 5}],
+        4: [],
+    }
+    report, landing, server = strava_sync(pages.__getitem__, tmp_path, clock, per_page=3)
+    assert (report.stopped_reason, report.landed, report.invalid_skipped) == ("completed", {"activities": 3}, 4)
+    assert [r["id"] for r in read_landed(landing, "strava", "activities")] == [3, 2, 1]
+    assert sum(1 for request in server.requests if request.path == LIST_PATH) == 4  # up to the empty page
+    # the newest activity landed, not the unreadable entry's 12:00: the next pass lists that hour again
+    assert load_state(landing.store, "strava")["watermark"] == "2025-03-01T11:00:00Z"
+    assert report.message.endswith("; 4 unreadable list entries or answers skipped (see the log)")
+
+
+def test_pages_of_unreadable_entries_without_end_stop_after_25(tmp_path: Path, clock: ManualClock) -> None:
+    report, _, server = strava_sync(lambda n: [{"id": n}], tmp_path, clock)  # was: a stop at page 1
+    assert report.stopped_reason == "malformed_response"
+    assert "25 pages in a row without a readable activity; stopped so the sync cannot loop" in report.message
+    assert sum(1 for request in server.requests if request.path == LIST_PATH) == 25
+    assert report.invalid_skipped == 25
+
+
+def newest_first(entries: list[tuple[str, Any]], query: dict[str, str]) -> list[Any]:
+    """A list page as Strava pages: `entries` are (start, the entry as sent), newest first; `before` and `after`
+    strict, `page` of `per_page`."""
+    before, after = int(query["before"]), int(query["after"])
+    shown = [entry for start, entry in entries if after < int(datetime.fromisoformat(start).timestamp()) < before]
+    size = int(query["per_page"])
+    return shown[(int(query["page"]) - 1) * size : int(query["page"]) * size]
+
+
+def test_a_pass_resumed_above_unreadable_entries_goes_on_and_loses_no_activity(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    """A resumed pass's page 1 starts with the activity at its cursor (landed by the run before): with only
+    unreadable entries after it, the page was "held only activities already seen", a stop on every run."""
+    entries = [
+        ("2025-03-01T12:00:00+00:00", activity(5, "2025-03-01T12:00:00Z")),
+        ("2025-03-01T11:00:00+00:00", activity(4, "2025-03-01T11:00:00Z")),
+        ("2025-03-01T10:30:00+00:00", activity("j1", "2025-03-01T10:30:00Z")),
+        ("2025-03-01T10:20:00+00:00", {"id": 9, "name": "no start_date"}),
+        ("2025-03-01T10:00:00+00:00", activity(3, "2025-03-01T10:00:00Z")),
+    ]
+    broken_pages = {2}  # the first run: page 2 is no list, so it stops after landing page 1
+
+    def api(request: Request) -> Reply:
+        if int(request.query["page"]) in broken_pages:
+            return json_reply(200, {"message": "not a list"})
+        return json_reply(200, newest_first(entries, request.query))
+
+    landing = LandingZone(LocalStore(str(tmp_path / "landing")))
+    with api_server(api) as server:
+        settings = StravaSettings(
+            client_id="4242", client_secret=Secret(CLIENT_SECRET), refresh_token=Secret(REFRESH),
+            token_file=tmp_path / "config" / "strava-token.json", base_url=server.base_url, http=TEST_HTTP,
+            per_page=2,
+        )  # fmt: skip
+        first = sync_strava(settings, landing, clock=clock, progress=None)
+        broken_pages.clear()
+        second = sync_strava(settings, landing, clock=clock, progress=None, force=True)
+
+    assert (first.stopped_reason, first.landed) == ("malformed_response", {"activities": 2})
+    # its page 1: activity 4 (at the cursor) and "j1"; page 2: no start_date, activity 3; page 3: empty
+    assert (second.stopped_reason, second.landed, second.invalid_skipped) == ("completed", {"activities": 1}, 2)
+    assert sorted(r["id"] for r in read_landed(landing, "strava", "activities")) == [3, 4, 5]  # each once
+    assert load_state(landing.store, "strava")["watermark"] == "2025-03-01T12:00:00Z"
 
 
 def test_the_same_strava_page_again_and_again_stops(tmp_path: Path, clock: ManualClock) -> None:
