@@ -18,6 +18,7 @@ Settings: conf/<env>.toml (default local); the lakehouse goes to a temporary fol
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import sys
@@ -29,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse.config import Settings, load_settings
@@ -64,6 +65,36 @@ def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (nearest rank)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
+
+
+def batch_breakdown(log_rows: DataFrame) -> dict[str, float]:
+    """Where a live micro-batch's seconds go, the median over the micro-batches with rows (from the stream's log):
+    read, validate and match (`silver_s`); carry and publish the standings (`standings_s`); the appends after them
+    (`appends_s`: standings published -> log row built); the whole micro-batch bar its log row (`batch_s`); and
+    from one micro-batch's start to the next's (`cycle_s`: its log row, the checkpoint's commits, the trigger)."""
+    if "standings_at" not in log_rows.columns:
+        return {}
+    rows = sorted(
+        log_rows.where(F.col("rows_in") > 0)
+        .select("batch_id", "started_at", "finished_at", "standings_at", "silver_s", "standings_s")
+        .collect(),
+        key=lambda r: r["batch_id"],
+    )
+    if not rows:
+        return {}
+    cycles = [
+        (b["started_at"] - a["started_at"]).total_seconds()
+        for a, b in itertools.pairwise(rows)
+        if b["batch_id"] == a["batch_id"] + 1
+    ]
+    figures = {
+        "silver_s": [r["silver_s"] for r in rows],
+        "standings_s": [r["standings_s"] for r in rows],
+        "appends_s": [(r["finished_at"] - r["standings_at"]).total_seconds() for r in rows if r["standings_at"]],
+        "batch_s": [(r["finished_at"] - r["started_at"]).total_seconds() for r in rows],
+        "cycle_s": cycles,
+    }
+    return {name: round(statistics.median(values), 2) for name, values in figures.items() if values}
 
 
 def bench_batch(spark: SparkSession, settings: Settings, spec: RaceSpec) -> dict[str, Any]:
@@ -178,6 +209,7 @@ def bench_live(
         .agg(F.min("at").alias("finished_at"))
         .collect()
     }
+    breakdown = batch_breakdown(log_rows)
     latencies = [
         (finished[key].astimezone(UTC) - at).total_seconds()  # collected naive, in local time
         for key, at in landed_at.items()
@@ -197,6 +229,7 @@ def bench_live(
         "latency_p95_s": round(percentile(latencies, 95), 2) if latencies else None,
         "latency_max_s": round(max(latencies), 2) if latencies else None,
         "micro_batches": len(micro_batches),
+        "micro_batch_median_s": breakdown,
         "dropped_late": stream_log.dropped_late(),
         "heap_after_gc_mb_first_third": round(sum(h for _, h in heap[:third]) / third / 1e6)
         if heap
