@@ -26,6 +26,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -259,6 +260,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--replay-minutes", type=float, default=None, help="live: stop after this much wall time"
     )
+    parser.add_argument(
+        "--conf",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a Spark setting on top of the env's (repeatable), e.g. spark.sql.codegen.wholeStage=false",
+    )
+    parser.add_argument(
+        "--java-option",
+        action="append",
+        default=[],
+        metavar="OPTION",
+        help="a JVM option on top of the env's [spark] java_options (repeatable), e.g. a Flight Recording's",
+    )
     return parser.parse_args(argv)
 
 
@@ -268,6 +283,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = parse_args(argv)
     base = load_settings(args.env)
+    if args.java_option or args.conf:
+        conf = dict(item.split("=", 1) for item in args.conf)
+        base = replace(
+            base,
+            spark=replace(
+                base.spark,
+                java_options=(*base.spark.java_options, *args.java_option),
+                extra_conf={**base.spark.extra_conf, **conf},
+            ),
+        )
     root = Path(args.root or tempfile.mkdtemp(prefix="race-bench-"))
     spec = RaceSpec.from_settings(base.race, stages=parse_stages(args.stages), scale=args.scale)
     if args.riders:
