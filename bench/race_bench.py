@@ -184,13 +184,14 @@ def bench_live(
             f"live: replay landed {len(files)} files in {time.monotonic() - started:.0f}s; "
             "waiting for the stream"
         )
-        # Drained when the stream has read every landed line: told by its listener, not by a query of the log
-        # table every second (a Spark job beside the stream's own, which delayed the last files it measures).
-        lines, seen, idle_since = sum(f.landed.records for f in files), -1, time.monotonic()
+        # Drained when the stream has taken every landed file (its source's rows are the files' names): told by its
+        # listener, not by a query of the log table every second (a Spark job beside the stream's own, which
+        # delayed the last files it measures).
+        landed_files, seen, idle_since = len(files), -1, time.monotonic()
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline and time.monotonic() - idle_since < 60:
             read = sum(e["input_rows"] for e in stream_log.events)
-            if read >= lines:
+            if read >= landed_files:
                 break
             if read != seen:
                 seen, idle_since = read, time.monotonic()

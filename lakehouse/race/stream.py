@@ -43,10 +43,11 @@ landed copy wins, within a micro-batch (`first_landed`, batch's rule) and across
 far apart they land. Nothing is kept per point between micro-batches, so memory stays flat however long the
 stream runs.
 
-A micro-batch's own queries run on a clone of the session that evaluates expressions without generating code
-(`lakehouse.spark.interpreted_session`; the session the stream was started on keeps its settings): with a few
-thousand rows per micro-batch, generating and compiling Java for each query and task was the largest single cost
-(a micro-batch at real time 12.9 -> 8.5 s, median latency 27.6 -> 11.2 s on the same machine).
+A small micro-batch's own queries (up to `INTERPRETED_MAX_BYTES` of landed files) run on a clone of the session
+that evaluates expressions without generating code (`lakehouse.spark.interpreted_session`; the session the stream
+was started on keeps its settings): with a few thousand rows, generating and compiling Java for each query and task
+was the largest single cost (at real time a micro-batch 12.9 -> 8.5 s, median latency 27.6 -> 11.2 s on the same
+machine). A larger one (a replay at 60x: 100,000 points) runs on the stream's session, where generated code pays.
 
 Each micro-batch is logged in `ops.race_stream_batches` (rows, stages, landing files, times): the benchmark
 reads landing -> standings latency from it.
@@ -393,13 +394,24 @@ def new_points(points: DataFrame, silver: DataFrame | None, summary: BatchSummar
     return fresh.join(held, on=keys, how="left_anti")
 
 
+INTERPRETED_MAX_BYTES = 2_000_000  # a micro-batch's landed bytes up to which its queries run without generated code
+
+
+def interpreted_is_cheaper(landed_bytes: int) -> bool:
+    """Whether a micro-batch of `landed_bytes` of telemetry CSV runs faster without generated code. At real time a
+    micro-batch is 100-200 KB (one or two thousand points): a third faster without it; at 60x about 7 MB (100,000
+    points): slower without it (median latency 45 -> 59 s, one run each). The threshold between is a judgement,
+    not a measured crossing point."""
+    return landed_bytes <= INTERPRETED_MAX_BYTES
+
+
 def _live_batch(
     spark: SparkSession, settings: Settings, app_id: str, clock: EventClock, hooks: StreamHooks, log: StreamLog | None
 ) -> Callable[[DataFrame, int], None]:
-    # The micro-batch's own queries (not the query listing the files) on a clone of the session that evaluates
-    # expressions without generating code: each micro-batch has a few thousand rows, and generating and compiling
-    # code for each of its queries and tasks cost more than evaluating them (see `interpreted_session`).
-    spark = interpreted_session(spark)
+    # A small micro-batch's own queries (not the query listing the files) on a clone of the session that evaluates
+    # expressions without generating code: with a few thousand rows, generating and compiling code for each of its
+    # queries and tasks cost more than evaluating them (see `interpreted_session`); a large one's on `spark`.
+    interpreted = interpreted_session(spark)
     tables = Tables(settings)
     bronze_ref = tables.ref("bronze", race_bronze.TELEMETRY_TABLE)
     quarantine = tables.ref("bronze", "quarantine")
@@ -419,7 +431,12 @@ def _live_batch(
             not_compacting.remove(ref)
 
     def to_bronze(
-        files: race_bronze.TelemetryFiles, good: DataFrame, batch_id: int, summary: BatchSummary, run: tuple[str, Any]
+        session: SparkSession,
+        files: race_bronze.TelemetryFiles,
+        good: DataFrame,
+        batch_id: int,
+        summary: BatchSummary,
+        run: tuple[str, Any],
     ) -> None:
         """Append the batch's good lines (`good`: bronze's rows) to bronze, its rejected ones and files Spark cannot
         read to the quarantine; `run`: the run id and ingestion time the rows carry."""
@@ -428,7 +445,7 @@ def _live_batch(
             append(good, bronze_ref, partition_by=(race_bronze.STAGE_DATE,), txn=(f"bronze:{app_id}", batch_id))
         crash_point("stream.after_bronze_write")
         quarantined = race_bronze.quarantined_rows(
-            spark, files, summary.rejected > 0, F.lit(batch_id), run_id, ingested_at
+            session, files, summary.rejected > 0, F.lit(batch_id), run_id, ingested_at
         )
         if quarantined is not None:  # most batches have none: no empty commit on the shared table
             append(
@@ -442,10 +459,12 @@ def _live_batch(
         nonlocal silver_exists
         started = datetime.now(UTC)
         clock_s = time.monotonic()
-        keys = sorted(r["key"] for r in names.collect())
+        listed = names.collect()
+        keys = sorted(r["key"] for r in listed)
         if not keys:
             return
-        files = race_bronze.read_telemetry_files(spark, settings, keys)
+        session = interpreted if interpreted_is_cheaper(sum(r["length"] for r in listed)) else spark
+        files = race_bronze.read_telemetry_files(session, settings, keys)
         raw = files.rows.persist()
         rows: DataFrame | None = None
         try:
@@ -460,17 +479,17 @@ def _live_batch(
             if late_before is not None:
                 points = points.where(F.unix_micros("ts") >= F.lit(late_before))
             # Only the grid cells of the stages in this batch are broadcast (the Tour has ~1M cells).
-            stages = read_table(spark, tables.ref("silver", silver_stages.STAGES)).where(
+            stages = read_table(session, tables.ref("silver", silver_stages.STAGES)).where(
                 F.col("stage_date").isin(summary.dates)
             )
             day_stages = (
                 [(int(r[0]), r[1]) for r in stages.select("stage", "stage_date").collect()] if summary.dates else []
             )
-            cells = read_table(spark, tables.ref("silver", "race_route_cells")).where(
+            cells = read_table(session, tables.ref("silver", "race_route_cells")).where(
                 F.col("stage").isin([s for s, _ in day_stages])
             )
-            silver_exists = silver_exists or table_exists(spark, target)
-            silver = read_table(spark, target) if silver_exists else None
+            silver_exists = silver_exists or table_exists(session, target)
+            silver = read_table(session, target) if silver_exists else None
             rows = silver_telemetry.conform(new_points(points, silver, summary), stages, cells).persist()
             per_stage = batch_stages(rows).collect() if day_stages else []
             written = sum(int(r["points"]) for r in per_stage)
@@ -488,9 +507,9 @@ def _live_batch(
             # Silver's version now, which does not hold the rows yet (from the log of a table by path; by name it
             # would cost a query: the standings' count is asked instead). A commit of another writer before it is
             # seen here, one after it when the append is not the version right after it (the next batch counts).
-            base = current_version(spark, target) if silver_exists and not target.catalog_name else None
+            base = current_version(session, target) if silver_exists and not target.catalog_name else None
             if batch and new is not None:
-                carry_standings(spark, settings, state, new, batch, rows, base, silver_exists)
+                carry_standings(session, settings, state, new, batch, rows, base, silver_exists)
             standings_s, standings_at = time.monotonic() - clock_s, datetime.now(UTC)
             crash_point("stream.after_standings")
 
@@ -502,14 +521,17 @@ def _live_batch(
                 append(new_rows, target, partition_by=silver_telemetry.PARTITION_BY, txn=txn)
                 # This append is the version right after `base` (not one skipped as written before, nor another
                 # writer's): nothing else was committed in between. One commit file read, no listing of the log.
-                own = base is not None and commit_transaction(spark, target, base + 1) == txn
+                own = base is not None and commit_transaction(session, target, base + 1) == txn
                 return base + 1 if own else None
 
             # Bronze (and the quarantine) and silver side by side: different tables, each append idempotent on
             # its own, and both mostly driver work (planning, Delta's commit), so one waits less for the other.
             _, matched = run_concurrently(
-                spark,
-                [lambda: to_bronze(files, good, batch_id, summary, (run_id, ingested_at)), lambda: to_silver(rows)],
+                session,
+                [
+                    lambda: to_bronze(session, files, good, batch_id, summary, (run_id, ingested_at)),
+                    lambda: to_silver(rows),
+                ],
                 threads=2,
             )
             silver_exists = silver_exists or bool(written)
@@ -524,7 +546,7 @@ def _live_batch(
                 rows.unpersist()
             raw.unpersist()
         append(
-            spark.createDataFrame(
+            session.createDataFrame(
                 [
                     (
                         LIVE_QUERY, batch_id, summary.good, written,
@@ -571,7 +593,7 @@ def start_stream(
         .option("pathGlobFilter", "*.[cC][sS][vV]")  # as batch: `.csv` in any case
         .option("maxFilesPerTrigger", options.files_per_trigger)
         .load(source)
-        .select(race_bronze.landing_key(F.col("path")).alias("key"))
+        .select(race_bronze.landing_key(F.col("path")).alias("key"), "length")
     )
     app_id = application_id(settings, CHECKPOINT)  # before the clock: a fresh checkpoint gets a fresh id
     batch = _live_batch(spark, settings, app_id, EventClock.open(settings, CHECKPOINT), hooks or StreamHooks(), log)
