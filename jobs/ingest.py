@@ -119,7 +119,7 @@ def ingest_strava_archive(settings: Settings, args: argparse.Namespace) -> int:
         print(f"strava-archive: {exc}", file=sys.stderr)
         return 2
     print(render_report(report), end="")
-    problems = report.rows_quarantined + sum(report.files_failed.values()) + report.files_missing
+    problems = report.rows_quarantined + sum(report.files_failed.values()) + report.files_missing + report.links_refused
     print(f"strava-archive: {report.activities_landed:,} activities and {report.streams_landed:,} stream sets "
           f"landed -> {settings.landing_root}/strava/; {problems:,} problem(s) listed above")  # fmt: skip
     return 0

@@ -44,3 +44,23 @@ def test_no_athlete_id_and_no_archive_are_one_clear_line_each(
     assert ingest.main(["--env", "test", "strava-archive", str(tmp_path / "nothing.zip")]) == 2
     assert "nothing.zip: no such file or folder" in capsys.readouterr().err
     assert ingest.main(["--env", "test", "strava-archive", str(folder), "--athlete-id", "7"]) == 0
+
+
+def test_a_folder_link_out_of_an_unpacked_export_counts_as_a_problem_in_the_last_line(
+    lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export, outside = tmp_path / "export", tmp_path / "outside"
+    (export / "activities").mkdir(parents=True)
+    outside.mkdir()
+    for name in ("activities.csv", "profile.csv"):
+        (export / name).write_bytes(realdata(*ARCHIVE, name).read_bytes())
+    for fit in realdata(*ARCHIVE, "activities").iterdir():
+        (export / "activities" / fit.name).write_bytes(fit.read_bytes())
+    (outside / "other.fit.gz").write_bytes(b"not read")
+    (export / "activities" / "elsewhere").symlink_to(outside, target_is_directory=True)
+
+    assert ingest.main(["--env", "test", "strava-archive", str(export)]) == 0
+
+    out = capsys.readouterr().out
+    assert "activities/elsewhere: refused: a symbolic link to" in out
+    assert out.rstrip().endswith("1 problem(s) listed above")
