@@ -27,6 +27,7 @@ from lakehouse.config import Settings
 from lakehouse.landing import new_run_id
 from lakehouse.race import run, stream
 from lakehouse.race.gold import live_standings
+from lakehouse.race.silver import telemetry as silver_telemetry
 from lakehouse.spark import get_spark, interpreted_session
 from lakehouse.stages import format_summary
 from lakehouse.tables import Tables, read_table, table_exists
@@ -90,11 +91,11 @@ def body(args: argparse.Namespace, settings: Settings) -> int:
             progress(f"stream: live every {args.seconds or settings.race.trigger_seconds:g}s; Ctrl-C to stop")
             viewer = interpreted_session(spark)  # a five-row read every 10 s: no code generated for it
             try:
-                shown = time.monotonic()
-                while args.timeout is None or time.monotonic() - started < args.timeout:
+                shown = live_since = time.monotonic()  # --timeout counts the stream's time, not the reference's
+                while args.timeout is None or time.monotonic() - live_since < args.timeout:
                     for query in queries:
                         if query.exception() is not None:
-                            raise stream.StreamError(str(query.exception()).splitlines()[0])
+                            raise stream.StreamError(stream.failure_reason(query.exception()))
                     time.sleep(0.5)
                     if time.monotonic() - shown >= STANDINGS_EVERY_S:
                         show_leaders(viewer, settings)
@@ -108,8 +109,13 @@ def body(args: argparse.Namespace, settings: Settings) -> int:
             f"stream: {len(batches)} micro-batches, {sum(e['input_rows'] for e in batches)} landed files taken, "
             f"{log.dropped_late()} points dropped as too late"
         )
-        if not args.no_gold:
+        if args.no_gold:
+            pass
+        elif table_exists(spark, Tables(settings).ref("silver", silver_telemetry.NAME)):
             results += run.gold(spark, settings, run_id)
+        else:  # nothing streamed yet (no file landed, or the stream stopped before its first micro-batch)
+            progress("gold: not rebuilt: no race point has reached silver yet")
+            results.append(run.StepResult("gold", "gold.race_*", None, None, 0.0, "no race points yet"))
     except BaseException:  # stop the queries at once, then the shared CLI helper reports it in one line
         stream.stop(queries, grace_s=0)
         raise

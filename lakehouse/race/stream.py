@@ -63,6 +63,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
+from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -126,6 +127,21 @@ BATCH_LOG_SCHEMA = T.StructType(
 
 class StreamError(RuntimeError):
     """The race stream cannot start (missing inputs) or failed."""
+
+
+def failure_reason(error: object) -> str:
+    """A query's failure in one line: Spark's first line and, when a micro-batch's Python code raised, the Python
+    exception's own line (Spark's first line ends in "Traceback (most recent call last):" then)."""
+    head = str(error).split("=== Streaming Query ===")[0]
+    lines = [line.strip() for line in head.splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    first = lines[0]
+    if "Traceback (most recent call last)" not in first:
+        return first
+    first = first.split(" Return Message:")[0]
+    raised = [line for line in lines[1:] if not line.startswith(("File ", "SQLSTATE", "^", "~")) and ": " in line]
+    return f"{first} {raised[-1]}" if raised else first
 
 
 @dataclass(frozen=True)
@@ -617,10 +633,13 @@ def run_available_now(
     spark.streams.addListener(log)
     try:
         query = start_stream(spark, settings, Trigger(), hooks, options, log)
-        query.awaitTermination()
+        try:
+            query.awaitTermination()
+        except StreamingQueryException as error:
+            raise StreamError(failure_reason(error)) from error
         log.wait_for_end([query])
         if query.exception() is not None:
-            raise StreamError(str(query.exception()).splitlines()[0])
+            raise StreamError(failure_reason(query.exception()))
     finally:
         spark.streams.removeListener(log)
     return log

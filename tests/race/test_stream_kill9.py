@@ -1,13 +1,22 @@
-"""The live race stream killed with SIGKILL mid-micro-batch (the whole process group: Python and its Spark JVM),
-at each of its steps in turn, restarted after each kill: its tables end as an uninterrupted stream's do."""
+"""The live race stream killed mid-micro-batch at each of its steps in turn, restarted after each kill: its tables
+end as an uninterrupted stream's do.
+
+The first two kills are real: `python -m jobs.race_stream` as a subprocess, SIGKILL to its whole process group
+(Python and its Spark JVM), one of them while bronze's and silver's appends run side by side. The other two raise
+`StreamKilled` at the point inside this process's stream (the query dies with its micro-batch half done, its
+checkpoint as SIGKILL leaves it), which saves a JVM start-up and the reference step per kill."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from lakehouse import faults
 from lakehouse.config import Settings
 from lakehouse.race import stream
 from lakehouse.race.gold import live_standings
@@ -15,17 +24,34 @@ from tests.race.conftest import CALM_BATCHES, LINEAGE, Streamed, rows, table
 from tests.reliability.lakes import JobRun, finish, start_job, stop_metastore
 
 FILES_PER_TRIGGER = CALM_BATCHES.files_per_trigger  # three micro-batches, as the calm stream's: kills hit the second
-# Each kill in a new process (its hits counted from zero), one after the other on the same checkpoint: after the
-# standings are published (bronze and silver not yet written: the standings count points silver lacks), after
-# bronze's append, after silver's, after the batch's log row (its checkpoint commit not yet written); then the
-# stream is restarted here, in this process, and runs to its end.
-KILLS = (
-    "stream.after_standings:2",
-    "stream.after_bronze_write:1",
-    "stream.after_silver_write:1",
-    "stream.after_batch_log:1",
-)
+# Each kill in a new process, or a new "process" (hits counted from zero), one after the other on the same
+# checkpoint: after the standings are published (bronze and silver not yet written: the standings count points
+# silver lacks), after bronze's append (silver's may be running beside it), after silver's, after the batch's log
+# row (its checkpoint commit not yet written); then the stream is restarted here and runs to its end.
+REAL_KILLS = ("stream.after_standings:2", "stream.after_bronze_write:1")
+SIMULATED_KILLS = ("stream.after_silver_write:1", "stream.after_batch_log:1")
 BRONZE_LINEAGE = (*LINEAGE, "_run_id", "_batch_id")
+
+
+class StreamKilled(RuntimeError):
+    """Raised at a crash point inside the stream's micro-batch. An `Exception`, not `SimulatedKill`: py4j hands
+    only those back to Spark as the batch's failure (nothing in the micro-batch catches one)."""
+
+
+@contextmanager
+def killed_in_process(monkeypatch: pytest.MonkeyPatch, crash_at: str) -> Iterator[list[str]]:
+    """Within the block, reaching `crash_at` (hits counted from zero) raises `StreamKilled`; yields the points hit."""
+    died: list[str] = []
+
+    def kill() -> None:
+        died.append(crash_at)
+        raise StreamKilled(crash_at)
+
+    with monkeypatch.context() as patch:
+        patch.setenv(faults.CRASH_ENV, crash_at)
+        patch.setattr(faults, "kill_now", kill)
+        patch.setattr(faults, "_hits", {})
+        yield died
 
 
 def run_stream(root: Path, crash_at: str) -> JobRun:
@@ -35,16 +61,20 @@ def run_stream(root: Path, crash_at: str) -> JobRun:
 
 
 def test_a_stream_killed_at_each_step_and_restarted_ends_as_an_uninterrupted_one(
-    spark: SparkSession, race_lake: Settings, streamed_race: Streamed
+    spark: SparkSession, race_lake: Settings, streamed_race: Streamed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calm = streamed_race.settings  # the same landed files, streamed without a kill
     root = Path(race_lake.tables_root).parent
     try:
-        for point in KILLS:
+        for point in REAL_KILLS:
             killed = run_stream(root, crash_at=point)
             assert killed.returncode == -9, (point, killed.returncode, killed.stderr[-3000:])
     finally:
         stop_metastore(root)
+    for point in SIMULATED_KILLS:
+        with killed_in_process(monkeypatch, point) as died, pytest.raises(stream.StreamError, match="StreamKilled"):
+            stream.run_available_now(spark, race_lake, options=CALM_BATCHES)
+        assert died == [point], point  # it died there, not elsewhere
     stream.run_available_now(spark, race_lake, options=CALM_BATCHES)
 
     silver = table(spark, race_lake, "silver", "race_telemetry")

@@ -14,6 +14,7 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from jobs import race_stream as race_stream_job
 from lakehouse.config import Settings
 from lakehouse.landing import LandingZone
 from lakehouse.race import bronze as race_bronze
@@ -328,3 +329,16 @@ def test_micro_batches_too_large_for_the_interpreted_clone_run_on_the_callers_se
     assert rows(table(spark, race_lake, "gold", live_standings.NAME)) == rows(
         table(spark, calm, "gold", live_standings.NAME)
     )
+
+
+def test_the_live_job_with_nothing_landed_stops_at_its_timeout_and_says_gold_has_no_points_yet(
+    spark: SparkSession, empty_race_lake: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`jobs.race_stream --trigger processing-time --timeout` before the first file lands: no gold failure."""
+    live = ["--trigger", "processing-time", "--seconds", "1", "--timeout", "3"]
+    args = race_stream_job.build_parser().parse_args(live)
+    assert race_stream_job.body(args, empty_race_lake) == 0
+    out = capsys.readouterr()
+    assert "no race point has reached silver yet" in out.err
+    assert "no race points yet" in out.out
+    assert not [q for q in spark.streams.active if q.name == stream.LIVE_QUERY]
