@@ -76,7 +76,7 @@ from lakehouse.faults import crash_point
 from lakehouse.race import bronze as race_bronze
 from lakehouse.race.gold import live_standings as gold_standings
 from lakehouse.race.gold.crossings import crossings, marks, point_pairs, rider_starts
-from lakehouse.race.layout import TELEMETRY_PREFIX
+from lakehouse.race.layout import ATHLETES_PREFIX, STAGES_PREFIX, TELEMETRY_PREFIX
 from lakehouse.race.silver import stages as silver_stages
 from lakehouse.race.silver import telemetry as silver_telemetry
 from lakehouse.race.standings_state import BatchStage, LiveStandings, Reference, batch_points, batch_stages
@@ -596,7 +596,12 @@ def start_stream(
     tables = Tables(settings)
     for name in (silver_stages.STAGES, "race_route_cells"):
         if not table_exists(spark, tables.ref("silver", name)):
-            raise StreamError(f"silver.{name} is missing: load the race's route files (batch) before streaming")
+            raise StreamError(
+                f"silver.{name} is missing: the stream matches points to stage routes, and none is loaded. Land a "
+                f"race's route files under {settings.landing_root}/{STAGES_PREFIX}stage=NN/ (and its riders under "
+                f"{ATHLETES_PREFIX}), or `python -m jobs.race --step land` for a generated Tour; the batch "
+                "reference step loads them when the stream starts"
+            )
     target, _, _ = race_bronze.ensure_telemetry_tables(spark, settings)
     ensure_auto_compact(spark, target)
     source = literal_uri(f"{spark_uri(settings.landing_root).rstrip('/')}/{TELEMETRY_PREFIX}")
