@@ -37,10 +37,13 @@ damage is used (the report says so; activities whose file lay after it land with
 written with `\\` (PowerShell 5's Compress-Archive) are read as `/`; a name the zip holds twice is read once (the
 report names it). A file a row names by an absolute path or with `..` is refused in a zip and a folder alike, and
 in a folder so is one whose symbolic link leads out of the export folder (the one holding activities.csv): nothing
-outside the archive is read; the report names each refused file, and its activity lands without streams. Listing
-a folder's `activities/` (for the files no row names) follows a symbolic link to a folder inside the export and
-refuses one out of it (named and counted in the report, as is a link to nothing or a loop: nothing is passed over
-without a word).
+outside the archive is read; the report names each refused file, and its activity lands without streams. A file
+a row names through a loop of symbolic links is named as such (unreadable, not missing). Two names of one file (one
+a symbolic link to the other) are one file: named by two rows, its streams go to the first, as for one name named
+twice. Listing a folder's `activities/` (for the files no row names) follows a symbolic link to a folder inside the
+export and refuses one out of it (named and counted in the report, as is a link to nothing or a loop: nothing is
+passed over without a word); a link to a file listed already is named as its second name. The folder named may
+itself be a symbolic link: the folder it leads to is the export.
 
 Verified against real files: today's English layout, the repeated columns, the UTC dates and the FIT of the
 real sample; the FIT and GPX recordings in `realdata/tracks/`. Resting on documentation and third-party
@@ -79,6 +82,7 @@ from lakehouse.sources.clock import epoch_seconds, from_epoch, iso_utc, parse_is
 from lakehouse.sources.strava import DEFAULT_OVERLAP, ENTITY_ACTIVITIES, ENTITY_STREAMS, SOURCE, activity_month
 from lakehouse.sources.sync import MonthlyBatches, load_state, save_state
 from lakehouse.sources.zip_members import (
+    LinkLoopError,
     RefusedMemberError,
     Unlisted,
     folder_file,
@@ -86,6 +90,7 @@ from lakehouse.sources.zip_members import (
     index_members,
     member_name,
     outside_reason,
+    real_path,
     repeated_note,
 )
 
@@ -96,6 +101,7 @@ ACTIVITIES_FOLDER = "activities/"
 FLUSH_EVERY_RECORDINGS = 50  # land buffered streams every 50 files: memory stays flat on a 10-year archive
 MAX_RAW_ROW_CHARS = 4_000
 SALVAGE_CHUNK_BYTES = 1 << 20
+FIRST_ROW = "its streams go to the first"  # a file two rows name (by one name, or two names of one file)
 # What reading one member can raise: damaged (CRC, deflate), encrypted (RuntimeError: password required), or
 # compressed with a method zipfile lacks (NotImplementedError: Deflate64, which some Windows tools write).
 UNREADABLE_MEMBER = (OSError, EOFError, zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError)
@@ -322,9 +328,23 @@ class ArchiveSource:
             return self._root + name in self._infos
         return (self.path / self._root / name).is_file()
 
+    def _in_link_loop(self, name: str) -> bool:
+        """Whether, in a folder, a loop of symbolic links stands in the way of `name` (`exists` says False then)."""
+        return self._zip is None and self._salvaged is None and real_path(self.path / self._root / name) is None
+
+    def file_key(self, name: str) -> str:
+        """Which file `name` stands for: in a folder the real file's path when it lies inside the export, so a
+        symbolic link and the file it leads to give one key (`_Import` reads that file once); else the name."""
+        if self._zip is not None or self._salvaged is not None or outside_reason(name) is not None:
+            return name
+        base = (self.path / self._root).resolve()
+        real = real_path(base / name)
+        return str(real) if real is not None and real.is_relative_to(base) and real.is_file() else name
+
     def read(self, name: str) -> bytes:
         """One member's bytes (a CSV, or one activity file; the archive itself is never read whole); in a folder,
-        `RefusedMemberError` for a file outside the export folder (the one holding activities.csv)."""
+        `RefusedMemberError` for a file outside the export folder (the one holding activities.csv), `LinkLoopError`
+        for one behind a loop of symbolic links."""
         if self._salvaged is not None:
             data = self._salvaged.get(self._root + name)
             if data is None:
@@ -354,11 +374,11 @@ class ArchiveSource:
                     yield name[len(root) :], data
             return
         for name in sorted(wanted):
-            if not self.exists(name):
+            if not self.exists(name) and not self._in_link_loop(name):  # a loop: `read` says so, it is not missing
                 continue
             try:
                 payload: bytes | Exception = self.read(name)
-            except (*UNREADABLE_MEMBER, RefusedMemberError) as exc:  # damaged, encrypted, Deflate64, a link out
+            except (*UNREADABLE_MEMBER, RefusedMemberError) as exc:  # damaged, encrypted, Deflate64, a link out, a loop
                 payload = exc
             yield name, payload
 
@@ -368,6 +388,8 @@ class ArchiveSource:
             return self.read(name)
         except RefusedMemberError as exc:
             raise ArchiveError(f"{self.path.name}: {name} is refused: {exc}") from None
+        except LinkLoopError as exc:
+            raise ArchiveError(f"{self.path.name}: {name} cannot be read: {exc}") from None
         except UNREADABLE_MEMBER as exc:
             raise ArchiveError(
                 f"{self.path.name}: {name} cannot be read ({type(exc).__name__}: {exc}); the zip is damaged, "
@@ -706,13 +728,19 @@ class _Import:
     def run(self, header_map: Mapping[str, str] | None) -> None:
         records = self._read_rows(header_map)
         by_file: dict[str, dict[str, Any]] = {}
+        first_names: dict[str, str] = {}  # file_key -> the first name a row gives that file
         for record in records:
             filename = record["_archive"].get("filename")
-            if filename and filename not in by_file:
+            if not filename:
+                continue
+            self.referenced.add(filename)
+            first = first_names.setdefault(self.archive.file_key(filename), filename)
+            if first != filename:
+                self.notes[f"{filename} and {first}, one file (a symbolic link), named by two rows: {FIRST_ROW}"] += 1
+            elif filename in by_file:
+                self.notes[f"{filename} named by two rows: {FIRST_ROW}"] += 1
+            else:
                 by_file[filename] = record
-            elif filename:
-                self.notes[f"{filename} named by two rows: its streams go to the first"] += 1
-        self.referenced = set(by_file)
         recordings = self._read_files(by_file)
         for record in records:
             recording = recordings.get(record["id"])
@@ -784,6 +812,9 @@ class _Import:
         if isinstance(payload, RefusedMemberError):
             self._reject_file(record, filename, month, "refused", f"refused: {payload}")
             return None
+        if isinstance(payload, LinkLoopError):
+            self._reject_file(record, filename, month, "unreadable", f"{payload}: not read")
+            return None
         if isinstance(payload, Exception):
             self._reject_file(record, filename, month, "unreadable", f"cannot read from the archive: {payload}")
             return None
@@ -832,7 +863,8 @@ class _Import:
         for entry in unlisted:
             self.report.lines.append(f"{entry.name}: {entry.reason}")
             self.report.links_refused += entry.refused
-        unnamed = sorted(set(in_folder) - self.referenced)
+        named_files = {self.archive.file_key(name) for name in self.referenced}  # a link named: its file is named
+        unnamed = [name for name in in_folder if self.archive.file_key(name) not in named_files]
         if unnamed:
             shown = ", ".join(unnamed[:5]) + (f" and {len(unnamed) - 5} more" if len(unnamed) > 5 else "")
             self.report.lines.append(f"{len(unnamed)} file(s) in {ACTIVITIES_FOLDER} named by no row, ignored: {shown}")

@@ -29,7 +29,10 @@ Bad input never stops the import: a truncated or damaged member, an unknown file
 value column, a CSV with a new column (landed, the column noted), JSON nested too deep to read, in an unpacked
 folder a symbolic link leading out of it (to a file or a folder: refused, never read), a link to nothing or a
 second name for a folder listed already (a loop), each give one line in the report; a link to a folder inside the
-unpacked folder is followed (`lakehouse.sources.zip_members.folder_members`). A record whose
+unpacked folder is followed (`lakehouse.sources.zip_members.folder_members`), and a link to a file inside it is a
+second name for that file: the file is imported once, under its own name, and the link named in the report (its
+data is not landed twice). The unpacked folder may itself be a symbolic link: it is read as the folder it leads
+to. A record whose
 time or value does not read (an impossible date, NaN, a number beyond a double) lands marked
 `"_rejected": "<member>: <reason>"` for bronze to quarantine with that reason (the report names the first few);
 its neighbours land.
@@ -57,6 +60,7 @@ from lakehouse.landing import LandingZone, new_run_id
 from lakehouse.sources.google_health import DATA_TYPES, DataType, envelope, point_month
 from lakehouse.sources.sync import MonthlyBatches
 from lakehouse.sources.zip_members import (
+    LinkLoopError,
     RefusedMemberError,
     Unlisted,
     folder_file,
@@ -351,6 +355,8 @@ class _Importer:
                 self._member(member, folder, name)
             except RefusedMemberError as exc:  # a symbolic link out of the unpacked folder: never read
                 self.report.skipped.append((member, f"refused: {exc}"))
+            except LinkLoopError as exc:  # a link made into a loop after the folder was listed
+                self.report.skipped.append((member, f"{exc}: not read"))
             except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
                 self.report.skipped.append((member, f"unreadable in the zip (truncated or damaged: {exc})"))
             except RecursionError:  # `[[[[...` thousands deep: Python's JSON reader cannot descend that far

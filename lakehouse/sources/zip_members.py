@@ -5,7 +5,8 @@ two members of one name (zipfile allows it, and its own lookup by name reads the
 central directory the same way and say the same thing about repeated names. In an unpacked export (a folder) both
 read a file only inside the folder: a name or a symbolic link leading out of it is refused (`folder_file`); both
 list the folder alike (`folder_members`): a symbolic link to a folder inside it is followed, one out of it refused,
-and whatever is not listed is named with the reason.
+a file reached under two names (one a symbolic link to the other) listed once, and whatever is not listed is named
+with the reason.
 """
 
 from __future__ import annotations
@@ -16,9 +17,31 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+LOOP_REASON = "a symbolic link in a loop of links, leading to nothing"
+
 
 class RefusedMemberError(ValueError):
     """A file an export names outside itself (`../../x.gpx`, `/home/x.gpx`, a symbolic link out of the folder)."""
+
+
+class LinkLoopError(OSError):
+    """A name in an unpacked export reached through a loop of symbolic links (`ring -> ring`): it leads to nothing.
+
+    An `OSError` (the system's ELOOP), so a reader that passes over unreadable files passes over this one too."""
+
+    def __init__(self) -> None:
+        super().__init__(LOOP_REASON)
+
+
+def real_path(path: Path) -> Path | None:
+    """`path` with every symbolic link followed, or None when a loop of links stands in its way.
+
+    `Path.resolve` raises on a loop (RuntimeError in Python 3.11, OSError in later versions) and gives the path it
+    reached for a link to nothing."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):
+        return None
 
 
 def member_name(name: str) -> str:
@@ -61,12 +84,16 @@ def outside_reason(name: str) -> str | None:
 
 def folder_file(folder: Path, name: str) -> Path:
     """The file a member name stands for in an unpacked export: `folder_file(Path("export_1"), "activities/1.gpx")`;
-    `RefusedMemberError` when the name (`outside_reason`) or a symbolic link on its way leads out of `folder`."""
+    `RefusedMemberError` when the name (`outside_reason`) or a symbolic link on its way leads out of `folder`,
+    `LinkLoopError` when a loop of links stands in its way. `folder` may itself be a symbolic link (the user named
+    it): the folder it leads to is the export."""
     reason = outside_reason(name)
     if reason is not None:
         raise RefusedMemberError(reason)
     base = folder.resolve()
-    target = (base / name).resolve()
+    target = real_path(base / name)
+    if target is None:
+        raise LinkLoopError
     if not target.is_relative_to(base):
         raise RefusedMemberError(f"a symbolic link to {target}, outside the export folder")
     return target
@@ -91,16 +118,18 @@ def folder_members(folder: Path, under: str = "") -> tuple[list[str], list[Unlis
     name order, so a second name for it, or a link back to a folder holding it (a loop), is named and not followed.
     A link to a folder out of `folder` is refused, and so is a link out to nothing; a link to nothing inside, a loop
     of links, something neither a file nor a folder (a FIFO) and a folder that cannot be listed are named. A link
-    to a file is listed: `folder_file` judges it when it is read.
+    to a file is listed (`folder_file` judges it when it is read), unless the file it leads to is listed already:
+    each real file inside `folder` is listed once (`_one_name_per_file`), so an importer reads its data once.
+    `folder` may itself be a symbolic link: the folder it leads to is the export.
     """
     base = folder.resolve()
-    files: list[str] = []
+    found: list[_Found] = []
     unlisted: list[Unlisted] = []
     start = "/".join(part for part in under.split("/") if part)
     top = folder / start if start else folder
     if start and not (top.exists() or top.is_symlink()):
         return [], []
-    if start and not _sort_out(start, top, base, files, unlisted):
+    if start and not _sort_out(start, top, base, found, unlisted):
         return [], unlisted
     seen: dict[Path, str] = {base: ""} if start else {}  # real folder -> the name it is listed under
     stack = [(start, top)]
@@ -120,10 +149,36 @@ def folder_members(folder: Path, under: str = "") -> tuple[list[str], list[Unlis
         folders = []
         for entry in entries:
             entry_name = f"{name}/{entry}" if name else entry
-            if _sort_out(entry_name, real / entry, base, files, unlisted):
+            if _sort_out(entry_name, real / entry, base, found, unlisted):
                 folders.append((entry_name, real / entry))
         stack.extend(reversed(folders))  # popped in name order
-    return sorted(files), sorted(unlisted, key=lambda entry: entry.name)
+    return _one_name_per_file(found, base, unlisted)
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A file `folder_members` met: its member name, the real file it leads to, and whether the name is a link."""
+
+    name: str
+    real: Path
+    link: bool
+
+
+def _one_name_per_file(found: list[_Found], base: Path, unlisted: list[Unlisted]) -> tuple[list[str], list[Unlisted]]:
+    """The names to list, one per real file inside `base`, and `unlisted` with each second name, both sorted by name.
+
+    A file's own name (no link on its last step) is kept; a file met only through links keeps the first link name in
+    name order. A link out of `base` is always listed: `folder_file` refuses it when it is read."""
+    kept = {entry.real: entry.name for entry in found if not entry.link}
+    names: list[str] = []
+    for entry in sorted(found, key=lambda entry: entry.name):
+        first = kept.setdefault(entry.real, entry.name) if entry.real.is_relative_to(base) else entry.name
+        if first == entry.name:
+            names.append(entry.name)
+        else:
+            reason = f"a symbolic link to the same file as {first}: listed once, as {first}"
+            unlisted.append(Unlisted(entry.name, reason))
+    return names, sorted(unlisted, key=lambda entry: entry.name)
 
 
 def _not_walked(name: str, real: Path, base: Path, seen: dict[Path, str]) -> str | None:
@@ -139,25 +194,24 @@ def _not_walked(name: str, real: Path, base: Path, seen: dict[Path, str]) -> str
     return f"the same folder as {first}/ (one is a symbolic link to the other): listed once, as {first}/"
 
 
-def _sort_out(name: str, path: Path, base: Path, files: list[str], unlisted: list[Unlisted]) -> bool:
-    """Put `name` in `files`, or in `unlisted` with the reason; True when it is a folder (or a link to one) to walk."""
+def _sort_out(name: str, path: Path, base: Path, found: list[_Found], unlisted: list[Unlisted]) -> bool:
+    """Put `name` in `found`, or in `unlisted` with the reason; True when it is a folder (or a link to one) to walk."""
     if not path.is_symlink():
         if path.is_dir():
             return True
         if path.is_file():
-            files.append(name)
+            found.append(_Found(name, path, link=False))  # `path` is real: its folder was resolved
         else:
             unlisted.append(Unlisted(name, "neither a file nor a folder (a FIFO, socket or device): not read"))
         return False
-    try:
-        target = path.resolve()
-    except (RuntimeError, OSError):  # a loop of links: RuntimeError in Python 3.11, OSError in later versions
-        unlisted.append(Unlisted(name, "a symbolic link in a loop of links, leading to nothing: not read"))
+    target = real_path(path)
+    if target is None:
+        unlisted.append(Unlisted(name, f"{LOOP_REASON}: not read"))
         return False
     if target.is_dir():
         return True
     if target.is_file():
-        files.append(name)  # `folder_file` refuses it when it is read, if it leads out
+        found.append(_Found(name, target, link=True))  # `folder_file` refuses it when it is read, if it leads out
     elif not target.is_relative_to(base):
         unlisted.append(Unlisted(name, f"refused: a symbolic link to {target}, outside the export folder", True))
     elif not target.exists():

@@ -459,6 +459,102 @@ def test_a_symbolic_link_to_a_folder_in_an_unpacked_archive_is_followed_inside_a
     assert re.search(r"│ links refused \(out of the export\)\s+│\s+1 │", render_report(report))
 
 
+def test_an_unpacked_archive_named_through_a_symbolic_link_is_read_as_the_folder_it_leads_to(tmp_path: Path) -> None:
+    """`~/exports/strava -> /data/export_123`: the user named the link, so the folder it leads to is the export; a
+    link inside it to a file or folder of that folder (also one spelled through the user's link) is read, a link
+    out of it refused."""
+    point = gpx('<trkpt lat="1" lon="2"><time>2024-06-01T06:00:00Z</time></trkpt>')
+    real = tmp_path / "data" / "export_123"
+    (real / "activities").mkdir(parents=True)
+    (real / "backup").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (real / "activities.csv").write_text(
+        f"{OLDER_HEADER}\n1,2024-06-01 06:00:00,A,Run,,10,10,false,,activities/1.gpx\n"
+        "2,2024-06-01 07:00:00,B,Run,,10,10,false,,activities/2024/2.gpx\n"
+        "3,2024-06-01 08:00:00,C,Run,,10,10,false,,activities/3.gpx\n"
+    )
+    (real / "activities" / "1.gpx").write_bytes(point)
+    (real / "backup" / "2.gpx").write_bytes(point)
+    (real / "tracks").mkdir()
+    (real / "tracks" / "3.gpx").write_bytes(point)
+    (tmp_path / "exports").mkdir()
+    named = tmp_path / "exports" / "strava"
+    named.symlink_to("../data/export_123")
+    (real / "activities" / "2024").symlink_to("../backup")  # a folder inside: followed
+    (real / "activities" / "3.gpx").symlink_to(named / "tracks" / "3.gpx")  # a file inside, through the user's link
+    (real / "activities" / "out").symlink_to(tmp_path / "elsewhere")  # out of the export: refused
+
+    report = import_archive(named, landing(tmp_path), athlete_id=5, run_id="r1")
+
+    assert (report.activities_landed, report.files_parsed["gpx"], report.files_failed, report.files_missing) == (
+        3, 3, {}, 0
+    )  # fmt: skip
+    assert report.lines == [
+        f"activities/out: refused: a symbolic link to {(tmp_path / 'elsewhere').resolve()}, outside the export "
+        "folder; nothing in it is read"
+    ]
+    assert report.links_refused == 1
+
+
+def test_a_file_a_row_names_through_a_loop_of_links_is_named_as_such_not_missing(tmp_path: Path) -> None:
+    """`Path.is_file` says False for a loop of links, so the row's file was reported "not in the archive"."""
+    point = gpx('<trkpt lat="1" lon="2"><time>2024-06-01T06:00:00Z</time></trkpt>')
+    export = tmp_path / "export_5"
+    (export / "activities").mkdir(parents=True)
+    (export / "activities.csv").write_text(
+        f"{OLDER_HEADER}\n1,2024-06-01 06:00:00,A,Run,,10,10,false,,activities/1.gpx\n"
+        "2,2024-06-01 07:00:00,B,Run,,10,10,false,,activities/2.gpx\n"
+        "3,2024-06-01 08:00:00,C,Run,,10,10,false,,activities/ring/3.gpx\n"
+    )
+    (export / "activities" / "1.gpx").write_bytes(point)
+    (export / "activities" / "2.gpx").symlink_to("2.gpx")  # the file itself: a loop
+    (export / "activities" / "ring").symlink_to("ring")  # a folder on its way: a loop
+
+    report = import_archive(export, landing(tmp_path), athlete_id=5, run_id="r1")
+
+    assert (report.activities_landed, report.files_parsed["gpx"], report.files_missing) == (3, 1, 0)
+    assert report.files_failed == {"unreadable": 2}
+    assert report.lines == [
+        "activities/2.gpx (activity 2): a symbolic link in a loop of links, leading to nothing: not read; "
+        "the activity lands without streams",
+        "activities/ring/3.gpx (activity 3): a symbolic link in a loop of links, leading to nothing: not read; "
+        "the activity lands without streams",
+        "activities/2.gpx: a symbolic link in a loop of links, leading to nothing: not read",
+        "activities/ring: a symbolic link in a loop of links, leading to nothing: not read",
+    ]
+    rejected = sorted((s["activity_id"], "_rejected" in s) for s in _landed(tmp_path, "strava", "activity_streams"))
+    assert rejected == [(1, False), (2, True), (3, True)]
+
+
+def test_a_link_to_a_file_in_an_unpacked_archive_is_a_second_name_read_once(tmp_path: Path) -> None:
+    """Two rows naming one file by two names (one a symbolic link to the other) landed its streams twice, and a
+    file named only through a link was reported as named by no row."""
+    point = gpx('<trkpt lat="1" lon="2"><time>2024-06-01T06:00:00Z</time></trkpt>')
+    export = tmp_path / "export_5"
+    (export / "activities").mkdir(parents=True)
+    (export / "activities.csv").write_text(
+        f"{OLDER_HEADER}\n1,2024-06-01 06:00:00,A,Run,,10,10,false,,activities/1.gpx\n"
+        "2,2024-06-01 07:00:00,B,Run,,10,10,false,,activities/1b.gpx\n"
+        "3,2024-06-01 08:00:00,C,Run,,10,10,false,,activities/3b.gpx\n"
+    )
+    (export / "activities" / "1.gpx").write_bytes(point)
+    (export / "activities" / "3.gpx").write_bytes(point)
+    (export / "activities" / "1b.gpx").symlink_to("1.gpx")
+    (export / "activities" / "3b.gpx").symlink_to(export / "activities" / "3.gpx")
+
+    report = import_archive(export, landing(tmp_path), athlete_id=5, run_id="r1")
+
+    assert (report.activities_landed, report.files_parsed["gpx"], report.streams_landed) == (3, 2, 2)
+    assert (report.files_failed, report.files_missing, report.links_refused, report.ok) == ({}, 0, 0, True)
+    assert report.lines == [
+        "activities.csv: activities/1b.gpx and activities/1.gpx, one file (a symbolic link), named by two rows: "
+        "its streams go to the first (1x)",
+        "activities/1b.gpx: a symbolic link to the same file as activities/1.gpx: listed once, as activities/1.gpx",
+        "activities/3b.gpx: a symbolic link to the same file as activities/3.gpx: listed once, as activities/3.gpx",
+    ]
+    assert sorted(s["activity_id"] for s in _landed(tmp_path, "strava", "activity_streams")) == [1, 3]
+
+
 def _cut_central_directory(archive: Path) -> None:
     """Drop the zip's central directory (a download cut short): the archive is then salvaged front to back."""
     data = archive.read_bytes()
@@ -634,6 +730,58 @@ def test_a_loop_of_links_a_link_out_to_nothing_and_an_unreadable_folder_are_name
         ("locked", "a folder that cannot be listed (Permission denied): nothing in it is read", False),
         ("ring", "a symbolic link in a loop of links, leading to nothing: not read", False),
     ]
+
+
+def test_an_unpacked_takeout_named_through_a_symbolic_link_is_read_as_the_folder_it_leads_to(tmp_path: Path) -> None:
+    """`~/exports/takeout -> /data/takeout_1`: the folder it leads to is the export, its inner links judged there."""
+    real = tmp_path / "data" / "takeout_1"
+    csv_folder = real / "Takeout" / "Fitbit" / "Physical Activity_GoogleData"
+    csv_folder.mkdir(parents=True)
+    (csv_folder / "steps_2024-01-01.csv").write_text("timestamp,steps,data source\n2024-01-01T00:00:00Z,5,x\n")
+    (real / "stash").mkdir()
+    (real / "stash" / "steps-2024-02-01.json").write_text('[{"dateTime": "02/01/24 00:00:00", "value": "7"}]')
+    (real / "Takeout" / "Fitbit" / "Global Export Data").symlink_to("../../stash")  # inside the export: followed
+    (tmp_path / "exports").mkdir()
+    named = tmp_path / "exports" / "takeout"
+    named.symlink_to(real)
+
+    report = takeout.import_takeout(named, landing(tmp_path), run_id="r1")
+
+    assert report.records_landed == {"steps": 2}
+    assert report.files_read == {"csv steps": 1, "json steps": 1}
+    assert report.skipped == [
+        ("stash", "the same folder as Takeout/Fitbit/Global Export Data/ (one is a symbolic link to the other): "
+                  "listed once, as Takeout/Fitbit/Global Export Data/"),
+    ]  # fmt: skip
+
+
+def test_a_link_to_a_file_in_an_unpacked_takeout_is_a_second_name_imported_once(tmp_path: Path) -> None:
+    """A symbolic link to a file of the export was imported as a file of its own: the same data landed twice."""
+    fitbit = tmp_path / "unpacked" / "Takeout" / "Fitbit"
+    csv_folder, json_folder = fitbit / "Physical Activity_GoogleData", fitbit / "Global Export Data"
+    csv_folder.mkdir(parents=True)
+    json_folder.mkdir()
+    (csv_folder / "steps_2024-01-01.csv").write_text(
+        "timestamp,steps,data source\n2024-01-01T00:00:00Z,5,x\n2024-01-01T00:01:00Z,6,x\n"
+    )
+    (csv_folder / "steps_2024-01-02.csv").symlink_to("steps_2024-01-01.csv")
+    (json_folder / "steps-2024-02-02.json").write_text('[{"dateTime": "02/01/24 00:00:00", "value": "7"}]')
+    (json_folder / "steps-2024-02-01.json").symlink_to(json_folder / "steps-2024-02-02.json")  # named first
+
+    report = takeout.import_takeout(tmp_path / "unpacked", landing(tmp_path), run_id="r1")
+
+    assert report.records_landed == {"steps": 3}  # was 6: each file's records twice
+    assert report.files_read == {"csv steps": 1, "json steps": 1}
+    json_path, csv_path = "Takeout/Fitbit/Global Export Data", "Takeout/Fitbit/Physical Activity_GoogleData"
+    json_file, csv_file = f"{json_path}/steps-2024-02-02.json", f"{csv_path}/steps_2024-01-01.csv"
+    assert report.skipped == [
+        (f"{json_path}/steps-2024-02-01.json", f"a symbolic link to the same file as {json_file}: "
+                                               f"listed once, as {json_file}"),
+        (f"{csv_path}/steps_2024-01-02.csv", f"a symbolic link to the same file as {csv_file}: "
+                                             f"listed once, as {csv_file}"),
+    ]  # fmt: skip
+    counts = sorted(p["data_point"]["steps"]["count"] for p in _landed(tmp_path, "google_health", "steps"))
+    assert counts == ["5", "6", "7"]
 
 
 def test_a_takeout_csv_past_the_csv_limit_is_a_skipped_file(tmp_path: Path) -> None:
