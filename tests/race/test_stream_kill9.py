@@ -4,7 +4,9 @@ end as an uninterrupted stream's do.
 The first two kills are real: `python -m jobs.race_stream` as a subprocess, SIGKILL to its whole process group
 (Python and its Spark JVM), one of them while bronze's and silver's appends run side by side. The other two raise
 `StreamKilled` at the point inside this process's stream (the query dies with its micro-batch half done, its
-checkpoint as SIGKILL leaves it), which saves a JVM start-up and the reference step per kill."""
+checkpoint as SIGKILL leaves it), which saves a JVM start-up and the reference step per kill. The last restart runs
+its micro-batches on the stream's own session generating code, the path a micro-batch too large for the
+interpreted clone takes (`stream.INTERPRETED_MAX_BYTES`); the uninterrupted stream took the clone."""
 
 from __future__ import annotations
 
@@ -75,7 +77,26 @@ def test_a_stream_killed_at_each_step_and_restarted_ends_as_an_uninterrupted_one
         with killed_in_process(monkeypatch, point) as died, pytest.raises(stream.StreamError, match="StreamKilled"):
             stream.run_available_now(spark, race_lake, options=CALM_BATCHES)
         assert died == [point], point  # it died there, not elsewhere
-    stream.run_available_now(spark, race_lake, options=CALM_BATCHES)
+    # The restart takes every micro-batch as too large for the interpreted clone (`INTERPRETED_MAX_BYTES`), so its
+    # queries run on the session it was started on, here generating code (the test env's does not): the calm stream
+    # took the clone, and the tables must not tell the two paths apart.
+    sizes: list[int] = []
+
+    def never_cheaper(landed_bytes: int) -> bool:
+        sizes.append(landed_bytes)
+        return False
+
+    monkeypatch.setattr(stream, "interpreted_is_cheaper", never_cheaper)
+    generating = {"spark.sql.codegen.wholeStage": "true", "spark.sql.codegen.factoryMode": "FALLBACK"}
+    before = {key: spark.conf.get(key) for key in generating}
+    try:
+        for key, value in generating.items():
+            spark.conf.set(key, value)
+        stream.run_available_now(spark, race_lake, options=CALM_BATCHES)
+    finally:
+        for key, value in before.items():
+            spark.conf.set(key, value)
+    assert sizes and min(sizes) > 0, sizes  # micro-batches with files ran on the caller's session
 
     silver = table(spark, race_lake, "silver", "race_telemetry")
     assert silver.count() > 0

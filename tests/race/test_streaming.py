@@ -26,7 +26,7 @@ from lakehouse.tables import AUTO_COMPACT, Tables, delta_table
 from lakehouse_demo.race.landing import stage_points, telemetry_files
 from lakehouse_demo.race.replay import replay_stage
 from lakehouse_demo.race.routes import plan_of
-from tests.race.conftest import CALM_BATCHES, RACE, Streamed, copy_of, rows, table
+from tests.race.conftest import RACE, Streamed, copy_of, rows, table
 from tests.race.odd_files import FOLDER, assert_odd_files_read, land_odd_files
 
 GOLD = ("race_stage_results", "race_general_classification", "race_checkpoint_times", "race_climb_times",
@@ -304,31 +304,6 @@ def test_standings_carried_between_micro_batches_equal_a_recompute_after_each(
     # the table's set-up commits after the first micro-batch (auto compaction turned on) break the chain once.
     follows = [b == a + 1 for a, b in pairwise(versions) if a is not None and b is not None]
     assert versions[-1] is not None and sum(follows) >= len(versions) // 2, versions
-
-
-def test_micro_batches_too_large_for_the_interpreted_clone_run_on_the_callers_session_alike(
-    spark: SparkSession, race_lake: Settings, streamed_race: Streamed, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Every micro-batch taken as large (`INTERPRETED_MAX_BYTES` below any file), so its queries run on the session
-    the stream was started on, here generating code (the test env's does not): the same silver and standings as
-    the small micro-batches on the interpreted clone (`streamed_race`)."""
-    monkeypatch.setattr(stream, "INTERPRETED_MAX_BYTES", -1)
-    generating = {"spark.sql.codegen.wholeStage": "true", "spark.sql.codegen.factoryMode": "FALLBACK"}
-    before = {key: spark.conf.get(key) for key in generating}
-    try:
-        for key, value in generating.items():
-            spark.conf.set(key, value)
-        stream.run_available_now(spark, race_lake, options=CALM_BATCHES)
-    finally:
-        for key, value in before.items():
-            spark.conf.set(key, value)
-    calm = streamed_race.settings
-    silver = table(spark, race_lake, "silver", "race_telemetry")
-    assert silver.count() > 0
-    assert rows(silver) == rows(table(spark, calm, "silver", "race_telemetry"))
-    assert rows(table(spark, race_lake, "gold", live_standings.NAME)) == rows(
-        table(spark, calm, "gold", live_standings.NAME)
-    )
 
 
 def test_the_live_job_with_nothing_landed_stops_at_its_timeout_and_says_gold_has_no_points_yet(
