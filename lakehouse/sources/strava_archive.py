@@ -89,6 +89,7 @@ from lakehouse.sources.zip_members import (
     folder_members,
     index_members,
     member_name,
+    missing_reason,
     outside_reason,
     real_path,
     repeated_note,
@@ -251,7 +252,7 @@ class ArchiveSource:
             root = str(PurePosixPath(csvs[0]).parent)
             self._root = "" if root == "." else root
         else:
-            raise ArchiveError(f"{path}: no such file or folder")
+            raise ArchiveError(f"{path}: {missing_reason(path)}")
         if self._root:
             self._root += "/"
 

@@ -66,6 +66,7 @@ from lakehouse.sources.zip_members import (
     folder_file,
     folder_members,
     index_members,
+    missing_reason,
     repeated_note,
 )
 
@@ -206,7 +207,7 @@ class _Export:
         if path.is_dir():
             return
         if not path.exists():
-            raise TakeoutArchiveError(f"{path} does not exist")
+            raise TakeoutArchiveError(f"{path}: {missing_reason(path)}")
         try:
             self._zip = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, OSError) as exc:

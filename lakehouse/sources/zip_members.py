@@ -72,6 +72,16 @@ def repeated_note(repeated: list[str]) -> str | None:
     return f"{len(repeated)} name(s) more than once in the zip, each read once: {shown}"
 
 
+def missing_reason(path: Path) -> str:
+    """Why an export the user named cannot be opened, when neither a file nor a folder is there: a symbolic link in
+    a loop, one to nothing (named with its target), or nothing at all."""
+    if not path.is_symlink():
+        return "no such file or folder"
+    if real_path(path) is None:
+        return f"{LOOP_REASON}: not read"
+    return f"a symbolic link to {path.readlink()}, which does not exist"
+
+
 def outside_reason(name: str) -> str | None:
     """Why a member name (`/` separators) may lead out of the archive, or None: `outside_reason("a/1.gpx") is None`,
     `outside_reason("../1.gpx")` names the `..`. Asked of a zip and a folder alike: both import an archive alike."""

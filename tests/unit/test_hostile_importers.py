@@ -901,3 +901,28 @@ def test_a_csv_field_past_the_csv_limit_quarantines_the_rest_and_keeps_the_rows_
     assert [reason for _, _, reason in parsed.quarantined] == [
         "CSV unreadable from line 3: field larger than field limit (131072)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda p: p.symlink_to(p), "a symbolic link in a loop of links, leading to nothing: not read"),
+        (lambda p: p.symlink_to(p.parent / "gone"), "a symbolic link to {parent}/gone, which does not exist"),
+        (lambda p: None, "no such file or folder"),
+    ],
+    ids=["loop", "to-nothing", "nothing"],
+)
+def test_an_export_named_through_a_broken_link_says_why_it_cannot_be_opened(
+    tmp_path: Path, make: Any, reason: str
+) -> None:
+    """The export a person names is a link in a loop, a link to a folder since moved, or nothing at all: each
+    importer says which (both said "does not exist" or "no such file or folder" for all three)."""
+    named = tmp_path / "export"
+    make(named)
+    expected = f"{named}: {reason.format(parent=tmp_path)}"
+    with pytest.raises(ArchiveError) as strava:
+        import_archive(named, landing(tmp_path), athlete_id=5, run_id="r1")
+    assert str(strava.value) == expected
+    with pytest.raises(takeout.TakeoutArchiveError) as google:
+        takeout.import_takeout(named, landing(tmp_path), run_id="r1")
+    assert str(google.value) == expected
