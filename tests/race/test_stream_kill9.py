@@ -10,20 +10,17 @@ interpreted clone takes (`stream.INTERPRETED_MAX_BYTES`); the uninterrupted stre
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse import faults
 from lakehouse.config import Settings
 from lakehouse.race import stream
 from lakehouse.race.gold import live_standings
 from tests.race.conftest import CALM_BATCHES, LINEAGE, Streamed, rows, table
-from tests.reliability.lakes import JobRun, finish, start_job, stop_metastore
+from tests.reliability.lakes import JobRun, finish, simulated_crash, start_job, stop_metastore
 
 FILES_PER_TRIGGER = CALM_BATCHES.files_per_trigger  # three micro-batches, as the calm stream's: kills hit the second
 # Each kill in a new process, or a new "process" (hits counted from zero), one after the other on the same
@@ -38,22 +35,6 @@ BRONZE_LINEAGE = (*LINEAGE, "_run_id", "_batch_id")
 class StreamKilled(RuntimeError):
     """Raised at a crash point inside the stream's micro-batch. An `Exception`, not `SimulatedKill`: py4j hands
     only those back to Spark as the batch's failure (nothing in the micro-batch catches one)."""
-
-
-@contextmanager
-def killed_in_process(monkeypatch: pytest.MonkeyPatch, crash_at: str) -> Iterator[list[str]]:
-    """Within the block, reaching `crash_at` (hits counted from zero) raises `StreamKilled`; yields the points hit."""
-    died: list[str] = []
-
-    def kill() -> None:
-        died.append(crash_at)
-        raise StreamKilled(crash_at)
-
-    with monkeypatch.context() as patch:
-        patch.setenv(faults.CRASH_ENV, crash_at)
-        patch.setattr(faults, "kill_now", kill)
-        patch.setattr(faults, "_hits", {})
-        yield died
 
 
 def run_stream(root: Path, crash_at: str) -> JobRun:
@@ -74,8 +55,9 @@ def test_a_stream_killed_at_each_step_and_restarted_ends_as_an_uninterrupted_one
     finally:
         stop_metastore(root)
     for point in SIMULATED_KILLS:
-        with killed_in_process(monkeypatch, point) as died, pytest.raises(stream.StreamError, match="StreamKilled"):
-            stream.run_available_now(spark, race_lake, options=CALM_BATCHES)
+        with simulated_crash(monkeypatch, point, StreamKilled) as died:
+            with pytest.raises(stream.StreamError, match="StreamKilled"):
+                stream.run_available_now(spark, race_lake, options=CALM_BATCHES)
         assert died == [point], point  # it died there, not elsewhere
     # The restart takes every micro-batch as too large for the interpreted clone (`INTERPRETED_MAX_BYTES`), so its
     # queries run on the session it was started on, here generating code (the test env's does not): the calm stream

@@ -143,17 +143,20 @@ def run_in_process(
 
 
 @contextmanager
-def simulated_crash(monkeypatch: Any, crash_at: str) -> Iterator[None]:
-    """Within the block, reaching `crash_at` raises `SimulatedKill` (hit counts start from zero: a new process)."""
+def simulated_crash(monkeypatch: Any, crash_at: str, error: type[BaseException] = SimulatedKill) -> Iterator[list[str]]:
+    """Within the block, reaching `crash_at` raises `error` (hit counts start from zero: a new process); yields the
+    points that raised, so a test can tell where the run died."""
+    died: list[str] = []
 
     def kill() -> None:
-        raise SimulatedKill(crash_at)
+        died.append(crash_at)
+        raise error(crash_at)
 
     monkeypatch.setenv(faults.CRASH_ENV, crash_at)
     monkeypatch.setattr(faults, "kill_now", kill)
     monkeypatch.setattr(faults, "_hits", {})
     try:
-        yield
+        yield died
     finally:
         monkeypatch.delenv(faults.CRASH_ENV)
 
