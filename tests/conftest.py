@@ -20,18 +20,48 @@ from lakehouse.storage import LocalStore
 
 # Session fixtures that build a lakehouse (minutes): every test that uses one runs on the worker that built it.
 SHARED_BUILDS = {"demo_lakehouse": "demo-lakehouse", "race_template": "race-template", "baseline": "reliability"}
+# The groups that take longest, with their seconds in the whole suite on 2 cores (setup and calls summed; a
+# timeline of `CI=true pytest` on 2026-12-06, 3,300 s in all). They are handed out first, longest first, and the
+# many short groups fill in after, so both workers end near the same time: pytest-xdist's own order (most
+# tests first) started a 173 s one-test module in the last five minutes. A group not listed counts a second a
+# test; a stale figure only costs balance, never a test.
+LONG_GROUPS = {
+    "race-template": 729, "demo-lakehouse": 632, "reliability": 446, "tests/hostile/test_hostile_corpus.py": 223,
+    "tests/hostile/test_secrets.py": 173, "tests/e2e/test_any_sources.py": 125, "tests/ops/test_sql_server.py": 104,
+    "tests/integration/test_bronze_loader.py": 86, "tests/ops/test_table_names.py": 74,
+    "tests/integration/test_google_health_silver.py": 66, "tests/quality/test_quality_checks.py": 62,
+    "tests/integration/test_s3_end_to_end.py": 51, "tests/integration/test_silver_derived.py": 48,
+    "tests/integration/test_strava_archive_silver.py": 48,
+}  # fmt: skip
+
+
+def group_of(item: pytest.Item) -> str:
+    """The pytest-xdist group of a test: the shared lakehouse it uses (`SHARED_BUILDS`), else its module."""
+    names = getattr(item, "fixturenames", ())
+    shared = [group for fixture, group in SHARED_BUILDS.items() if fixture in names]
+    return shared[0] if shared else item.nodeid.split("::", 1)[0]
+
+
+def longest_first(items: list[pytest.Item]) -> list[pytest.Item]:
+    """`items` with whole groups in order of their expected seconds (`LONG_GROUPS`, else one a test), longest
+    first; within a group, and between groups expected to take as long, the collection's order."""
+    groups: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        groups.setdefault(group_of(item), []).append(item)
+    ranked = sorted(groups.items(), key=lambda group: -LONG_GROUPS.get(group[0], len(group[1])))  # stable
+    return [item for _, members in ranked for item in members]
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`-n auto --dist loadgroup`, the default: see pyproject.toml) a worker takes whole
-    groups: a test module (its module fixtures are built once), or every test that uses one of the session's
-    shared lakehouses (`SHARED_BUILDS`), in file order, so that lakehouse is built once and the tests that
-    add data to it run after the ones that read it as built."""
+    """Under pytest-xdist (`-n auto --dist loadgroup --no-loadscope-reorder`, the default: see pyproject.toml) a
+    worker takes whole groups: a test module (its module fixtures are built once), or every test that uses one
+    of the session's shared lakehouses (`SHARED_BUILDS`), in file order, so that lakehouse is built once and the
+    tests that add data to it run after the ones that read it as built. The groups are queued longest first
+    (`longest_first`); pytest-xdist hands them out in that order."""
+    items[:] = longest_first(items)
     for item in items:
-        names = getattr(item, "fixturenames", ())
-        shared = [group for fixture, group in SHARED_BUILDS.items() if fixture in names]
-        item.add_marker(pytest.mark.xdist_group(shared[0] if shared else item.nodeid.split("::", 1)[0]))
+        item.add_marker(pytest.mark.xdist_group(group_of(item)))
 
 
 @pytest.fixture(scope="session")
