@@ -24,7 +24,7 @@ SHARED_BUILDS = {"demo_lakehouse": "demo-lakehouse", "race_template": "race-temp
 # timeline of `CI=true pytest` on 2026-12-06, 3,300 s in all). They are handed out first, longest first, and the
 # many short groups fill in after, so both workers end near the same time: pytest-xdist's own order (most
 # tests first) started a 173 s one-test module in the last five minutes. A group not listed counts a second a
-# test; a stale figure only costs balance, never a test.
+# test; a stale figure only costs balance, never a test. `bench/suite_timeline.py` measures them again.
 LONG_GROUPS = {
     "race-template": 729, "demo-lakehouse": 632, "reliability": 446, "tests/hostile/test_hostile_corpus.py": 223,
     "tests/hostile/test_secrets.py": 173, "tests/e2e/test_any_sources.py": 125, "tests/ops/test_sql_server.py": 104,

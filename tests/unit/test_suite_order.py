@@ -41,3 +41,26 @@ def test_groups_are_queued_longest_first_and_keep_their_tests_in_order(monkeypat
     assert [conftest.group_of(item) for item in ordered[:3]] == [  # type: ignore[arg-type]
         "race-template", "race-template", "tests/hostile/test_secrets.py"
     ]  # fmt: skip
+
+
+def test_the_timeline_report_gives_each_worker_its_end_and_the_groups_their_seconds() -> None:
+    from bench.suite_timeline import report
+
+    def phase(worker: str, test: str, ended: float, seconds: float) -> dict[str, object]:
+        return {"worker": worker, "test": test, "ended": 1000 + ended, "seconds": seconds, "phase": "call"}
+
+    lines = [
+        phase("gw0", "tests/race/test_x.py::a@race-template", 20, 20),  # 0-20
+        phase("gw0", "tests/race/test_y.py::b@race-template", 50, 25),  # 25-50
+        phase("gw1", "tests/unit/test_a.py::one", 10, 10),  # 0-10
+        phase("gw1", "tests/unit/test_a.py::two", 12, 2),
+    ]
+    assert report(lines, shown_from=0).splitlines() == [
+        "gw0: ended at 50 s, busy 45 s",
+        "       0 -     50 s      45 s  race-template",
+        "gw1: ended at 12 s, busy 12 s",
+        "       0 -     12 s      12 s  tests/unit/test_a.py",
+        "groups, longest first (57 s in all):",
+        "      45 s  race-template",
+        "      12 s  tests/unit/test_a.py",
+    ]
