@@ -109,11 +109,12 @@ def body(args: argparse.Namespace, settings: Settings) -> int:
             f"stream: {len(batches)} micro-batches, {sum(e['input_rows'] for e in batches)} landed files taken, "
             f"{log.dropped_late()} points dropped as too late"
         )
-        if not args.no_gold and table_exists(spark, Tables(settings).ref("silver", silver_telemetry.NAME)):
-            results += run.gold(spark, settings, run_id)
-        elif not args.no_gold:  # nothing streamed yet (no file landed, or the stream stopped before its first one)
-            progress("gold: not rebuilt: no race point has reached silver yet")
-            results.append(run.StepResult("gold", "gold.race_*", None, None, 0.0, "no race points yet"))
+        if not args.no_gold:
+            if table_exists(spark, Tables(settings).ref("silver", silver_telemetry.NAME)):
+                results += run.gold(spark, settings, run_id)
+            else:  # nothing streamed yet (no file landed, or the stream stopped before its first one)
+                progress("gold: not rebuilt: no race point has reached silver yet")
+                results.append(run.StepResult("gold", "gold.race_*", None, None, 0.0, "no race points yet"))
     except BaseException:  # stop the queries at once, then the shared CLI helper reports it in one line
         stream.stop(queries, grace_s=0)
         raise

@@ -72,7 +72,7 @@ def test_a_stream_killed_mid_replay_and_restarted_has_no_duplicate_and_no_gap(
 ) -> None:
     settings = empty_race_lake
     landing = LandingZone(LocalStore(settings.landing_root))
-    files = replay_stage(landing, RACE, 3, speed=1e6, file_every_s=30 / 1e6, sleep=lambda s: None, max_files=4)
+    files = replay_stage(landing, RACE, 3, speed=1e6, file_every_s=60 / 1e6, sleep=lambda s: None, max_files=4)
     killed: list[int] = []
 
     def die_once(batch_id: int, written: int) -> None:
@@ -87,7 +87,7 @@ def test_a_stream_killed_mid_replay_and_restarted_has_no_duplicate_and_no_gap(
     finally:
         stream.stop((query,))
     # The replay goes on while the stream is down; then the stream comes back and catches up live.
-    files += replay_stage(landing, RACE, 3, speed=1e6, file_every_s=30 / 1e6, sleep=lambda s: None)
+    files += replay_stage(landing, RACE, 3, speed=1e6, file_every_s=60 / 1e6, sleep=lambda s: None)  # 10 in all
     queries = (stream.start_live(spark, settings, 0.5, options=SMALL_BATCHES),)
     try:
         _, points = stage_points(RACE, 3)
