@@ -98,6 +98,7 @@ from lakehouse.sources.zip_members import (
 ROUTE = "archive"
 ACTIVITIES_CSV = "activities.csv"
 PROFILE_CSV = "profile.csv"
+ATHLETE_ID_HINT = " (the number in your Strava profile's address, strava.com/athletes/N)"
 ACTIVITIES_FOLDER = "activities/"
 FLUSH_EVERY_RECORDINGS = 50  # land buffered streams every 50 files: memory stays flat on a 10-year archive
 MAX_RAW_ROW_CHARS = 4_000
@@ -629,7 +630,9 @@ def row_to_summary(row: list[str], columns: Columns, athlete_id: int) -> tuple[d
 
 
 def _read_profile_athlete(archive: ArchiveSource) -> int | None:
-    if not archive.exists(PROFILE_CSV):
+    """The Athlete ID profile.csv gives; None without profile.csv or an id in it. `ArchiveError` when profile.csv is
+    there but cannot be read (a symbolic link out of the export or in a loop, a damaged member)."""
+    if not archive.exists(PROFILE_CSV) and not archive._in_link_loop(PROFILE_CSV):  # a loop is no missing file
         return None
     text = archive.read_table(PROFILE_CSV).decode("utf-8-sig", errors="replace")
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
@@ -926,7 +929,13 @@ def import_archive(
             raise ArchiveError(f"--timezone {timezone!r} is no IANA time zone (e.g. Europe/Berlin)") from None
     report = ArchiveReport(source=str(path), run_id=run_id or new_run_id(now))
     with ArchiveSource(path) as archive:
-        from_profile = _read_profile_athlete(archive)
+        try:
+            from_profile = _read_profile_athlete(archive)
+        except ArchiveError as exc:  # the id can still come from the command line: nothing else is in profile.csv
+            if athlete_id is None:
+                raise MissingAthleteIdError(f"{exc}; pass --athlete-id N{ATHLETE_ID_HINT}") from None
+            report.lines.append(f"{exc}; using --athlete-id {athlete_id}")
+            from_profile = None
         if from_profile is not None and athlete_id is not None and from_profile != athlete_id:
             report.lines.append(
                 f"profile.csv says athlete {from_profile}, --athlete-id {athlete_id}: using profile.csv"
@@ -934,8 +943,7 @@ def import_archive(
         chosen = from_profile if from_profile is not None else athlete_id
         if chosen is None:
             raise MissingAthleteIdError(
-                f"{path}: the archive has no profile.csv with an Athlete ID; pass --athlete-id N "
-                "(the number in your Strava profile's address, strava.com/athletes/N)"
+                f"{path}: the archive has no profile.csv with an Athlete ID; pass --athlete-id N{ATHLETE_ID_HINT}"
             )
         report.athlete_id = chosen
         run = _Import(archive, landing, report, chosen, timezone, now)

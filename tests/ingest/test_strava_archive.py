@@ -10,8 +10,10 @@ from __future__ import annotations
 import csv
 import json
 import random
+import re
 import xml.etree.ElementTree as ET
 import zipfile
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -470,6 +472,34 @@ def test_athlete_id_from_the_option_when_there_is_no_profile(landing: LandingZon
     report = import_archive(archive, landing, athlete_id=42, now=NOW)
 
     assert report.athlete_id == 42 and landed(landing, "activities")[0]["athlete"] == {"id": 42}
+
+
+@pytest.mark.parametrize(
+    ("link", "reason"),
+    [
+        (lambda outside: Path("profile.csv"), "profile.csv cannot be read: a symbolic link in a loop"),
+        (lambda outside: outside, "profile.csv is refused: a symbolic link to .*, outside the export folder"),
+    ],
+    ids=["loop", "out-of-the-export"],
+)
+def test_a_profile_that_cannot_be_read_is_named_and_the_option_gives_the_id(
+    link: Callable[[Path], Path], reason: str, landing: LandingZone, tmp_path: Path
+) -> None:
+    """profile.csv as a loop of links was taken for no profile.csv ("pass --athlete-id"), one out of the export stopped
+    the import even with --athlete-id: both are named, and the option's id is used (the outside file is not read)."""
+    _, text = sample_row_csv()
+    archive = write_folder(tmp_path / "odd-profile", text, {}, athlete=None)
+    outside = tmp_path / "elsewhere.csv"
+    outside.write_text("Athlete ID,First Name\n999,Eve\n", encoding="utf-8")
+    (archive / "profile.csv").symlink_to(link(outside))  # to itself, or out of the export
+
+    with pytest.raises(MissingAthleteIdError, match=f"{reason}.*; pass --athlete-id N"):
+        import_archive(archive, landing, now=NOW)
+    report = import_archive(archive, landing, athlete_id=42, now=NOW)
+
+    assert report.athlete_id == 42 and landed(landing, "activities")[0]["athlete"] == {"id": 42}
+    notes = [line for line in report.lines if "profile.csv" in line]
+    assert len(notes) == 1 and re.search(f"{reason}.*; using --athlete-id 42$", notes[0]), report.lines
 
 
 def test_an_unknown_timezone_is_a_clear_error(landing: LandingZone) -> None:
