@@ -222,7 +222,7 @@ class _Export:
         what it does not list, a link out of the folder among them, goes to `unlisted`)."""
         if self._zip is not None:
             return list(self._infos)
-        files, self.unlisted = folder_members(self.path)
+        files, self.unlisted = folder_members(self.path, prefer=ROOTS)  # a link under ROOTS names what it leads to
         return files
 
     def open(self, member: str) -> IO[bytes]:

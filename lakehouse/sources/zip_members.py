@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -119,19 +119,23 @@ class Unlisted:
     refused: bool = False
 
 
-def folder_members(folder: Path, under: str = "") -> tuple[list[str], list[Unlisted]]:
+def folder_members(folder: Path, under: str = "", prefer: tuple[str, ...] = ()) -> tuple[list[str], list[Unlisted]]:
     """The files in `folder / under` by member name (relative to `folder`, `/` separators), and what is not listed,
     each sorted by name: `folder_members(Path("export_1"), "activities")`.
 
     `Path.rglob` passes over a symbolic link to a folder without a word. Here one that stays inside `folder` is
     followed, its files listed under the link's name; each real folder is listed once, under the first name met in
     name order, so a second name for it, or a link back to a folder holding it (a loop), is named and not followed.
+    Names under (or on the way to) a folder in `prefer` (`"Takeout/Fitbit/"`) are met first: a folder or file the
+    importer reads there through a link keeps that name, also when its real name elsewhere in the export sorts
+    before it (the importer would pass over the real name).
     A link to a folder out of `folder` is refused, and so is a link out to nothing; a link to nothing inside, a loop
     of links, something neither a file nor a folder (a FIFO) and a folder that cannot be listed are named. A link
     to a file is listed (`folder_file` judges it when it is read), unless the file it leads to is listed already:
     each real file inside `folder` is listed once (`_one_name_per_file`), so an importer reads its data once.
     `folder` may itself be a symbolic link: the folder it leads to is the export.
     """
+    preferred = _preferred(prefer)
     base = folder.resolve()
     found: list[_Found] = []
     unlisted: list[Unlisted] = []
@@ -161,8 +165,9 @@ def folder_members(folder: Path, under: str = "") -> tuple[list[str], list[Unlis
             entry_name = f"{name}/{entry}" if name else entry
             if _sort_out(entry_name, real / entry, base, found, unlisted):
                 folders.append((entry_name, real / entry))
-        stack.extend(reversed(folders))  # popped in name order
-    return _one_name_per_file(found, base, unlisted)
+        folders.sort(key=lambda entry: (not preferred(entry[0]), entry[0]))
+        stack.extend(reversed(folders))  # popped in that order: the preferred first, each in name order
+    return _one_name_per_file(found, base, unlisted, preferred)
 
 
 @dataclass(frozen=True)
@@ -174,20 +179,34 @@ class _Found:
     link: bool
 
 
-def _one_name_per_file(found: list[_Found], base: Path, unlisted: list[Unlisted]) -> tuple[list[str], list[Unlisted]]:
+def _preferred(prefer: tuple[str, ...]) -> Callable[[str], bool]:
+    """Whether a member name is under, or on the way to, one of the folders in `prefer` (each ending in `/`)."""
+
+    def preferred(name: str) -> bool:
+        return any(folder.startswith(f"{name}/") or f"{name}/".startswith(folder) for folder in prefer)
+
+    return preferred
+
+
+def _one_name_per_file(
+    found: list[_Found], base: Path, unlisted: list[Unlisted], preferred: Callable[[str], bool]
+) -> tuple[list[str], list[Unlisted]]:
     """The names to list, one per real file inside `base`, and `unlisted` with each second name, both sorted by name.
 
-    A file's own name (no link on its last step) is kept; a file met only through links keeps the first link name in
-    name order. A link out of `base` is always listed: `folder_file` refuses it when it is read."""
-    kept = {entry.real: entry.name for entry in found if not entry.link}
+    A name `preferred` says the importer reads comes first; then a file's own name (no link on its last step); then
+    the first link name in name order. A link out of `base` is always listed: `folder_file` refuses it when read."""
+    kept: dict[Path, str] = {}
+    for entry in sorted(found, key=lambda entry: (not preferred(entry.name), entry.link, entry.name)):
+        if entry.real.is_relative_to(base):
+            kept.setdefault(entry.real, entry.name)
     names: list[str] = []
     for entry in sorted(found, key=lambda entry: entry.name):
-        first = kept.setdefault(entry.real, entry.name) if entry.real.is_relative_to(base) else entry.name
+        first = kept[entry.real] if entry.real.is_relative_to(base) else entry.name
         if first == entry.name:
             names.append(entry.name)
         else:
-            reason = f"a symbolic link to the same file as {first}: listed once, as {first}"
-            unlisted.append(Unlisted(entry.name, reason))
+            what = "a symbolic link to the same file as" if entry.link else "the file a symbolic link leads to:"
+            unlisted.append(Unlisted(entry.name, f"{what} {first}: listed once, as {first}"))
     return names, sorted(unlisted, key=lambda entry: entry.name)
 
 

@@ -755,6 +755,36 @@ def test_an_unpacked_takeout_named_through_a_symbolic_link_is_read_as_the_folder
     ]  # fmt: skip
 
 
+def test_data_linked_into_takeout_from_a_folder_named_before_it_is_imported_under_the_link(tmp_path: Path) -> None:
+    """The export's real folder or file sorts before `Takeout` (`Backup/`, `Archive/`) and a link under
+    `Takeout/Fitbit/` leads to it: the walk kept the first name in name order, outside the folders the importer
+    reads, so the data was listed there, passed over, and its link under `Takeout/Fitbit/` named a second name."""
+    export = tmp_path / "unpacked"
+    fitbit = export / "Takeout" / "Fitbit"
+    csv_folder = fitbit / "Physical Activity_GoogleData"
+    csv_folder.mkdir(parents=True)
+    (csv_folder / "steps_2024-01-01.csv").write_text("timestamp,steps,data source\n2024-01-01T00:00:00Z,5,x\n")
+    (export / "Backup").mkdir()
+    (export / "Backup" / "steps-2024-02-01.json").write_text('[{"dateTime": "02/01/24 00:00:00", "value": "7"}]')
+    (fitbit / "Global Export Data").symlink_to("../../Backup")  # a folder, linked in
+    (export / "Archive").mkdir()
+    (export / "Archive" / "steps_2024-01-02.csv").write_text("timestamp,steps,data source\n2024-01-02T00:00:00Z,6,x\n")
+    (csv_folder / "steps_2024-01-02.csv").symlink_to("../../../Archive/steps_2024-01-02.csv")  # a file, linked in
+
+    report = takeout.import_takeout(export, landing(tmp_path), run_id="r1")
+
+    assert report.records_landed == {"steps": 3}  # was 1: the linked folder's and file's records passed over
+    assert report.files_read == {"csv steps": 2, "json steps": 1}
+    json_path, csv_file = "Takeout/Fitbit/Global Export Data", f"{csv_folder.relative_to(export)}/steps_2024-01-02.csv"
+    assert report.skipped == [
+        ("Archive/steps_2024-01-02.csv", f"the file a symbolic link leads to: {csv_file}: listed once, as {csv_file}"),
+        ("Backup", f"the same folder as {json_path}/ (one is a symbolic link to the other): "
+                   f"listed once, as {json_path}/"),
+    ]  # fmt: skip
+    counts = sorted(p["data_point"]["steps"]["count"] for p in _landed(tmp_path, "google_health", "steps"))
+    assert counts == ["5", "6", "7"]
+
+
 def test_a_link_to_a_file_in_an_unpacked_takeout_is_a_second_name_imported_once(tmp_path: Path) -> None:
     """A symbolic link to a file of the export was imported as a file of its own: the same data landed twice."""
     fitbit = tmp_path / "unpacked" / "Takeout" / "Fitbit"
