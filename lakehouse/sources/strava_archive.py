@@ -63,6 +63,7 @@ import csv
 import io
 import json
 import math
+import os
 import re
 import zipfile
 import zlib
@@ -217,6 +218,50 @@ class ArchiveReport:
 # ---- the archive: a zip or a folder, read member by member -----------------------------------------------
 
 
+def linked_file(folder: Path, name: str, max_folders: int = 2_000) -> Path | None:
+    """A `name` reached only through a symbolic link to a folder (`~/exports/strava -> /data/export_123` when
+    `~/exports` is named; `Path.rglob` passes over such links), for the error that says which folder to name; or None.
+
+    `folder` is walked a level at a time, through links to folders, each real folder once (a loop of links ends),
+    no deeper than the level a `name` is found on, and over `max_folders` folders at most (a link to `/`)."""
+    level, seen = [folder], set()
+    while level and len(seen) < max_folders:
+        hits = sorted(str(place / name) for place in level if (place / name).is_file() or (place / name).is_symlink())
+        if hits:
+            return Path(hits[0])
+        deeper: list[Path] = []
+        for place in level:
+            real = real_path(place)
+            if real is None or real in seen:
+                continue
+            seen.add(real)
+            try:
+                entries = sorted(entry.name for entry in os.scandir(place) if _is_folder(entry))
+            except OSError:  # a folder that cannot be listed: nothing in it is found
+                continue
+            deeper += [place / entry for entry in entries]
+        level = deeper
+    return None
+
+
+def _where_else(path: Path) -> str:
+    """The rest of the error for a folder without activities.csv: the folder to name when a symbolic link leads to
+    one (the export is the folder holding activities.csv, and a link out of it is not followed: name it)."""
+    linked = linked_file(path, ACTIVITIES_CSV)
+    if linked is None:
+        return "is it a Strava archive?"
+    shown, real = linked.parent.relative_to(path), real_path(linked.parent)
+    return f"{shown} leads through a symbolic link to {real}, which holds one: import that folder"
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    """Whether a folder entry is a folder or a symbolic link to one (False for a loop of links, not an error)."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
 class ArchiveSource:
     """Read access to an archive's members by their path inside it (`activities.csv`, `activities/1.fit.gz`).
 
@@ -236,7 +281,7 @@ class ArchiveSource:
         if path.is_dir():
             found = sorted(path.rglob(ACTIVITIES_CSV), key=lambda p: len(p.parts))
             if not found:
-                raise ArchiveError(f"{path}: no {ACTIVITIES_CSV} in this folder; is it a Strava archive?")
+                raise ArchiveError(f"{path}: no {ACTIVITIES_CSV} in this folder; {_where_else(path)}")
             root = str(found[0].parent.relative_to(path)).replace("\\", "/")
             self._root = "" if root == "." else root
         elif path.is_file():

@@ -22,7 +22,7 @@ from lakehouse.landing import LandingZone
 from lakehouse.sources import takeout, zip_members
 from lakehouse.sources.activity_files import ActivityFileError, read_recording
 from lakehouse.sources.mapmyrun import MalformedCsvError, import_csv
-from lakehouse.sources.strava_archive import ArchiveError, import_archive, render_report
+from lakehouse.sources.strava_archive import ArchiveError, import_archive, linked_file, render_report
 from lakehouse.storage import LocalStore
 
 BIG_FIELD = "x" * 200_000  # past csv's 131,072-character field limit
@@ -494,6 +494,36 @@ def test_an_unpacked_archive_named_through_a_symbolic_link_is_read_as_the_folder
         "folder; nothing in it is read"
     ]
     assert report.links_refused == 1
+
+
+def test_a_folder_holding_the_export_only_through_a_link_says_which_folder_to_name(tmp_path: Path) -> None:
+    """`~/exports` named, `~/exports/strava -> /data/export_123`: "no activities.csv in this folder; is it a Strava
+    archive?" (`Path.rglob` passes over the link). The error now names the folder to import; a loop of links beside
+    it ends the search, and one to a large tree is searched a bounded number of folders deep."""
+    real = tmp_path / "data" / "export_123"
+    real.mkdir(parents=True)
+    (real / "activities.csv").write_text(f"{OLDER_HEADER}\n1,2024-06-01 06:00:00,A,Run,,10,10,false,,\n")
+    exports = tmp_path / "exports"
+    (exports / "empty").mkdir(parents=True)
+    (exports / "ring").symlink_to("ring")  # a loop of links
+    (exports / "up").symlink_to(".")  # the folder holding it
+    (exports / "strava").symlink_to("../data/export_123")
+
+    with pytest.raises(ArchiveError) as raised:
+        import_archive(exports, landing(tmp_path), athlete_id=5, run_id="r1")
+    assert str(raised.value) == (
+        f"{exports}: no activities.csv in this folder; strava leads through a symbolic link to {real.resolve()}, "
+        "which holds one: import that folder"
+    )
+    assert import_archive(real, landing(tmp_path), athlete_id=5, run_id="r1").activities_landed == 1
+    (exports / "strava").unlink()
+    with pytest.raises(ArchiveError, match=r"no activities\.csv in this folder; is it a Strava archive\?$"):
+        import_archive(exports, landing(tmp_path), athlete_id=5, run_id="r1")
+    deep = exports / "a" / "b" / "c"
+    deep.mkdir(parents=True)
+    (deep / "strava").symlink_to(real)
+    assert linked_file(exports, "activities.csv") == deep / "strava" / "activities.csv"
+    assert linked_file(exports, "activities.csv", max_folders=3) is None  # gave up before that deep
 
 
 def test_a_file_a_row_names_through_a_loop_of_links_is_named_as_such_not_missing(tmp_path: Path) -> None:
