@@ -71,6 +71,15 @@ def show_leaders(spark: SparkSession, settings: Settings) -> None:
         progress(f"  stage {r['stage']} #{r['position']} rider {r['rider_id']} {r['km_to_go']} km to go {gap}")
 
 
+def stream_result(files: int, counts: stream.BatchCounts, batches: int, seconds: float) -> run.StepResult:
+    """The stream's line of the run summary: landed files and lines read, new points written to silver, lines
+    quarantined (and files Spark could not read), micro-batches and late points in the note."""
+    return run.StepResult(
+        "stream", "silver.race_telemetry", rows_in=counts.lines, rows_out=counts.silver_rows, seconds=seconds,
+        note=f"{batches} micro-batches, {counts.late} late", files_in=files, quarantined=counts.quarantined,
+    )  # fmt: skip
+
+
 def body(args: argparse.Namespace, settings: Settings) -> int:
     """Run the stream (catch up, or live until stopped), then rebuild gold; print the summary."""
     started = time.monotonic()
@@ -81,6 +90,7 @@ def body(args: argparse.Namespace, settings: Settings) -> int:
         spark = get_spark(settings)
         progress("reference: routes, athletes and start lists (batch)")
         results = run.bronze_reference(spark, settings, run_id) + run.silver_reference(spark, settings, run_id)
+        streamed = time.monotonic()
         if args.trigger == "available-now":
             progress("stream: catching up (availableNow)")
             log = stream.run_available_now(spark, settings, options=options)
@@ -105,10 +115,12 @@ def body(args: argparse.Namespace, settings: Settings) -> int:
             stream.stop(queries)
             log.wait_for_end(queries)
         batches = [e for e in log.events if e["query"] == stream.LIVE_QUERY and e["input_rows"]]
+        taken, counts = sum(e["input_rows"] for e in batches), log.totals()
         progress(
-            f"stream: {len(batches)} micro-batches, {sum(e['input_rows'] for e in batches)} landed files taken, "
-            f"{log.dropped_late()} points dropped as too late"
+            f"stream: {len(batches)} micro-batches, {taken} landed files taken, {counts.quarantined} quarantined "
+            f"(bronze.quarantine), {counts.late} points dropped as too late"
         )
+        results.append(stream_result(taken, counts, len(batches), time.monotonic() - streamed))
         if not args.no_gold:
             if table_exists(spark, Tables(settings).ref("silver", silver_telemetry.NAME)):
                 results += run.gold(spark, settings, run_id)

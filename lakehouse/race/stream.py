@@ -174,14 +174,29 @@ class StreamHooks:
     after_standings: Callable[[int, LiveStandings], None] | None = None
 
 
+@dataclass(frozen=True)
+class BatchCounts:
+    """What one micro-batch did with its lines, for the run's summary: read (good and rejected), quarantined
+    (rejected lines and files Spark cannot read), dropped as late, and new rows written to silver."""
+
+    lines: int = 0
+    quarantined: int = 0
+    late: int = 0
+    silver_rows: int = 0
+
+    def __add__(self, other: BatchCounts) -> BatchCounts:
+        return BatchCounts(self.lines + other.lines, self.quarantined + other.quarantined, self.late + other.late,
+                           self.silver_rows + other.silver_rows)  # fmt: skip
+
+
 class StreamLog(StreamingQueryListener):
-    """Progress of the race stream as Spark reports it (rows, durations), and the points each micro-batch
-    dropped as late (told by the micro-batch itself)."""
+    """Progress of the race stream as Spark reports it (rows, durations), and what each micro-batch did with its
+    lines (told by the micro-batch itself when it ends: a batch replayed after a crash counts once)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.events: list[dict[str, Any]] = []
-        self.late: dict[int, int] = {}  # micro-batch id -> late points (a replayed batch counts once)
+        self.batches: dict[int, BatchCounts] = {}  # micro-batch id -> its counts
         self.ended: set[str] = set()  # ids of the queries whose end the listener has heard
 
     def onQueryStarted(self, event: Any) -> None:
@@ -215,13 +230,17 @@ class StreamLog(StreamingQueryListener):
         while any(str(q.id) not in self.ended for q in queries) and time.monotonic() < deadline:
             time.sleep(0.05)
 
-    def note_late(self, batch_id: int, points: int) -> None:
-        """Micro-batch `batch_id` dropped `points` points as late."""
-        self.late[batch_id] = points
+    def note_batch(self, batch_id: int, counts: BatchCounts) -> None:
+        """Micro-batch `batch_id` ended with `counts`."""
+        self.batches[batch_id] = counts
+
+    def totals(self) -> BatchCounts:
+        """Every micro-batch's counts added up."""
+        return sum(self.batches.values(), BatchCounts())
 
     def dropped_late(self) -> int:
         """Points the stream dropped as later than the watermark."""
-        return sum(self.late.values())
+        return self.totals().late
 
 
 def checkpoint_uri(settings: Settings, query: str) -> str:
@@ -487,8 +506,6 @@ def _live_batch(
             late_before = clock.late_before(delay_us)
             checked = race_bronze.validate_telemetry(raw)
             summary = BatchSummary.of(checked, late_before)
-            if log is not None:
-                log.note_late(batch_id, summary.late)
             run_id, ingested_at = f"stream:{app_id}", F.lit(datetime.now(UTC).replace(microsecond=0))
             good = race_bronze.bronze_telemetry_rows(checked, F.lit(batch_id), run_id, ingested_at)
             points = good.select(*silver_telemetry.POINT_COLUMNS, "_batch_id")
@@ -577,6 +594,9 @@ def _live_batch(
             merge_schema=True,  # a log made before `standings_at` gains the column
         )  # fmt: skip
         crash_point("stream.after_batch_log")
+        if log is not None:
+            quarantined = summary.rejected + len(files.unreadable)
+            log.note_batch(batch_id, BatchCounts(summary.good + summary.rejected, quarantined, summary.late, written))
         clock.advance(summary.newest_us)
         if not_compacting:
             compact_small_files()
