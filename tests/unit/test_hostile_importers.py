@@ -698,6 +698,15 @@ def test_an_unpacked_takeout_reads_no_symbolic_link_out_of_its_folder(tmp_path: 
     assert not (tmp_path / "landing" / "google_health" / "floors").exists()
 
 
+def _takeout_with_steps(export: Path) -> tuple[Path, Path]:
+    """An unpacked Takeout at `export` with one steps CSV (5 steps on 2024-01-01): its Fitbit folder and CSV folder."""
+    fitbit = export / "Takeout" / "Fitbit"
+    csv_folder = fitbit / "Physical Activity_GoogleData"
+    csv_folder.mkdir(parents=True)
+    (csv_folder / "steps_2024-01-01.csv").write_text("timestamp,steps,data source\n2024-01-01T00:00:00Z,5,x\n")
+    return fitbit, csv_folder
+
+
 def test_an_unpacked_takeout_follows_a_folder_link_inside_it_and_names_what_it_does_not_read(tmp_path: Path) -> None:
     """`rglob` passed over a link to a folder without a word: the JSON behind one inside the export was not imported,
     and a link out of it, a loop, a link to nothing and a FIFO were left out of the report."""
@@ -705,10 +714,7 @@ def test_an_unpacked_takeout_follows_a_folder_link_inside_it_and_names_what_it_d
     elsewhere.mkdir(parents=True)
     (elsewhere / "floors_2024-01-01.csv").write_text("timestamp,floors,data source\n2024-01-01T00:00:00Z,3,x\n")
     unpacked = tmp_path / "unpacked"
-    fitbit = unpacked / "Takeout" / "Fitbit"
-    csv_folder = fitbit / "Physical Activity_GoogleData"
-    csv_folder.mkdir(parents=True)
-    (csv_folder / "steps_2024-01-01.csv").write_text("timestamp,steps,data source\n2024-01-01T00:00:00Z,5,x\n")
+    fitbit, csv_folder = _takeout_with_steps(unpacked)
     (unpacked / "stash").mkdir()
     (unpacked / "stash" / "steps-2024-02-01.json").write_text('[{"dateTime": "02/01/24 00:00:00", "value": "7"}]')
     (fitbit / "Global Export Data").symlink_to("../../stash")  # inside the export: followed
@@ -765,9 +771,7 @@ def test_a_loop_of_links_a_link_out_to_nothing_and_an_unreadable_folder_are_name
 def test_an_unpacked_takeout_named_through_a_symbolic_link_is_read_as_the_folder_it_leads_to(tmp_path: Path) -> None:
     """`~/exports/takeout -> /data/takeout_1`: the folder it leads to is the export, its inner links judged there."""
     real = tmp_path / "data" / "takeout_1"
-    csv_folder = real / "Takeout" / "Fitbit" / "Physical Activity_GoogleData"
-    csv_folder.mkdir(parents=True)
-    (csv_folder / "steps_2024-01-01.csv").write_text("timestamp,steps,data source\n2024-01-01T00:00:00Z,5,x\n")
+    _takeout_with_steps(real)
     (real / "stash").mkdir()
     (real / "stash" / "steps-2024-02-01.json").write_text('[{"dateTime": "02/01/24 00:00:00", "value": "7"}]')
     (real / "Takeout" / "Fitbit" / "Global Export Data").symlink_to("../../stash")  # inside the export: followed
@@ -790,10 +794,7 @@ def test_data_linked_into_takeout_from_a_folder_named_before_it_is_imported_unde
     `Takeout/Fitbit/` leads to it: the walk kept the first name in name order, outside the folders the importer
     reads, so the data was listed there, passed over, and its link under `Takeout/Fitbit/` named a second name."""
     export = tmp_path / "unpacked"
-    fitbit = export / "Takeout" / "Fitbit"
-    csv_folder = fitbit / "Physical Activity_GoogleData"
-    csv_folder.mkdir(parents=True)
-    (csv_folder / "steps_2024-01-01.csv").write_text("timestamp,steps,data source\n2024-01-01T00:00:00Z,5,x\n")
+    fitbit, csv_folder = _takeout_with_steps(export)
     (export / "Backup").mkdir()
     (export / "Backup" / "steps-2024-02-01.json").write_text('[{"dateTime": "02/01/24 00:00:00", "value": "7"}]')
     (fitbit / "Global Export Data").symlink_to("../../Backup")  # a folder, linked in
