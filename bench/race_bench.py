@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -36,6 +37,7 @@ from pyspark.sql import functions as F
 
 from lakehouse.config import Settings, load_settings
 from lakehouse.landing import LandingZone
+from lakehouse.metastore import local_metastore, stop_server
 from lakehouse.race import run, stream
 from lakehouse.spark import get_spark
 from lakehouse.storage import open_store
@@ -248,7 +250,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command-line arguments."""
     parser = argparse.ArgumentParser(prog="race_bench", description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="local")
-    parser.add_argument("--root", default=None, help="lakehouse folder (default: a new temporary one)")
+    parser.add_argument("--root", default=None, help="lakehouse folder (default: a new temporary one, removed after)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary lakehouse (its path is in the results)")
     parser.add_argument("--stages", default="1-21", help="batch: stages, e.g. 1-21 or 3,9")
     parser.add_argument("--scale", type=float, default=1.0, help="batch and live: distance scale")
     parser.add_argument("--riders", type=int, default=None)
@@ -300,17 +303,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         spec = RaceSpec(
             spec.seed, args.riders, spec.stages, spec.distance_scale, spec.file_seconds, spec.max_file_rows
         )
-    spark = get_spark(base.with_roots(str(root / "batch" / "landing"), str(root / "batch" / "tables")))
-    report: dict[str, Any] = {"env": args.env, "root": str(root), "at": datetime.now(UTC).isoformat()}
-    if not args.skip_batch:
-        report["batch"] = bench_batch(
-            spark, base.with_roots(str(root / "batch" / "landing"), str(root / "batch" / "tables")), spec
-        )
-    if not args.skip_live:
-        max_files = int(args.replay_minutes * 60 / args.file_every) if args.replay_minutes else None
-        live = base.with_roots(str(root / "live" / "landing"), str(root / "live" / "tables"))
-        report["live"] = bench_live(spark, live, spec, args.replay_stage, args.speed, args.file_every,
-                                    args.trigger_seconds, max_files)  # fmt: skip
+    batch = base.with_roots(str(root / "batch" / "landing"), str(root / "batch" / "tables"))
+    live = base.with_roots(str(root / "live" / "landing"), str(root / "live" / "tables"))
+    kept = args.root is not None or args.keep
+    report: dict[str, Any] = {"env": args.env, "root": str(root), "kept": kept, "at": datetime.now(UTC).isoformat()}
+    spark = get_spark(batch)
+    try:
+        if not args.skip_batch:
+            report["batch"] = bench_batch(spark, batch, spec)
+        if not args.skip_live:
+            max_files = int(args.replay_minutes * 60 / args.file_every) if args.replay_minutes else None
+            report["live"] = bench_live(spark, live, spec, args.replay_stage, args.speed, args.file_every,
+                                        args.trigger_seconds, max_files)  # fmt: skip
+    finally:
+        # The session's end stops its JVM; the lakehouses' metastore servers (started for them, and kept running
+        # for the next process by design) are stopped too, and a temporary lakehouse is removed: a benchmark
+        # leaves no JVM and no gigabytes of race files behind.
+        spark.stop()
+        for lake in (batch, live):
+            stop_server(local_metastore(lake))
+        if not kept:
+            shutil.rmtree(root, ignore_errors=True)
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"race_bench-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
     out.write_text(json.dumps(report, indent=2, default=str))

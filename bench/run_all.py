@@ -233,6 +233,7 @@ def bench_size(
     finally:
         if con is not None:
             con.close()
+        stop_server(local_metastore(settings))  # the new process's re-run started one for this size's lakehouse
     return {
         "size": f"{factor}x",
         "people": factor,
