@@ -375,8 +375,11 @@ class ArchiveSource:
             return self._root + name in self._infos
         return (self.path / self._root / name).is_file()
 
-    def _in_link_loop(self, name: str) -> bool:
-        """Whether, in a folder, a loop of symbolic links stands in the way of `name` (`exists` says False then)."""
+    def present(self, name: str) -> bool:
+        """Whether `name` is there to be read: a member (`exists`), or in a folder a name a loop of symbolic links
+        stands in the way of (`exists` says False; `read` says why it cannot be read: it is not missing)."""
+        if self.exists(name):
+            return True
         return self._zip is None and self._salvaged is None and real_path(self.path / self._root / name) is None
 
     def file_key(self, name: str) -> str:
@@ -421,7 +424,7 @@ class ArchiveSource:
                     yield name[len(root) :], data
             return
         for name in sorted(wanted):
-            if not self.exists(name) and not self._in_link_loop(name):  # a loop: `read` says so, it is not missing
+            if not self.present(name):
                 continue
             try:
                 payload: bytes | Exception = self.read(name)
@@ -677,7 +680,7 @@ def row_to_summary(row: list[str], columns: Columns, athlete_id: int) -> tuple[d
 def _read_profile_athlete(archive: ArchiveSource) -> int | None:
     """The Athlete ID profile.csv gives; None without profile.csv or an id in it. `ArchiveError` when profile.csv is
     there but cannot be read (a symbolic link out of the export or in a loop, a damaged member)."""
-    if not archive.exists(PROFILE_CSV) and not archive._in_link_loop(PROFILE_CSV):  # a loop is no missing file
+    if not archive.present(PROFILE_CSV):
         return None
     text = archive.read_table(PROFILE_CSV).decode("utf-8-sig", errors="replace")
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
